@@ -1,0 +1,33 @@
+# Tusk Composer. `make help` lists the targets.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1x
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: help build test race bench fuzz lint fmt-check tools
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build every command into ./bin
+	$(GO) build -o bin/ ./cmd/...
+
+test: ## run every test with the race detector (what CI runs)
+	$(GO) test -race -count=1 $(PKGS)
+
+bench: ## benchmarks, side by side with their peers (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+
+fuzz: ## a short run of every fuzz target (FUZZTIME each)
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for target in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint: ## go vet, staticcheck and gofmt
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -1,0 +1,965 @@
+package parser
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// Comment is one comment of the source, kept for the formatter.
+type Comment struct {
+	Pos  lexer.Position
+	End  lexer.Position // position just after the comment's last byte
+	Text string         // verbatim, including the # or // or /* */ markers
+	// OwnLine is true when nothing but white space precedes the comment on its line.
+	OwnLine bool
+}
+
+// frameKind is the kind of bracket the lexer is inside. TuskLang is
+// context sensitive (a newline ends a statement at top level but separates
+// items in an array, a bare word is a string after ':' but a key at the start
+// of a line), so the lexer tracks nesting itself.
+type frameKind uint8
+
+const (
+	frameTop    frameKind = iota // top level: statements, newline separated
+	frameBrace                   // name { ... } or { ... }: entries
+	frameAngle                   // name > ... <: entries
+	frameArray                   // [ ... ]: values
+	frameParen                   // ( ... ): expression or arguments; newlines ignored
+	frameHeader                  // [section.header]
+)
+
+// scanner turns TuskLang source into tokens. It never stops at an error:
+// it records a diagnostic and carries on, so that all problems of a file are
+// reported at once.
+type scanner struct {
+	file      string
+	src       string
+	pos       int
+	line      int
+	lineStart int
+
+	frames []frameKind
+	opened []lexer.Position // where each frame's bracket was opened
+
+	keyStart   bool // a key (start of an entry) may come next
+	afterKey   bool // a key was just read; ':', '=', '{', '>' or '[' may follow
+	valueStart bool // the start of a value: bare words are strings here
+
+	toks     []lexer.Token
+	comments []Comment
+	errs     Diagnostics
+	unclosed bool // a bracket is still open at the end of the input
+}
+
+func newScanner(file, src string) *scanner {
+	return &scanner{
+		file:     file,
+		src:      src,
+		line:     1,
+		frames:   []frameKind{frameTop},
+		opened:   []lexer.Position{{}},
+		keyStart: true,
+		toks:     make([]lexer.Token, 0, len(src)/5+4),
+	}
+}
+
+func (s *scanner) position(off int) lexer.Position {
+	// off is always on the current line or after s.lineStart.
+	return lexer.Position{Filename: s.file, Offset: off, Line: s.line, Column: off - s.lineStart + 1}
+}
+
+func (s *scanner) errorf(off int, format string, args ...any) {
+	s.errs = append(s.errs, Diagnostic{Pos: s.position(off), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (s *scanner) emit(typ lexer.TokenType, start, end int) {
+	s.toks = append(s.toks, lexer.Token{Type: typ, Value: s.src[start:end], Pos: s.position(start)})
+}
+
+func (s *scanner) top() frameKind { return s.frames[len(s.frames)-1] }
+
+// push enters a bracket opened by the byte just before s.pos.
+func (s *scanner) push(f frameKind) {
+	s.frames = append(s.frames, f)
+	s.opened = append(s.opened, s.position(s.pos-1))
+}
+
+func (s *scanner) pop(f frameKind) bool {
+	if len(s.frames) > 1 && s.top() == f {
+		s.frames = s.frames[:len(s.frames)-1]
+		s.opened = s.opened[:len(s.opened)-1]
+		return true
+	}
+	return false
+}
+
+// entryFrame reports whether the current frame holds key/value entries.
+func (s *scanner) entryFrame() bool {
+	f := s.top()
+	return f == frameTop || f == frameBrace || f == frameAngle
+}
+
+// afterSeparator sets the state that follows a newline or comma.
+func (s *scanner) afterSeparator() {
+	s.afterKey = false
+	if s.entryFrame() {
+		s.keyStart, s.valueStart = true, false
+	} else {
+		s.keyStart, s.valueStart = false, true
+	}
+}
+
+// newline advances the line counters past the '\n' at s.pos.
+func (s *scanner) newline() {
+	s.pos++
+	s.line++
+	s.lineStart = s.pos
+}
+
+// spaceBefore reports whether off is at the start of its line (after
+// indentation) or follows white space: where '#' and '//' start comments.
+func (s *scanner) spaceBefore(off int) bool {
+	return off == s.lineStart || off > 0 && (s.src[off-1] == ' ' || s.src[off-1] == '\t' || s.src[off-1] == '\r')
+}
+
+func (s *scanner) lineIndentOnly(off int) bool {
+	return strings.TrimLeft(s.src[s.lineStart:off], " \t") == ""
+}
+
+// commentAt reports whether a comment starts at off.
+func (s *scanner) commentAt(off int) bool {
+	if off >= len(s.src) || !s.spaceBefore(off) {
+		return false
+	}
+	switch s.src[off] {
+	case '#':
+		return true
+	case '/':
+		return off+1 < len(s.src) && (s.src[off+1] == '/' || s.src[off+1] == '*')
+	}
+	return false
+}
+
+// lexComment reads the comment at s.pos.
+func (s *scanner) lexComment() {
+	start := s.pos
+	startPos := s.position(start)
+	own := s.lineIndentOnly(start)
+	if strings.HasPrefix(s.src[start:], "/*") {
+		end := strings.Index(s.src[start+2:], "*/")
+		if end < 0 {
+			s.errorf(start, "unterminated block comment (missing */)")
+			end = len(s.src)
+		} else {
+			end += start + 4
+		}
+		for s.pos < end {
+			if s.src[s.pos] == '\n' {
+				s.newline()
+			} else {
+				s.pos++
+			}
+		}
+	} else {
+		end := strings.IndexByte(s.src[start:], '\n')
+		if end < 0 {
+			end = len(s.src)
+		} else {
+			end += start
+		}
+		s.pos = end
+	}
+	text := strings.TrimRight(s.src[start:s.pos], " \t\r")
+	s.comments = append(s.comments, Comment{Pos: startPos, End: s.position(s.pos), Text: text, OwnLine: own})
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isIdentChar(c byte) bool {
+	return isLetter(c) || isDigit(c)
+}
+
+// scanName returns the end of a name starting at off: identifier characters,
+// with single '-' (and, when dots is set, '.') between them.
+func (s *scanner) scanName(off int, dots bool) int {
+	for off < len(s.src) {
+		c := s.src[off]
+		if isIdentChar(c) {
+			off++
+			continue
+		}
+		if (c == '-' || dots && c == '.') && off+1 < len(s.src) && isIdentChar(s.src[off+1]) {
+			off += 2
+			continue
+		}
+		break
+	}
+	return off
+}
+
+// skipBlanks skips spaces and tabs (not newlines) from off.
+func (s *scanner) skipBlanks(off int) int {
+	for off < len(s.src) && (s.src[off] == ' ' || s.src[off] == '\t' || s.src[off] == '\r') {
+		off++
+	}
+	return off
+}
+
+// restOfLineEmpty reports whether only blanks or a comment follow off on its line.
+func (s *scanner) restOfLineEmpty(off int) bool {
+	off = s.skipBlanks(off)
+	return off >= len(s.src) || s.src[off] == '\n' || s.commentAt(off)
+}
+
+// valueEndAt reports whether a value ends at off: end of line, a comment,
+// ';', or (inside brackets) ',' or a closing bracket.
+func (s *scanner) valueEndAt(off int) bool {
+	if off >= len(s.src) {
+		return true
+	}
+	switch c := s.src[off]; c {
+	case '\n', ';':
+		return true
+	case ',', '}', ']', ')':
+		return s.top() != frameTop && s.top() != frameAngle
+	case '#', '/':
+		return s.commentAt(off)
+	}
+	return false
+}
+
+// lexWord reads a bare string from s.pos to the end of the value.
+func (s *scanner) lexWord() {
+	start := s.pos
+	end := start
+	for end < len(s.src) && !s.valueEndAt(end) {
+		end++
+	}
+	s.pos = end
+	for end > start && (s.src[end-1] == ' ' || s.src[end-1] == '\t' || s.src[end-1] == '\r') {
+		end--
+	}
+	s.emit(tokScalar, start, end)
+}
+
+// lexNumber reads a number literal at off and returns its end and type.
+// ok is false when the digits run on into other word characters (100MB,
+// 2024-01-01, 1.2.3): such a value is a bare string, or an error inside an
+// expression.
+func (s *scanner) lexNumber(off int) (end int, typ Kind, ok bool) {
+	src := s.src
+	digits := func(i int, valid func(byte) bool) int {
+		for i < len(src) && (valid(src[i]) || src[i] == '_' && i+1 < len(src) && valid(src[i+1])) {
+			i++
+		}
+		return i
+	}
+	isHex := func(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+	isOct := func(c byte) bool { return c >= '0' && c <= '7' }
+	isBin := func(c byte) bool { return c == '0' || c == '1' }
+	typ = KindInt
+	i := off
+	if src[i] == '0' && i+1 < len(src) && strings.IndexByte("xXoObB", src[i+1]) >= 0 {
+		valid := isHex
+		switch src[i+1] {
+		case 'o', 'O':
+			valid = isOct
+		case 'b', 'B':
+			valid = isBin
+		}
+		j := digits(i+2, valid)
+		if j == i+2 {
+			return j, typ, false
+		}
+		i = j
+	} else {
+		i = digits(i, isDigit)
+		plain := true
+		if i+1 < len(src) && src[i] == '.' && isDigit(src[i+1]) {
+			i = digits(i+1, isDigit)
+			typ, plain = KindFloat, false
+		}
+		if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
+			j := i + 1
+			if j < len(src) && (src[j] == '+' || src[j] == '-') {
+				j++
+			}
+			if j < len(src) && isDigit(src[j]) {
+				i = digits(j, isDigit)
+				typ, plain = KindFloat, false
+			}
+		}
+		if plain && i+1 < len(src) && src[i] == '-' && isDigit(src[i+1]) && !strings.Contains(src[off:i], "_") {
+			i = digits(i+1, isDigit)
+			typ = KindRange
+		}
+	}
+	if i < len(src) {
+		c := src[i]
+		if isIdentChar(c) || c == '.' || (c == '-' || c == ':') && i+1 < len(src) && isDigit(src[i+1]) {
+			return i, typ, false
+		}
+	}
+	return i, typ, true
+}
+
+// lexString reads a "double", 'single' or """triple""" quoted string at s.pos.
+func (s *scanner) lexString() {
+	start := s.pos
+	src := s.src
+	if strings.HasPrefix(src[start:], `"""`) {
+		i := start + 3
+		for {
+			if i >= len(src) {
+				s.errorf(start, `unterminated multi-line string (missing closing """)`)
+				s.advanceTo(len(src))
+				s.emit(tokScalar, start, len(src))
+				return
+			}
+			if src[i] == '\\' {
+				s.checkEscape(i)
+				i += 2
+				continue
+			}
+			if strings.HasPrefix(src[i:], `"""`) {
+				// Quotes right before the closing ones belong to the string, as in TOML.
+				for i+3 < len(src) && src[i+3] == '"' {
+					i++
+				}
+				break
+			}
+			i++
+		}
+		s.advanceTo(i + 3)
+		s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: src[start : i+3], Pos: s.posOf(start)})
+		return
+	}
+	quote := src[start]
+	i := start + 1
+	for {
+		if i >= len(src) || quote == '\'' && src[i] == '\n' {
+			s.unterminated(start, quote)
+			return
+		}
+		c := src[i]
+		if c == quote {
+			break
+		}
+		if c == '\\' && quote == '"' {
+			if i+1 >= len(src) {
+				s.unterminated(start, quote)
+				return
+			}
+			s.checkEscape(i)
+			i += 2
+			continue
+		}
+		i++
+	}
+	// A "string" may span lines, but one whose closing quote is followed
+	// by more text is a string whose closing quote is missing: the quote
+	// found belongs to a later line.
+	if strings.IndexByte(src[start:i], '\n') >= 0 {
+		if next := s.skipBlanks(i + 1); !s.valueEndAt(next) && !s.isOperatorStart(next) && src[next] != '?' && src[next] != ':' {
+			s.unterminated(start, quote)
+			return
+		}
+	}
+	startPos := s.posOf(start)
+	s.advanceTo(i + 1)
+	s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: src[start : i+1], Pos: startPos})
+}
+
+// unterminated reports a string without its closing quote; the string is
+// taken to end with its first line, so the lines after it still parse.
+func (s *scanner) unterminated(start int, quote byte) {
+	s.errorf(start, "unterminated string (missing closing %c)", quote)
+	end := strings.IndexByte(s.src[start:], '\n')
+	if end < 0 {
+		end = len(s.src)
+	} else {
+		end += start
+	}
+	s.pos = end
+	// The token is well formed so that the parser does not report it again.
+	s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: `""`, Pos: s.position(start)})
+}
+
+// checkEscape validates the escape sequence whose backslash is at off.
+func (s *scanner) checkEscape(off int) {
+	if off+1 >= len(s.src) {
+		return
+	}
+	switch s.src[off+1] {
+	case 'n', 't', 'r', '\\', '"', '\'', '$':
+		return
+	case 'u':
+		if off+6 <= len(s.src) && isHexString(s.src[off+2:off+6]) {
+			return
+		}
+		s.errorAtOffset(off, `invalid escape \u: expected four hexadecimal digits`)
+		return
+	}
+	r, _ := utf8.DecodeRuneInString(s.src[off+1:])
+	s.errorAtOffset(off, fmt.Sprintf(`invalid escape \%c (valid escapes: \n \t \r \\ \" \' \$ \uXXXX)`, r))
+}
+
+func isHexString(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// posOf computes the position of an offset at or before s.pos, which may be
+// on an earlier line than the current one (multi-line strings).
+func (s *scanner) posOf(off int) lexer.Position {
+	if off >= s.lineStart {
+		return s.position(off)
+	}
+	line, ls := s.line, s.lineStart
+	for ls > off {
+		ls = strings.LastIndexByte(s.src[:ls-1], '\n') + 1
+		line--
+	}
+	return lexer.Position{Filename: s.file, Offset: off, Line: line, Column: off - ls + 1}
+}
+
+func (s *scanner) errorAtOffset(off int, msg string) {
+	// Escapes are checked before the scanner has advanced past them, so
+	// the offset can be on a later line than s.line.
+	line, ls := s.line, s.lineStart
+	for {
+		nl := strings.IndexByte(s.src[ls:], '\n')
+		if nl < 0 || ls+nl >= off {
+			break
+		}
+		ls += nl + 1
+		line++
+	}
+	s.errs = append(s.errs, Diagnostic{Pos: lexer.Position{Filename: s.file, Offset: off, Line: line, Column: off - ls + 1}, Msg: msg})
+}
+
+// advanceTo moves s.pos to end, counting the newlines passed.
+func (s *scanner) advanceTo(end int) {
+	for {
+		nl := strings.IndexByte(s.src[s.pos:end], '\n')
+		if nl < 0 {
+			break
+		}
+		s.pos += nl
+		s.newline()
+	}
+	s.pos = end
+}
+
+// lexHeredoc reads <<<TAG ... TAG (or <<<'TAG' for a raw nowdoc) at s.pos.
+func (s *scanner) lexHeredoc() {
+	start := s.pos
+	i := start + 3
+	quoted := i < len(s.src) && s.src[i] == '\''
+	if quoted {
+		i++
+	}
+	tagEnd := s.scanName(i, false)
+	tag := s.src[i:tagEnd]
+	i = tagEnd
+	if quoted {
+		if i < len(s.src) && s.src[i] == '\'' {
+			i++
+		} else {
+			s.errorf(start, "heredoc tag <<<'%s is missing its closing quote", tag)
+		}
+	}
+	if !s.restOfLineEmpty(i) {
+		s.errorf(i, "heredoc content must start on the line after <<<%s", tag)
+	}
+	nl := strings.IndexByte(s.src[i:], '\n')
+	if nl < 0 {
+		s.errorf(start, "heredoc <<<%s is never closed (expected a line with %s)", tag, tag)
+		s.pos = len(s.src)
+		s.emit(tokScalar, start, len(s.src))
+		return
+	}
+	lineStart := i + nl + 1
+	for lineStart <= len(s.src) {
+		j := s.skipBlanks(lineStart)
+		if strings.HasPrefix(s.src[j:], tag) && (j+len(tag) == len(s.src) || !isIdentChar(s.src[j+len(tag)])) {
+			end := j + len(tag)
+			startPos := s.position(start)
+			s.advanceTo(end)
+			s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: s.src[start:end], Pos: startPos})
+			return
+		}
+		nl := strings.IndexByte(s.src[lineStart:], '\n')
+		if nl < 0 {
+			break
+		}
+		lineStart += nl + 1
+	}
+	s.errorf(start, "heredoc <<<%s is never closed (expected a line with %s)", tag, tag)
+	s.advanceTo(len(s.src))
+	s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: s.src[start:], Pos: s.posOf(start)})
+}
+
+// run lexes the whole source.
+func (s *scanner) run() {
+	src := s.src
+	for s.pos < len(src) {
+		c := src[s.pos]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r':
+			s.pos++
+			continue
+		case c == '\n':
+			s.pop(frameHeader) // a header ends with its line
+			s.emit(tokSep, s.pos, s.pos+1)
+			s.newline()
+			s.afterSeparator()
+			continue
+		case s.commentAt(s.pos):
+			if c == '#' && s.keyStart && s.lineIndentOnly(s.pos) && s.entryFrame() && strings.HasPrefix(src[s.pos:], "#include") &&
+				s.pos+8 < len(src) && (src[s.pos+8] == ' ' || src[s.pos+8] == '\t') {
+				s.emit(tokInclude, s.pos, s.pos+8)
+				s.pos += 8
+				s.keyStart, s.valueStart = false, false
+				continue
+			}
+			s.lexComment()
+			continue
+		}
+		switch {
+		case s.afterKey:
+			s.afterKey = false
+			if s.lexAfterKey(c) {
+				continue
+			}
+		case s.keyStart:
+			s.keyStart = false
+			if s.lexKey(c) {
+				continue
+			}
+		case s.valueStart:
+			s.valueStart = false
+			if s.lexValueStart(c) {
+				continue
+			}
+		}
+		s.lexToken(c)
+	}
+	eof := s.position(len(src))
+	if len(src) > 0 && src[len(src)-1] == '\n' {
+		eof = s.posOf(len(src) - 1) // report "end of input" on the last line
+	}
+	s.toks = append(s.toks, lexer.Token{Type: tokEOF, Pos: eof})
+	for i := len(s.frames) - 1; i > 0; i-- {
+		if s.frames[i] != frameHeader {
+			open := s.opened[i]
+			s.errs = append(s.errs, Diagnostic{Pos: open, Msg: fmt.Sprintf("%q is never closed (expected %q)", s.src[open.Offset:open.Offset+1], closerOf(s.frames[i]))})
+			s.unclosed = true
+		}
+	}
+}
+
+func closerOf(f frameKind) string {
+	switch f {
+	case frameBrace:
+		return "}"
+	case frameAngle:
+		return "<"
+	case frameArray:
+		return "]"
+	}
+	return ")"
+}
+
+// lexKey handles the start of an entry. It returns false when c is not
+// special there and should be lexed as an ordinary token.
+func (s *scanner) lexKey(c byte) bool {
+	switch {
+	case c == '[' && len(s.frames) == 1:
+		s.emit(tokHeaderOpen, s.pos, s.pos+1)
+		s.pos++
+		s.push(frameHeader)
+		return true
+	case c == '<' && s.top() == frameAngle && !strings.HasPrefix(s.src[s.pos:], "<<") && s.restOfLineEmpty(s.pos+1):
+		s.emit(tokClose, s.pos, s.pos+1)
+		s.pos++
+		s.pop(frameAngle)
+		return true
+	case c == '$':
+		end := s.scanName(s.pos+1, false)
+		if end == s.pos+1 {
+			return false
+		}
+		s.emit(tokVarName, s.pos, end)
+		s.pos = end
+		s.afterKey = true
+		return true
+	case isIdentChar(c):
+		end := s.scanName(s.pos, false)
+		s.emit(tokKey, s.pos, end)
+		s.pos = end
+		s.afterKey = true
+		return true
+	case c == '"' || c == '\'':
+		s.lexString()
+		s.toks[len(s.toks)-1].Type = tokKey
+		s.afterKey = true
+		return true
+	}
+	return false
+}
+
+// lexAfterKey handles what follows a key: ':' or '=', a block, an array.
+func (s *scanner) lexAfterKey(c byte) bool {
+	switch {
+	case c == ':' || c == '=' && !strings.HasPrefix(s.src[s.pos:], "=="):
+		s.emit(tokAssign, s.pos, s.pos+1)
+		s.pos++
+		s.valueStart = true
+		return true
+	case c == '{':
+		s.emit(tokOpen, s.pos, s.pos+1)
+		s.pos++
+		s.push(frameBrace)
+		s.keyStart = true
+		return true
+	case c == '>' && s.restOfLineEmpty(s.pos+1):
+		s.emit(tokOpen, s.pos, s.pos+1)
+		s.pos++
+		s.push(frameAngle)
+		s.keyStart = true
+		return true
+	case c == '[':
+		s.emit(tokPunct, s.pos, s.pos+1)
+		s.pos++
+		s.push(frameArray)
+		s.valueStart = true
+		return true
+	}
+	return false
+}
+
+// isOperatorStart reports whether an operator that continues an expression
+// starts at off.
+func (s *scanner) isOperatorStart(off int) bool {
+	if off >= len(s.src) {
+		return false
+	}
+	switch s.src[off] {
+	case '+', '-', '*', '/', '%', '<', '>', '?', '|':
+		return true
+	case '=', '!':
+		return off+1 < len(s.src) && s.src[off+1] == '='
+	case '&':
+		return off+1 < len(s.src) && s.src[off+1] == '&'
+	}
+	return false
+}
+
+// lexValueStart handles the first token of a value, where bare words are
+// strings: `greeting: hello world`, `size: 100MB`, `path: /usr/bin`.
+func (s *scanner) lexValueStart(c byte) bool {
+	if s.valueEndAt(s.pos) {
+		return false
+	}
+	n := len(s.toks)
+	if s.lexValueStartToken(c) {
+		// A scalar followed by the end of the value is the whole value.
+		if len(s.toks) == n+1 && s.toks[n].Type == tokScalar && s.valueEndAt(s.skipBlanks(s.pos)) {
+			s.toks[n].Type = tokValue
+			// key: value is the most common statement by far; one token
+			// for it keeps the parser fast. Item.split takes it apart.
+			if n >= 2 && s.toks[n-1].Type == tokAssign && s.toks[n-2].Type == tokKey {
+				key := s.toks[n-2]
+				end := s.toks[n].Pos.Offset + len(s.toks[n].Value)
+				s.toks[n-2] = lexer.Token{Type: tokPair, Value: s.src[key.Pos.Offset:end], Pos: key.Pos}
+				s.toks = s.toks[:n-1]
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (s *scanner) lexValueStartToken(c byte) bool {
+	switch {
+	case c == '"' || c == '\'' || c == '$' || c == '<' && strings.HasPrefix(s.src[s.pos:], "<<<"):
+		s.lexToken(c)
+		return true
+	case c == '@' || c == '[' || c == '{' || c == '(' || c == '!' || c == '-':
+		return false
+	case isDigit(c):
+		if end, _, ok := s.lexNumber(s.pos); ok {
+			s.emit(tokScalar, s.pos, end)
+			s.pos = end
+			return true
+		}
+	case isLetter(c):
+		end := s.scanName(s.pos, true)
+		next := s.skipBlanks(end)
+		if end < len(s.src) && s.src[end] == '(' {
+			s.emit(tokCall, s.pos, end)
+			s.pos = end
+			return true
+		}
+		if s.valueEndAt(next) || s.isOperatorStart(next) {
+			s.emit(tokScalar, s.pos, end)
+			s.pos = end
+			return true
+		}
+	}
+	s.lexWord()
+	return true
+}
+
+// lexToken lexes one ordinary token inside an expression or structure.
+func (s *scanner) lexToken(c byte) {
+	src := s.src
+	start := s.pos
+	header := s.top() == frameHeader
+	switch {
+	case c == '"' || c == '\'':
+		s.lexString()
+		if header {
+			s.toks[len(s.toks)-1].Type = tokKey
+		}
+		return
+	case c == '<' && strings.HasPrefix(src[start:], "<<<") && start+3 < len(src) && (isLetter(src[start+3]) || src[start+3] == '\''):
+		s.lexHeredoc()
+		return
+	case header && isIdentChar(c):
+		end := s.scanName(start, false)
+		s.emit(tokKey, start, end)
+		s.pos = end
+		return
+	case isDigit(c):
+		end, _, ok := s.lexNumber(start)
+		if !ok {
+			end = s.scanName(end, true)
+			s.errorf(start, "malformed number %q (quote it if it is a string)", src[start:end])
+			s.emit(tokScalar, start, start+1)
+			s.pos = end
+			return
+		}
+		s.emit(tokScalar, start, end)
+		s.pos = end
+		return
+	case isLetter(c):
+		end := s.scanName(start, true)
+		typ := tokScalar
+		if end < len(src) && src[end] == '(' {
+			typ = tokCall
+		}
+		s.emit(typ, start, end)
+		s.pos = end
+		return
+	case c == '$':
+		end := s.scanName(start+1, false)
+		if end > start+1 {
+			s.emit(tokScalar, start, end)
+			s.pos = end
+			return
+		}
+	case c == '@':
+		end := s.scanName(start+1, true)
+		if end > start+1 {
+			s.emit(tokCall, start, end)
+			s.pos = end
+			return
+		}
+	case c == ',' || c == ';':
+		s.emit(tokSep, start, start+1)
+		s.pos++
+		s.afterSeparator()
+		return
+	case c == '{':
+		s.emit(tokOpen, start, start+1)
+		s.pos++
+		s.push(frameBrace)
+		s.keyStart = true
+		return
+	case c == '[':
+		s.emit(tokPunct, start, start+1)
+		s.pos++
+		s.push(frameArray)
+		s.valueStart = true
+		return
+	case c == '(':
+		s.emit(tokPunct, start, start+1)
+		s.pos++
+		s.push(frameParen)
+		s.valueStart = true
+		return
+	case c == '}':
+		if s.pop(frameBrace) {
+			s.emit(tokClose, start, start+1)
+		} else {
+			s.emit(tokPunct, start, start+1)
+		}
+		s.pos++
+		return
+	case c == ']':
+		s.emit(tokPunct, start, start+1)
+		s.pos++
+		if !s.pop(frameArray) {
+			s.pop(frameHeader)
+		}
+		return
+	case c == ')':
+		s.emit(tokPunct, start, start+1)
+		s.pos++
+		s.pop(frameParen)
+		return
+	case c == ':' || c == '.' || c == '?':
+		s.emit(tokPunct, start, start+1)
+		s.pos++
+		return
+	}
+	if n := operatorLen(src[start:]); n > 0 {
+		switch {
+		case n == 1 && c == '=':
+			s.emit(tokPunct, start, start+1)
+		case n == 1 && (c == '!' || c == '-' && !s.afterOperand()):
+			if last := len(s.toks) - 1; last >= 0 && s.toks[last].Type == tokPrefix {
+				s.toks[last].Value += src[start : start+1] // one token for a run: !!x
+			} else {
+				s.emit(tokPrefix, start, start+1)
+			}
+		default:
+			s.emit(tokBinOp, start, start+n)
+		}
+		s.pos += n
+		return
+	}
+	r, size := utf8.DecodeRuneInString(src[start:])
+	if r == utf8.RuneError && size <= 1 {
+		s.errorf(start, "invalid UTF-8 byte 0x%02x", src[start])
+		size = 1
+	} else {
+		s.errorf(start, "unexpected character %q", r)
+	}
+	s.pos += size
+}
+
+// afterOperand reports whether the last token ends an operand, so that a
+// following '-' is a binary minus rather than a sign.
+func (s *scanner) afterOperand() bool {
+	if len(s.toks) == 0 {
+		return false
+	}
+	t := s.toks[len(s.toks)-1]
+	switch t.Type {
+	case tokScalar, tokValue, tokCall, tokClose:
+		return true
+	case tokPunct:
+		return t.Value == ")" || t.Value == "]"
+	}
+	return false
+}
+
+// operatorLen returns the length of the operator at the start of s, or 0.
+func operatorLen(s string) int {
+	if len(s) >= 2 {
+		switch s[:2] {
+		case "==", "!=", "<=", ">=", "&&", "||":
+			return 2
+		}
+	}
+	switch s[0] {
+	case '+', '-', '*', '/', '%', '<', '>', '!', '|', '=':
+		return 1
+	}
+	return 0
+}
+
+// normalize makes separators canonical: one Sep token between two items,
+// none at the start, after an opening bracket or before a closing one, so
+// the grammar can say `Item (Sep Item)*`. A trailing comma is allowed.
+func normalize(toks []lexer.Token) []lexer.Token {
+	out := toks[:0]
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.Type != tokSep {
+			out = append(out, t)
+			continue
+		}
+		// Collapse a run of separators; keep a ',' or ';' over a newline
+		// for the error messages' sake.
+		j := i
+		for j+1 < len(toks) && toks[j+1].Type == tokSep {
+			j++
+			if t.Value == "\n" {
+				t = toks[j]
+			}
+		}
+		i = j
+		if len(out) == 0 || isOpener(out[len(out)-1]) {
+			continue
+		}
+		if next := toks[j+1]; next.Type == tokEOF || isCloser(next) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func isOpener(t lexer.Token) bool {
+	switch t.Type {
+	case tokHeaderOpen, tokOpen:
+		return true
+	case tokPunct:
+		return t.Value == "[" || t.Value == "("
+	}
+	return false
+}
+
+func isCloser(t lexer.Token) bool {
+	switch t.Type {
+	case tokClose:
+		return true
+	case tokPunct:
+		return t.Value == "]" || t.Value == ")"
+	}
+	return false
+}
+
+// lexDefinition adapts the scanner to participle's lexer.Definition.
+type lexDefinition struct{}
+
+func (lexDefinition) Symbols() map[string]lexer.TokenType { return tokenSymbols() }
+
+func (lexDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s := newScanner(filename, string(b))
+	s.run()
+	return &sliceLexer{toks: normalize(s.toks)}, nil
+}
+
+// sliceLexer feeds already lexed tokens to participle.
+type sliceLexer struct {
+	toks []lexer.Token
+	i    int
+}
+
+func (l *sliceLexer) Next() (lexer.Token, error) {
+	if l.i >= len(l.toks) {
+		return l.toks[len(l.toks)-1], nil
+	}
+	t := l.toks[l.i]
+	l.i++
+	return t, nil
+}

@@ -1,0 +1,298 @@
+// Package parser reads TuskLang (.tsk) source into a syntax tree.
+//
+// The grammar is written with participle v2 (the struct tags in ast.go);
+// the lexer is TuskLang's own (lexer.go), because the language is context
+// sensitive: a bare word is a key at the start of a line and a string after a
+// colon, a newline ends a statement at top level and separates items inside
+// brackets. Every node carries its position, comments are kept for the
+// formatter, and syntax errors are collected statement by statement, so one
+// run reports all of them as FILE:LINE:COL: message.
+package parser
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+var (
+	fileParser = participle.MustBuild[File](participle.Lexer(lexDefinition{}), participle.UseLookahead(2))
+	itemParser = participle.MustBuild[Item](participle.Lexer(lexDefinition{}), participle.UseLookahead(2))
+)
+
+// Parse parses one file. It returns the syntax tree and every problem found.
+// When there are diagnostics the tree holds the statements that parsed (it is
+// never nil), which is enough for tools that want to go on reporting.
+func Parse(filename string, src []byte) (*File, Diagnostics) {
+	s := newScanner(filename, string(src))
+	s.run()
+	toks := normalize(s.toks)
+	diags := s.errs
+
+	file, err := parseParallel(toks)
+	if err != nil {
+		// Parse statement by statement to report every syntax error and
+		// keep what parses.
+		file = &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+		var perrs Diagnostics
+		file.Items = parseItems(toks[:len(toks)-1], toks[len(toks)-1], &perrs)
+		if s.unclosed {
+			// The lexer reported where the unclosed bracket opened; the
+			// parser would only add "unexpected end of input".
+			perrs = slices.DeleteFunc(perrs, func(d Diagnostic) bool { return d.Pos == toks[len(toks)-1].Pos })
+		}
+		diags = append(diags, dropSameLine(perrs, diags)...)
+		diags = append(diags, yamlHints(src, perrs)...)
+	}
+	splitPairs(file.Items)
+	file.Comments = s.comments
+	return file, diags.Sort()
+}
+
+// dropSameLine removes parse errors on lines that already have a lexical
+// error: they are its consequence, not a second problem.
+func dropSameLine(perrs, lexErrs Diagnostics) Diagnostics {
+	if len(lexErrs) == 0 {
+		return perrs
+	}
+	lines := make(map[int]bool, len(lexErrs))
+	for _, d := range lexErrs {
+		lines[d.Pos.Line] = true
+	}
+	out := perrs[:0]
+	for _, d := range perrs {
+		if !lines[d.Pos.Line] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// chunkTokens is the number of tokens above which a file is cut into
+// pieces at top-level statement boundaries and the pieces parsed in
+// parallel. Top-level statements are independent, so the pieces' items
+// concatenate into the file's.
+const chunkTokens = 1 << 14
+
+// parseParallel parses toks (ending with EOF) with the file grammar.
+func parseParallel(toks []lexer.Token) (*File, error) {
+	if len(toks) <= 2*chunkTokens || runtime.GOMAXPROCS(0) == 1 {
+		return fileParser.ParseFromLexer(mustUpgrade(toks))
+	}
+	var pieces [][]lexer.Token
+	body, eof := toks[:len(toks)-1], toks[len(toks)-1]
+	for len(body) > 0 {
+		n := 0
+		for n < len(body) && n < chunkTokens {
+			n += statementLen(body[n:]) + 1
+		}
+		n = min(n, len(body))
+		piece := make([]lexer.Token, 0, n+1)
+		piece = append(piece, body[:n]...)
+		if last := len(piece) - 1; piece[last].Type == tokSep {
+			piece = piece[:last]
+		}
+		pieces = append(pieces, append(piece, eof))
+		body = body[n:]
+	}
+	files := make([]*File, len(pieces))
+	errs := make([]error, len(pieces))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, piece := range pieces {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			files[i], errs[i] = fileParser.ParseFromLexer(mustUpgrade(piece))
+		}()
+	}
+	wg.Wait()
+	file := files[0]
+	for i := range pieces {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if i > 0 {
+			file.Items = append(file.Items, files[i].Items...)
+		}
+	}
+	return file, nil
+}
+
+func mustUpgrade(toks []lexer.Token) *lexer.PeekingLexer {
+	pl, err := lexer.Upgrade(&sliceLexer{toks: toks})
+	if err != nil {
+		panic(err) // sliceLexer never fails
+	}
+	return pl
+}
+
+// parseItems parses a statement list one statement at a time (recovery
+// mode). end is the token that ends the list (its closing bracket or EOF).
+func parseItems(toks []lexer.Token, end lexer.Token, errs *Diagnostics) []*Item {
+	var items []*Item
+	for len(toks) > 0 {
+		n := statementLen(toks)
+		stmt := toks[:n]
+		stop := end
+		if n < len(toks) {
+			stop = toks[n]
+			toks = toks[n+1:]
+		} else {
+			toks = nil
+		}
+		eof := lexer.Token{Type: tokEOF, Value: stop.Value, Pos: stop.Pos}
+		if stop.Type == tokSep {
+			eof.Value = "\n"
+		}
+		item, err := itemParser.ParseFromLexer(mustUpgrade(append(stmt[:n:n], eof)))
+		if err == nil {
+			items = append(items, item)
+			continue
+		}
+		// A block whose body has errors: report those, not the block.
+		if len(stmt) >= 2 && stmt[1].Type == tokOpen {
+			body := stmt[2:]
+			closer := eof
+			if len(body) > 0 && isCloser(body[len(body)-1]) {
+				closer = body[len(body)-1]
+				body = body[:len(body)-1]
+			}
+			before := len(*errs)
+			parseItems(body, closer, errs)
+			if len(*errs) > before {
+				continue
+			}
+		}
+		*errs = append(*errs, toDiagnostic(err, stmt))
+	}
+	return items
+}
+
+// statementLen returns the number of tokens of the first statement of toks:
+// up to the first separator outside brackets.
+func statementLen(toks []lexer.Token) int {
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case isOpener(t):
+			depth++
+		case isCloser(t):
+			if depth > 0 {
+				depth--
+			}
+		case t.Type == tokSep && depth == 0:
+			return i
+		}
+	}
+	return len(toks)
+}
+
+// toDiagnostic turns a participle error into a diagnostic that names the
+// offending token in TuskLang's terms and what was expected instead. stmt
+// is the statement being parsed, for context.
+func toDiagnostic(err error, stmt []lexer.Token) Diagnostic {
+	var ute *participle.UnexpectedTokenError
+	if !errors.As(err, &ute) {
+		var perr participle.Error
+		if errors.As(err, &perr) {
+			return Diagnostic{Pos: perr.Position(), Msg: perr.Message()}
+		}
+		return Diagnostic{Msg: err.Error()}
+	}
+	t := ute.Unexpected
+	msg := "unexpected " + describeEnd(t)
+	prev := previous(stmt, t)
+	exp := ute.Message()
+	switch {
+	case len(stmt) > 0 && stmt[0].Type == tokHeaderOpen && prev.Value == "]":
+		msg += " after section header: a header stands alone on its line (type annotations such as [string] key: are not TuskLang)"
+	case strings.Contains(exp, "<assign>"):
+		msg += fmt.Sprintf(` after key %q: expected ":" or "=" and a value, or a block { ... }`, prev.Value)
+	case strings.Contains(exp, "<scalar>"):
+		msg += ", expected a value"
+	default:
+		if i := strings.LastIndex(exp, "(expected "); i >= 0 && strings.HasSuffix(exp, ")") {
+			msg += ", expected " + strings.NewReplacer("<sep>", "a new line", "<key>", "a key", "<close>", `"}"`).Replace(exp[i+len("(expected "):len(exp)-1])
+		}
+	}
+	return Diagnostic{Pos: t.Pos, Msg: msg + hint(t)}
+}
+
+// previous returns the token before t in stmt (zero when none).
+func previous(stmt []lexer.Token, t lexer.Token) lexer.Token {
+	for i, x := range stmt {
+		if x.Pos.Offset >= t.Pos.Offset && i > 0 {
+			return stmt[i-1]
+		}
+	}
+	if len(stmt) > 0 && t.Type == tokEOF {
+		return stmt[len(stmt)-1]
+	}
+	return lexer.Token{}
+}
+
+func describeEnd(t lexer.Token) string {
+	switch {
+	case t.Type == tokEOF && t.Value == "\n":
+		return "end of line"
+	case t.Type == tokEOF && t.Value != "":
+		return describeToken(lexer.Token{Type: tokPunct, Value: t.Value}) // a closing bracket
+	}
+	return describeToken(t)
+}
+
+// hint adds advice for mistakes people make when they come from another
+// format.
+func hint(t lexer.Token) string {
+	if t.Type == tokPrefix && t.Value == "-" {
+		return " (YAML-style '- item' lists are not TuskLang: write [a, b])"
+	}
+	return ""
+}
+
+// ParseString is Parse for a string.
+func ParseString(filename, src string) (*File, Diagnostics) {
+	return Parse(filename, []byte(src))
+}
+
+// Lex returns the tokens of src as "Type:value" strings (for tests and
+// debugging).
+func Lex(filename, src string) ([]string, Diagnostics) {
+	s := newScanner(filename, src)
+	s.run()
+	names := lexer.SymbolsByRune(lexDefinition{})
+	var out []string
+	for _, t := range normalize(s.toks) {
+		out = append(out, fmt.Sprintf("%s:%s", names[t.Type], t.Value))
+	}
+	return out, s.errs
+}
+
+// yamlHints explains "expected a value" errors on a line ending in ':'
+// whose next line is indented further: YAML-style nesting.
+func yamlHints(src []byte, errs Diagnostics) Diagnostics {
+	var out Diagnostics
+	lines := strings.Split(string(src), "\n")
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
+	for _, d := range errs {
+		n := d.Pos.Line // 1-based: lines[n] is the next line
+		if !strings.HasSuffix(d.Msg, "expected a value") || n >= len(lines) || d.Pos.Filename == "" {
+			continue
+		}
+		cur := strings.TrimRight(lines[n-1], " \t\r")
+		if !strings.HasSuffix(cur, ":") || strings.TrimSpace(lines[n]) == "" || indent(lines[n]) <= indent(cur) {
+			continue
+		}
+		key := strings.TrimSpace(strings.TrimSuffix(cur, ":"))
+		out = append(out, Diagnostic{Pos: d.Pos, Msg: fmt.Sprintf("indentation does not nest in TuskLang: write %s { ... } around the indented lines", key)})
+	}
+	return out
+}

@@ -1,0 +1,587 @@
+package tsk
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+	"github.com/tuskcompose/composer/parser"
+)
+
+// evaluator evaluates the statements of one document (a file and the
+// files it includes) into its root object.
+type evaluator struct {
+	r    *run
+	vars map[string]*Value
+	root *Value
+	file string // the file whose statements are being evaluated
+	// scopes is the chain of objects from the root to the object that
+	// entries are being written into; ${a.b} and var("a.b") search it from
+	// the innermost outwards.
+	scopes []*Value
+}
+
+func (e *evaluator) errorf(pos Pos, format string, args ...any) {
+	e.r.diags = append(e.r.diags, parser.Errorf(pos, format, args...))
+}
+
+func (e *evaluator) target() *Value { return e.scopes[len(e.scopes)-1] }
+
+// items evaluates a statement list into the current target.
+func (e *evaluator) items(items []*parser.Item) {
+	for _, it := range items {
+		switch {
+		case it.Entry != nil:
+			e.entry(it.Entry)
+		case it.VarDef != nil:
+			if v := e.expr(it.VarDef.Value); v != nil {
+				e.vars[it.VarDef.Name.Value[1:]] = v
+			}
+		case it.Section != nil:
+			e.section(it.Section)
+		case it.Include != nil:
+			e.include(it.Include)
+		}
+	}
+}
+
+// section makes [a.b] the current target, creating objects on the way.
+func (e *evaluator) section(s *parser.Section) {
+	scopes := []*Value{e.root}
+	cur := e.root
+	for _, pk := range s.Path {
+		k := pk.Key
+		name := keyText(k)
+		next := cur.Obj.Get(name)
+		if next == nil {
+			next = newObject(k.Pos)
+			cur.Obj.Set(name, k.Pos, next)
+		} else if next.Kind != Object {
+			e.errorf(k.Pos, "section [%s]: %q is already a %s (set at %s), not an object", sectionName(s), name, next.Kind, shortPos(next.Pos))
+			return
+		}
+		cur = next
+		scopes = append(scopes, cur)
+	}
+	e.scopes = scopes
+}
+
+func sectionName(s *parser.Section) string {
+	names := make([]string, len(s.Path))
+	for i, k := range s.Path {
+		names[i] = keyText(k.Key)
+	}
+	return strings.Join(names, ".")
+}
+
+func shortPos(p Pos) string {
+	return fmt.Sprintf("%s:%d:%d", filepath.Base(p.Filename), p.Line, p.Column)
+}
+
+// keyText returns a key token's name: quoted keys are decoded.
+func keyText(t lexer.Token) string {
+	if c := t.Value[0]; c == '"' || c == '\'' {
+		return parser.StringText(t.Value)
+	}
+	return t.Value
+}
+
+func (e *evaluator) entry(en *parser.Entry) {
+	key := keyText(en.Key)
+	switch {
+	case en.Block != nil:
+		e.block(key, en.Key.Pos, en.Block.Items)
+	case en.Array != nil:
+		if v := e.array(en.Array); v != nil {
+			e.target().Obj.Set(key, en.Key.Pos, v)
+		}
+	case isObjectLiteral(en.Value):
+		// key: { ... } means the same as key { ... }.
+		e.block(key, en.Key.Pos, en.Value.Head.Object.Items)
+	default:
+		if v := e.expr(en.Value); v != nil {
+			e.target().Obj.Set(key, en.Key.Pos, v)
+		}
+	}
+}
+
+func isObjectLiteral(x *parser.Expr) bool {
+	return x.Head != nil && x.Head.Object != nil && x.Head.Prefix.Type == 0 && len(x.Tail) == 0 && x.Then == nil
+}
+
+// block evaluates a block into the object at key, merging into an object
+// already there (reopened blocks and sections merge).
+func (e *evaluator) block(key string, pos Pos, items []*parser.Item) {
+	t := e.target()
+	obj := t.Obj.Get(key)
+	if obj == nil || obj.Kind != Object {
+		obj = newObject(pos)
+	}
+	t.Obj.Set(key, pos, obj)
+	e.scopes = append(e.scopes, obj)
+	e.items(items)
+	e.scopes = e.scopes[:len(e.scopes)-1]
+}
+
+// include evaluates another file's statements at this point.
+func (e *evaluator) include(inc *parser.Include) {
+	tok := inc.Path
+	if k := parser.ScalarKind(tok.Value); k != parser.KindString && k != parser.KindRawString {
+		e.errorf(tok.Pos, "#include needs a quoted file name, got %s", tok.Value)
+		return
+	}
+	path := e.resolve(parser.StringText(tok.Value))
+	clean := filepath.Clean(path)
+	if i := slices.Index(e.r.loading, clean); i >= 0 {
+		e.errorf(tok.Pos, "include cycle: %s", cycle(e.r.loading[i:], clean))
+		return
+	}
+	src, err := e.r.read(path)
+	if err != nil {
+		e.errorf(tok.Pos, "#include: %v", err)
+		return
+	}
+	file, diags := parser.Parse(path, src)
+	e.r.diags = append(e.r.diags, diags...)
+	saved, savedFile := e.scopes, e.file
+	e.file = path
+	e.r.loading = append(e.r.loading, clean)
+	e.items(file.Items)
+	e.r.loading = e.r.loading[:len(e.r.loading)-1]
+	e.scopes, e.file = saved, savedFile
+}
+
+func cycle(stack []string, again string) string {
+	parts := make([]string, 0, len(stack)+1)
+	for _, f := range stack {
+		parts = append(parts, filepath.Base(f))
+	}
+	return strings.Join(append(parts, filepath.Base(again)), " -> ")
+}
+
+// resolve makes a path relative to the current file's directory.
+func (e *evaluator) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(e.file), p)
+}
+
+func (e *evaluator) array(a *parser.Array) *Value {
+	v := &Value{Kind: Array, Pos: a.Open.Pos, List: make([]*Value, 0, len(a.Items))}
+	ok := true
+	for _, x := range a.Items {
+		item := e.expr(x)
+		if item == nil {
+			ok = false
+			continue
+		}
+		v.List = append(v.List, item)
+	}
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// expr evaluates an expression. It returns nil after reporting an error.
+func (e *evaluator) expr(x *parser.Expr) *Value {
+	if x.Simple.Type != 0 {
+		return e.scalar(x.Simple)
+	}
+	var v *Value
+	if len(x.Tail) == 0 {
+		v = e.primary(x.Head)
+	} else {
+		v = e.binary(buildTree(x.Head, x.Tail))
+	}
+	if v == nil || x.Then == nil {
+		return v
+	}
+	switch v.Kind {
+	case Bool:
+		if v.Bool {
+			return e.expr(x.Then)
+		}
+		return e.expr(x.Else)
+	case Operator:
+		a, b := e.expr(x.Then), e.expr(x.Else)
+		if a == nil || b == nil {
+			return nil
+		}
+		return &Value{Kind: Operator, Pos: v.Pos, Str: "?:", List: []*Value{v, a, b}}
+	}
+	e.errorf(v.Pos, "the condition of ? : must be a bool, got %s", v.Describe())
+	return nil
+}
+
+// primary evaluates an operand and applies its prefixes.
+func (e *evaluator) primary(p *parser.Primary) *Value {
+	var v *Value
+	switch {
+	case p.Scalar.Type != 0:
+		v = e.scalar(p.Scalar)
+	case p.Call != nil:
+		v = e.call(p.Call)
+	case p.Array != nil:
+		v = e.array(p.Array)
+	case p.Object != nil:
+		obj := newObject(p.Object.Open.Pos)
+		e.scopes = append(e.scopes, obj)
+		e.items(p.Object.Items)
+		e.scopes = e.scopes[:len(e.scopes)-1]
+		v = obj
+	case p.Paren != nil:
+		v = e.expr(p.Paren)
+	}
+	for i := len(p.Prefix.Value) - 1; i >= 0 && v != nil; i-- {
+		op := p.Prefix
+		op.Value = op.Value[i : i+1]
+		v = e.unary(op, v)
+	}
+	return v
+}
+
+// scalar evaluates a scalar token.
+func (e *evaluator) scalar(t lexer.Token) *Value {
+	switch parser.ScalarKind(t.Value) {
+	case parser.KindWord:
+		return &Value{Kind: String, Pos: t.Pos, Str: t.Value}
+	case parser.KindIdent:
+		switch t.Value {
+		case "true", "TRUE":
+			return &Value{Kind: Bool, Pos: t.Pos, Bool: true}
+		case "false", "FALSE":
+			return &Value{Kind: Bool, Pos: t.Pos}
+		case "null", "NULL":
+			return &Value{Kind: Null, Pos: t.Pos}
+		}
+		// A bare name of an earlier key of the same block refers to it.
+		if ref := e.target().Obj.Get(t.Value); ref != nil {
+			return clone(ref)
+		}
+		return &Value{Kind: String, Pos: t.Pos, Str: t.Value}
+	case parser.KindString, parser.KindRawString, parser.KindMultiString, parser.KindHeredoc:
+		return e.str(t)
+	case parser.KindInt:
+		n, err := strconv.ParseInt(t.Value, 0, 64)
+		if err != nil {
+			e.errorf(t.Pos, "integer %s is out of range (64-bit)", t.Value)
+			return nil
+		}
+		return &Value{Kind: Int, Pos: t.Pos, Int: n}
+	case parser.KindFloat:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(t.Value, "_", ""), 64)
+		if err != nil {
+			e.errorf(t.Pos, "float %s is out of range", t.Value)
+			return nil
+		}
+		return &Value{Kind: Float, Pos: t.Pos, Float: f}
+	case parser.KindRange:
+		lo, hi, _ := strings.Cut(t.Value, "-")
+		a, err1 := strconv.ParseInt(lo, 10, 64)
+		b, err2 := strconv.ParseInt(hi, 10, 64)
+		if err1 != nil || err2 != nil {
+			e.errorf(t.Pos, "range %s is out of range (64-bit)", t.Value)
+			return nil
+		}
+		if a > b {
+			e.errorf(t.Pos, "range %s: the minimum is greater than the maximum", t.Value)
+			return nil
+		}
+		return &Value{Kind: Range, Pos: t.Pos, Int: a, Max: b}
+	case parser.KindVar:
+		name := t.Value[1:]
+		if v, ok := e.vars[name]; ok {
+			return clone(v)
+		}
+		e.errorf(t.Pos, "undefined variable $%s%s", name, suggest(name, mapKeys(e.vars), "$"))
+		return nil
+	}
+	return nil
+}
+
+// str evaluates a string literal, with its interpolations.
+func (e *evaluator) str(t lexer.Token) *Value {
+	parts := parser.DecodeString(t.Value)
+	if len(parts) == 1 && parts[0].Path == "" {
+		return &Value{Kind: String, Pos: t.Pos, Str: parts[0].Text}
+	}
+	var b strings.Builder
+	v := &Value{Kind: String, Pos: t.Pos}
+	for _, p := range parts {
+		if p.Path == "" {
+			b.WriteString(p.Text)
+			continue
+		}
+		pos := parser.OffsetPos(t.Pos, t.Value, p.Offset)
+		ref := e.lookupPath(p.Path)
+		if ref == nil {
+			e.errorf(pos, "undefined ${%s}: no variable or earlier key has that name%s", p.Path, e.suggestPath(p.Path))
+			return nil
+		}
+		s, ok := ref.Text()
+		if !ok {
+			e.errorf(pos, "cannot interpolate ${%s}: it is %s", p.Path, article(ref))
+			return nil
+		}
+		v.FromEnv = v.FromEnv || ref.FromEnv
+		b.WriteString(s)
+	}
+	v.Str = b.String()
+	return v
+}
+
+func article(v *Value) string {
+	switch v.Kind {
+	case Array, Object, Operator:
+		return "an " + v.Describe()
+	case Null:
+		return "null"
+	}
+	return "a " + v.Describe()
+}
+
+// lookupPath resolves a variable name or a key path from the innermost
+// scope outwards.
+func (e *evaluator) lookupPath(path string) *Value {
+	if v, ok := e.vars[path]; ok {
+		return v
+	}
+	for i := len(e.scopes) - 1; i >= 0; i-- {
+		if v := e.scopes[i].Lookup(path); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+func (e *evaluator) suggestPath(path string) string {
+	names := mapKeys(e.vars)
+	for _, s := range e.scopes {
+		names = append(names, s.Obj.Keys()...)
+	}
+	return suggest(path, names, "")
+}
+
+func mapKeys(m map[string]*Value) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// clone copies collections, so that merging into a block later does not
+// change a value that referred to it.
+func clone(v *Value) *Value {
+	switch v.Kind {
+	case Array, Operator:
+		c := *v
+		c.List = make([]*Value, len(v.List))
+		for i, x := range v.List {
+			c.List[i] = clone(x)
+		}
+		return &c
+	case Object:
+		c := *v
+		c.Obj = NewMap()
+		for _, m := range v.Obj.Members() {
+			c.Obj.Set(m.Key, m.KeyPos, clone(m.Value))
+		}
+		return &c
+	}
+	return v
+}
+
+// call evaluates @env, @date, var, @file.tsk.get; every other operator is
+// kept as an Operator value.
+func (e *evaluator) call(c *parser.Call) *Value {
+	raw := c.Name.Value
+	name := strings.TrimPrefix(raw, "@")
+	var args []*Value
+	if c.Args != nil {
+		var ok bool
+		if args, ok = e.values(c.Args.Items); !ok {
+			return nil
+		}
+	}
+	if len(c.Chain) == 0 {
+		switch {
+		case name == "env":
+			return e.env(c, args)
+		case name == "date":
+			return e.date(c, args)
+		case name == "var":
+			return e.varRef(c, args)
+		case strings.HasSuffix(name, ".tsk.get") && raw[0] == '@':
+			return e.crossGet(c, strings.TrimSuffix(name, ".get"), args)
+		}
+	}
+	if raw[0] != '@' {
+		e.errorf(c.Name.Pos, "unknown function %s(): the functions are env(), var() and date(); operators are written @%s(...)", name, name)
+		return nil
+	}
+	v := &Value{Kind: Operator, Pos: c.Name.Pos, Str: name, List: args}
+	for _, l := range c.Chain {
+		call := Call{Name: l.Name.Value}
+		if l.Args != nil {
+			var ok bool
+			if call.Args, ok = e.values(l.Args.Items); !ok {
+				return nil
+			}
+		}
+		v.Chain = append(v.Chain, call)
+	}
+	return v
+}
+
+func (e *evaluator) values(xs []*parser.Expr) ([]*Value, bool) {
+	out := make([]*Value, 0, len(xs))
+	ok := true
+	for _, x := range xs {
+		v := e.expr(x)
+		if v == nil {
+			ok = false
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, ok
+}
+
+// stringArgs checks that a call has between min and max arguments and that
+// the first is a string.
+func (e *evaluator) stringArgs(c *parser.Call, args []*Value, min, max int, usage string) bool {
+	if len(args) < min || len(args) > max {
+		e.errorf(c.Name.Pos, "%s takes %s", c.Name.Value, usage)
+		return false
+	}
+	if len(args) > 0 && args[0].Kind != String {
+		e.errorf(args[0].Pos, "%s: the first argument must be a string, got %s", c.Name.Value, args[0].Describe())
+		return false
+	}
+	return true
+}
+
+// env implements @env("NAME") and @env("NAME", default).
+func (e *evaluator) env(c *parser.Call, args []*Value) *Value {
+	if !e.stringArgs(c, args, 1, 2, `a variable name and an optional default: @env("NAME", default)`) {
+		return nil
+	}
+	if s, ok := e.r.lookupEnv(args[0].Str); ok {
+		return &Value{Kind: String, Pos: c.Name.Pos, Str: s, FromEnv: true}
+	}
+	if len(args) == 2 {
+		return args[1]
+	}
+	e.errorf(c.Name.Pos, "environment variable %s is not set and %s has no default (write %s(%q, default))", args[0].Str, c.Name.Value, c.Name.Value, args[0].Str)
+	return nil
+}
+
+// date implements @date(format) with PHP's format letters.
+func (e *evaluator) date(c *parser.Call, args []*Value) *Value {
+	if !e.stringArgs(c, args, 0, 1, `an optional PHP-style format: @date("Y-m-d")`) {
+		return nil
+	}
+	format := "Y-m-d H:i:s"
+	if len(args) == 1 {
+		format = args[0].Str
+	}
+	return &Value{Kind: String, Pos: c.Name.Pos, Str: phpDate(format, e.r.now())}
+}
+
+// varRef implements var("name") and var("a.b.c").
+func (e *evaluator) varRef(c *parser.Call, args []*Value) *Value {
+	if !e.stringArgs(c, args, 1, 1, `one variable name or key path: var("database.host")`) {
+		return nil
+	}
+	if v := e.lookupPath(args[0].Str); v != nil {
+		return clone(v)
+	}
+	e.errorf(args[0].Pos, "%s(%q): no variable or earlier key has that name%s", c.Name.Value, args[0].Str, e.suggestPath(args[0].Str))
+	return nil
+}
+
+// crossGet implements @file.tsk.get("key.path"): one value of another
+// file, evaluated on its own.
+func (e *evaluator) crossGet(c *parser.Call, file string, args []*Value) *Value {
+	if !e.stringArgs(c, args, 1, 1, `one key path: @other.tsk.get("key.path")`) {
+		return nil
+	}
+	path := e.resolve(file)
+	clean := filepath.Clean(path)
+	root, ok := e.r.cross[clean]
+	if !ok {
+		if slices.Contains(e.r.loading, clean) {
+			e.errorf(c.Name.Pos, "%s: cycle: %s", c.Name.Value, cycle(e.r.loading, clean))
+			return nil
+		}
+		src, err := e.r.read(path)
+		if err != nil {
+			e.errorf(c.Name.Pos, "%s: %v", c.Name.Value, err)
+			e.r.cross[clean] = nil
+			return nil
+		}
+		root = e.r.evalFile(path, src)
+		e.r.cross[clean] = root
+	}
+	if root == nil {
+		e.errorf(c.Name.Pos, "%s: %s could not be read", c.Name.Value, file)
+		return nil
+	}
+	if v := root.Lookup(args[0].Str); v != nil {
+		return clone(v)
+	}
+	e.errorf(args[0].Pos, "%s: %s has no key %q%s", c.Name.Value, file, args[0].Str, suggest(args[0].Str, root.Obj.Keys(), ""))
+	return nil
+}
+
+// suggest returns " (did you mean X?)" when a candidate is close to name.
+func suggest(name string, candidates []string, prefix string) string {
+	best, bestDist := "", math.MaxInt
+	for _, c := range candidates {
+		if d := levenshtein(name, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" || bestDist > max(1, len(name)/3) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s%s?)", prefix, best)
+}
+
+// Suggest returns the candidate closest to name when it is close enough to
+// be a likely typo, or "".
+func Suggest(name string, candidates []string) string {
+	s := suggest(name, candidates, "")
+	if s == "" {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(s, " (did you mean "), "?)")
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
