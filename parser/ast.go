@@ -2,15 +2,14 @@ package parser
 
 import "github.com/alecthomas/participle/v2/lexer"
 
-// The syntax tree. Every node records where it starts (Pos) and, for nodes
-// that can span lines, where its last token ends (EndPos). Leaves are the
-// lexer's tokens, which carry their own positions. The struct tags are the
-// grammar (participle v2); every alternative is chosen by the type of one
-// token, which keeps the parser fast.
+// The syntax tree. Its leaves are the lexer's tokens, which carry their
+// positions; every node's Pos and End methods (positions.go) derive from
+// its first and last token. The struct tags are the grammar (participle
+// v2); every alternative is chosen by the type of one token, which keeps
+// the parser fast.
 
 // File is one parsed .tsk file.
 type File struct {
-	Pos   lexer.Position
 	Items []*Item `parser:"( @@ ( Sep @@ )* )?"`
 
 	// Comments holds every comment of the file in source order. The
@@ -34,7 +33,9 @@ type Item struct {
 // Section is a [name] or [a.b] header. The entries after it, up to the next
 // header, belong to it.
 type Section struct {
-	Path []*PathKey `parser:"HeaderOpen @@ ( '.' @@ )* ']'"`
+	Open  lexer.Token `parser:"@HeaderOpen"`
+	Path  []*PathKey  `parser:"@@ ( '.' @@ )*"`
+	Close lexer.Token `parser:"@']'"`
 }
 
 // PathKey is one name of a section header's path.
@@ -44,7 +45,8 @@ type PathKey struct {
 
 // Include is an `#include "file.tsk"` directive; Path is a Scalar token.
 type Include struct {
-	Path lexer.Token `parser:"Include @Scalar"`
+	Directive lexer.Token `parser:"@Include"`
+	Path      lexer.Token `parser:"@Scalar"`
 }
 
 // VarDef defines a global variable: `$name: value`.
@@ -105,12 +107,13 @@ type BinOp struct {
 // expression. Exactly one of Scalar (Type != 0), Call, Array, Object and
 // Paren is set.
 type Primary struct {
-	Prefix lexer.Token `parser:"@Prefix?"`
+	Prefix lexer.Token `parser:"( @Prefix )?"`
 	Scalar lexer.Token `parser:"( @Scalar"`
 	Call   *Call       `parser:"| @@"`
 	Array  *Array      `parser:"| @@"`
 	Object *Block      `parser:"| @@"`
-	Paren  *Expr       `parser:"| '(' @@"`
+	POpen  lexer.Token `parser:"| @'('"`
+	Paren  *Expr       `parser:"  @@"`
 	PClose lexer.Token `parser:"  @')' )"`
 }
 

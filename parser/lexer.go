@@ -317,8 +317,9 @@ func (s *scanner) lexString() {
 		for {
 			if i >= len(src) {
 				s.errorf(start, `unterminated multi-line string (missing closing """)`)
+				startPos := s.position(start)
 				s.advanceTo(len(src))
-				s.emit(tokScalar, start, len(src))
+				s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: src[start:], Pos: startPos})
 				return
 			}
 			if src[i] == '\\' {
@@ -675,7 +676,9 @@ func (s *scanner) lexValueStart(c byte) bool {
 	n := len(s.toks)
 	if s.lexValueStartToken(c) {
 		// A scalar followed by the end of the value is the whole value.
-		if len(s.toks) == n+1 && s.toks[n].Type == tokScalar && s.valueEndAt(s.skipBlanks(s.pos)) {
+		// (The token must be the source text, not a stand-in for a broken string.)
+		if len(s.toks) == n+1 && s.toks[n].Type == tokScalar && strings.HasPrefix(s.src[s.toks[n].Pos.Offset:], s.toks[n].Value) &&
+			s.valueEndAt(s.skipBlanks(s.pos)) {
 			s.toks[n].Type = tokValue
 			// key: value is the most common statement by far; one token
 			// for it keeps the parser fast. Item.split takes it apart.

@@ -39,7 +39,7 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
-		file = &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+		file = &File{}
 		var perrs Diagnostics
 		file.Items = parseItems(toks[:len(toks)-1], toks[len(toks)-1], &perrs)
 		if s.unclosed {
@@ -47,8 +47,8 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 			// parser would only add "unexpected end of input".
 			perrs = slices.DeleteFunc(perrs, func(d Diagnostic) bool { return d.Pos == toks[len(toks)-1].Pos })
 		}
+		yamlHints(src, perrs)
 		diags = append(diags, dropSameLine(perrs, diags)...)
-		diags = append(diags, yamlHints(src, perrs)...)
 	}
 	splitPairs(file.Items)
 	file.Comments = s.comments
@@ -83,7 +83,7 @@ const chunkTokens = 1 << 14
 // parseParallel parses toks (ending with EOF) with the file grammar.
 func parseParallel(toks []lexer.Token) (*File, error) {
 	if len(toks) <= 2*chunkTokens || runtime.GOMAXPROCS(0) == 1 {
-		return fileParser.ParseFromLexer(mustUpgrade(toks))
+		return safeParse(fileParser, toks)
 	}
 	var pieces [][]lexer.Token
 	body, eof := toks[:len(toks)-1], toks[len(toks)-1]
@@ -110,7 +110,7 @@ func parseParallel(toks []lexer.Token) (*File, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			files[i], errs[i] = fileParser.ParseFromLexer(mustUpgrade(piece))
+			files[i], errs[i] = safeParse(fileParser, piece)
 		}()
 	}
 	wg.Wait()
@@ -124,6 +124,23 @@ func parseParallel(toks []lexer.Token) (*File, error) {
 		}
 	}
 	return file, nil
+}
+
+// errParserPanic stands for a panic inside participle, which it has on
+// some malformed inputs (seen by fuzzing: an unclosed block holding a
+// parenthesis). The statement is reported as a syntax error.
+type errParserPanic struct{ at lexer.Token }
+
+func (e errParserPanic) Error() string { return "syntax error" }
+
+// safeParse runs a participle parser over toks (ending with EOF).
+func safeParse[G any](p *participle.Parser[G], toks []lexer.Token) (g *G, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g, err = nil, errParserPanic{at: toks[len(toks)-1]}
+		}
+	}()
+	return p.ParseFromLexer(mustUpgrade(toks))
 }
 
 func mustUpgrade(toks []lexer.Token) *lexer.PeekingLexer {
@@ -152,7 +169,7 @@ func parseItems(toks []lexer.Token, end lexer.Token, errs *Diagnostics) []*Item 
 		if stop.Type == tokSep {
 			eof.Value = "\n"
 		}
-		item, err := itemParser.ParseFromLexer(mustUpgrade(append(stmt[:n:n], eof)))
+		item, err := safeParse(itemParser, append(stmt[:n:n], eof))
 		if err == nil {
 			items = append(items, item)
 			continue
@@ -199,6 +216,10 @@ func statementLen(toks []lexer.Token) int {
 // offending token in TuskLang's terms and what was expected instead. stmt
 // is the statement being parsed, for context.
 func toDiagnostic(err error, stmt []lexer.Token) Diagnostic {
+	var pe errParserPanic
+	if errors.As(err, &pe) {
+		return Diagnostic{Pos: pe.at.Pos, Msg: "unexpected " + describeEnd(pe.at)}
+	}
 	var ute *participle.UnexpectedTokenError
 	if !errors.As(err, &ute) {
 		var perr participle.Error
@@ -278,11 +299,10 @@ func Lex(filename, src string) ([]string, Diagnostics) {
 
 // yamlHints explains "expected a value" errors on a line ending in ':'
 // whose next line is indented further: YAML-style nesting.
-func yamlHints(src []byte, errs Diagnostics) Diagnostics {
-	var out Diagnostics
+func yamlHints(src []byte, errs Diagnostics) {
 	lines := strings.Split(string(src), "\n")
 	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
-	for _, d := range errs {
+	for i, d := range errs {
 		n := d.Pos.Line // 1-based: lines[n] is the next line
 		if !strings.HasSuffix(d.Msg, "expected a value") || n >= len(lines) || d.Pos.Filename == "" {
 			continue
@@ -292,7 +312,6 @@ func yamlHints(src []byte, errs Diagnostics) Diagnostics {
 			continue
 		}
 		key := strings.TrimSpace(strings.TrimSuffix(cur, ":"))
-		out = append(out, Diagnostic{Pos: d.Pos, Msg: fmt.Sprintf("indentation does not nest in TuskLang: write %s { ... } around the indented lines", key)})
+		errs[i].Msg += fmt.Sprintf(" (indentation does not nest in TuskLang: write %s { ... } around the indented lines)", key)
 	}
-	return out
 }

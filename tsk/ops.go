@@ -124,7 +124,7 @@ func (e *evaluator) apply(opTok lexer.Token, a, b *Value) *Value {
 		}
 	}
 	// Arithmetic.
-	if !isNumber(a) || !isNumber(b) {
+	if !numeric(a) || !numeric(b) {
 		return e.typeError(opTok, a, b, "numbers")
 	}
 	if a.Kind == Int && b.Kind == Int {
@@ -230,7 +230,7 @@ func (e *evaluator) unary(opTok lexer.Token, v *Value) *Value {
 	return nil
 }
 
-func isNumber(v *Value) bool { return v.Kind == Int || v.Kind == Float }
+func numeric(v *Value) bool { return v.Kind == Int || v.Kind == Float }
 
 func toFloat(v *Value) float64 {
 	if v.Kind == Int {
@@ -242,7 +242,7 @@ func toFloat(v *Value) float64 {
 // compare orders two numbers or two strings.
 func compare(a, b *Value) (int, bool) {
 	switch {
-	case isNumber(a) && isNumber(b):
+	case numeric(a) && numeric(b):
 		if a.Kind == Int && b.Kind == Int {
 			return cmpInt(a.Int, b.Int), true
 		}
@@ -278,7 +278,7 @@ func cmpInt(a, b int64) int {
 
 // equal compares two values deeply; numbers compare by value (1 == 1.0).
 func equal(a, b *Value) bool {
-	if isNumber(a) && isNumber(b) {
+	if numeric(a) && numeric(b) {
 		c, _ := compare(a, b)
 		return c == 0
 	}
