@@ -21,9 +21,9 @@ type File struct {
 // definition, a section header or an #include. After parsing, exactly one of
 // Entry, VarDef, Section and Include is set.
 type Item struct {
-	// Pair is the lexer's single token for `key: value` where the value is
-	// one scalar (see tokPair); Parse turns it into an Entry and clears it.
-	Pair    lexer.Token `parser:"  @Pair"`
+	// Pairs is a run of simple entries folded into one token (see fold);
+	// the parser unfolds it into Entry items before returning the tree.
+	Pairs   lexer.Token `parser:"  @Pairs"`
 	Entry   *Entry      `parser:"| @@"`
 	VarDef  *VarDef     `parser:"| @@"`
 	Section *Section    `parser:"| @@"`

@@ -680,14 +680,6 @@ func (s *scanner) lexValueStart(c byte) bool {
 		if len(s.toks) == n+1 && s.toks[n].Type == tokScalar && strings.HasPrefix(s.src[s.toks[n].Pos.Offset:], s.toks[n].Value) &&
 			s.valueEndAt(s.skipBlanks(s.pos)) {
 			s.toks[n].Type = tokValue
-			// key: value is the most common statement by far; one token
-			// for it keeps the parser fast. Item.split takes it apart.
-			if n >= 2 && s.toks[n-1].Type == tokAssign && s.toks[n-2].Type == tokKey {
-				key := s.toks[n-2]
-				end := s.toks[n].Pos.Offset + len(s.toks[n].Value)
-				s.toks[n-2] = lexer.Token{Type: tokPair, Value: s.src[key.Pos.Offset:end], Pos: key.Pos}
-				s.toks = s.toks[:n-1]
-			}
 		}
 		return true
 	}
@@ -949,18 +941,20 @@ func (lexDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	}
 	s := newScanner(filename, string(b))
 	s.run()
-	return &sliceLexer{toks: normalize(s.toks)}, nil
+	toks, _ := fold(normalize(s.toks))
+	return &sliceLexer{toks: toks[:len(toks)-1], eof: toks[len(toks)-1]}, nil
 }
 
-// sliceLexer feeds already lexed tokens to participle.
+// sliceLexer feeds already lexed tokens to participle, then eof.
 type sliceLexer struct {
 	toks []lexer.Token
+	eof  lexer.Token
 	i    int
 }
 
 func (l *sliceLexer) Next() (lexer.Token, error) {
 	if l.i >= len(l.toks) {
-		return l.toks[len(l.toks)-1], nil
+		return l.eof, nil
 	}
 	t := l.toks[l.i]
 	l.i++

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -30,12 +29,28 @@ var (
 // When there are diagnostics the tree holds the statements that parsed (it is
 // never nil), which is enough for tools that want to go on reporting.
 func Parse(filename string, src []byte) (*File, Diagnostics) {
+	file, diags, _ := ParsePieces(filename, src, nil)
+	return file, diags
+}
+
+// ParsePieces parses one file like Parse and also hands its statements to
+// each, in file order, piece by piece as soon as a piece and all the pieces
+// before it are parsed: large files are cut into pieces at top-level
+// statement boundaries and the pieces parsed in parallel, so a caller can
+// work on the first statements while the next are being parsed. each is
+// called from one goroutine at a time, never after ParsePieces returns.
+//
+// When the file has a syntax error, the calls of each stop (some pieces
+// may already have been handed over), and the file is parsed again
+// statement by statement to report every error; streamed is then false, and
+// the caller should start over with the returned tree.
+func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Diagnostics, streamed bool) {
 	s := newScanner(filename, string(src))
 	s.run()
-	toks := normalize(s.toks)
-	diags := s.errs
+	toks, parts := fold(normalize(s.toks))
+	diags = s.errs
 
-	file, err := parseParallel(toks)
+	file, err := parseParallel(toks, parts, each)
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
@@ -49,10 +64,10 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 		}
 		yamlHints(src, perrs)
 		diags = append(diags, dropSameLine(perrs, diags)...)
+		file.Items = parts.unfold(file.Items)
 	}
-	splitPairs(file.Items)
 	file.Comments = s.comments
-	return file, diags.Sort()
+	return file, diags.Sort(), err == nil
 }
 
 // dropSameLine removes parse errors on lines that already have a lexical
@@ -78,50 +93,68 @@ func dropSameLine(perrs, lexErrs Diagnostics) Diagnostics {
 // pieces at top-level statement boundaries and the pieces parsed in
 // parallel. Top-level statements are independent, so the pieces' items
 // concatenate into the file's.
-const chunkTokens = 1 << 14
+const chunkTokens = 1 << 13
 
-// parseParallel parses toks (ending with EOF) with the file grammar.
-func parseParallel(toks []lexer.Token) (*File, error) {
-	if len(toks) <= 2*chunkTokens || runtime.GOMAXPROCS(0) == 1 {
-		return safeParse(fileParser, toks)
-	}
-	var pieces [][]lexer.Token
+// parseParallel parses toks (ending with EOF) with the file grammar, in
+// parallel pieces for a large file, handing each piece's statements to each
+// (when not nil) in order.
+func parseParallel(toks []lexer.Token, parts folded, each func([]*Item)) (*File, error) {
 	body, eof := toks[:len(toks)-1], toks[len(toks)-1]
+	var pieces [][]lexer.Token
 	for len(body) > 0 {
 		n := 0
 		for n < len(body) && n < chunkTokens {
 			n += statementLen(body[n:]) + 1
 		}
 		n = min(n, len(body))
-		piece := make([]lexer.Token, 0, n+1)
-		piece = append(piece, body[:n]...)
+		piece := body[:n]
 		if last := len(piece) - 1; piece[last].Type == tokSep {
 			piece = piece[:last]
 		}
-		pieces = append(pieces, append(piece, eof))
+		pieces = append(pieces, piece)
 		body = body[n:]
 	}
-	files := make([]*File, len(pieces))
-	errs := make([]error, len(pieces))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, piece := range pieces {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			files[i], errs[i] = safeParse(fileParser, piece)
-		}()
+	type result struct {
+		file *File
+		err  error
 	}
-	wg.Wait()
-	file := files[0]
-	for i := range pieces {
-		if errs[i] != nil {
-			return nil, errs[i]
+	results := make([]chan result, len(pieces))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	go func() {
+		// Workers take pieces in order; a semaphore bounds them.
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for i, piece := range pieces {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				f, err := safeParse(fileParser, &sliceLexer{toks: piece, eof: eof})
+				if err == nil {
+					f.Items = parts.unfold(f.Items)
+				}
+				results[i] <- result{f, err}
+			}()
 		}
-		if i > 0 {
-			file.Items = append(file.Items, files[i].Items...)
+	}()
+	file := &File{}
+	var firstErr error
+	for _, ch := range results {
+		r := <-ch
+		if firstErr != nil {
+			continue // drain, so that no worker is left blocked
 		}
+		if r.err != nil {
+			firstErr = r.err
+			continue
+		}
+		if each != nil {
+			each(r.file.Items)
+		}
+		file.Items = append(file.Items, r.file.Items...)
+	}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return file, nil
 }
@@ -133,22 +166,18 @@ type errParserPanic struct{ at lexer.Token }
 
 func (e errParserPanic) Error() string { return "syntax error" }
 
-// safeParse runs a participle parser over toks (ending with EOF).
-func safeParse[G any](p *participle.Parser[G], toks []lexer.Token) (g *G, err error) {
+// safeParse runs a participle parser over the tokens of l.
+func safeParse[G any](p *participle.Parser[G], l *sliceLexer) (g *G, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			g, err = nil, errParserPanic{at: toks[len(toks)-1]}
+			g, err = nil, errParserPanic{at: l.eof}
 		}
 	}()
-	return p.ParseFromLexer(mustUpgrade(toks))
-}
-
-func mustUpgrade(toks []lexer.Token) *lexer.PeekingLexer {
-	pl, err := lexer.Upgrade(&sliceLexer{toks: toks})
+	pl, err := lexer.Upgrade(l)
 	if err != nil {
-		panic(err) // sliceLexer never fails
+		return nil, err // sliceLexer never fails
 	}
-	return pl
+	return p.ParseFromLexer(pl)
 }
 
 // parseItems parses a statement list one statement at a time (recovery
@@ -169,7 +198,7 @@ func parseItems(toks []lexer.Token, end lexer.Token, errs *Diagnostics) []*Item 
 		if stop.Type == tokSep {
 			eof.Value = "\n"
 		}
-		item, err := safeParse(itemParser, append(stmt[:n:n], eof))
+		item, err := safeParse(itemParser, &sliceLexer{toks: stmt, eof: eof})
 		if err == nil {
 			items = append(items, item)
 			continue

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"github.com/alecthomas/participle/v2/lexer"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,35 +14,35 @@ func TestLex(t *testing.T) {
 		name, src string
 		want      string
 	}{
-		{"pair", `a: "x"`, `Pair:a: "x"`},
-		{"equals pair", `a = 1`, `Pair:a = 1`},
-		{"bare words", `g: hello world`, `Pair:g: hello world`},
-		{"bare word before comment", "g: hello world   # c", `Pair:g: hello world`},
-		{"number word", `size: 100MB`, `Pair:size: 100MB`},
-		{"range", `r: 8000-9000`, `Pair:r: 8000-9000`},
-		{"date is a word", `d: 2024-01-01`, `Pair:d: 2024-01-01`},
-		{"url is not a comment", `u: http://x/y // c`, `Pair:u: http://x/y`},
-		{"hash in string", `c: "#fff" # c`, `Pair:c: "#fff"`},
+		{"pair", `a: "x"`, `Key:a Assign:: Value:"x"`},
+		{"equals pair", `a = 1`, `Key:a Assign:= Value:1`},
+		{"bare words", `g: hello world`, `Key:g Assign:: Value:hello world`},
+		{"bare word before comment", "g: hello world   # c", `Key:g Assign:: Value:hello world`},
+		{"number word", `size: 100MB`, `Key:size Assign:: Value:100MB`},
+		{"range", `r: 8000-9000`, `Key:r Assign:: Value:8000-9000`},
+		{"date is a word", `d: 2024-01-01`, `Key:d Assign:: Value:2024-01-01`},
+		{"url is not a comment", `u: http://x/y // c`, `Key:u Assign:: Value:http://x/y`},
+		{"hash in string", `c: "#fff" # c`, `Key:c Assign:: Value:"#fff"`},
 		{"expression", `a: 1 + 2`, `Key:a Assign:: Scalar:1 BinOp:+ Scalar:2`},
 		{"unary minus", `a: -1`, `Key:a Assign:: Prefix:- Scalar:1`},
 		{"binary minus", `a: x - 1`, `Key:a Assign:: Scalar:x BinOp:- Scalar:1`},
 		{"prefix run", `a: !!true`, `Key:a Assign:: Prefix:!! Scalar:true`},
 		{"call", `a: @env("X", 1)`, `Key:a Assign:: Call:@env Punct:( Value:"X" Sep:, Value:1 Punct:)`},
 		{"bare call", `a: env("X")`, `Key:a Assign:: Call:env Punct:( Value:"X" Punct:)`},
-		{"block", "b {\n  a: 1\n}", "Key:b Open:{ Pair:a: 1 Close:}"},
-		{"angle block", "b >\n  a: 1\n<", "Key:b Open:> Pair:a: 1 Close:<"},
-		{"one-line block", `b { a: 1, c: x }`, "Key:b Open:{ Pair:a: 1 Sep:, Pair:c: x Close:}"},
+		{"block", "b {\n  a: 1\n}", "Key:b Open:{ Key:a Assign:: Value:1 Close:}"},
+		{"angle block", "b >\n  a: 1\n<", "Key:b Open:> Key:a Assign:: Value:1 Close:<"},
+		{"one-line block", `b { a: 1, c: x }`, "Key:b Open:{ Key:a Assign:: Value:1 Sep:, Key:c Assign:: Value:x Close:}"},
 		{"array newlines", "a: [\n  1\n  2,\n]", "Key:a Assign:: Punct:[ Value:1 Sep:\n Value:2 Punct:]"},
 		{"array without colon", `levels [debug, info]`, "Key:levels Punct:[ Value:debug Sep:, Value:info Punct:]"},
 		{"section", `[a.b]`, "HeaderOpen:[ Key:a Punct:. Key:b Punct:]"},
 		{"variable", `$v: 1`, "VarName:$v Assign:: Value:1"},
 		{"include", `#include "x.tsk"`, `Include:#include Scalar:"x.tsk"`},
-		{"directive comment", "#!api\n#version 1\na: 1", "Pair:a: 1"},
-		{"block comment", "/* a\nb */ a: 1", "Pair:a: 1"},
-		{"heredoc", "h: <<<EOT\nx\nEOT\n", "Pair:h: <<<EOT\nx\nEOT"},
-		{"semicolons", `a: 1; b: 2;`, "Pair:a: 1 Sep:; Pair:b: 2"},
-		{"quoted key", `"content-type": "json"`, `Pair:"content-type": "json"`},
-		{"separators collapse", "\n\na: 1\n\n\nb: 2\n\n", "Pair:a: 1 Sep:\n Pair:b: 2"},
+		{"directive comment", "#!api\n#version 1\na: 1", "Key:a Assign:: Value:1"},
+		{"block comment", "/* a\nb */ a: 1", "Key:a Assign:: Value:1"},
+		{"heredoc", "h: <<<EOT\nx\nEOT\n", "Key:h Assign:: Value:<<<EOT\nx\nEOT"},
+		{"semicolons", `a: 1; b: 2;`, "Key:a Assign:: Value:1 Sep:; Key:b Assign:: Value:2"},
+		{"quoted key", `"content-type": "json"`, `Key:"content-type" Assign:: Value:"json"`},
+		{"separators collapse", "\n\na: 1\n\n\nb: 2\n\n", "Key:a Assign:: Value:1 Sep:\n Key:b Assign:: Value:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,4 +206,45 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFold checks that runs of simple entries fold into one token and
+// unfold into the same entries.
+func TestFold(t *testing.T) {
+	src := "a: 1\nb: [\"x\", \"y\"]\nc: 1 + 2\nd: \"q\"; e: []\nf { g: 1, h: 2 }\n"
+	s := newScanner("f.tsk", src)
+	s.run()
+	toks, parts := fold(normalize(s.toks))
+	var types []string
+	names := map[lexer.TokenType]string{}
+	for k, v := range tokenSymbols() {
+		names[v] = k
+	}
+	for _, tok := range toks {
+		types = append(types, names[tok.Type])
+	}
+	want := "Pairs Sep Key Assign Scalar BinOp Scalar Sep Pairs Sep Key Open Pairs Close EOF"
+	if got := strings.Join(types, " "); got != want {
+		t.Errorf("folded\n got %s\nwant %s", got, want)
+	}
+	if len(parts) != 3 {
+		t.Errorf("%d runs, want 3", len(parts))
+	}
+	f, diags := ParseString("f.tsk", src)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var keys []string
+	for _, it := range f.Items {
+		keys = append(keys, it.Entry.Key.Value)
+	}
+	if got := strings.Join(keys, ","); got != "a,b,c,d,e,f" {
+		t.Errorf("entries %s, want a,b,c,d,e,f", got)
+	}
+	if arr := f.Items[1].Entry.Value.Head.Array; arr == nil || len(arr.Items) != 2 || arr.Items[1].Simple.Value != `"y"` {
+		t.Errorf("b's array did not unfold: %+v", f.Items[1].Entry.Value)
+	}
+	if g := f.Items[5].Entry.Block.Items; len(g) != 2 || g[1].Entry.Key.Value != "h" {
+		t.Errorf("block entries did not unfold")
+	}
 }

@@ -28,7 +28,7 @@ func (it *Item) Pos() Pos {
 	case it.Include != nil:
 		return it.Include.Directive.Pos
 	}
-	return it.Pair.Pos
+	return it.Pairs.Pos
 }
 
 // End returns the position just after the statement.
@@ -43,7 +43,7 @@ func (it *Item) End() Pos {
 	case it.Include != nil:
 		return TokenEnd(it.Include.Path)
 	}
-	return TokenEnd(it.Pair)
+	return TokenEnd(it.Pairs)
 }
 
 // Pos returns the position of the entry's key.

@@ -30,8 +30,14 @@ type StrPart struct {
 func DecodeString(raw string) []StrPart {
 	switch ScalarKind(raw) {
 	case KindRawString:
+		if len(raw) < 2 || raw[len(raw)-1] != '\'' {
+			return []StrPart{{Offset: 1}}
+		}
 		return []StrPart{{Text: raw[1 : len(raw)-1], Offset: 1}}
 	case KindMultiString:
+		if len(raw) < 6 || !strings.HasSuffix(raw, `"""`) {
+			return []StrPart{{Offset: 3}} // unterminated: the lexer reported it
+		}
 		body, off := raw[3:len(raw)-3], 3
 		if strings.HasPrefix(body, "\r\n") {
 			body, off = body[2:], 5
@@ -42,7 +48,7 @@ func DecodeString(raw string) []StrPart {
 	case KindHeredoc:
 		return decodeHeredoc(raw)
 	case KindString:
-		if len(raw) < 2 {
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
 			return []StrPart{{Offset: 1}}
 		}
 		return decodeEscapes(raw[1:len(raw)-1], 1)

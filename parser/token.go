@@ -19,7 +19,7 @@ const (
 	tokAssign                                // ':' or '=' after a key
 	tokScalar                                // a literal value: see ScalarKind
 	tokValue                                 // a Scalar that makes up a whole value
-	tokPair                                  // key: value, where value is a Value (see Item)
+	tokPairs                                 // a run of simple entries (see fold)
 	tokCall                                  // @name, or name directly followed by '('
 	tokPrefix                                // unary '!' or '-'
 	tokBinOp                                 // + - * / % == != < <= > >= && || |
@@ -41,7 +41,7 @@ func tokenSymbols() map[string]lexer.TokenType {
 		"Assign":     tokAssign,
 		"Scalar":     tokScalar,
 		"Value":      tokValue,
-		"Pair":       tokPair,
+		"Pairs":      tokPairs,
 		"Call":       tokCall,
 		"Prefix":     tokPrefix,
 		"BinOp":      tokBinOp,
@@ -88,7 +88,7 @@ func describeToken(t lexer.Token) string {
 			return "operator " + t.Value
 		}
 		return "call " + t.Value + "("
-	case tokPair:
+	case tokPairs:
 		return fmt.Sprintf("%q", t.Value)
 	case tokInclude:
 		return "#include"

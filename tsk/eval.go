@@ -222,7 +222,17 @@ func (e *evaluator) expr(x *parser.Expr) *Value {
 // primary evaluates an operand and applies its prefixes.
 func (e *evaluator) primary(p *parser.Primary) *Value {
 	var v *Value
+	prefix := p.Prefix
 	switch {
+	case p.Scalar.Type != 0 && strings.HasSuffix(prefix.Value, "-") && parser.ScalarKind(p.Scalar.Value) == parser.KindInt:
+		// -9223372036854775808 fits only with its sign.
+		n, err := strconv.ParseInt("-"+p.Scalar.Value, 0, 64)
+		if err != nil {
+			e.errorf(prefix.Pos, "integer -%s is out of range (64-bit)", p.Scalar.Value)
+			return nil
+		}
+		v = &Value{Kind: Int, Pos: prefix.Pos, Int: n}
+		prefix.Value = prefix.Value[:len(prefix.Value)-1]
 	case p.Scalar.Type != 0:
 		v = e.scalar(p.Scalar)
 	case p.Call != nil:
@@ -238,8 +248,8 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 	case p.Paren != nil:
 		v = e.expr(p.Paren)
 	}
-	for i := len(p.Prefix.Value) - 1; i >= 0 && v != nil; i-- {
-		op := p.Prefix
+	for i := len(prefix.Value) - 1; i >= 0 && v != nil; i-- {
+		op := prefix
 		op.Value = op.Value[i : i+1]
 		v = e.unary(op, v)
 	}
@@ -320,6 +330,12 @@ func (e *evaluator) str(t lexer.Token) *Value {
 		}
 		pos := parser.OffsetPos(t.Pos, t.Value, p.Offset)
 		ref := e.lookupPath(p.Path)
+		if ref == nil && isPlaceholder(p.Path) {
+			// ${PORT}: a placeholder for the program (the composer fills
+			// it when it starts a process), kept as written.
+			b.WriteString("${" + p.Path + "}")
+			continue
+		}
 		if ref == nil {
 			e.errorf(pos, "undefined ${%s}: no variable or earlier key has that name%s", p.Path, e.suggestPath(p.Path))
 			return nil
@@ -334,6 +350,19 @@ func (e *evaluator) str(t lexer.Token) *Value {
 	}
 	v.Str = b.String()
 	return v
+}
+
+// isPlaceholder reports whether name is written like an environment
+// variable (upper-case letters, digits and _, starting with a letter):
+// such an interpolation that names no variable or key stays as written.
+func isPlaceholder(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return name != ""
 }
 
 func article(v *Value) string {
@@ -478,7 +507,7 @@ func (e *evaluator) env(c *parser.Call, args []*Value) *Value {
 		return &Value{Kind: String, Pos: c.Name.Pos, Str: s, FromEnv: true}
 	}
 	if len(args) == 2 {
-		return args[1]
+		return clone(args[1])
 	}
 	e.errorf(c.Name.Pos, "environment variable %s is not set and %s has no default (write %s(%q, default))", args[0].Str, c.Name.Value, c.Name.Value, args[0].Str)
 	return nil

@@ -138,15 +138,27 @@ func (r *run) document(name string, src []byte) (*Document, error) {
 
 // evalFile parses and evaluates one file into a new document root.
 func (r *run) evalFile(name string, src []byte) *Value {
-	root := newObject(Pos{Filename: name, Line: 1, Column: 1})
-	file, diags := parser.Parse(name, src)
-	r.diags = append(r.diags, diags...)
-	e := &evaluator{r: r, vars: map[string]*Value{}, root: root, file: name}
-	e.scopes = []*Value{root}
 	r.loading = append(r.loading, filepath.Clean(name))
-	e.items(file.Items)
-	r.loading = r.loading[:len(r.loading)-1]
-	return root
+	defer func() { r.loading = r.loading[:len(r.loading)-1] }()
+	// Statements are evaluated piece by piece while the next pieces are
+	// being parsed. After a syntax error, the evaluation starts over on the
+	// recovered tree, so that its other problems are reported too.
+	mark := len(r.diags)
+	e := newEvaluator(r, name)
+	file, diags, streamed := parser.ParsePieces(name, src, e.items)
+	if !streamed {
+		r.diags = r.diags[:mark]
+		r.cross = map[string]*Value{} // their diagnostics were dropped too
+		e = newEvaluator(r, name)
+		e.items(file.Items)
+	}
+	r.diags = append(r.diags, diags...)
+	return e.root
+}
+
+func newEvaluator(r *run, name string) *evaluator {
+	root := newObject(Pos{Filename: name, Line: 1, Column: 1})
+	return &evaluator{r: r, vars: map[string]*Value{}, root: root, file: name, scopes: []*Value{root}}
 }
 
 func newObject(pos Pos) *Value { return &Value{Kind: Object, Pos: pos, Obj: NewMap()} }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tuskcompose/composer/parser"
 )
@@ -74,7 +75,7 @@ type Member struct {
 // Map is an ordered map from keys to values: iteration follows the order in
 // which keys were first set.
 type Map struct {
-	members []*Member
+	members []Member
 	index   map[string]int
 }
 
@@ -85,7 +86,7 @@ func NewMap() *Map { return &Map{} }
 func (m *Map) Len() int { return len(m.members) }
 
 // Members returns the members in order. The slice must not be modified.
-func (m *Map) Members() []*Member { return m.members }
+func (m *Map) Members() []Member { return m.members }
 
 // Keys returns the keys in order.
 func (m *Map) Keys() []string {
@@ -96,19 +97,20 @@ func (m *Map) Keys() []string {
 	return keys
 }
 
-// Member returns the member for key, or nil.
+// Member returns the member for key, or nil. The pointer is valid until
+// the next Set.
 func (m *Map) Member(key string) *Member {
 	if m.index == nil {
 		// Small maps are searched; an index is built past a few keys.
-		for _, mem := range m.members {
-			if mem.Key == key {
-				return mem
+		for i := range m.members {
+			if m.members[i].Key == key {
+				return &m.members[i]
 			}
 		}
 		return nil
 	}
 	if i, ok := m.index[key]; ok {
-		return m.members[i]
+		return &m.members[i]
 	}
 	return nil
 }
@@ -128,7 +130,7 @@ func (m *Map) Set(key string, keyPos Pos, v *Value) {
 		mem.Value, mem.KeyPos = v, keyPos
 		return
 	}
-	m.members = append(m.members, &Member{Key: key, KeyPos: keyPos, Value: v})
+	m.members = append(m.members, Member{Key: key, KeyPos: keyPos, Value: v})
 	const indexAt = 8
 	switch {
 	case len(m.members) == indexAt:
@@ -186,12 +188,19 @@ func (v *Value) Describe() string {
 		}
 		s := v.Str
 		if len(s) > 40 {
-			s = s[:40] + "..."
+			cut := 40
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+			s = s[:cut] + "..."
 		}
 		return "string " + strconv.Quote(s)
 	case Range:
 		return fmt.Sprintf("range %d-%d", v.Int, v.Max)
 	case Operator:
+		if op := v.FirstOperator(); op != v {
+			return "unevaluated expression over @" + op.Str
+		}
 		return "unevaluated operator @" + v.Str
 	}
 	return v.Kind.String()
@@ -260,4 +269,24 @@ func (v *Value) Interface() any {
 		return map[string]any{"operator": v.Str, "args": args}
 	}
 	return nil
+}
+
+// FirstOperator returns the named operator inside an Operator value: the
+// value itself for @name(...), or the first @name(...) among the operands
+// of an unevaluated expression (whose Str is the expression's operator,
+// such as "+" or "?:").
+func (v *Value) FirstOperator() *Value {
+	if v.Kind != Operator || isName(v.Str) {
+		return v
+	}
+	for _, a := range v.List {
+		if a.Kind == Operator {
+			return a.FirstOperator()
+		}
+	}
+	return v
+}
+
+func isName(s string) bool {
+	return s != "" && (s[0] == '_' || s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
 }
