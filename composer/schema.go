@@ -1,0 +1,210 @@
+// Package composer reads a platform file (platform.tsk) into a Platform:
+// the services, routes, circuit breakers, health checks and event routes
+// it declares. The section and key names are the contract that platform
+// files rely on (see examples/reference/platform.tsk); every unknown
+// section or key, wrong type and bad duration is a diagnostic with its
+// FILE:LINE:COL.
+package composer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// Platform is a decoded platform file.
+type Platform struct {
+	// The seed's switches. Each is honoured or reported by validation.
+	Architecture  Architecture        `tsk:"microservices_architecture"`
+	Configuration Configuration       `tsk:"microservices_configuration"`
+	Communication Communication       `tsk:"service_communication"`
+	EventDriven   EventDrivenSwitches `tsk:"event_driven_architecture"`
+	Components    map[string]string   `tsk:"microservices_components"`
+
+	Composer       Settings              `tsk:"composer"`
+	Services       map[string]*Service   `tsk:"services"`
+	HealthChecks   HealthChecks          `tsk:"health_checks"`
+	CircuitBreaker CircuitBreakers       `tsk:"circuit_breaker"`
+	Events         Events                `tsk:"events"`
+	EventRoutes    map[string]EventRoute `tsk:"event_routes"`
+}
+
+// Architecture is [microservices_architecture].
+type Architecture struct {
+	ServiceMesh        bool `tsk:"service_mesh"`
+	APIGateway         bool `tsk:"api_gateway"`
+	EventDriven        bool `tsk:"event_driven"`
+	DistributedTracing bool `tsk:"distributed_tracing"`
+}
+
+// Configuration is [microservices_configuration].
+type Configuration struct {
+	EnableServiceMesh        bool `tsk:"enable_service_mesh"`
+	EnableCircuitBreaker     bool `tsk:"enable_circuit_breaker"`
+	EnableDistributedTracing bool `tsk:"enable_distributed_tracing"`
+	EnableMetrics            bool `tsk:"enable_metrics"`
+}
+
+// Communication is [service_communication].
+type Communication struct {
+	GRPC           bool `tsk:"grpc"`
+	HTTP           bool `tsk:"http"`
+	MessageQueue   bool `tsk:"message_queue"`
+	EventStreaming bool `tsk:"event_streaming"`
+}
+
+// EventDrivenSwitches is [event_driven_architecture].
+type EventDrivenSwitches struct {
+	EventPublishing  bool `tsk:"event_publishing"`
+	EventConsumption bool `tsk:"event_consumption"`
+	EventSourcing    bool `tsk:"event_sourcing"`
+	CQRS             bool `tsk:"cqrs"`
+}
+
+// Settings is [composer].
+type Settings struct {
+	Name    string `tsk:"name"`
+	Listen  string `tsk:"listen"`
+	Admin   string `tsk:"admin"`
+	DataDir string `tsk:"data_dir"`
+}
+
+// Service is one block of [services].
+type Service struct {
+	Kind           string            `tsk:"kind,required"` // builtin | http | process
+	Routes         []string          `tsk:"routes"`
+	HealthEndpoint string            `tsk:"health_endpoint"`
+	Calls          []string          `tsk:"calls"`
+	DependsOn      []string          `tsk:"depends_on"`
+	Instances      []string          `tsk:"instances"`
+	LoadBalancer   string            `tsk:"load_balancer"`
+	Timeout        time.Duration     `tsk:"timeout"`
+	Retries        int               `tsk:"retries"`
+	StripPrefix    bool              `tsk:"strip_prefix"`
+	Command        []string          `tsk:"command"`
+	Dir            string            `tsk:"dir"`
+	Env            map[string]string `tsk:"env"`
+	Port           int               `tsk:"port"`
+	Restart        string            `tsk:"restart"`
+}
+
+// HealthCheck holds the settings of active health checks.
+type HealthCheck struct {
+	Interval         time.Duration `tsk:"interval"`
+	Timeout          time.Duration `tsk:"timeout"`
+	Retries          int           `tsk:"retries"` // consecutive failures before unhealthy (the seed's field)
+	HealthyThreshold int           `tsk:"healthy_threshold"`
+	Path             string        `tsk:"path"`
+}
+
+// HealthChecks is [health_checks]: defaults, then per-service blocks.
+type HealthChecks struct {
+	HealthCheck
+	PerService map[string]HealthCheck `tsk:",rest"`
+}
+
+// CircuitBreaker holds the settings of a circuit breaker.
+type CircuitBreaker struct {
+	FailureThreshold    SeedCount     `tsk:"failure_threshold"`
+	RecoveryTimeout     SeedDuration  `tsk:"recovery_timeout"`
+	HalfOpenState       bool          `tsk:"half_open_state"`
+	HalfOpenMaxRequests int           `tsk:"half_open_max_requests"`
+	FailureRatio        float64       `tsk:"failure_ratio"`
+	Window              time.Duration `tsk:"window"`
+	MinimumRequests     int           `tsk:"minimum_requests"`
+}
+
+// CircuitBreakers is [circuit_breaker]: defaults, then per-target blocks.
+type CircuitBreakers struct {
+	CircuitBreaker
+	PerTarget map[string]CircuitBreaker `tsk:",rest"`
+}
+
+// Events is [events].
+type Events struct {
+	Bus      string   `tsk:"bus"` // embedded | kafka
+	Brokers  []string `tsk:"brokers"`
+	ClientID string   `tsk:"client_id"`
+}
+
+// EventRoute is one block of [event_routes].
+type EventRoute struct {
+	Topic  string   `tsk:"topic,required"`
+	Filter string   `tsk:"filter"`
+	To     []string `tsk:"to,required"`
+}
+
+// The seed's defaults, which `true` stands for in [circuit_breaker].
+const (
+	SeedFailureThreshold = 5
+	SeedRecoveryTimeout  = 30 * time.Second
+)
+
+// SeedCount is a count where `true` means the seed's default
+// (SeedFailureThreshold) and `false` is not allowed.
+type SeedCount int
+
+// UnmarshalTSK implements tsk.Unmarshaler.
+func (c *SeedCount) UnmarshalTSK(v *tsk.Value) error {
+	switch {
+	case v.Kind == tsk.Bool && v.Bool:
+		*c = SeedFailureThreshold
+	case v.Kind == tsk.Int && v.Int > 0:
+		*c = SeedCount(v.Int)
+	default:
+		return fmt.Errorf("expected a positive count or true (the default, %d), got %s", SeedFailureThreshold, v.Describe())
+	}
+	return nil
+}
+
+// SeedDuration is a duration where `true` means the seed's default
+// (SeedRecoveryTimeout).
+type SeedDuration time.Duration
+
+// UnmarshalTSK implements tsk.Unmarshaler.
+func (d *SeedDuration) UnmarshalTSK(v *tsk.Value) error {
+	switch {
+	case v.Kind == tsk.Bool && v.Bool:
+		*d = SeedDuration(SeedRecoveryTimeout)
+		return nil
+	case v.Kind == tsk.String:
+		parsed, err := time.ParseDuration(v.Str)
+		if err == nil && parsed > 0 {
+			*d = SeedDuration(parsed)
+			return nil
+		}
+	}
+	return fmt.Errorf(`expected a duration such as "30s" or true (the default, %s), got %s`, SeedRecoveryTimeout, v.Describe())
+}
+
+// Load reads and decodes a platform file. The returned document lists the
+// files the platform was built from, also when there are errors. The error
+// is a tsk.Diagnostics.
+func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
+	doc, err := l.Load(path)
+	if err != nil {
+		return nil, doc, err
+	}
+	p := Defaults()
+	if err := doc.Decode(p); err != nil {
+		return nil, doc, err
+	}
+	return p, doc, nil
+}
+
+// Defaults returns a platform with the defaults that a platform file
+// overrides.
+func Defaults() *Platform {
+	return &Platform{
+		Composer: Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
+		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
+			Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",
+		}},
+		CircuitBreaker: CircuitBreakers{CircuitBreaker: CircuitBreaker{
+			FailureThreshold: SeedFailureThreshold, RecoveryTimeout: SeedDuration(SeedRecoveryTimeout),
+			HalfOpenState: true, HalfOpenMaxRequests: 1,
+		}},
+		Events: Events{Bus: "embedded"},
+	}
+}

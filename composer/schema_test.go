@@ -1,0 +1,101 @@
+package composer
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/tsk"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestPlatformFilesDecode loads the default platform, every example and the
+// seed's own configuration page.
+func TestPlatformFilesDecode(t *testing.T) {
+	files := []string{"../platform.tsk", "../../shared/tsk-corpus/docs-rust-seed-microservices-architecture.tsk"}
+	examples, _ := filepath.Glob("../examples/*/*.tsk")
+	if len(examples) == 0 {
+		t.Fatal("no examples found")
+	}
+	for _, f := range append(files, examples...) {
+		t.Run(f, func(t *testing.T) {
+			if _, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, f); err != nil {
+				t.Fatalf("%v", err)
+			}
+		})
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestDefaultPlatform(t *testing.T) {
+	p, doc, err := Load(&tsk.Loader{LookupEnv: noEnv}, "../platform.tsk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Files) != 1 {
+		t.Errorf("Files = %v", doc.Files)
+	}
+	if p.Composer.Name != "shop" || p.Composer.Listen != "127.0.0.1:8080" {
+		t.Errorf("composer settings = %+v", p.Composer)
+	}
+	for _, name := range []string{"users", "orders", "notifications"} {
+		if s := p.Services[name]; s == nil || s.Kind != "builtin" {
+			t.Errorf("service %s = %+v", name, s)
+		}
+	}
+	if got := p.Services["orders"].Calls; len(got) != 1 || got[0] != "users" {
+		t.Errorf("orders calls %v", got)
+	}
+	cb := p.CircuitBreaker.CircuitBreaker
+	if cb.FailureThreshold != SeedFailureThreshold || time.Duration(cb.RecoveryTimeout) != SeedRecoveryTimeout || !cb.HalfOpenState {
+		t.Errorf("`true` did not mean the seed's defaults: %+v", cb)
+	}
+	if r := p.EventRoutes["welcome"]; r.Topic != "user.created" || len(r.To) != 1 {
+		t.Errorf("welcome route = %+v", r)
+	}
+}
+
+func TestReferencePerTargetBlocks(t *testing.T) {
+	p, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, "../examples/reference/platform.tsk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := p.HealthChecks.PerService["billing"]; hc.Interval != 2*time.Second {
+		t.Errorf("billing health interval = %v", hc.Interval)
+	}
+	if p.HealthChecks.Interval != 5*time.Second || p.HealthChecks.Retries != 3 {
+		t.Errorf("health defaults = %+v", p.HealthChecks.HealthCheck)
+	}
+	if cb := p.CircuitBreaker.PerTarget["billing"]; cb.FailureThreshold != 3 {
+		t.Errorf("billing breaker = %+v", cb)
+	}
+	if s := p.Services["billing"]; s.Timeout != 2*time.Second || s.Retries != 2 || len(s.Instances) != 2 {
+		t.Errorf("billing = %+v", s)
+	}
+	if w := p.Services["worker"]; w.Command[2] != "${PORT}" {
+		t.Errorf("worker command = %q, want the ${PORT} placeholder kept", w.Command)
+	}
+}
+
+// TestTyposAreDiagnostics checks that every mistake of a bad platform file
+// is reported at once with its position.
+func TestTyposAreDiagnostics(t *testing.T) {
+	_, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/typos.tsk")
+	if err == nil {
+		t.Fatal("no diagnostics")
+	}
+	got := []byte(err.Error() + "\n")
+	golden := "testdata/typos.err"
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if !bytes.Equal(got, want) {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	}
+}
