@@ -50,10 +50,41 @@ type scanner struct {
 	afterKey   bool // a key was just read; ':', '=', '{', '>' or '[' may follow
 	valueStart bool // the start of a value: bare words are strings here
 
-	toks     []lexer.Token
+	toks     []lexer.Token   // the current block of tokens
+	blocks   [][]lexer.Token // full blocks before it (see flush)
 	comments []Comment
 	errs     Diagnostics
 	unclosed bool // a bracket is still open at the end of the input
+}
+
+// tokenBlock is the size of the blocks the scanner collects tokens in: a
+// large file's tokens are not copied again and again as one slice grows.
+const tokenBlock = 1 << 15
+
+// flush starts a new block when the current one is full. It is called
+// right after a newline's Sep token, where no lexing rule looks back
+// further than that token.
+func (s *scanner) flush() {
+	if len(s.toks) >= tokenBlock-1 {
+		s.blocks = append(s.blocks, s.toks)
+		s.toks = make([]lexer.Token, 0, tokenBlock)
+	}
+}
+
+// tokens returns all the tokens lexed, in one slice.
+func (s *scanner) tokens() []lexer.Token {
+	if len(s.blocks) == 0 {
+		return s.toks
+	}
+	n := len(s.toks)
+	for _, b := range s.blocks {
+		n += len(b)
+	}
+	all := make([]lexer.Token, 0, n)
+	for _, b := range s.blocks {
+		all = append(all, b...)
+	}
+	return append(all, s.toks...)
 }
 
 func newScanner(file, src string) *scanner {
@@ -64,7 +95,7 @@ func newScanner(file, src string) *scanner {
 		frames:   []frameKind{frameTop},
 		opened:   []lexer.Position{{}},
 		keyStart: true,
-		toks:     make([]lexer.Token, 0, len(src)/5+4),
+		toks:     make([]lexer.Token, 0, min(len(src)/4+4, tokenBlock)),
 	}
 }
 
@@ -525,6 +556,7 @@ func (s *scanner) run() {
 			s.emit(tokSep, s.pos, s.pos+1)
 			s.newline()
 			s.afterSeparator()
+			s.flush()
 			continue
 		case s.commentAt(s.pos):
 			if c == '#' && s.keyStart && s.lineIndentOnly(s.pos) && s.entryFrame() && strings.HasPrefix(src[s.pos:], "#include") &&
@@ -941,7 +973,7 @@ func (lexDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	}
 	s := newScanner(filename, string(b))
 	s.run()
-	toks, _ := fold(normalize(s.toks))
+	toks, _ := fold(normalize(s.tokens()))
 	return &sliceLexer{toks: toks[:len(toks)-1], eof: toks[len(toks)-1]}, nil
 }
 

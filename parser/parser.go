@@ -47,7 +47,7 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Diagnostics, streamed bool) {
 	s := newScanner(filename, string(src))
 	s.run()
-	toks, parts := fold(normalize(s.toks))
+	toks, parts := fold(normalize(s.tokens()))
 	diags = s.errs
 
 	file, err := parseParallel(toks, parts, each)
@@ -320,7 +320,7 @@ func Lex(filename, src string) ([]string, Diagnostics) {
 	s.run()
 	names := lexer.SymbolsByRune(lexDefinition{})
 	var out []string
-	for _, t := range normalize(s.toks) {
+	for _, t := range normalize(s.tokens()) {
 		out = append(out, fmt.Sprintf("%s:%s", names[t.Type], t.Value))
 	}
 	return out, s.errs
