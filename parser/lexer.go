@@ -542,8 +542,37 @@ func (s *scanner) lexHeredoc() {
 	s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: s.src[start:], Pos: s.posOf(start)})
 }
 
+// checkUTF8 reports the first invalid UTF-8 byte of every line: a .tsk
+// file is UTF-8 text, in its strings and comments too.
+func (s *scanner) checkUTF8() {
+	if utf8.ValidString(s.src) {
+		return
+	}
+	line, lineStart := 1, 0
+	reported := 0
+	for i := 0; i < len(s.src); {
+		c := s.src[i]
+		if c == '\n' {
+			line++
+			i++
+			lineStart = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s.src[i:])
+		if r == utf8.RuneError && size <= 1 && reported != line {
+			reported = line
+			s.errs = append(s.errs, Diagnostic{
+				Pos: lexer.Position{Filename: s.file, Offset: i, Line: line, Column: i - lineStart + 1},
+				Msg: fmt.Sprintf("invalid UTF-8 byte 0x%02x", c),
+			})
+		}
+		i += size
+	}
+}
+
 // run lexes the whole source.
 func (s *scanner) run() {
+	s.checkUTF8()
 	src := s.src
 	for s.pos < len(src) {
 		c := src[s.pos]

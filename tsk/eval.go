@@ -557,8 +557,12 @@ func (e *evaluator) crossGet(c *parser.Call, file string, args []*Value) *Value 
 			e.r.cross[clean] = nil
 			return nil
 		}
+		mark := len(e.r.diags)
 		root = e.r.evalFile(path, src)
 		e.r.cross[clean] = root
+		if len(e.r.diags) > mark {
+			e.r.crossFailed[clean] = true
+		}
 	}
 	if root == nil {
 		e.errorf(c.Name.Pos, "%s: %s could not be read", c.Name.Value, file)
@@ -566,6 +570,9 @@ func (e *evaluator) crossGet(c *parser.Call, file string, args []*Value) *Value 
 	}
 	if v := root.Lookup(args[0].Str); v != nil {
 		return clone(v)
+	}
+	if e.r.crossFailed[clean] {
+		return nil // its own diagnostics explain why the key is missing
 	}
 	e.errorf(args[0].Pos, "%s: %s has no key %q%s", c.Name.Value, file, args[0].Str, suggest(args[0].Str, root.Obj.Keys(), ""))
 	return nil

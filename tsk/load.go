@@ -91,6 +91,8 @@ func (l *Loader) newRun() *run {
 		readFile:  l.ReadFile,
 		seen:      map[string]bool{},
 		cross:     map[string]*Value{},
+
+		crossFailed: map[string]bool{},
 	}
 	if r.lookupEnv == nil {
 		r.lookupEnv = os.LookupEnv
@@ -115,6 +117,8 @@ type run struct {
 	diags   Diagnostics
 	loading []string          // files being evaluated, outermost first
 	cross   map[string]*Value // roots of files read by @file.tsk.get
+	// crossFailed marks the files of cross that had problems of their own.
+	crossFailed map[string]bool
 }
 
 // read reads a file and records it in the document's file list.
@@ -149,6 +153,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	if !streamed {
 		r.diags = r.diags[:mark]
 		r.cross = map[string]*Value{} // their diagnostics were dropped too
+		r.crossFailed = map[string]bool{}
 		e = newEvaluator(r, name)
 		e.items(file.Items)
 	}
