@@ -98,6 +98,8 @@ func (parts folded) unfold(items []*Item) []*Item {
 			continue
 		case it.Entry != nil:
 			it.Entry.walkBlocks(parts.unfold)
+		case it.VarDef != nil:
+			it.VarDef.Value.walkBlocks(parts.unfold)
 		}
 		if n > 0 {
 			out = append(out, it)

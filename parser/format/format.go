@@ -9,9 +9,8 @@
 //     blank line before them (before the comments attached to them, if any)
 //     except at the start of the file.
 //   - Blocks are `name { ... }` with their body indented by four spaces.
-//     Angle blocks `name > ... <` are printed as brace blocks, except in the
-//     rare case where that would change their meaning (a bare-word value
-//     containing `,`, `}`, `]` or `)`, which only an angle block keeps whole).
+//     Angle blocks `name > ... <` are printed as brace blocks (they mean the
+//     same).
 //   - Blocks, objects, arrays and argument lists keep the author's choice of
 //     layout. A list is multi-line when the source had a line break between
 //     its opening bracket and its first item, between two items, or between
@@ -399,55 +398,10 @@ func (p *printer) list(kind listKind, open, close lexer.Token, openText, closeTe
 
 func (p *printer) block(b *parser.Block) {
 	open, close, angle := "{", "}", false
-	if b.Angle() && needsAngle(b.Items) {
-		open, close, angle = ">", "<", true
-	}
 	p.list(entryList, b.Open, b.Close, open, close, len(b.Items),
 		func(i int) pos { return itemPos(b.Items[i]) },
 		func(i int) { p.item(b.Items[i]) },
 		nil, angle)
-}
-
-// needsAngle reports whether the entries of an angle block must stay in an
-// angle block: in one, a bare word runs on over ',', '}', ']' and ')'
-// (`x: a, b` is the string "a, b"), while in braces those end it.
-func needsAngle(items []*parser.Item) bool {
-	for _, it := range items {
-		var x *parser.Expr
-		switch {
-		case it.Entry != nil:
-			x = it.Entry.Value
-		case it.VarDef != nil:
-			x = it.VarDef.Value
-		}
-		if exprHasWord(x, ",}])") {
-			return true
-		}
-	}
-	return false
-}
-
-// exprHasWord reports whether a bare-word scalar of x itself (not of a
-// bracketed part) contains one of the characters chars.
-func exprHasWord(x *parser.Expr, chars string) bool {
-	if x == nil {
-		return false
-	}
-	word := func(t lexer.Token) bool {
-		return parser.ScalarKind(t.Value) == parser.KindWord && strings.ContainsAny(t.Value, chars)
-	}
-	if x.Head == nil {
-		return word(x.Simple)
-	}
-	if word(x.Head.Scalar) {
-		return true
-	}
-	for _, op := range x.Tail {
-		if word(op.Right.Scalar) {
-			return true
-		}
-	}
-	return exprHasWord(x.Then, chars) || exprHasWord(x.Else, chars)
 }
 
 func (p *printer) array(a *parser.Array) {
