@@ -23,6 +23,24 @@ type evaluator struct {
 	// entries are being written into; ${a.b} and var("a.b") search it from
 	// the innermost outwards.
 	scopes []*Value
+	slab   []Value // see val
+}
+
+// val returns a new value equal to v. Values are allocated in slabs: a
+// document's values live and die together.
+func (e *evaluator) val(v Value) *Value {
+	if len(e.slab) == 0 {
+		e.slab = make([]Value, 256)
+	}
+	p := &e.slab[0]
+	*p = v
+	e.slab = e.slab[1:]
+	return p
+}
+
+// object returns a new, empty object with room for n keys.
+func (e *evaluator) object(pos Pos, n int) *Value {
+	return e.val(Value{Kind: Object, Pos: pos, Obj: &Map{members: make([]Member, 0, n)}})
 }
 
 func (e *evaluator) errorf(pos Pos, format string, args ...any) {
@@ -119,7 +137,7 @@ func (e *evaluator) block(key string, pos Pos, items []*parser.Item) {
 	t := e.target()
 	obj := t.Obj.Get(key)
 	if obj == nil || obj.Kind != Object {
-		obj = newObject(pos)
+		obj = e.object(pos, len(items))
 	}
 	t.Obj.Set(key, pos, obj)
 	e.scopes = append(e.scopes, obj)
@@ -172,7 +190,7 @@ func (e *evaluator) resolve(p string) string {
 }
 
 func (e *evaluator) array(a *parser.Array) *Value {
-	v := &Value{Kind: Array, Pos: a.Open.Pos, List: make([]*Value, 0, len(a.Items))}
+	v := e.val(Value{Kind: Array, Pos: a.Open.Pos, List: make([]*Value, 0, len(a.Items))})
 	ok := true
 	for _, x := range a.Items {
 		item := e.expr(x)
@@ -240,7 +258,7 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 	case p.Array != nil:
 		v = e.array(p.Array)
 	case p.Object != nil:
-		obj := newObject(p.Object.Open.Pos)
+		obj := e.object(p.Object.Open.Pos, len(p.Object.Items))
 		e.scopes = append(e.scopes, obj)
 		e.items(p.Object.Items)
 		e.scopes = e.scopes[:len(e.scopes)-1]
@@ -260,21 +278,21 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 func (e *evaluator) scalar(t lexer.Token) *Value {
 	switch parser.ScalarKind(t.Value) {
 	case parser.KindWord:
-		return &Value{Kind: String, Pos: t.Pos, Str: t.Value}
+		return e.val(Value{Kind: String, Pos: t.Pos, Str: t.Value})
 	case parser.KindIdent:
 		switch t.Value {
 		case "true", "TRUE":
-			return &Value{Kind: Bool, Pos: t.Pos, Bool: true}
+			return e.val(Value{Kind: Bool, Pos: t.Pos, Bool: true})
 		case "false", "FALSE":
-			return &Value{Kind: Bool, Pos: t.Pos}
+			return e.val(Value{Kind: Bool, Pos: t.Pos})
 		case "null", "NULL":
-			return &Value{Kind: Null, Pos: t.Pos}
+			return e.val(Value{Kind: Null, Pos: t.Pos})
 		}
 		// A bare name of an earlier key of the same block refers to it.
 		if ref := e.target().Obj.Get(t.Value); ref != nil {
 			return clone(ref)
 		}
-		return &Value{Kind: String, Pos: t.Pos, Str: t.Value}
+		return e.val(Value{Kind: String, Pos: t.Pos, Str: t.Value})
 	case parser.KindString, parser.KindRawString, parser.KindMultiString, parser.KindHeredoc:
 		return e.str(t)
 	case parser.KindInt:
@@ -283,14 +301,14 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 			e.errorf(t.Pos, "integer %s is out of range (64-bit)", t.Value)
 			return nil
 		}
-		return &Value{Kind: Int, Pos: t.Pos, Int: n}
+		return e.val(Value{Kind: Int, Pos: t.Pos, Int: n})
 	case parser.KindFloat:
 		f, err := strconv.ParseFloat(strings.ReplaceAll(t.Value, "_", ""), 64)
 		if err != nil {
 			e.errorf(t.Pos, "float %s is out of range", t.Value)
 			return nil
 		}
-		return &Value{Kind: Float, Pos: t.Pos, Float: f}
+		return e.val(Value{Kind: Float, Pos: t.Pos, Float: f})
 	case parser.KindRange:
 		lo, hi, _ := strings.Cut(t.Value, "-")
 		a, err1 := strconv.ParseInt(lo, 10, 64)
@@ -303,7 +321,7 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 			e.errorf(t.Pos, "range %s: the minimum is greater than the maximum", t.Value)
 			return nil
 		}
-		return &Value{Kind: Range, Pos: t.Pos, Int: a, Max: b}
+		return e.val(Value{Kind: Range, Pos: t.Pos, Int: a, Max: b})
 	case parser.KindVar:
 		name := t.Value[1:]
 		if v, ok := e.vars[name]; ok {
@@ -319,10 +337,10 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 func (e *evaluator) str(t lexer.Token) *Value {
 	parts := parser.DecodeString(t.Value)
 	if len(parts) == 1 && parts[0].Path == "" {
-		return &Value{Kind: String, Pos: t.Pos, Str: parts[0].Text}
+		return e.val(Value{Kind: String, Pos: t.Pos, Str: parts[0].Text})
 	}
 	var b strings.Builder
-	v := &Value{Kind: String, Pos: t.Pos}
+	v := e.val(Value{Kind: String, Pos: t.Pos})
 	for _, p := range parts {
 		if p.Path == "" {
 			b.WriteString(p.Text)
