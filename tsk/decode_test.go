@@ -149,7 +149,7 @@ type names struct {
 	UserID       string
 	Skipped      string `tsk:"-"`
 	Renamed      string `tsk:"other"`
-	unexported   string // ignored
+	unexported   string //lint:ignore U1000 present to show that unexported fields are ignored
 	OptionalOnly string `tsk:",required"`
 }
 
