@@ -2,7 +2,7 @@
 GO        ?= go
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
-BENCHTIME ?= 1x
+BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: help build test race bench fuzz lint fmt-check tools
@@ -16,8 +16,9 @@ build: ## build every command into ./bin
 test: ## run every test with the race detector (what CI runs)
 	$(GO) test -race -count=1 $(PKGS)
 
-bench: ## benchmarks, side by side with their peers (see docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.md)
+	$(GO) test ./tsk -run '^$$' -bench Load -benchmem -count $(BENCHCOUNT) -timeout 30m | $(GO) run ./internal/gendoc/cmd/benchtable
+	$(GO) test -run '^$$' -bench 'Decode|Source' -benchmem ./tsk ./parser/format
 
 fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	@for pkg in $$($(GO) list $(PKGS)); do \

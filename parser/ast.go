@@ -23,11 +23,11 @@ type File struct {
 type Item struct {
 	// Pairs is a run of simple entries folded into one token (see fold);
 	// the parser unfolds it into Entry items before returning the tree.
-	Pairs   lexer.Token `parser:"  @Pairs"`
-	Entry   *Entry      `parser:"| @@"`
-	VarDef  *VarDef     `parser:"| @@"`
-	Section *Section    `parser:"| @@"`
-	Include *Include    `parser:"| @@"`
+	Pairs   *lexer.Token `parser:"  @Pairs"`
+	Entry   *Entry       `parser:"| @@"`
+	VarDef  *VarDef      `parser:"| @@"`
+	Section *Section     `parser:"| @@"`
+	Include *Include     `parser:"| @@"`
 }
 
 // Section is a [name] or [a.b] header. The entries after it, up to the next

@@ -65,7 +65,7 @@ const tokenBlock = 1 << 15
 // right after a newline's Sep token, where no lexing rule looks back
 // further than that token.
 func (s *scanner) flush() {
-	if len(s.toks) >= tokenBlock-1 {
+	if len(s.toks) >= tokenBlock-256 { // room for the longest lines before the next newline
 		s.blocks = append(s.blocks, s.toks)
 		s.toks = make([]lexer.Token, 0, tokenBlock)
 	}

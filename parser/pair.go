@@ -83,7 +83,7 @@ func fold(toks []lexer.Token) ([]lexer.Token, folded) {
 func (parts folded) unfold(items []*Item) []*Item {
 	n := 0
 	for _, it := range items {
-		if it.Pairs.Type == tokPairs {
+		if it.Pairs != nil {
 			n++
 		}
 	}
@@ -93,7 +93,7 @@ func (parts folded) unfold(items []*Item) []*Item {
 	}
 	for _, it := range items {
 		switch {
-		case it.Pairs.Type == tokPairs:
+		case it.Pairs != nil:
 			out = append(out, entries(parts[it.Pairs.Pos.Offset])...)
 			continue
 		case it.Entry != nil:

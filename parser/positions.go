@@ -28,7 +28,10 @@ func (it *Item) Pos() Pos {
 	case it.Include != nil:
 		return it.Include.Directive.Pos
 	}
-	return it.Pairs.Pos
+	if it.Pairs != nil {
+		return it.Pairs.Pos
+	}
+	return Pos{}
 }
 
 // End returns the position just after the statement.
@@ -43,7 +46,10 @@ func (it *Item) End() Pos {
 	case it.Include != nil:
 		return TokenEnd(it.Include.Path)
 	}
-	return TokenEnd(it.Pairs)
+	if it.Pairs != nil {
+		return TokenEnd(*it.Pairs)
+	}
+	return Pos{}
 }
 
 // Pos returns the position of the entry's key.
