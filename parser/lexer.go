@@ -800,7 +800,7 @@ func (s *scanner) lexToken(c byte) {
 		return
 	case isDigit(c):
 		end, _, ok := s.lexNumber(start)
-		if !ok && src[end] != ':' { // 1:2 after a '?' is a ternary
+		if !ok && (end >= len(src) || src[end] != ':') { // 1:2 after a '?' is a ternary
 			end = s.scanName(end, true)
 			s.errorf(start, "malformed number %q (quote it if it is a string)", src[start:end])
 			s.emit(tokScalar, start, start+1)
