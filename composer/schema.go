@@ -178,9 +178,9 @@ func (d *SeedDuration) UnmarshalTSK(v *tsk.Value) error {
 	return fmt.Errorf(`expected a duration such as "30s" or true (the default, %s), got %s`, SeedRecoveryTimeout, v.Describe())
 }
 
-// Load reads and decodes a platform file. The returned document lists the
-// files the platform was built from, also when there are errors. The error
-// is a tsk.Diagnostics.
+// Load reads, decodes and validates a platform file. The returned document
+// lists the files the platform was built from, also when there are errors.
+// The error is a tsk.Diagnostics.
 func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 	doc, err := l.Load(path)
 	if err != nil {
@@ -189,6 +189,9 @@ func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 	p := Defaults()
 	if err := doc.Decode(p); err != nil {
 		return nil, doc, err
+	}
+	if diags := Validate(p, doc); len(diags) > 0 {
+		return nil, doc, diags
 	}
 	return p, doc, nil
 }

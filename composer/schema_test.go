@@ -99,3 +99,21 @@ func TestTyposAreDiagnostics(t *testing.T) {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestValidate checks the problems that only show once the file has
+// decoded: enumerations, references, cycles, routes declared twice.
+func TestValidate(t *testing.T) {
+	_, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/invalid.tsk")
+	if err == nil {
+		t.Fatal("no diagnostics")
+	}
+	got := []byte(err.Error() + "\n")
+	golden := "testdata/invalid.err"
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if !bytes.Equal(got, want) {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	}
+}

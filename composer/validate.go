@@ -1,0 +1,206 @@
+package composer
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/tuskcompose/composer/parser"
+	"github.com/tuskcompose/composer/services"
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// The values that enumerated settings accept.
+var (
+	serviceKinds  = []string{"builtin", "http", "process"}
+	loadBalancers = []string{"round_robin", "least_requests", "random"}
+	restarts      = []string{"no", "on-failure", "always"}
+	buses         = []string{"embedded", "kafka"}
+)
+
+// Validate checks what decoding alone cannot: settings with a fixed set of
+// values, references between services (calls, depends_on, event route
+// targets), dependency cycles and routes declared twice. Every problem is
+// reported, at its position in doc, which must be the document p was
+// decoded from.
+func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
+	v := &validator{p: p, doc: doc}
+	names := sortedKeys(p.Services)
+	routes := map[string]string{} // route -> the service that declared it first
+	for _, name := range serviceOrder(doc, names) {
+		s := p.Services[name]
+		if s == nil {
+			continue
+		}
+		base := "services." + name
+		v.oneOf(base+".kind", s.Kind, serviceKinds)
+		switch s.Kind {
+		case "builtin":
+			if !services.IsBuiltin(name) {
+				v.errorf(base, "there is no built-in service %q (the built-in services are %s)%s",
+					name, strings.Join(services.Builtin, ", "), suggest(name, services.Builtin))
+			}
+		case "http":
+			if len(s.Instances) == 0 {
+				v.errorf(base, "an http service needs instances: [\"http://127.0.0.1:7001\", ...]")
+			}
+			for i, inst := range s.Instances {
+				if u, err := url.Parse(inst); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					v.errorf(fmt.Sprintf("%s.instances.%d", base, i), "instance %q is not an http:// or https:// URL", inst)
+				}
+			}
+			if s.LoadBalancer != "" {
+				v.oneOf(base+".load_balancer", s.LoadBalancer, loadBalancers)
+			}
+		case "process":
+			if len(s.Command) == 0 {
+				v.errorf(base, "a process service needs a command: [\"./bin/app\", \"--port\", \"${PORT}\"]")
+			}
+			if s.Restart != "" {
+				v.oneOf(base+".restart", s.Restart, restarts)
+			}
+		}
+		v.references(base+".calls", s.Calls, names)
+		v.references(base+".depends_on", s.DependsOn, names)
+		for i, r := range s.Routes {
+			path := fmt.Sprintf("%s.routes.%d", base, i)
+			switch first, dup := routes[r]; {
+			case !strings.HasPrefix(r, "/"):
+				v.errorf(path, "route %q must start with /", r)
+			case dup && first == name:
+				v.errorf(path, "route %q is declared twice in %s", r, name)
+			case dup:
+				v.errorf(path, "route %q is already served by %s", r, first)
+			default:
+				routes[r] = name
+			}
+		}
+	}
+	v.cycles(names)
+	v.oneOf("events.bus", p.Events.Bus, buses)
+	if p.Events.Bus == "kafka" && len(p.Events.Brokers) == 0 {
+		v.errorf("events", `the kafka bus needs brokers: ["127.0.0.1:9092"]`)
+	}
+	for _, name := range sortedKeys(p.EventRoutes) {
+		route := p.EventRoutes[name]
+		for i, to := range route.To {
+			path := fmt.Sprintf("event_routes.%s.to.%d", name, i)
+			if strings.Contains(to, "://") {
+				if u, err := url.Parse(to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					v.errorf(path, "event route target %q is neither a service nor an http:// or https:// URL", to)
+				}
+				continue
+			}
+			if _, ok := p.Services[to]; !ok {
+				v.errorf(path, "event route target %q is not a service%s", to, suggest(to, names))
+			}
+		}
+	}
+	return v.diags.Sort()
+}
+
+type validator struct {
+	p     *Platform
+	doc   *tsk.Document
+	diags tsk.Diagnostics
+}
+
+// errorf reports a problem at the value found at path (dotted, with array
+// indexes), or at the closest enclosing value that exists.
+func (v *validator) errorf(path, format string, args ...any) {
+	v.diags = append(v.diags, parser.Errorf(v.pos(path), format, args...))
+}
+
+func (v *validator) pos(path string) tsk.Pos {
+	for {
+		if val := v.doc.Lookup(path); val != nil {
+			return val.Pos
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return v.doc.Root.Pos
+		}
+		path = path[:i]
+	}
+}
+
+func (v *validator) oneOf(path, value string, allowed []string) {
+	if !slices.Contains(allowed, value) {
+		v.errorf(path, "%q is not one of %s%s", value, strings.Join(allowed, ", "), suggest(value, allowed))
+	}
+}
+
+// references checks that every name of a list (calls, depends_on) is a
+// service.
+func (v *validator) references(path string, list, names []string) {
+	for i, name := range list {
+		if !slices.Contains(names, name) {
+			v.errorf(fmt.Sprintf("%s.%d", path, i), "%q is not a service%s", name, suggest(name, names))
+		}
+	}
+}
+
+// cycles reports each dependency cycle of depends_on once, at the first
+// service of the cycle in name order.
+func (v *validator) cycles(names []string) {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(string)
+	visit = func(name string) {
+		state[name] = visiting
+		stack = append(stack, name)
+		s := v.p.Services[name]
+		for i, dep := range s.DependsOn {
+			if _, ok := v.p.Services[dep]; !ok {
+				continue // reported as an unknown reference
+			}
+			switch state[dep] {
+			case visiting:
+				at := slices.Index(stack, dep)
+				chain := append(slices.Clone(stack[at:]), dep)
+				v.errorf(fmt.Sprintf("services.%s.depends_on.%d", name, i), "dependency cycle: %s", strings.Join(chain, " -> "))
+			case unvisited:
+				visit(dep)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	for _, name := range names {
+		if state[name] == unvisited {
+			visit(name)
+		}
+	}
+}
+
+// serviceOrder returns the service names in file order, so that "already
+// served by" names the earlier declaration.
+func serviceOrder(doc *tsk.Document, sorted []string) []string {
+	obj := doc.Lookup("services")
+	if obj == nil || obj.Kind != tsk.Object {
+		return sorted
+	}
+	return obj.Obj.Keys()
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func suggest(name string, candidates []string) string {
+	if s := tsk.Suggest(name, candidates); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
