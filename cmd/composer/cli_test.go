@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestValidateCommand(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		outHas   string
+		errHas   string
+	}{
+		{"default platform", []string{"validate", "-f", "../../platform.tsk"}, 0, "3 services, 2 event routes (1 files)", ""},
+		{"reference platform", []string{"validate", "-f", "../../examples/reference/platform.tsk"}, 0, "5 services", ""},
+		{"every problem at once", []string{"validate", "-f", "../../composer/testdata/invalid.tsk"}, 1, "",
+			"../../composer/testdata/invalid.tsk:3:66: \"user\" is not a service (did you mean \"users\"?)\n"},
+		{"schema problems", []string{"validate", "-f", "../../composer/testdata/typos.tsk"}, 1, "",
+			"typos.tsk:2:1: unknown key \"nmae\" in composer (did you mean \"name\"?)"},
+		{"missing file", []string{"validate", "-f", "nope.tsk"}, 1, "", "nope.tsk: open nope.tsk: no such file"},
+		{"stray argument", []string{"validate", "x"}, 2, "", "usage: composer validate"},
+		{"help", []string{"validate", "-h"}, 0, "", "usage: composer validate"},
+		{"no command", nil, 2, "", "usage: composer"},
+		{"unknown command", []string{"frob"}, 2, "", `unknown command "frob"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tt.args, &out, &errOut); code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.outHas) {
+				t.Errorf("stdout %q lacks %q", out.String(), tt.outHas)
+			}
+			if !strings.Contains(errOut.String(), tt.errHas) {
+				t.Errorf("stderr %q lacks %q", errOut.String(), tt.errHas)
+			}
+		})
+	}
+}
