@@ -93,17 +93,22 @@ func dropSameLine(perrs, lexErrs Diagnostics) Diagnostics {
 // pieces at top-level statement boundaries and the pieces parsed in
 // parallel. Top-level statements are independent, so the pieces' items
 // concatenate into the file's.
-const chunkTokens = 1 << 13
+const (
+	chunkTokens    = 1 << 13
+	minChunkTokens = 1 << 7
+)
 
 // parseParallel parses toks (ending with EOF) with the file grammar, in
 // parallel pieces for a large file, handing each piece's statements to each
 // (when not nil) in order.
 func parseParallel(toks []lexer.Token, parts folded, each func([]*Item)) (*File, error) {
 	body, eof := toks[:len(toks)-1], toks[len(toks)-1]
+	// Small files are cut too, into a few pieces per processor.
+	chunk := min(chunkTokens, max(minChunkTokens, len(toks)/(4*runtime.GOMAXPROCS(0))))
 	var pieces [][]lexer.Token
 	for len(body) > 0 {
 		n := 0
-		for n < len(body) && n < chunkTokens {
+		for n < len(body) && n < chunk {
 			n += statementLen(body[n:]) + 1
 		}
 		n = min(n, len(body))

@@ -22,15 +22,18 @@ type evaluator struct {
 	// scopes is the chain of objects from the root to the object that
 	// entries are being written into; ${a.b} and var("a.b") search it from
 	// the innermost outwards.
-	scopes []*Value
-	slab   []Value // see val
+	scopes   []*Value
+	slab     []Value // see val
+	slabSize int
 }
 
 // val returns a new value equal to v. Values are allocated in slabs: a
 // document's values live and die together.
 func (e *evaluator) val(v Value) *Value {
 	if len(e.slab) == 0 {
-		e.slab = make([]Value, 256)
+		// Slabs grow with the document, so small ones waste little.
+		e.slabSize = min(max(2*e.slabSize, 16), 512)
+		e.slab = make([]Value, e.slabSize)
 	}
 	p := &e.slab[0]
 	*p = v

@@ -41,22 +41,22 @@ func (k Kind) String() string {
 // depends on Kind. Pos is where the value was written. Values are built by
 // the evaluator and must be treated as read-only by everyone else.
 type Value struct {
-	Kind  Kind
-	Pos   Pos
-	Bool  bool
-	Int   int64   // Int; Range minimum
-	Max   int64   // Range maximum
-	Float float64 // Float
-	Str   string  // String; Operator name (without the @)
-	List  []*Value
-	Obj   *Map
-	// Chain holds the chained calls of an Operator:
-	// @Query("users").where("a", 1) has Chain [{where, [a, 1]}].
-	Chain []Call
+	Kind Kind
+	Bool bool
 	// FromEnv is set on a string read from the environment by @env. Such
 	// text is a secret as far as logs go, and decodes into numbers and
 	// booleans (PORT=9000 fills an int field).
 	FromEnv bool
+	Pos     Pos
+	Int     int64   // Int; Range minimum
+	Max     int64   // Range maximum
+	Float   float64 // Float
+	Str     string  // String; Operator name (without the @)
+	List    []*Value
+	Obj     *Map
+	// Chain holds the chained calls of an Operator:
+	// @Query("users").where("a", 1) has Chain [{where, [a, 1]}].
+	Chain []Call
 }
 
 // Call is one chained call of an Operator value.
