@@ -63,13 +63,18 @@ const tokenBlock = 1 << 15
 
 // flush starts a new block when the current one is full. It is called
 // right after a newline's Sep token, where no lexing rule looks back
-// further than that token.
+// further than that token, and only starts a block between two top-level
+// statements: each block holds whole statements, so blocks are normalised,
+// folded and parsed on their own.
 func (s *scanner) flush() {
-	if len(s.toks) >= tokenBlock-256 { // room for the longest lines before the next newline
+	if len(s.toks) >= tokenBlock-256 && len(s.frames) == 1 {
 		s.blocks = append(s.blocks, s.toks)
 		s.toks = make([]lexer.Token, 0, tokenBlock)
 	}
 }
+
+// allBlocks returns the blocks of tokens, the current one last.
+func (s *scanner) allBlocks() [][]lexer.Token { return append(s.blocks, s.toks) }
 
 // tokens returns all the tokens lexed, in one slice.
 func (s *scanner) tokens() []lexer.Token {
@@ -962,7 +967,7 @@ func normalize(toks []lexer.Token) []lexer.Token {
 		if len(out) == 0 || isOpener(out[len(out)-1]) {
 			continue
 		}
-		if next := toks[j+1]; next.Type == tokEOF || isCloser(next) {
+		if j+1 == len(toks) || toks[j+1].Type == tokEOF || isCloser(toks[j+1]) {
 			continue
 		}
 		out = append(out, t)

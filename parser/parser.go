@@ -12,6 +12,7 @@ package parser
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -47,13 +48,24 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Diagnostics, streamed bool) {
 	s := newScanner(filename, string(src))
 	s.run()
-	toks, parts := fold(normalize(s.tokens()))
+	// Each block of tokens holds whole top-level statements (see flush):
+	// blocks are normalised and folded on their own, and never joined
+	// unless the file has a syntax error.
+	raw := s.allBlocks()
+	blocks := make([]foldedBlock, len(raw))
+	for i, b := range raw {
+		blocks[i].toks, blocks[i].parts = fold(normalize(b))
+	}
+	last := &blocks[len(blocks)-1]
+	eof := last.toks[len(last.toks)-1]
+	last.toks = last.toks[:len(last.toks)-1]
 	diags = s.errs
 
-	file, err := parseParallel(toks, parts, each)
+	file, err := parseParallel(blocks, eof, each)
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
+		toks, parts := joinBlocks(blocks, eof)
 		file = &File{}
 		var perrs Diagnostics
 		file.Items = parseItems(toks[:len(toks)-1], toks[len(toks)-1], &perrs)
@@ -98,26 +110,60 @@ const (
 	minChunkTokens = 1 << 7
 )
 
-// parseParallel parses toks (ending with EOF) with the file grammar, in
-// parallel pieces for a large file, handing each piece's statements to each
-// (when not nil) in order.
-func parseParallel(toks []lexer.Token, parts folded, each func([]*Item)) (*File, error) {
-	body, eof := toks[:len(toks)-1], toks[len(toks)-1]
+// foldedBlock is a block of whole statements, normalised and folded.
+type foldedBlock struct {
+	toks  []lexer.Token
+	parts folded
+}
+
+// joinBlocks makes one token list, ending with eof, of blocks.
+func joinBlocks(blocks []foldedBlock, eof lexer.Token) ([]lexer.Token, folded) {
+	if len(blocks) == 1 {
+		return append(blocks[0].toks, eof), blocks[0].parts
+	}
+	var toks []lexer.Token
+	parts := folded{}
+	for _, b := range blocks {
+		if len(toks) > 0 && len(b.toks) > 0 {
+			toks = append(toks, lexer.Token{Type: tokSep, Value: "\n", Pos: b.toks[0].Pos})
+		}
+		toks = append(toks, b.toks...)
+		maps.Copy(parts, b.parts)
+	}
+	return append(toks, eof), parts
+}
+
+// piece is a run of top-level statements parsed on its own.
+type piece struct {
+	toks  []lexer.Token
+	parts folded
+}
+
+// parseParallel parses blocks with the file grammar, in parallel pieces,
+// handing each piece's statements to each (when not nil) in order.
+func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item)) (*File, error) {
+	total := 0
+	for _, b := range blocks {
+		total += len(b.toks)
+	}
 	// Small files are cut too, into a few pieces per processor.
-	chunk := min(chunkTokens, max(minChunkTokens, len(toks)/(4*runtime.GOMAXPROCS(0))))
-	var pieces [][]lexer.Token
-	for len(body) > 0 {
-		n := 0
-		for n < len(body) && n < chunk {
-			n += statementLen(body[n:]) + 1
+	chunk := min(chunkTokens, max(minChunkTokens, total/(4*runtime.GOMAXPROCS(0))))
+	var pieces []piece
+	for _, b := range blocks {
+		body := b.toks
+		for len(body) > 0 {
+			n := 0
+			for n < len(body) && n < chunk {
+				n += statementLen(body[n:]) + 1
+			}
+			n = min(n, len(body))
+			toks := body[:n]
+			if last := len(toks) - 1; toks[last].Type == tokSep {
+				toks = toks[:last]
+			}
+			pieces = append(pieces, piece{toks, b.parts})
+			body = body[n:]
 		}
-		n = min(n, len(body))
-		piece := body[:n]
-		if last := len(piece) - 1; piece[last].Type == tokSep {
-			piece = piece[:last]
-		}
-		pieces = append(pieces, piece)
-		body = body[n:]
 	}
 	type result struct {
 		file *File
@@ -130,13 +176,13 @@ func parseParallel(toks []lexer.Token, parts folded, each func([]*Item)) (*File,
 	go func() {
 		// Workers take pieces in order; a semaphore bounds them.
 		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		for i, piece := range pieces {
+		for i, p := range pieces {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				f, err := safeParse(fileParser, &sliceLexer{toks: piece, eof: eof})
+				f, err := safeParse(fileParser, &sliceLexer{toks: p.toks, eof: eof})
 				if err == nil {
-					f.Items = parts.unfold(f.Items)
+					f.Items = p.parts.unfold(f.Items)
 				}
 				results[i] <- result{f, err}
 			}()

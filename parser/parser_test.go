@@ -248,3 +248,27 @@ func TestFold(t *testing.T) {
 		t.Errorf("block entries did not unfold")
 	}
 }
+
+// TestErrorsInLargeFile checks recovery in a file large enough to be lexed
+// in several blocks and parsed in several pieces.
+func TestErrorsInLargeFile(t *testing.T) {
+	var b strings.Builder
+	for i := range 15000 { // 4 lines each
+		b.WriteString("s" + itoa(i) + " {\n  a: 1\n  b: [\"x\", \"y\"]\n}\n")
+		switch i {
+		case 4999: // after line 20000
+			b.WriteString("broken {\n  c:\n}\n")
+		case 9999: // after line 40003
+			b.WriteString("use tonic::transport::Server;\n")
+		}
+	}
+	f, diags := ParseString("big.tsk", b.String())
+	want := "big.tsk:20003:1: unexpected \"}\", expected a value\n" +
+		"big.tsk:40004:5: unexpected \"tonic\" after key \"use\": expected \":\" or \"=\" and a value, or a block { ... }"
+	if got := diags.Error(); got != want {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	}
+	if len(f.Items) != 15000 {
+		t.Errorf("kept %d statements, want the 15000 good ones", len(f.Items))
+	}
+}
