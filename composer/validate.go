@@ -2,9 +2,13 @@ package composer
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/services"
@@ -77,6 +81,7 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 			}
 		}
 	}
+	v.routeConflicts(serviceOrder(doc, names))
 	v.cycles(names)
 	v.oneOf("events.bus", p.Events.Bus, buses)
 	if p.Events.Bus == "kafka" && len(p.Events.Brokers) == 0 {
@@ -202,5 +207,48 @@ func suggest(name string, candidates []string) string {
 	if s := tsk.Suggest(name, candidates); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
+	return ""
+}
+
+// routeConflicts registers every route on a gin router, the gateway's, and
+// reports the routes it refuses: `/users/:id` next to `/users/:name`, or a
+// catch-all that hides another route. (Identical routes are reported
+// before, with the service that declared them first.)
+func (v *validator) routeConflicts(order []string) {
+	router := gin.New()
+	seen := map[string]bool{}
+	for _, name := range order {
+		s := v.p.Services[name]
+		if s == nil {
+			continue
+		}
+		for i, r := range s.Routes {
+			if seen[r] || !strings.HasPrefix(r, "/") {
+				continue
+			}
+			seen[r] = true
+			if msg := tryRoute(router, r); msg != "" {
+				v.errorf(fmt.Sprintf("services.%s.routes.%d", name, i), "route %q conflicts with another route: %s", r, msg)
+			}
+		}
+	}
+}
+
+func init() {
+	// gin's debug mode prints every route it registers; the composer
+	// reports its own way.
+	if os.Getenv(gin.EnvGinMode) == "" {
+		gin.SetMode(gin.ReleaseMode)
+	}
+}
+
+// tryRoute adds a route to router and returns gin's complaint, if any.
+func tryRoute(router *gin.Engine, route string) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	router.Handle(http.MethodGet, route, func(*gin.Context) {})
 	return ""
 }
