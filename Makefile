@@ -19,6 +19,7 @@ test: ## run every test with the race detector (what CI runs)
 bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.md)
 	$(GO) test ./tsk -run '^$$' -bench Load -benchmem -count $(BENCHCOUNT) -timeout 30m | $(GO) run ./internal/gendoc/cmd/benchtable
 	$(GO) test -run '^$$' -bench 'Decode|Source' -benchmem ./tsk ./parser/format
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/breaker
 
 fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	@for pkg in $$($(GO) list $(PKGS)); do \
