@@ -1,0 +1,147 @@
+// Package balancer picks the instance of a service that serves a request:
+// round robin, least requests or random, over healthy instances only.
+package balancer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+// Health is what the health checks know of an instance.
+type Health int32
+
+// The health of an instance.
+const (
+	Unknown   Health = iota // not probed yet
+	Healthy                 // its last probes passed
+	Unhealthy               // its last probes failed
+)
+
+func (h Health) String() string {
+	switch h {
+	case Healthy:
+		return "healthy"
+	case Unhealthy:
+		return "unhealthy"
+	}
+	return "unknown"
+}
+
+// Instance is one address of a service. Its health and in-flight count
+// are safe for concurrent use.
+type Instance struct {
+	Address  string // e.g. http://127.0.0.1:7001
+	health   atomic.Int32
+	inFlight atomic.Int64
+}
+
+// NewInstance returns an instance of unknown health.
+func NewInstance(address string) *Instance { return &Instance{Address: address} }
+
+// Health returns the instance's health.
+func (in *Instance) Health() Health { return Health(in.health.Load()) }
+
+// SetHealth records the instance's health (the health checker calls it).
+func (in *Instance) SetHealth(h Health) { in.health.Store(int32(h)) }
+
+// InFlight returns the number of requests the instance is serving.
+func (in *Instance) InFlight() int64 { return in.inFlight.Load() }
+
+// Policy is a load-balancing policy.
+type Policy string
+
+// The policies.
+const (
+	RoundRobin    Policy = "round_robin"
+	LeastRequests Policy = "least_requests"
+	Random        Policy = "random"
+)
+
+// Balancer spreads requests over a service's instances.
+type Balancer struct {
+	policy    Policy
+	instances []*Instance
+	next      atomic.Uint64
+}
+
+// New returns a balancer; an empty policy is round robin.
+func New(policy Policy, instances []*Instance) (*Balancer, error) {
+	switch policy {
+	case "":
+		policy = RoundRobin
+	case RoundRobin, LeastRequests, Random:
+	default:
+		return nil, fmt.Errorf("unknown load balancer %q (round_robin, least_requests, random)", policy)
+	}
+	return &Balancer{policy: policy, instances: instances}, nil
+}
+
+// Instances returns the balancer's instances. The slice must not be changed.
+func (b *Balancer) Instances() []*Instance { return b.instances }
+
+// Pick chooses the instance for a request and counts it in flight: call
+// its Done when the request is over. Only healthy instances are chosen;
+// while none is, instances not probed yet are (so a platform serves before
+// its first probes finish); unhealthy ones never are. Instances in tried
+// are skipped (a retry goes to another instance). Pick returns nil when no
+// instance qualifies.
+func (b *Balancer) Pick(tried ...*Instance) *Instance {
+	in := b.pick(Healthy, tried)
+	if in == nil {
+		in = b.pick(Unknown, tried)
+	}
+	if in != nil {
+		in.inFlight.Add(1)
+	}
+	return in
+}
+
+// Done ends a request that Pick gave to the instance.
+func (in *Instance) Done() { in.inFlight.Add(-1) }
+
+func (b *Balancer) pick(want Health, tried []*Instance) *Instance {
+	ok := func(in *Instance) bool {
+		if in.Health() != want {
+			return false
+		}
+		for _, t := range tried {
+			if t == in {
+				return false
+			}
+		}
+		return true
+	}
+	n := len(b.instances)
+	if n == 0 {
+		return nil
+	}
+	switch b.policy {
+	case LeastRequests:
+		var best *Instance
+		start := int(b.next.Add(1) % uint64(n)) // ties go round robin
+		for i := range n {
+			in := b.instances[(start+i)%n]
+			if ok(in) && (best == nil || in.InFlight() < best.InFlight()) {
+				best = in
+			}
+		}
+		return best
+	case Random:
+		start := rand.IntN(n)
+		for i := range n {
+			if in := b.instances[(start+i)%n]; ok(in) {
+				return in
+			}
+		}
+	default:
+		// Each look takes the next turn, so the instances after a skipped
+		// one do not get its share.
+		for range n {
+			if in := b.instances[b.next.Add(1)%uint64(n)]; ok(in) {
+				return in
+			}
+		}
+	}
+	return nil
+}
