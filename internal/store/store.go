@@ -1,0 +1,289 @@
+// Package store is the composer's embedded database, a bbolt file under
+// [composer] data_dir. It keeps three things:
+//
+//   - entities of the built-in services (users, orders), by kind and id,
+//     with ids from a per-kind sequence that never gives an id twice, even
+//     after a delete or a restart;
+//   - the outbox: events written in the same transaction as the entity they
+//     describe, so that neither exists without the other, until the bus
+//     has them (Pending, then Ack);
+//   - the event store: every event of the platform, appended once per event
+//     id, read back by type and subject (the CQRS read side, and replays).
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Event is a CloudEvents-shaped envelope.
+type Event struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`    // user.created
+	Source        string          `json:"source"`  // the service: /services/users
+	Subject       string          `json:"subject"` // the aggregate id
+	Time          time.Time       `json:"time"`
+	Data          json.RawMessage `json:"data,omitempty"`
+	CorrelationID string          `json:"correlationid,omitempty"`
+	CausationID   string          `json:"causationid,omitempty"`
+	// Seq is the event's position in the outbox or the event store.
+	Seq uint64 `json:"-"`
+}
+
+var (
+	bucketEntities = []byte("entities") // kind -> (id -> json)
+	bucketOutbox   = []byte("outbox")   // seq -> event json
+	bucketEvents   = []byte("events")   // seq -> event json
+	bucketEventIDs = []byte("event_ids")
+)
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open the store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, now: time.Now}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Tx is a write transaction: everything it does is kept, or nothing.
+type Tx struct {
+	tx  *bolt.Tx
+	now func() time.Time
+}
+
+// Update runs fn in a write transaction, committed when fn returns nil.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, now: s.now}) })
+}
+
+func (tx *Tx) kind(kind string) (*bolt.Bucket, error) {
+	return tx.tx.Bucket(bucketEntities).CreateBucketIfNotExists([]byte(kind))
+}
+
+// NextID returns the next id of kind: 1, 2, 3, ... never the same twice.
+func (tx *Tx) NextID(kind string) (uint64, error) {
+	b, err := tx.kind(kind)
+	if err != nil {
+		return 0, err
+	}
+	return b.NextSequence()
+}
+
+// Put stores v, as JSON, as the entity id of kind.
+func (tx *Tx) Put(kind string, id uint64, v any) error {
+	b, err := tx.kind(kind)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key(id), data)
+}
+
+// Get reads the entity id of kind into v; found is false when there is none.
+func (tx *Tx) Get(kind string, id uint64, v any) (found bool, err error) {
+	return get(tx.tx, kind, id, v)
+}
+
+// Emit puts an event in the outbox, in this transaction. An empty ID is
+// filled with a new unique one, a zero Time with the current time.
+func (tx *Tx) Emit(e Event) (Event, error) {
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	if e.Time.IsZero() {
+		e.Time = tx.now().UTC()
+	}
+	b := tx.tx.Bucket(bucketOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return e, err
+	}
+	e.Seq = seq
+	data, err := json.Marshal(e)
+	if err != nil {
+		return e, err
+	}
+	return e, b.Put(key(seq), data)
+}
+
+// Get reads the entity id of kind into v.
+func (s *Store) Get(kind string, id uint64, v any) (found bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		found, err = get(tx, kind, id, v)
+		return err
+	})
+	return found, err
+}
+
+func get(tx *bolt.Tx, kind string, id uint64, v any) (bool, error) {
+	b := tx.Bucket(bucketEntities).Bucket([]byte(kind))
+	if b == nil {
+		return false, nil
+	}
+	data := b.Get(key(id))
+	if data == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(data, v)
+}
+
+// List calls fn with every entity of kind, in id order, until fn returns
+// an error.
+func (s *Store) List(kind string, fn func(id uint64, data []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEntities).Bucket([]byte(kind))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { return fn(binary.BigEndian.Uint64(k), v) })
+	})
+}
+
+// Pending returns up to limit events of the outbox, oldest first.
+func (s *Store) Pending(limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			e.Seq = binary.BigEndian.Uint64(k)
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Ack removes events from the outbox once the bus has them.
+func (s *Store) Ack(seqs ...uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		for _, seq := range seqs {
+			if err := b.Delete(key(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Append adds an event to the event store, unless an event with its ID is
+// there already (added is then false): delivery is at least once, the store
+// keeps each event once.
+func (s *Store) Append(e Event) (added bool, err error) {
+	if e.ID == "" {
+		return false, errors.New("an event needs an id")
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketEventIDs)
+		if ids.Get([]byte(e.ID)) != nil {
+			return nil
+		}
+		b := tx.Bucket(bucketEvents)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e.Seq = seq
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(key(seq), data); err != nil {
+			return err
+		}
+		added = true
+		return ids.Put([]byte(e.ID), key(seq))
+	})
+	return added, err
+}
+
+// Query selects events of the event store; empty fields select all.
+type Query struct {
+	Type    string
+	Subject string
+	Since   time.Time // events at or after
+	Limit   int       // at most this many (0: no limit)
+}
+
+// Events returns the events that match q, in the order they were appended.
+func (s *Store) Events(q Query) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if q.Limit > 0 && len(out) >= q.Limit {
+				break
+			}
+			// Cheap filters before decoding.
+			if q.Type != "" && !bytes.Contains(v, []byte(q.Type)) || q.Subject != "" && !bytes.Contains(v, []byte(q.Subject)) {
+				continue
+			}
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if q.Type != "" && e.Type != q.Type || q.Subject != "" && e.Subject != q.Subject || e.Time.Before(q.Since) {
+				continue
+			}
+			e.Seq = binary.BigEndian.Uint64(k)
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NewID returns a new random event id (128 bits, hex).
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+func key(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+type user struct {
+	ID       uint64 `json:"id"`
+	Username string `json:"username"`
+}
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// createUser writes a user and its user.created event in one transaction.
+func createUser(s *Store, name string, fail bool) (user, error) {
+	var u user
+	err := s.Update(func(tx *Tx) error {
+		id, err := tx.NextID("users")
+		if err != nil {
+			return err
+		}
+		u = user{ID: id, Username: name}
+		if err := tx.Put("users", id, u); err != nil {
+			return err
+		}
+		data, _ := json.Marshal(u)
+		if _, err := tx.Emit(Event{Type: "user.created", Source: "/services/users", Subject: fmt.Sprint(id), Data: data}); err != nil {
+			return err
+		}
+		if fail {
+			return errors.New("the handler failed after writing")
+		}
+		return nil
+	})
+	return u, err
+}
+
+func TestEntityAndEventTogether(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "data", "composer.db"))
+	defer s.Close()
+	u, err := createUser(s, "ada", false)
+	if err != nil || u.ID != 1 {
+		t.Fatalf("user %+v, %v", u, err)
+	}
+	if _, err := createUser(s, "bob", true); err == nil {
+		t.Fatal("the failing transaction succeeded")
+	}
+	var got user
+	if found, _ := s.Get("users", 2, &got); found {
+		t.Error("the user of the failed transaction was kept")
+	}
+	pending, err := s.Pending(10)
+	if err != nil || len(pending) != 1 || pending[0].Subject != "1" || pending[0].ID == "" || pending[0].Time.IsZero() {
+		t.Fatalf("outbox %+v, %v: want the one event of ada", pending, err)
+	}
+}
+
+func TestIDsAreNeverReusedAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "composer.db")
+	s := open(t, path)
+	for _, name := range []string{"ada", "bob"} {
+		if _, err := createUser(s, name, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	createUser(s, "failed", true) // takes no id: the transaction is undone
+	s.Close()
+
+	s = open(t, path)
+	defer s.Close()
+	var got user
+	if found, err := s.Get("users", 2, &got); !found || err != nil || got.Username != "bob" {
+		t.Fatalf("after a restart: %+v, %v, %v", got, found, err)
+	}
+	u, _ := createUser(s, "cy", false)
+	if u.ID != 3 {
+		t.Errorf("id %d after a restart, want 3", u.ID)
+	}
+	var ids []uint64
+	s.List("users", func(id uint64, _ []byte) error { ids = append(ids, id); return nil })
+	if fmt.Sprint(ids) != "[1 2 3]" {
+		t.Errorf("ids %v", ids)
+	}
+}
+
+func TestOutboxAck(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "composer.db"))
+	defer s.Close()
+	for i := range 5 {
+		createUser(s, fmt.Sprint("u", i), false)
+	}
+	first, _ := s.Pending(3)
+	if len(first) != 3 || first[0].Seq >= first[1].Seq {
+		t.Fatalf("pending %+v", first)
+	}
+	if err := s.Ack(first[0].Seq, first[1].Seq, first[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := s.Pending(10)
+	if len(rest) != 2 || rest[0].Subject != "4" {
+		t.Errorf("after ack: %+v", rest)
+	}
+}
+
+func TestEventStore(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "composer.db"))
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := []Event{
+		{ID: "a", Type: "user.created", Subject: "1", Time: t0},
+		{ID: "b", Type: "order.created", Subject: "7", Time: t0.Add(time.Minute)},
+		{ID: "c", Type: "user.created", Subject: "2", Time: t0.Add(2 * time.Minute)},
+		{ID: "a", Type: "user.created", Subject: "1", Time: t0}, // delivered twice
+	}
+	for i, e := range events {
+		added, err := s.Append(e)
+		if err != nil || added != (i < 3) {
+			t.Fatalf("append %d: added=%v err=%v", i, added, err)
+		}
+	}
+	tests := []struct {
+		q    Query
+		want string
+	}{
+		{Query{}, "a b c"},
+		{Query{Type: "user.created"}, "a c"},
+		{Query{Subject: "7"}, "b"},
+		{Query{Type: "user.created", Subject: "2"}, "c"},
+		{Query{Since: t0.Add(time.Minute)}, "b c"},
+		{Query{Limit: 2}, "a b"},
+		{Query{Type: "user.deleted"}, ""},
+	}
+	for _, tt := range tests {
+		got, err := s.Events(tt.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := ""
+		for i, e := range got {
+			if i > 0 {
+				ids += " "
+			}
+			ids += e.ID
+		}
+		if ids != tt.want {
+			t.Errorf("Events(%+v) = %q, want %q", tt.q, ids, tt.want)
+		}
+	}
+	if _, err := s.Append(Event{Type: "x"}); err == nil {
+		t.Error("an event without an id was appended")
+	}
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "composer.db"))
+	defer s.Close()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				if _, err := createUser(s, fmt.Sprint(g, "-", i), false); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	s.List("users", func(id uint64, _ []byte) error { seen[id] = true; return nil })
+	pending, _ := s.Pending(1000)
+	if len(seen) != 100 || len(pending) != 100 {
+		t.Errorf("%d users and %d events, want 100 of each", len(seen), len(pending))
+	}
+}
