@@ -1,0 +1,191 @@
+// Package gateway forwards requests to the instances of `kind: "http"`
+// services: a load balancer picks the instance, a circuit breaker guards
+// the service, each try has its own timeout, idempotent requests are
+// retried on another instance, and every error is a JSON answer.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/breaker"
+)
+
+// Upstream is a service behind the gateway.
+type Upstream struct {
+	Name        string
+	Balancer    *balancer.Balancer
+	Breaker     *breaker.Breaker
+	Timeout     time.Duration // of one try; 0 is no limit
+	Retries     int           // further tries of an idempotent request, each on another instance
+	StripPrefix string        // removed from the path before forwarding
+	// Transport makes the calls (nil: http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// Handler returns the handler that forwards requests to u.
+func (u *Upstream) Handler() http.Handler {
+	transport := u.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			if u.StripPrefix != "" {
+				p := strings.TrimPrefix(pr.In.URL.Path, u.StripPrefix)
+				if !strings.HasPrefix(p, "/") {
+					p = "/" + p
+				}
+				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
+			}
+		},
+		Transport:    &tries{u: u, base: transport},
+		ErrorHandler: u.writeError,
+	}
+}
+
+// Errors of a forwarded request, turned into answers by writeError.
+var (
+	errNoInstance = errors.New("no healthy instance")
+	errTimeout    = errors.New("the service did not answer in time")
+)
+
+// openError is a refusal of the open breaker.
+type openError struct{ retryAfter time.Duration }
+
+func (e *openError) Error() string { return "circuit breaker open" }
+
+func (u *Upstream) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	msg := fmt.Sprintf("service %s: %v", u.Name, err)
+	var open *openError
+	switch {
+	case errors.As(err, &open):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(open.retryAfter.Seconds()))))
+		msg = fmt.Sprintf("service %s is unavailable (circuit breaker open)", u.Name)
+	case errors.Is(err, errNoInstance):
+		status = http.StatusServiceUnavailable
+	case errors.Is(err, errTimeout):
+		status = http.StatusGatewayTimeout
+	case IsBodyTooLarge(err):
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
+	case r.Context().Err() != nil:
+		return // the client is gone: nobody reads an answer
+	}
+	WriteError(w, r, status, msg)
+}
+
+// WriteError writes a JSON error: {"error": msg, "request_id": id}.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg, "request_id": r.Header.Get(RequestIDHeader)})
+}
+
+// tries makes the calls of one request: a try per instance, under the
+// breaker, with the try's timeout.
+type tries struct {
+	u    *Upstream
+	base http.RoundTripper
+}
+
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
+	}
+	return false
+}
+
+func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := t.u
+	var tried []*balancer.Instance
+	for attempt := 0; ; attempt++ {
+		ticket, retryAfter, ok := u.Breaker.Allow()
+		if !ok {
+			return nil, &openError{retryAfter}
+		}
+		in := u.Balancer.Pick(tried...)
+		if in == nil {
+			u.Breaker.Done(ticket, breaker.Ignored)
+			return nil, errNoInstance
+		}
+		tried = append(tried, in)
+		resp, err := t.try(req, in, attempt)
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		outcome := breaker.Classify(status, err, req.Context())
+		u.Breaker.Done(ticket, outcome)
+		if outcome != breaker.Failure || attempt >= u.Retries || !idempotent(req) || req.Context().Err() != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = errTimeout
+			}
+			return resp, err
+		}
+		if resp != nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+	}
+}
+
+// try sends the request to one instance.
+func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (*http.Response, error) {
+	base, err := url.Parse(in.Address)
+	if err != nil {
+		in.Done()
+		return nil, err
+	}
+	ctx, cancel := req.Context(), context.CancelFunc(func() {})
+	if t.u.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t.u.Timeout)
+	}
+	out := req.Clone(ctx)
+	out.URL.Scheme, out.URL.Host = base.Scheme, base.Host
+	out.Host = ""
+	if attempt > 0 && req.GetBody != nil {
+		if out.Body, err = req.GetBody(); err != nil {
+			cancel()
+			in.Done()
+			return nil, err
+		}
+	}
+	resp, err := t.base.RoundTrip(out)
+	if err != nil {
+		cancel()
+		in.Done()
+		return nil, err
+	}
+	// The try lasts until its body has been read.
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: func() { cancel(); in.Done() }}
+	return resp, nil
+}
+
+// doneBody calls done once, when the body is closed.
+type doneBody struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *doneBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done != nil {
+		b.done()
+		b.done = nil
+	}
+	return err
+}
