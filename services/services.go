@@ -1,8 +1,15 @@
-// Package services holds the seed's built-in services: users, orders and
-// notifications, the example domain that a platform file runs with
-// `kind: "builtin"`. Their HTTP handlers, persistence and events come with
-// the composer's runtime; this package names them, so that a platform file
-// can be checked before anything runs.
+// Package services holds the seed's built-in services, the example domain
+// that a platform file runs with `kind: "builtin"`:
+//
+//   - users: POST /users, GET /users/:id; publishes user.created;
+//   - orders: POST /orders (checking the user over HTTP through a circuit
+//     breaker, UsersClient), GET /orders/:id, PUT /orders/:id/status;
+//     publishes order.created and order.status_changed;
+//   - notifications: reacts to user.created and order.created (Handle,
+//     idempotent on the event id), GET /notifications.
+//
+// Entities live in the embedded store, and every event is written to the
+// store's outbox in the same transaction as the entity it describes.
 package services
 
 // Builtin lists the names of the built-in services, in the order they

@@ -45,6 +45,7 @@ var (
 	bucketOutbox   = []byte("outbox")   // seq -> event json
 	bucketEvents   = []byte("events")   // seq -> event json
 	bucketEventIDs = []byte("event_ids")
+	bucketIndexes  = []byte("indexes") // name -> (key -> id)
 )
 
 // Store is an open database. It is safe for concurrent use.
@@ -63,7 +64,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open the store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs} {
+		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -114,12 +115,34 @@ func (tx *Tx) Put(kind string, id uint64, v any) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(key(id), data)
+	return b.Put(keyOf(id), data)
 }
 
 // Get reads the entity id of kind into v; found is false when there is none.
 func (tx *Tx) Get(kind string, id uint64, v any) (found bool, err error) {
 	return get(tx.tx, kind, id, v)
+}
+
+// PutIndex maps key to id in the named index (a unique name, an email).
+func (tx *Tx) PutIndex(index, key string, id uint64) error {
+	b, err := tx.tx.Bucket(bucketIndexes).CreateBucketIfNotExists([]byte(index))
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), keyOf(id))
+}
+
+// GetIndex looks key up in the named index.
+func (tx *Tx) GetIndex(index, key string) (id uint64, found bool, err error) {
+	b := tx.tx.Bucket(bucketIndexes).Bucket([]byte(index))
+	if b == nil {
+		return 0, false, nil
+	}
+	v := b.Get([]byte(key))
+	if v == nil {
+		return 0, false, nil
+	}
+	return binary.BigEndian.Uint64(v), true, nil
 }
 
 // Emit puts an event in the outbox, in this transaction. An empty ID is
@@ -141,7 +164,7 @@ func (tx *Tx) Emit(e Event) (Event, error) {
 	if err != nil {
 		return e, err
 	}
-	return e, b.Put(key(seq), data)
+	return e, b.Put(keyOf(seq), data)
 }
 
 // Get reads the entity id of kind into v.
@@ -158,7 +181,7 @@ func get(tx *bolt.Tx, kind string, id uint64, v any) (bool, error) {
 	if b == nil {
 		return false, nil
 	}
-	data := b.Get(key(id))
+	data := b.Get(keyOf(id))
 	if data == nil {
 		return false, nil
 	}
@@ -200,7 +223,7 @@ func (s *Store) Ack(seqs ...uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		for _, seq := range seqs {
-			if err := b.Delete(key(seq)); err != nil {
+			if err := b.Delete(keyOf(seq)); err != nil {
 				return err
 			}
 		}
@@ -230,11 +253,11 @@ func (s *Store) Append(e Event) (added bool, err error) {
 		if err != nil {
 			return err
 		}
-		if err := b.Put(key(seq), data); err != nil {
+		if err := b.Put(keyOf(seq), data); err != nil {
 			return err
 		}
 		added = true
-		return ids.Put([]byte(e.ID), key(seq))
+		return ids.Put([]byte(e.ID), keyOf(seq))
 	})
 	return added, err
 }
@@ -282,7 +305,7 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func key(n uint64) []byte {
+func keyOf(n uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], n)
 	return b[:]

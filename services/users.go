@@ -1,0 +1,197 @@
+package services
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tuskcompose/composer/internal/store"
+)
+
+// User is a user as the users service answers it (never with the password).
+type User struct {
+	ID        uint64    `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// storedUser is a user as the store keeps it.
+type storedUser struct {
+	User
+	PasswordHash []byte `json:"password_hash"`
+}
+
+// The event types the users service publishes.
+const EventUserCreated = "user.created"
+
+// Users is the users service: POST /users, GET /users/:id.
+type Users struct {
+	store *store.Store
+	now   func() time.Time
+	// cost is bcrypt's work factor (tests lower it).
+	cost int
+}
+
+// NewUsers returns the users service on a store.
+func NewUsers(s *store.Store) *Users {
+	return &Users{store: s, now: time.Now, cost: bcrypt.DefaultCost}
+}
+
+// Register adds the service's routes to r.
+func (u *Users) Register(r gin.IRouter) {
+	r.POST("/users", u.create)
+	r.GET("/users/:id", u.get)
+	r.GET("/health", health)
+}
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
+
+type createUserRequest struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (u *Users) create(c *gin.Context) {
+	var req createUserRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	var problems []string
+	if !usernamePattern.MatchString(req.Username) {
+		problems = append(problems, "username: 3 to 32 letters, digits, '.', '_' or '-'")
+	}
+	if addr, err := mail.ParseAddress(req.Email); err != nil || addr.Address != req.Email || !strings.Contains(req.Email, ".") {
+		problems = append(problems, "email: a valid address such as ada@example.com")
+	}
+	if len(req.Password) < 8 || len(req.Password) > 72 {
+		problems = append(problems, "password: 8 to 72 characters")
+	}
+	if len(problems) > 0 {
+		writeError(c, http.StatusBadRequest, strings.Join(problems, "; "))
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), u.cost)
+	if err != nil {
+		writeError(c, http.StatusInternalServerError, "cannot hash the password")
+		return
+	}
+	var user User
+	err = u.store.Update(func(tx *store.Tx) error {
+		taken, err := u.taken(tx, req.Username, req.Email)
+		if err != nil || taken != "" {
+			return errConflict(taken)
+		}
+		id, err := tx.NextID("users")
+		if err != nil {
+			return err
+		}
+		user = User{ID: id, Username: req.Username, Email: req.Email, CreatedAt: u.now().UTC()}
+		if err := tx.Put("users", id, storedUser{User: user, PasswordHash: hash}); err != nil {
+			return err
+		}
+		// The index that keeps usernames and emails unique.
+		if err := tx.PutIndex("users_by_name", strings.ToLower(req.Username), id); err != nil {
+			return err
+		}
+		if err := tx.PutIndex("users_by_email", strings.ToLower(req.Email), id); err != nil {
+			return err
+		}
+		data, _ := json.Marshal(user)
+		_, err = tx.Emit(store.Event{
+			Type: EventUserCreated, Source: "/services/users", Subject: strconv.FormatUint(id, 10), Data: data,
+			CorrelationID: c.GetHeader("X-Request-Id"),
+		})
+		return err
+	})
+	var conflict errConflict
+	switch {
+	case errors.As(err, &conflict):
+		writeError(c, http.StatusConflict, fmt.Sprintf("%s is already taken", string(conflict)))
+	case err != nil:
+		writeError(c, http.StatusInternalServerError, "cannot store the user")
+	default:
+		c.JSON(http.StatusCreated, user)
+	}
+}
+
+// errConflict names the field whose value is taken.
+type errConflict string
+
+func (e errConflict) Error() string { return string(e) + " is taken" }
+
+func (u *Users) taken(tx *store.Tx, username, email string) (string, error) {
+	if _, ok, err := tx.GetIndex("users_by_name", strings.ToLower(username)); err != nil || ok {
+		return "username", err
+	}
+	if _, ok, err := tx.GetIndex("users_by_email", strings.ToLower(email)); err != nil || ok {
+		return "email", err
+	}
+	return "", nil
+}
+
+func (u *Users) get(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	var su storedUser
+	found, err := u.store.Get("users", id, &su)
+	switch {
+	case err != nil:
+		writeError(c, http.StatusInternalServerError, "cannot read the user")
+	case !found:
+		writeError(c, http.StatusNotFound, fmt.Sprintf("no user %d", id))
+	default:
+		c.JSON(http.StatusOK, su.User)
+	}
+}
+
+// health answers the health checks of a built-in service.
+func health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// decodeJSON reads the request body into v, strictly; on a problem it
+// answers 400 and returns false.
+func decodeJSON(c *gin.Context, v any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(c, http.StatusRequestEntityTooLarge, "request body too large")
+			return false
+		}
+		writeError(c, http.StatusBadRequest, "malformed JSON body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeError(c, http.StatusBadRequest, "malformed JSON body: more than one value")
+		return false
+	}
+	return true
+}
+
+// pathID reads the :id parameter; on a bad one it answers 400.
+func pathID(c *gin.Context) (uint64, bool) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(c, http.StatusBadRequest, fmt.Sprintf("%q is not an id", c.Param("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+// writeError answers a JSON error: {"error": msg, "request_id": id}.
+func writeError(c *gin.Context, status int, msg string) {
+	c.JSON(status, gin.H{"error": msg, "request_id": c.GetHeader("X-Request-Id")})
+}
