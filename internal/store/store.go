@@ -46,6 +46,7 @@ var (
 	bucketEvents   = []byte("events")   // seq -> event json
 	bucketEventIDs = []byte("event_ids")
 	bucketIndexes  = []byte("indexes") // name -> (key -> id)
+	bucketOffsets  = []byte("offsets") // consumer -> last handled seq
 )
 
 // Store is an open database. It is safe for concurrent use.
@@ -64,7 +65,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open the store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes} {
+		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes, bucketOffsets} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -296,6 +297,50 @@ func (s *Store) Events(q Query) ([]Event, error) {
 		return nil
 	})
 	return out, err
+}
+
+// EventsAfter returns up to limit events appended after seq whose type is
+// typ (any type when typ is empty), in order.
+func (s *Store) EventsAfter(seq uint64, typ string, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(keyOf(seq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if typ != "" && !bytes.Contains(v, []byte(typ)) {
+				continue
+			}
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if typ != "" && e.Type != typ {
+				continue
+			}
+			e.Seq = binary.BigEndian.Uint64(k)
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Offset returns the last event seq a consumer has handled (0: none).
+func (s *Store) Offset(consumer string) (uint64, error) {
+	var off uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketOffsets).Get([]byte(consumer)); v != nil {
+			off = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return off, err
+}
+
+// SetOffset records that a consumer has handled every event up to seq.
+func (s *Store) SetOffset(consumer string, seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOffsets).Put([]byte(consumer), keyOf(seq))
+	})
 }
 
 // NewID returns a new random event id (128 bits, hex).

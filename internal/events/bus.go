@@ -1,0 +1,157 @@
+// Package events carries the platform's events from the services that
+// publish them to the event routes that consume them.
+//
+// The flow: a service writes an entity and its event in one transaction,
+// the event going to the store's outbox; the Relay publishes outbox events
+// on the Bus and only then removes them from the outbox, so an event is
+// never lost between the two. A Bus delivers every event of a route's topic
+// at least once to the route's handler, retrying with backoff, and after
+// the last try moves it to the route's dead-letter topic with the reason.
+//
+// Bus is an interface: the embedded bus (this package, durable in the
+// store) and a Kafka bus fill it.
+package events
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/store"
+)
+
+// Event is the envelope of every event (CloudEvents-shaped).
+type Event = store.Event
+
+// Handler handles one event. An error means "try again later".
+type Handler func(ctx context.Context, e Event) error
+
+// Route is an event route: the events of Topic, passed through Filter,
+// go to Handler.
+type Route struct {
+	Name       string
+	Topic      string                                     // event type, e.g. user.created
+	Filter     func(e Event) bool                         // nil: every event
+	Handler    Handler                                    // the route's targets, one after the other
+	Retry      Retry                                      // tries before the dead-letter topic
+	DeadLetter string                                     // dead-letter topic (default Topic + ".dlq")
+	Sleep      func(context.Context, time.Duration) error // waits between tries (tests replace it)
+}
+
+// Retry says how often and how far apart a failing event is tried.
+type Retry struct {
+	Attempts int           // tries in all (default 5)
+	Backoff  time.Duration // wait after the first failure, doubled after each (default 100ms)
+	Max      time.Duration // longest wait (default 10s)
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 5
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = 100 * time.Millisecond
+	}
+	if r.Max <= 0 {
+		r.Max = 10 * time.Second
+	}
+	return r
+}
+
+// wait returns the wait after the n-th failed try (n from 1).
+func (r Retry) wait(n int) time.Duration {
+	d := r.Backoff
+	for i := 1; i < n && d < r.Max; i++ {
+		d *= 2
+	}
+	return min(d, r.Max)
+}
+
+// Bus publishes events and delivers them to routes.
+type Bus interface {
+	// Publish makes e durable on the bus; when it returns nil, every
+	// route of e's topic will receive e at least once.
+	Publish(ctx context.Context, e Event) error
+	// Subscribe delivers the route's events until ctx ends, from where the
+	// route left off (a restarted consumer resumes, it does not start over).
+	Subscribe(ctx context.Context, r Route) error
+}
+
+// DeadLetterReason is the extension attribute, in a dead-lettered event's
+// data, that says why its delivery failed.
+const DeadLetterReason = "deadletterreason"
+
+// deliver runs the route's handler on e with retries. It returns the last
+// error when every try failed, or ctx's error when it ended first.
+func deliver(ctx context.Context, r Route, e Event) error {
+	retry := r.Retry.withDefaults()
+	sleep := r.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	var err error
+	for attempt := 1; attempt <= retry.Attempts; attempt++ {
+		if err = r.Handler(ctx, e); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt < retry.Attempts {
+			if serr := sleep(ctx, retry.wait(attempt)); serr != nil {
+				return serr
+			}
+		}
+	}
+	return fmt.Errorf("after %d tries: %w", retry.Attempts, err)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Relay moves the store's outbox onto the bus: publish, then remove from
+// the outbox. It runs until ctx ends, looking at the outbox when wake
+// fires and every interval.
+func Relay(ctx context.Context, s *store.Store, bus Bus, wake <-chan struct{}, interval time.Duration) error {
+	for {
+		if err := RelayOnce(ctx, s, bus); err != nil && ctx.Err() == nil {
+			// The bus is down: the events wait in the outbox.
+			select {
+			case <-ctx.Done():
+			case <-time.After(interval):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(interval):
+		}
+	}
+}
+
+// RelayOnce publishes every event of the outbox, oldest first.
+func RelayOnce(ctx context.Context, s *store.Store, bus Bus) error {
+	for {
+		pending, err := s.Pending(256)
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		for _, e := range pending {
+			if err := bus.Publish(ctx, e); err != nil {
+				return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+			}
+			if err := s.Ack(e.Seq); err != nil {
+				return err
+			}
+		}
+	}
+}

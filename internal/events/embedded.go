@@ -1,0 +1,123 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/store"
+)
+
+// Embedded is the bus of one machine: events are appended to the store's
+// event store (durable, each event id once), and each route is a consumer
+// whose position is kept in the store, so a restart resumes where it left.
+type Embedded struct {
+	store *store.Store
+	// Poll is how often consumers look for events when nothing wakes them.
+	Poll time.Duration
+
+	mu      sync.Mutex
+	waiters []chan struct{}
+}
+
+// NewEmbedded returns the embedded bus on a store.
+func NewEmbedded(s *store.Store) *Embedded { return &Embedded{store: s, Poll: time.Second} }
+
+// Publish appends e to the event store and wakes the consumers.
+func (b *Embedded) Publish(_ context.Context, e Event) error {
+	if _, err := b.store.Append(e); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	for _, w := range b.waiters {
+		select {
+		case w <- struct{}{}:
+		default: // already woken
+		}
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *Embedded) waiter() (chan struct{}, func()) {
+	w := make(chan struct{}, 1)
+	b.mu.Lock()
+	b.waiters = append(b.waiters, w)
+	b.mu.Unlock()
+	return w, func() {
+		b.mu.Lock()
+		for i, x := range b.waiters {
+			if x == w {
+				b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+				break
+			}
+		}
+		b.mu.Unlock()
+	}
+}
+
+// consumer names a route's position in the store.
+func consumer(r Route) string { return "route:" + r.Name }
+
+// Subscribe delivers the route's events in order, each at least once,
+// until ctx ends. An event is handled (or dead-lettered) before the next
+// one, and the route's position is saved after each.
+func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
+	wake, stop := b.waiter()
+	defer stop()
+	if r.DeadLetter == "" {
+		r.DeadLetter = r.Topic + ".dlq"
+	}
+	for {
+		off, err := b.store.Offset(consumer(r))
+		if err != nil {
+			return err
+		}
+		batch, err := b.store.EventsAfter(off, r.Topic, 64)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if r.Filter == nil || r.Filter(e) {
+				if err := deliver(ctx, r, e); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err() // stopped: the event is delivered again after a restart
+					}
+					if err := b.deadLetter(ctx, r, e, err); err != nil {
+						return err
+					}
+				}
+			}
+			if err := b.store.SetOffset(consumer(r), e.Seq); err != nil {
+				return err
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(b.Poll):
+		}
+	}
+}
+
+// deadLetter publishes e on the route's dead-letter topic, with the reason.
+func (b *Embedded) deadLetter(ctx context.Context, r Route, e Event, reason error) error {
+	data, _ := json.Marshal(map[string]any{"event": e, DeadLetterReason: reason.Error(), "route": r.Name})
+	return b.Publish(ctx, Event{
+		ID:            e.ID + "." + r.Name + ".dlq",
+		Type:          r.DeadLetter,
+		Source:        "/composer/routes/" + r.Name,
+		Subject:       e.Subject,
+		Time:          time.Now().UTC(),
+		Data:          data,
+		CorrelationID: e.CorrelationID,
+		CausationID:   e.ID,
+	})
+}
+
+var _ Bus = (*Embedded)(nil)
