@@ -44,6 +44,13 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 			if !services.IsBuiltin(name) {
 				v.errorf(base, "there is no built-in service %q (the built-in services are %s)%s",
 					name, strings.Join(services.Builtin, ", "), suggest(name, services.Builtin))
+				break
+			}
+			own := services.BuiltinRoutes[name]
+			for i, r := range s.Routes {
+				if !slices.Contains(own, r) {
+					v.errorf(fmt.Sprintf("%s.routes.%d", base, i), "the built-in %s serves %s, not %q%s", name, strings.Join(own, ", "), r, suggest(r, own))
+				}
 			}
 		case "http":
 			if len(s.Instances) == 0 {

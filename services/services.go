@@ -16,6 +16,14 @@ package services
 // depend on each other (orders calls users; notifications reacts to both).
 var Builtin = []string{"users", "orders", "notifications"}
 
+// BuiltinRoutes lists the routes each built-in service serves; a platform
+// file exposes some or all of them.
+var BuiltinRoutes = map[string][]string{
+	"users":         {"/users", "/users/:id", "/health"},
+	"orders":        {"/orders", "/orders/:id", "/orders/:id/status"},
+	"notifications": {"/notifications"},
+}
+
 // IsBuiltin reports whether name is a built-in service.
 func IsBuiltin(name string) bool {
 	for _, b := range Builtin {

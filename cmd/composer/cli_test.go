@@ -23,7 +23,6 @@ func TestValidateCommand(t *testing.T) {
 		{"missing file", []string{"validate", "-f", "nope.tsk"}, 1, "", "nope.tsk: open nope.tsk: no such file"},
 		{"stray argument", []string{"validate", "x"}, 2, "", "usage: composer validate"},
 		{"help", []string{"validate", "-h"}, 0, "", "usage: composer validate"},
-		{"no command", nil, 2, "", "usage: composer"},
 		{"unknown command", []string{"frob"}, 2, "", `unknown command "frob"`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,120 @@
+package composer
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/store"
+)
+
+// adminHandler serves the admin API:
+//
+//	GET  /healthz              the process is up
+//	GET  /readyz               a generation is serving
+//	GET  /v1/status            generation, config files, the last reload and its diagnostics
+//	GET  /v1/services          services, instances and their health
+//	GET  /v1/breakers          every circuit breaker's state and counts
+//	GET  /v1/events?type=&subject=&limit=   the event store
+//	POST /v1/reload            reload now; answers the result
+func (r *Runner) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if r.gen() == nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+			return
+		}
+		writeJSON(w, 200, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		r.reloadMu.Lock()
+		st := r.status
+		r.reloadMu.Unlock()
+		writeJSON(w, 200, st)
+	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
+		g := r.gen()
+		type instance struct {
+			Address  string `json:"address"`
+			Health   string `json:"health"`
+			InFlight int64  `json:"in_flight"`
+		}
+		type service struct {
+			Name      string     `json:"name"`
+			Kind      string     `json:"kind"`
+			Routes    []string   `json:"routes"`
+			Instances []instance `json:"instances,omitempty"`
+		}
+		out := []service{}
+		for _, name := range sortedKeys(g.platform.Services) {
+			s := g.platform.Services[name]
+			svc := service{Name: name, Kind: s.Kind, Routes: s.Routes}
+			if e := g.services[name]; e != nil {
+				for _, in := range e.balancer.Instances() {
+					svc.Instances = append(svc.Instances, instance{in.Address, in.Health().String(), in.InFlight()})
+				}
+			}
+			out = append(out, svc)
+		}
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("GET /v1/breakers", func(w http.ResponseWriter, _ *http.Request) {
+		g := r.gen()
+		type view struct {
+			State               string  `json:"state"`
+			ConsecutiveFailures int     `json:"consecutive_failures"`
+			WindowRequests      int     `json:"window_requests"`
+			WindowFailures      int     `json:"window_failures"`
+			RetryAfterSeconds   float64 `json:"retry_after_seconds,omitempty"`
+			Successes           uint64  `json:"successes"`
+			Failures            uint64  `json:"failures"`
+			Rejected            uint64  `json:"rejected"`
+			Transitions         uint64  `json:"transitions"`
+		}
+		out := map[string]view{}
+		for name, e := range g.breakers {
+			s := e.b.Snapshot()
+			out[name] = view{s.State.String(), s.ConsecutiveFailures, s.WindowRequests, s.WindowFailures,
+				s.RetryAfter.Seconds(), s.Successes, s.Failures, s.Rejected, s.Transitions}
+		}
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, req *http.Request) {
+		q := store.Query{Type: req.URL.Query().Get("type"), Subject: req.URL.Query().Get("subject"), Limit: 1000}
+		if since := req.URL.Query().Get("since"); since != "" {
+			t, err := time.Parse(time.RFC3339, since)
+			if err != nil {
+				writeJSON(w, 400, map[string]string{"error": "since: an RFC 3339 time"})
+				return
+			}
+			q.Since = t
+		}
+		evs, err := r.store.Events(q)
+		if err != nil {
+			writeJSON(w, 500, map[string]string{"error": err.Error()})
+			return
+		}
+		if evs == nil {
+			evs = []store.Event{}
+		}
+		writeJSON(w, 200, evs)
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, _ *http.Request) {
+		res := r.Reload()
+		status := 200
+		if !res.OK {
+			status = http.StatusUnprocessableEntity
+		}
+		writeJSON(w, status, res)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

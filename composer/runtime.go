@@ -1,0 +1,515 @@
+package composer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/gateway"
+	"github.com/tuskcompose/composer/internal/health"
+	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/services"
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// Runner runs a platform file: it builds a generation (the gateway's
+// routes, breakers, balancers, health checks, event route consumers) from
+// the file, serves it, and replaces it with the next one on every reload.
+// Components whose settings did not change are carried over to the next
+// generation with what they learned (an open breaker stays open, a known
+// unhealthy instance stays unhealthy). A reload that fails leaves the
+// running generation alone.
+//
+// One goroutine at a time reloads (reloadMu); requests read the current
+// generation without locks.
+type Runner struct {
+	path   string
+	loader *tsk.Loader
+	log    *slog.Logger
+
+	gatewayLn, adminLn net.Listener
+	gatewaySrv, admin  *http.Server
+
+	store *store.Store
+	bus   *events.Embedded
+	wake  chan struct{} // wakes the outbox relay
+
+	ctx    context.Context // lives as long as the runner
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	reloadMu sync.Mutex
+	current  *generation // guarded by reloadMu for writes; read through gen()
+	genMu    sync.RWMutex
+	status   Status
+}
+
+// Status is what /v1/status reports.
+type Status struct {
+	Generation int       `json:"generation"`
+	Files      []string  `json:"files"`
+	LastReload Reload    `json:"last_reload"`
+	Started    time.Time `json:"started"`
+}
+
+// Reload is the result of one reload.
+type Reload struct {
+	Time        time.Time `json:"time"`
+	OK          bool      `json:"ok"`
+	Changed     bool      `json:"changed"`
+	Diagnostics []string  `json:"diagnostics,omitempty"`
+	Duration    string    `json:"duration"`
+}
+
+// generation is one running configuration.
+type generation struct {
+	number   int
+	platform *Platform
+	files    []string
+	handler  http.Handler
+	breakers map[string]*breakerEntry
+	services map[string]*serviceEntry
+	routes   map[string]*routeEntry
+}
+
+type breakerEntry struct {
+	settings breaker.Settings
+	b        *breaker.Breaker
+}
+
+type serviceEntry struct {
+	svc      Service
+	checks   health.Settings
+	balancer *balancer.Balancer
+	checker  *health.Checker
+}
+
+type routeEntry struct {
+	route  EventRoute
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewRunner loads the platform file and opens its store; Start serves it.
+func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	p, doc, err := Load(loader, path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(p.Composer.DataDir, "composer.db"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	r.bus.Poll = 250 * time.Millisecond
+	if r.gatewayLn, err = net.Listen("tcp", p.Composer.Listen); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", p.Composer.Listen, err)
+	}
+	if r.adminLn, err = net.Listen("tcp", p.Composer.Admin); err != nil {
+		r.gatewayLn.Close()
+		st.Close()
+		return nil, fmt.Errorf("admin: listen on %s: %w", p.Composer.Admin, err)
+	}
+	r.status.Started = time.Now().UTC()
+	start := time.Now()
+	g, err := r.build(p, doc.Files, nil)
+	if err != nil {
+		r.gatewayLn.Close()
+		r.adminLn.Close()
+		st.Close()
+		return nil, err
+	}
+	r.current = g
+	r.status.Generation, r.status.Files = g.number, doc.Files
+	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
+	return r, nil
+}
+
+// GatewayAddr and AdminAddr are the addresses the runner listens on.
+func (r *Runner) GatewayAddr() string { return r.gatewayLn.Addr().String() }
+
+// AdminAddr is the admin API's address.
+func (r *Runner) AdminAddr() string { return r.adminLn.Addr().String() }
+
+func (r *Runner) gen() *generation {
+	r.genMu.RLock()
+	defer r.genMu.RUnlock()
+	return r.current
+}
+
+// Start serves the gateway and the admin API and starts the outbox relay.
+func (r *Runner) Start() {
+	r.gatewaySrv = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.gen().handler.ServeHTTP(w, req) }),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	r.admin = &http.Server{Handler: r.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{r.gatewaySrv, r.gatewayLn}, {r.admin, r.adminLn}} {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			if err := s.srv.Serve(s.ln); err != nil && err != http.ErrServerClosed {
+				r.log.Error("serve", "addr", s.ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		events.Relay(r.ctx, r.store, r.bus, r.wake, 250*time.Millisecond)
+	}()
+	r.log.Info("platform running", "gateway", r.GatewayAddr(), "admin", r.AdminAddr(), "generation", r.gen().number)
+}
+
+// Stop drains in-flight requests (up to ctx's deadline) and stops
+// everything.
+func (r *Runner) Stop(ctx context.Context) error {
+	var err error
+	if r.gatewaySrv != nil {
+		err = r.gatewaySrv.Shutdown(ctx)
+		r.admin.Shutdown(ctx)
+	} else {
+		r.gatewayLn.Close()
+		r.adminLn.Close()
+	}
+	r.reloadMu.Lock()
+	g := r.gen()
+	for _, s := range g.services {
+		if s.checker != nil {
+			s.checker.Stop()
+		}
+	}
+	for _, rt := range g.routes {
+		rt.stop()
+	}
+	r.reloadMu.Unlock()
+	r.cancel()
+	r.bg.Wait()
+	if cerr := r.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (rt *routeEntry) stop() {
+	rt.cancel()
+	<-rt.done
+}
+
+// Reload reads the platform file again and, when it is valid and different,
+// swaps the running generation for a new one. It returns the result, also
+// kept for /v1/status.
+func (r *Runner) Reload() Reload {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	start := time.Now()
+	res := Reload{Time: start.UTC()}
+	p, doc, err := Load(r.loader, r.path)
+	cur := r.gen()
+	switch {
+	case err != nil:
+		res.Diagnostics = diagnostics(err)
+	case p.Composer.Listen != cur.platform.Composer.Listen || p.Composer.Admin != cur.platform.Composer.Admin ||
+		p.Composer.DataDir != cur.platform.Composer.DataDir:
+		res.Diagnostics = []string{fmt.Sprintf("%s: [composer] listen, admin and data_dir take effect at the next start; the running platform keeps its own", r.path)}
+	case reflect.DeepEqual(p, cur.platform):
+		res.OK = true
+	default:
+		next, err := r.build(p, doc.Files, cur)
+		if err != nil {
+			res.Diagnostics = diagnostics(err)
+			break
+		}
+		r.genMu.Lock()
+		r.current = next
+		r.genMu.Unlock()
+		r.retire(cur, next)
+		res.OK, res.Changed = true, true
+	}
+	if doc != nil {
+		r.status.Files = doc.Files
+	}
+	res.Duration = time.Since(start).String()
+	r.status.LastReload = res
+	r.status.Generation = r.gen().number
+	if res.OK {
+		r.log.Info("reload", "generation", r.status.Generation, "changed", res.Changed, "took", res.Duration)
+	} else {
+		r.log.Error("reload failed; the running platform is unchanged", "diagnostics", res.Diagnostics)
+	}
+	return res
+}
+
+func diagnostics(err error) []string {
+	if ds, ok := err.(tsk.Diagnostics); ok {
+		out := make([]string, len(ds))
+		for i, d := range ds {
+			out[i] = d.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// retire stops what the old generation had and the new one does not use.
+func (r *Runner) retire(old, next *generation) {
+	for name, s := range old.services {
+		if n := next.services[name]; s.checker != nil && (n == nil || n.checker != s.checker) {
+			s.checker.Stop()
+		}
+	}
+	for name, rt := range old.routes {
+		if next.routes[name] != rt {
+			rt.stop()
+		}
+	}
+}
+
+// build makes the next generation; prev (when not nil) lends it the
+// components whose settings did not change. Nothing of prev is stopped
+// here.
+func (r *Runner) build(p *Platform, files []string, prev *generation) (*generation, error) {
+	g := &generation{number: 1, platform: p, files: files,
+		breakers: map[string]*breakerEntry{}, services: map[string]*serviceEntry{}, routes: map[string]*routeEntry{}}
+	if prev != nil {
+		g.number = prev.number + 1
+	}
+	if err := r.supported(p); err != nil {
+		return nil, err // before anything starts: a failed build leaves nothing running
+	}
+	engine := gin.New()
+	engine.Use(gin.Recovery())
+	engine.NoRoute(func(c *gin.Context) {
+		gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
+	})
+
+	// Built-in services, on the one store.
+	users := services.NewUsers(r.store)
+	usersClient := &services.UsersClient{BaseURL: "http://" + r.GatewayAddr(), HTTP: &http.Client{Timeout: 5 * time.Second},
+		Breaker: r.breaker(g, prev, p, "users")}
+	orders := services.NewOrders(r.store, usersClient)
+	notes := services.NewNotifications(r.store, nil)
+	builtins := map[string]interface{ Register(gin.IRouter) }{"users": users, "orders": orders, "notifications": notes}
+
+	for _, name := range sortedKeys(p.Services) {
+		s := p.Services[name]
+		var h http.Handler
+		switch s.Kind {
+		case "builtin":
+			sub := gin.New()
+			builtins[name].Register(sub)
+			h = sub
+		case "http":
+			entry := r.service(g, prev, p, name)
+			br := r.breaker(g, prev, p, name)
+			for _, route := range s.Routes {
+				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries}
+				if s.StripPrefix {
+					up.StripPrefix = staticPrefix(route)
+				}
+				engine.Any(route, gin.WrapH(up.Handler()))
+			}
+			continue
+		}
+		for _, route := range s.Routes {
+			engine.Any(route, gin.WrapH(h))
+		}
+	}
+	root := gateway.RequestID(gateway.BodyLimit(1<<20, engine))
+	g.handler = root
+
+	// Event routes: a consumer each, carried over when unchanged.
+	for _, name := range sortedKeys(p.EventRoutes) {
+		er := p.EventRoutes[name]
+		if prev != nil {
+			if old := prev.routes[name]; old != nil && reflect.DeepEqual(old.route, er) {
+				g.routes[name] = old
+				continue
+			}
+		}
+		var handlers []events.Handler
+		for _, to := range er.To {
+			switch {
+			case to == "notifications":
+				handlers = append(handlers, notes.Handle)
+			default:
+				handlers = append(handlers, events.HTTPTarget(&http.Client{Timeout: 10 * time.Second}, to))
+			}
+		}
+		ctx, cancel := context.WithCancel(r.ctx)
+		entry := &routeEntry{route: er, cancel: cancel, done: make(chan struct{})}
+		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...)}
+		go func() {
+			defer close(entry.done)
+			if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {
+				r.log.Error("event route stopped", "route", name, "err", err)
+			}
+		}()
+		g.routes[name] = entry
+	}
+	return g, nil
+}
+
+// breaker returns the breaker of a call target, the previous generation's
+// when its settings did not change.
+func (r *Runner) breaker(g, prev *generation, p *Platform, target string) *breaker.Breaker {
+	if e := g.breakers[target]; e != nil {
+		return e.b
+	}
+	cfg := p.CircuitBreaker.CircuitBreaker
+	if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
+		cfg = mergeBreaker(cfg, over)
+	}
+	settings := breaker.Settings{
+		FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
+		MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
+		HalfOpenMaxRequests: cfg.HalfOpenMaxRequests,
+	}
+	if prev != nil {
+		if e := prev.breakers[target]; e != nil && e.settings == settings {
+			g.breakers[target] = e
+			return e.b
+		}
+	}
+	e := &breakerEntry{settings: settings, b: breaker.New(settings, nil, func(from, to breaker.State) {
+		r.log.Warn("circuit breaker", "target", target, "from", from.String(), "to", to.String())
+	})}
+	g.breakers[target] = e
+	return e.b
+}
+
+// mergeBreaker applies a per-target block over the defaults: a per-target
+// block names only what differs.
+func mergeBreaker(def, over CircuitBreaker) CircuitBreaker {
+	out := def
+	if over.FailureThreshold != 0 {
+		out.FailureThreshold = over.FailureThreshold
+	}
+	if over.RecoveryTimeout != 0 {
+		out.RecoveryTimeout = over.RecoveryTimeout
+	}
+	if over.HalfOpenMaxRequests != 0 {
+		out.HalfOpenMaxRequests = over.HalfOpenMaxRequests
+	}
+	if over.FailureRatio != 0 {
+		out.FailureRatio = over.FailureRatio
+	}
+	if over.Window != 0 {
+		out.Window = over.Window
+	}
+	if over.MinimumRequests != 0 {
+		out.MinimumRequests = over.MinimumRequests
+	}
+	return out
+}
+
+// service returns the balancer and health checker of an http service, the
+// previous generation's when its instances and checks did not change.
+func (r *Runner) service(g, prev *generation, p *Platform, name string) *serviceEntry {
+	s := *p.Services[name]
+	hc := p.HealthChecks.HealthCheck
+	if over, ok := p.HealthChecks.PerService[name]; ok {
+		hc = mergeHealth(hc, over)
+	}
+	if s.HealthEndpoint != "" {
+		hc.Path = s.HealthEndpoint
+	}
+	checks := health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
+		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path}
+	if prev != nil {
+		if e := prev.services[name]; e != nil && reflect.DeepEqual(e.svc.Instances, s.Instances) &&
+			e.svc.LoadBalancer == s.LoadBalancer && e.checks == checks {
+			g.services[name] = &serviceEntry{svc: s, checks: checks, balancer: e.balancer, checker: e.checker}
+			return g.services[name]
+		}
+	}
+	var ins []*balancer.Instance
+	for _, addr := range s.Instances {
+		ins = append(ins, balancer.NewInstance(addr))
+	}
+	bal, _ := balancer.New(balancer.Policy(s.LoadBalancer), ins) // validated
+	checker := health.New(checks, health.HTTPProbe(&http.Client{}, checks.Path))
+	checker.Start(r.ctx, ins)
+	e := &serviceEntry{svc: s, checks: checks, balancer: bal, checker: checker}
+	g.services[name] = e
+	return e
+}
+
+func mergeHealth(def, over HealthCheck) HealthCheck {
+	out := def
+	if over.Interval != 0 {
+		out.Interval = over.Interval
+	}
+	if over.Timeout != 0 {
+		out.Timeout = over.Timeout
+	}
+	if over.Retries != 0 {
+		out.Retries = over.Retries
+	}
+	if over.HealthyThreshold != 0 {
+		out.HealthyThreshold = over.HealthyThreshold
+	}
+	if over.Path != "" {
+		out.Path = over.Path
+	}
+	return out
+}
+
+// supported reports what a valid platform asks for that this runtime
+// does not do yet.
+func (r *Runner) supported(p *Platform) error {
+	var problems tsk.Diagnostics
+	for _, name := range sortedKeys(p.Services) {
+		if kind := p.Services[name].Kind; kind != "builtin" && kind != "http" {
+			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+				Msg: fmt.Sprintf("service %s: kind %q is not supported yet", name, kind)})
+		}
+	}
+	for _, name := range sortedKeys(p.EventRoutes) {
+		e := p.EventRoutes[name]
+		if e.Filter != "" {
+			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+				Msg: fmt.Sprintf("event route %s: filters are not supported yet", name)})
+		}
+		for _, to := range e.To {
+			if s := p.Services[to]; s != nil && to != "notifications" {
+				problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+					Msg: fmt.Sprintf("event route %s: service %s does not consume events (give a URL)", name, to)})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+// staticPrefix is a route's path before its first parameter:
+// /billing/*path gives /billing.
+func staticPrefix(route string) string {
+	if i := strings.IndexAny(route, ":*"); i >= 0 {
+		route = route[:i]
+	}
+	return strings.TrimSuffix(route, "/")
+}
