@@ -128,6 +128,9 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		st.Close()
 		return nil, fmt.Errorf("admin: listen on %s: %w", p.Composer.Admin, err)
 	}
+	for _, w := range Warnings(doc) {
+		log.Warn(w.Error())
+	}
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
 	g, err := r.build(p, doc.Files, nil)

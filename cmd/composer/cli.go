@@ -118,6 +118,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		printErr(stderr, err)
 		return 1
 	}
+	for _, w := range composer.Warnings(doc) {
+		fmt.Fprintln(stderr, w.Error())
+	}
 	fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(p.Services), len(p.EventRoutes), len(doc.Files))
 	return 0
 }

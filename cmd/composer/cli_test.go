@@ -14,7 +14,8 @@ func TestValidateCommand(t *testing.T) {
 		outHas   string
 		errHas   string
 	}{
-		{"default platform", []string{"validate", "-f", "../../platform.tsk"}, 0, "3 services, 2 event routes (1 files)", ""},
+		{"default platform", []string{"validate", "-f", "../../platform.tsk"}, 0, "3 services, 2 event routes (1 files)",
+			"../../platform.tsk:11:15: warning: microservices_architecture.service_mesh: the composer has no service mesh; the switch has no effect"},
 		{"reference platform", []string{"validate", "-f", "../../examples/reference/platform.tsk"}, 0, "5 services", ""},
 		{"every problem at once", []string{"validate", "-f", "../../composer/testdata/invalid.tsk"}, 1, "",
 			"../../composer/testdata/invalid.tsk:3:66: \"user\" is not a service (did you mean \"users\"?)\n"},
