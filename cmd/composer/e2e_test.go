@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBinary starts the real composer binary on loopback ports: it serves
+// the shop, applies an edit, survives a bad one, reloads on SIGHUP, stops
+// cleanly on SIGTERM, and finds its data again when started anew.
+func TestBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "composer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "platform.tsk")
+	write := func(extra string) {
+		src := fmt.Sprintf(`[composer]
+listen: "127.0.0.1:0"
+admin: "127.0.0.1:0"
+data_dir: %q
+[services]
+users { kind: "builtin", routes: ["/users", "/users/:id"] }
+%s`, filepath.Join(dir, "data"), extra)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+
+	first := startBinary(t, bin, file)
+	if status, body := httpDo(t, "POST", first.gateway+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`); status != 201 {
+		t.Fatalf("create user: %d %s", status, body)
+	}
+	write("notifications { kind: \"builtin\", routes: [\"/notifications\"] }\n")
+	waitFor(t, "the edit applied", func() bool { s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); return s == 200 })
+	write("oops: $nope\n")
+	waitFor(t, "the bad edit reported", func() bool {
+		_, body := httpDo(t, "GET", first.admin+"/v1/status", "")
+		return strings.Contains(body, "platform.tsk:7:7: undefined variable $nope")
+	})
+	if s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); s != 200 {
+		t.Errorf("a bad edit changed the running platform: %d", s)
+	}
+	write("")
+	first.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "SIGHUP reloaded", func() bool { s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); return s == 404 })
+	first.stop(t)
+
+	second := startBinary(t, bin, file)
+	if status, body := httpDo(t, "GET", second.gateway+"/users/1", ""); status != 200 || !strings.Contains(body, `"username":"ada"`) {
+		t.Errorf("after a restart: %d %s", status, body)
+	}
+	second.stop(t)
+}
+
+type binary struct {
+	cmd            *exec.Cmd
+	gateway, admin string
+	exited         chan error
+}
+
+var runningLine = regexp.MustCompile(`platform running"? gateway=(\S+) admin=(\S+)`)
+
+func startBinary(t *testing.T, bin, file string) *binary {
+	t.Helper()
+	cmd := exec.Command(bin, "-f", file)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &binary{cmd: cmd, exited: make(chan error, 1)}
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := runningLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { b.exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case m := <-found:
+		b.gateway, b.admin = "http://"+m[1], "http://"+m[2]
+	case err := <-b.exited:
+		t.Fatalf("the composer exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the composer did not start")
+	}
+	return b
+}
+
+func (b *binary) stop(t *testing.T) {
+	t.Helper()
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-b.exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the composer did not stop on SIGTERM")
+	}
+}
+
+func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
