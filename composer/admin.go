@@ -13,6 +13,7 @@ import (
 //	GET  /healthz              the process is up
 //	GET  /readyz               a generation is serving
 //	GET  /v1/status            generation, config files, the last reload and its diagnostics
+//	GET  /v1/platform          the running platform, decoded (what composer plan compares with)
 //	GET  /v1/services          services, instances and their health
 //	GET  /v1/breakers          every circuit breaker's state and counts
 //	GET  /v1/events?type=&subject=&limit=   the event store
@@ -33,6 +34,7 @@ func (r *Runner) adminHandler() http.Handler {
 		r.reloadMu.Unlock()
 		writeJSON(w, 200, st)
 	})
+	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.gen().platform) })
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
 		g := r.gen()
 		type instance struct {

@@ -380,10 +380,7 @@ func (r *Runner) breaker(g, prev *generation, p *Platform, target string) *break
 	if e := g.breakers[target]; e != nil {
 		return e.b
 	}
-	cfg := p.CircuitBreaker.CircuitBreaker
-	if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-		cfg = mergeBreaker(cfg, over)
-	}
+	cfg := effectiveBreaker(p, target)
 	settings := breaker.Settings{
 		FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
 		MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
@@ -431,13 +428,7 @@ func mergeBreaker(def, over CircuitBreaker) CircuitBreaker {
 // previous generation's when its instances and checks did not change.
 func (r *Runner) service(g, prev *generation, p *Platform, name string) *serviceEntry {
 	s := *p.Services[name]
-	hc := p.HealthChecks.HealthCheck
-	if over, ok := p.HealthChecks.PerService[name]; ok {
-		hc = mergeHealth(hc, over)
-	}
-	if s.HealthEndpoint != "" {
-		hc.Path = s.HealthEndpoint
-	}
+	hc := effectiveHealth(p, name)
 	checks := health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
 		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path}
 	if prev != nil {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,6 +22,8 @@ import (
 
 const usage = `usage: composer [run] [-f FILE]    run the platform (default ./platform.tsk)
        composer validate [-f FILE]   report every problem of a platform file
+       composer plan [-f FILE] [--admin ADDR]
+                                     what reloading FILE would change in the running platform
 
 Problems are printed as FILE:LINE:COL: message (exit status 1).
 `
@@ -37,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runPlatform(args[1:], stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "plan":
+		return plan(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "composer: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -122,5 +128,54 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, w.Error())
 	}
 	fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(p.Services), len(p.EventRoutes), len(doc.Files))
+	return 0
+}
+
+// plan prints what a reload to the file would change in the platform
+// running at the admin address (by default the file's [composer] admin).
+func plan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "platform.tsk", "the platform file")
+	admin := fs.String("admin", "", "the running composer's admin address (default: the file's [composer] admin)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	next, _, err := composer.Load(&tsk.Loader{}, *file)
+	if err != nil {
+		printErr(stderr, err)
+		return 1
+	}
+	addr := *admin
+	if addr == "" {
+		addr = next.Composer.Admin
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/v1/platform")
+	if err != nil {
+		fmt.Fprintf(stderr, "composer plan: no running composer at %s: %v\n", addr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	var cur composer.Platform
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&cur) != nil {
+		fmt.Fprintf(stderr, "composer plan: %s did not answer with its platform (%s)\n", addr, resp.Status)
+		return 1
+	}
+	changes := composer.Plan(&cur, next)
+	if len(changes) == 0 {
+		fmt.Fprintln(stdout, "no changes")
+		return 0
+	}
+	for _, c := range changes {
+		fmt.Fprintln(stdout, c.String())
+	}
 	return 0
 }
