@@ -111,6 +111,9 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := supported(path, p); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(filepath.Join(p.Composer.DataDir, "composer.db"))
 	if err != nil {
 		return nil, err
@@ -298,7 +301,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) (*generati
 	if prev != nil {
 		g.number = prev.number + 1
 	}
-	if err := r.supported(p); err != nil {
+	if err := supported(r.path, p); err != nil {
 		return nil, err // before anything starts: a failed build leaves nothing running
 	}
 	engine := gin.New()
@@ -384,7 +387,7 @@ func (r *Runner) breaker(g, prev *generation, p *Platform, target string) *break
 	settings := breaker.Settings{
 		FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
 		MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
-		HalfOpenMaxRequests: cfg.HalfOpenMaxRequests,
+		HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
 	}
 	if prev != nil {
 		if e := prev.breakers[target]; e != nil && e.settings == settings {
@@ -472,23 +475,23 @@ func mergeHealth(def, over HealthCheck) HealthCheck {
 
 // supported reports what a valid platform asks for that this runtime
 // does not do yet.
-func (r *Runner) supported(p *Platform) error {
+func supported(path string, p *Platform) error {
 	var problems tsk.Diagnostics
 	for _, name := range sortedKeys(p.Services) {
 		if kind := p.Services[name].Kind; kind != "builtin" && kind != "http" {
-			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
 				Msg: fmt.Sprintf("service %s: kind %q is not supported yet", name, kind)})
 		}
 	}
 	for _, name := range sortedKeys(p.EventRoutes) {
 		e := p.EventRoutes[name]
 		if e.Filter != "" {
-			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
 				Msg: fmt.Sprintf("event route %s: filters are not supported yet", name)})
 		}
 		for _, to := range e.To {
 			if s := p.Services[to]; s != nil && to != "notifications" {
-				problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: r.path},
+				problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
 					Msg: fmt.Sprintf("event route %s: service %s does not consume events (give a URL)", name, to)})
 			}
 		}

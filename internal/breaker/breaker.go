@@ -62,6 +62,9 @@ type Settings struct {
 	MinimumRequests     int           // requests in the window before the ratio applies
 	RecoveryTimeout     time.Duration // time open before probing (default 30s)
 	HalfOpenMaxRequests int           // probes in half-open; that many successes close (default 1)
+	// NoHalfOpen skips the half-open state: after RecoveryTimeout the
+	// breaker closes and lets every call through (half_open_state: false).
+	NoHalfOpen bool
 }
 
 // buckets is the number of slices of the ratio's window.
@@ -235,6 +238,9 @@ func (b *Breaker) probeDone(o Outcome, now time.Time) change {
 // Called with b.mu held.
 func (b *Breaker) advance(now time.Time) change {
 	if b.state == Open && !now.Before(b.openUntil) {
+		if b.settings.NoHalfOpen {
+			return b.set(Closed, now)
+		}
 		return b.set(HalfOpen, now)
 	}
 	return change{}
@@ -298,6 +304,9 @@ func (b *Breaker) Snapshot() Snapshot {
 	state := b.state
 	if state == Open && !now.Before(b.openUntil) {
 		state = HalfOpen
+		if b.settings.NoHalfOpen {
+			state = Closed
+		}
 	}
 	snap := Snapshot{State: state, ConsecutiveFailures: b.consecutive, Stats: b.stats}
 	snap.WindowRequests, snap.WindowFailures = b.windowCounts(now)

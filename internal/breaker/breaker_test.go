@@ -105,6 +105,21 @@ func TestHalfOpenProbes(t *testing.T) {
 	}
 }
 
+func TestWithoutHalfOpen(t *testing.T) {
+	c := newClock()
+	b := New(Settings{FailureThreshold: 1, RecoveryTimeout: time.Second, NoHalfOpen: true}, c.now, nil)
+	call(b, Failure)
+	c.advance(time.Second)
+	if b.State() != Closed {
+		t.Fatalf("state %v after the timeout, want closed", b.State())
+	}
+	for range 3 {
+		if !call(b, Success) {
+			t.Fatal("a call was refused after the timeout")
+		}
+	}
+}
+
 func TestIgnoredProbeFreesItsPlace(t *testing.T) {
 	c := newClock()
 	b := New(Settings{FailureThreshold: 1, RecoveryTimeout: time.Second}, c.now, nil)
