@@ -20,6 +20,7 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test ./tsk -run '^$$' -bench Load -benchmem -count $(BENCHCOUNT) -timeout 30m | $(GO) run ./internal/gendoc/cmd/benchtable
 	$(GO) test -run '^$$' -bench 'Decode|Source' -benchmem ./tsk ./parser/format
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/breaker
+	$(GO) test -run '^$$' -bench ReloadApplied -benchtime 20x -count $(BENCHCOUNT) ./composer
 
 fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	@for pkg in $$($(GO) list $(PKGS)); do \
