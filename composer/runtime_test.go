@@ -268,3 +268,58 @@ func TestNoRequestFailsAcrossReloads(t *testing.T) {
 		t.Errorf("generation %d, want 51", p.r.gen().number)
 	}
 }
+
+// TestDeadInstanceAvoidedAndBreakerRecovers kills one instance of an http
+// service: health checks take it out of the balancer, requests keep
+// succeeding on the other; then both die, the breaker opens, and when an
+// instance is back the breaker closes again.
+func TestDeadInstanceAvoidedAndBreakerRecovers(t *testing.T) {
+	var failing atomic.Bool
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && r.URL.Path != "/health" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	a, b := httptest.NewServer(handler), httptest.NewServer(handler)
+	defer a.Close()
+	defer b.Close()
+	extra := fmt.Sprintf("[services]\nbilling { kind: \"http\", instances: [%q, %q], routes: [\"/billing\"] }\n"+
+		"[circuit_breaker]\nbilling { failure_threshold: 2, recovery_timeout: \"200ms\" }\n", a.URL, b.URL)
+	p := startPlatform(t, extra)
+	gw := "http://" + p.r.GatewayAddr()
+	admin := "http://" + p.r.AdminAddr()
+	eventually(t, "both instances healthy", func() bool {
+		_, body := call(t, "GET", admin+"/v1/services", "")
+		return strings.Count(body, `"health": "healthy"`) == 2
+	})
+	a.Close() // connection refused from now on
+	eventually(t, "the dead instance unhealthy", func() bool {
+		_, body := call(t, "GET", admin+"/v1/services", "")
+		return strings.Contains(body, `"health": "unhealthy"`)
+	})
+	for range 10 {
+		if status, body := call(t, "GET", gw+"/billing", ""); status != 200 {
+			t.Fatalf("with one instance left: %d %s", status, body)
+		}
+	}
+	// Now the other one fails too: the breaker opens.
+	failing.Store(true)
+	for range 2 {
+		call(t, "GET", gw+"/billing", "")
+	}
+	_, body := call(t, "GET", admin+"/v1/breakers", "")
+	if !strings.Contains(body, `"state": "open"`) {
+		t.Fatalf("breaker not open: %s", body)
+	}
+	failing.Store(false) // back
+	eventually(t, "the breaker closed again", func() bool {
+		status, _ := call(t, "GET", gw+"/billing", "")
+		return status == 200
+	})
+	_, body = call(t, "GET", admin+"/v1/breakers", "")
+	if !strings.Contains(body, `"state": "closed"`) {
+		t.Errorf("breaker after recovery: %s", body)
+	}
+}
