@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test race bench fuzz lint fmt-check tools
+.PHONY: help build test bench bench-gateway fuzz lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test -run '^$$' -bench 'Decode|Source' -benchmem ./tsk ./parser/format
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/breaker
 	$(GO) test -run '^$$' -bench ReloadApplied -benchtime 20x -count $(BENCHCOUNT) ./composer
+
+bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk (needs wrk, nginx)
+	./scripts/bench-gateway.sh
 
 fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	@for pkg in $$($(GO) list $(PKGS)); do \

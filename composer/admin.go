@@ -3,6 +3,7 @@ package composer
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/tuskcompose/composer/internal/store"
@@ -18,6 +19,7 @@ import (
 //	GET  /v1/breakers          every circuit breaker's state and counts
 //	GET  /v1/events?type=&subject=&limit=   the event store
 //	POST /v1/reload            reload now; answers the result
+//	GET  /debug/pprof/         Go's profiler
 func (r *Runner) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
@@ -102,6 +104,10 @@ func (r *Runner) adminHandler() http.Handler {
 		}
 		writeJSON(w, 200, evs)
 	})
+	// Go's profiler, for people who want to see where the time goes; the
+	// admin address is loopback unless the platform file says otherwise.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, _ *http.Request) {
 		res := r.Reload()
 		status := 200

@@ -45,6 +45,9 @@ type Runner struct {
 	store *store.Store
 	bus   *events.Embedded
 	wake  chan struct{} // wakes the outbox relay
+	// transport carries every call to http services; its idle
+	// connections outlive generations.
+	transport *http.Transport
 
 	ctx    context.Context // lives as long as the runner
 	cancel context.CancelFunc
@@ -120,7 +123,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transport: upstreamTransport()}
 	r.bus.Poll = 250 * time.Millisecond
 	if r.gatewayLn, err = net.Listen("tcp", p.Composer.Listen); err != nil {
 		st.Close()
@@ -330,7 +333,8 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) (*generati
 			entry := r.service(g, prev, p, name)
 			br := r.breaker(g, prev, p, name)
 			for _, route := range s.Routes {
-				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries}
+				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
+					Transport: r.transport}
 				if s.StripPrefix {
 					up.StripPrefix = staticPrefix(route)
 				}
@@ -509,4 +513,20 @@ func staticPrefix(route string) string {
 		route = route[:i]
 	}
 	return strings.TrimSuffix(route, "/")
+}
+
+// upstreamTransport is tuned for a gateway: many idle connections per
+// instance (the default keeps two, and a busy gateway would open a new
+// connection for most requests), bounded dials.
+func upstreamTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // instances are addresses to reach directly
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
 }

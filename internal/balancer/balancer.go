@@ -5,6 +5,7 @@ package balancer
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"sync/atomic"
 )
 
@@ -31,13 +32,20 @@ func (h Health) String() string {
 // Instance is one address of a service. Its health and in-flight count
 // are safe for concurrent use.
 type Instance struct {
-	Address  string // e.g. http://127.0.0.1:7001
+	Address  string   // e.g. http://127.0.0.1:7001
+	URL      *url.URL // Address parsed; nil when it does not parse
 	health   atomic.Int32
 	inFlight atomic.Int64
 }
 
 // NewInstance returns an instance of unknown health.
-func NewInstance(address string) *Instance { return &Instance{Address: address} }
+func NewInstance(address string) *Instance {
+	u, err := url.Parse(address)
+	if err != nil {
+		u = nil
+	}
+	return &Instance{Address: address, URL: u}
+}
 
 // Health returns the instance's health.
 func (in *Instance) Health() Health { return Health(in.health.Load()) }

@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"time"
 
@@ -145,17 +144,22 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // try sends the request to one instance.
 func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (*http.Response, error) {
-	base, err := url.Parse(in.Address)
-	if err != nil {
+	base := in.URL
+	if base == nil {
 		in.Done()
-		return nil, err
+		return nil, fmt.Errorf("instance %q is not a URL", in.Address)
 	}
+	var err error
 	ctx, cancel := req.Context(), context.CancelFunc(func() {})
 	if t.u.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, t.u.Timeout)
 	}
-	out := req.Clone(ctx)
-	out.URL.Scheme, out.URL.Host = base.Scheme, base.Host
+	// req is the reverse proxy's own copy of the client's request: a
+	// shallow copy with its own URL is enough for each try.
+	out := req.WithContext(ctx)
+	u := *req.URL
+	u.Scheme, u.Host = base.Scheme, base.Host
+	out.URL = &u
 	out.Host = ""
 	if attempt > 0 && req.GetBody != nil {
 		if out.Body, err = req.GetBody(); err != nil {
