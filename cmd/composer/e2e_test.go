@@ -32,7 +32,12 @@ admin: "127.0.0.1:0"
 data_dir: %q
 [services]
 users { kind: "builtin", routes: ["/users", "/users/:id"] }
-%s`, filepath.Join(dir, "data"), extra)
+orders { kind: "builtin", routes: ["/orders", "/orders/:id"], calls: ["users"] }
+notifications { kind: "builtin", routes: [] }
+%s
+[event_routes]
+welcome { topic: "user.created", to: ["notifications"] }
+`, filepath.Join(dir, "data"), extra)
 		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -43,24 +48,43 @@ users { kind: "builtin", routes: ["/users", "/users/:id"] }
 	if status, body := httpDo(t, "POST", first.gateway+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`); status != 201 {
 		t.Fatalf("create user: %d %s", status, body)
 	}
+	if status, body := httpDo(t, "POST", first.gateway+"/orders", `{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":9.5}]}`); status != 201 {
+		t.Fatalf("create order: %d %s", status, body)
+	}
 	write("notifications { kind: \"builtin\", routes: [\"/notifications\"] }\n")
 	waitFor(t, "the edit applied", func() bool { s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); return s == 200 })
+	waitFor(t, "the welcome notification", func() bool {
+		_, body := httpDo(t, "GET", first.gateway+"/notifications", "")
+		return strings.Contains(body, `"kind":"welcome"`)
+	})
 	write("oops: $nope\n")
 	waitFor(t, "the bad edit reported", func() bool {
 		_, body := httpDo(t, "GET", first.admin+"/v1/status", "")
-		return strings.Contains(body, "platform.tsk:7:7: undefined variable $nope")
+		return strings.Contains(body, "platform.tsk:9:7: undefined variable $nope")
 	})
 	if s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); s != 200 {
 		t.Errorf("a bad edit changed the running platform: %d", s)
 	}
-	write("")
+	write("notifications { kind: \"builtin\", routes: [] }\n")
 	first.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "SIGHUP reloaded", func() bool { s, _ := httpDo(t, "GET", first.gateway+"/notifications", ""); return s == 404 })
+	write("notifications { kind: \"builtin\", routes: [\"/notifications\"] }\n")
 	first.stop(t)
 
 	second := startBinary(t, bin, file)
 	if status, body := httpDo(t, "GET", second.gateway+"/users/1", ""); status != 200 || !strings.Contains(body, `"username":"ada"`) {
-		t.Errorf("after a restart: %d %s", status, body)
+		t.Errorf("user after a restart: %d %s", status, body)
+	}
+	if status, body := httpDo(t, "GET", second.gateway+"/orders/1", ""); status != 200 || !strings.Contains(body, `"total_amount":9.5`) {
+		t.Errorf("order after a restart: %d %s", status, body)
+	}
+	_, evs := httpDo(t, "GET", second.admin+"/v1/events", "")
+	if !strings.Contains(evs, `"type": "user.created"`) || !strings.Contains(evs, `"type": "order.created"`) {
+		t.Errorf("events after a restart: %s", evs)
+	}
+	_, notes := httpDo(t, "GET", second.gateway+"/notifications", "")
+	if strings.Count(notes, `"kind":"welcome"`) != 1 {
+		t.Errorf("notifications after a restart: %s", notes)
 	}
 	second.stop(t)
 }
