@@ -45,9 +45,9 @@ type Runner struct {
 	store *store.Store
 	bus   *events.Embedded
 	wake  chan struct{} // wakes the outbox relay
-	// transport carries every call to http services; its idle
-	// connections outlive generations.
-	transport *http.Transport
+	// transports carry the calls to http services, one per try timeout;
+	// their idle connections outlive generations. Guarded by reloadMu.
+	transports map[time.Duration]*http.Transport
 
 	ctx    context.Context // lives as long as the runner
 	cancel context.CancelFunc
@@ -123,7 +123,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transport: upstreamTransport()}
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]*http.Transport{}}
 	r.bus.Poll = 250 * time.Millisecond
 	if r.gatewayLn, err = net.Listen("tcp", p.Composer.Listen); err != nil {
 		st.Close()
@@ -334,7 +334,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) (*generati
 			br := r.breaker(g, prev, p, name)
 			for _, route := range s.Routes {
 				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
-					Transport: r.transport}
+					Transport: r.transportFor(s.Timeout)}
 				if s.StripPrefix {
 					up.StripPrefix = staticPrefix(route)
 				}
@@ -513,6 +513,17 @@ func staticPrefix(route string) string {
 		route = route[:i]
 	}
 	return strings.TrimSuffix(route, "/")
+}
+
+// transportFor returns the transport for a try timeout. Called with
+// reloadMu held (or before Start).
+func (r *Runner) transportFor(timeout time.Duration) *http.Transport {
+	t := r.transports[timeout]
+	if t == nil {
+		t = gateway.TransportWithTimeout(upstreamTransport(), timeout)
+		r.transports[timeout] = t
+	}
+	return t
 }
 
 // upstreamTransport is tuned for a gateway: many idle connections per

@@ -25,19 +25,33 @@ type Upstream struct {
 	Name        string
 	Balancer    *balancer.Balancer
 	Breaker     *breaker.Breaker
-	Timeout     time.Duration // of one try; 0 is no limit
+	Timeout     time.Duration // of one try, until the answer's headers; 0 is no limit
 	Retries     int           // further tries of an idempotent request, each on another instance
 	StripPrefix string        // removed from the path before forwarding
-	// Transport makes the calls (nil: http.DefaultTransport).
-	Transport http.RoundTripper
+	// Transport makes the calls (nil: a clone of http.DefaultTransport).
+	// Timeout is its ResponseHeaderTimeout: a *http.Transport with another
+	// one is cloned (callers share one per timeout to share idle
+	// connections, see TransportWithTimeout).
+	Transport *http.Transport
+}
+
+// TransportWithTimeout returns t, or a clone of t, whose
+// ResponseHeaderTimeout is timeout.
+func TransportWithTimeout(t *http.Transport, timeout time.Duration) *http.Transport {
+	if t == nil {
+		t = http.DefaultTransport.(*http.Transport)
+	}
+	if t.ResponseHeaderTimeout == timeout {
+		return t
+	}
+	c := t.Clone()
+	c.ResponseHeaderTimeout = timeout
+	return c
 }
 
 // Handler returns the handler that forwards requests to u.
 func (u *Upstream) Handler() http.Handler {
-	transport := u.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
+	transport := TransportWithTimeout(u.Transport, u.Timeout)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetXForwarded()
@@ -130,7 +144,8 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 		outcome := breaker.Classify(status, err, req.Context())
 		u.Breaker.Done(ticket, outcome)
 		if outcome != breaker.Failure || attempt >= u.Retries || !idempotent(req) || req.Context().Err() != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+			var te interface{ Timeout() bool }
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
 				err = errTimeout
 			}
 			return resp, err
@@ -150,46 +165,42 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (*htt
 		return nil, fmt.Errorf("instance %q is not a URL", in.Address)
 	}
 	var err error
-	ctx, cancel := req.Context(), context.CancelFunc(func() {})
-	if t.u.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, t.u.Timeout)
-	}
 	// req is the reverse proxy's own copy of the client's request: a
-	// shallow copy with its own URL is enough for each try.
-	out := req.WithContext(ctx)
+	// shallow copy with its own URL is enough for each try. (The try's
+	// timeout is the transport's ResponseHeaderTimeout.)
+	out := new(http.Request)
+	*out = *req
 	u := *req.URL
 	u.Scheme, u.Host = base.Scheme, base.Host
 	out.URL = &u
 	out.Host = ""
 	if attempt > 0 && req.GetBody != nil {
 		if out.Body, err = req.GetBody(); err != nil {
-			cancel()
 			in.Done()
 			return nil, err
 		}
 	}
 	resp, err := t.base.RoundTrip(out)
 	if err != nil {
-		cancel()
 		in.Done()
 		return nil, err
 	}
-	// The try lasts until its body has been read.
-	resp.Body = &doneBody{ReadCloser: resp.Body, done: func() { cancel(); in.Done() }}
+	// The request is in flight on the instance until its body is read.
+	resp.Body = &doneBody{ReadCloser: resp.Body, in: in}
 	return resp, nil
 }
 
-// doneBody calls done once, when the body is closed.
+// doneBody ends the instance's request once, when the body is closed.
 type doneBody struct {
 	io.ReadCloser
-	done func()
+	in *balancer.Instance
 }
 
 func (b *doneBody) Close() error {
 	err := b.ReadCloser.Close()
-	if b.done != nil {
-		b.done()
-		b.done = nil
+	if b.in != nil {
+		b.in.Done()
+		b.in = nil
 	}
 	return err
 }
