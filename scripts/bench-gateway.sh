@@ -52,6 +52,7 @@ sleep 2
 
 run() { # name url
     local out
+    taskset -c 1 wrk -t1 -c"$CONNS" -d3s "$2" > /dev/null # warm up: connections, heap
     out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$2")
     local rps p50
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

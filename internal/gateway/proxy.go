@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tuskcompose/composer/internal/balancer"
@@ -65,8 +66,24 @@ func (u *Upstream) Handler() http.Handler {
 		},
 		Transport:    &tries{u: u, base: transport},
 		ErrorHandler: u.writeError,
+		BufferPool:   &buffers,
 	}
 }
+
+// buffers lends the reverse proxies their copy buffers, which they would
+// otherwise allocate, 32 KiB each, for every response.
+var buffers bufferPool
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // Errors of a forwarded request, turned into answers by writeError.
 var (
