@@ -174,7 +174,7 @@ func breakerTargets(p *Platform) []string {
 func effectiveBreaker(p *Platform, target string) CircuitBreaker {
 	cfg := p.CircuitBreaker.CircuitBreaker
 	if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-		cfg = mergeBreaker(cfg, over)
+		cfg = overlay(cfg, over)
 	}
 	return cfg
 }
@@ -192,7 +192,7 @@ func httpServices(p *Platform) []string {
 func effectiveHealth(p *Platform, name string) HealthCheck {
 	hc := p.HealthChecks.HealthCheck
 	if over, ok := p.HealthChecks.PerService[name]; ok {
-		hc = mergeHealth(hc, over)
+		hc = overlay(hc, over)
 	}
 	if s := p.Services[name]; s != nil && s.HealthEndpoint != "" {
 		hc.Path = s.HealthEndpoint

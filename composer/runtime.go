@@ -406,27 +406,16 @@ func (r *Runner) breaker(g, prev *generation, p *Platform, target string) *break
 	return e.b
 }
 
-// mergeBreaker applies a per-target block over the defaults: a per-target
-// block names only what differs.
-func mergeBreaker(def, over CircuitBreaker) CircuitBreaker {
+// overlay returns def with every field that over sets (non-zero): a
+// per-target or per-service block names only what differs from the
+// section's defaults.
+func overlay[T any](def, over T) T {
 	out := def
-	if over.FailureThreshold != 0 {
-		out.FailureThreshold = over.FailureThreshold
-	}
-	if over.RecoveryTimeout != 0 {
-		out.RecoveryTimeout = over.RecoveryTimeout
-	}
-	if over.HalfOpenMaxRequests != 0 {
-		out.HalfOpenMaxRequests = over.HalfOpenMaxRequests
-	}
-	if over.FailureRatio != 0 {
-		out.FailureRatio = over.FailureRatio
-	}
-	if over.Window != 0 {
-		out.Window = over.Window
-	}
-	if over.MinimumRequests != 0 {
-		out.MinimumRequests = over.MinimumRequests
+	ov, dv := reflect.ValueOf(&over).Elem(), reflect.ValueOf(&out).Elem()
+	for i := range ov.NumField() {
+		if f := ov.Field(i); !f.IsZero() {
+			dv.Field(i).Set(f)
+		}
 	}
 	return out
 }
@@ -455,26 +444,6 @@ func (r *Runner) service(g, prev *generation, p *Platform, name string) *service
 	e := &serviceEntry{svc: s, checks: checks, balancer: bal, checker: checker}
 	g.services[name] = e
 	return e
-}
-
-func mergeHealth(def, over HealthCheck) HealthCheck {
-	out := def
-	if over.Interval != 0 {
-		out.Interval = over.Interval
-	}
-	if over.Timeout != 0 {
-		out.Timeout = over.Timeout
-	}
-	if over.Retries != 0 {
-		out.Retries = over.Retries
-	}
-	if over.HealthyThreshold != 0 {
-		out.HealthyThreshold = over.HealthyThreshold
-	}
-	if over.Path != "" {
-		out.Path = over.Path
-	}
-	return out
 }
 
 // supported reports what a valid platform asks for that this runtime

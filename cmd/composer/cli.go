@@ -51,13 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runPlatform runs the platform until SIGINT or SIGTERM; SIGHUP reloads.
 func runPlatform(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	file := fs.String("f", "platform.tsk", "the platform file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, ok := parseFlags(fs, args, "[run] [-f FILE]", stderr); !ok {
+		return status
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	r, err := composer.NewRunner(*file, &tsk.Loader{}, log)
@@ -103,21 +99,9 @@ func printErr(stderr io.Writer, err error) {
 
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	file := fs.String("f", "platform.tsk", "the platform file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: composer validate [-f FILE]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if status, ok := parseFlags(fs, args, "validate [-f FILE]", stderr); !ok {
+		return status
 	}
 	p, doc, err := composer.Load(&tsk.Loader{}, *file)
 	if err != nil {
@@ -135,18 +119,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 // running at the admin address (by default the file's [composer] admin).
 func plan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	file := fs.String("f", "platform.tsk", "the platform file")
 	admin := fs.String("admin", "", "the running composer's admin address (default: the file's [composer] admin)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if status, ok := parseFlags(fs, args, "plan [-f FILE] [--admin ADDR]", stderr); !ok {
+		return status
 	}
 	next, _, err := composer.Load(&tsk.Loader{}, *file)
 	if err != nil {
@@ -178,4 +154,26 @@ func plan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, c.String())
 	}
 	return 0
+}
+
+// parseFlags parses a command's flags; it allows no positional argument.
+// When it returns false, the command ends with the status (0 after -h, 2
+// after a usage error).
+func parseFlags(fs *flag.FlagSet, args []string, synopsis string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: composer "+synopsis)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }
