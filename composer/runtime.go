@@ -125,6 +125,12 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]*http.Transport{}}
 	r.bus.Poll = 250 * time.Millisecond
+	st.OnEmit(func() {
+		select {
+		case r.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	})
 	if r.gatewayLn, err = net.Listen("tcp", p.Composer.Listen); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", p.Composer.Listen, err)

@@ -53,7 +53,14 @@ var (
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	// emitted, when set, is called after every transaction that put events
+	// in the outbox has committed (the relay's wake-up).
+	emitted func()
 }
+
+// OnEmit sets the function called after a transaction that emitted events
+// commits. Set it before the store is shared.
+func (s *Store) OnEmit(f func()) { s.emitted = f }
 
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Store, error) {
@@ -84,13 +91,22 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Tx is a write transaction: everything it does is kept, or nothing.
 type Tx struct {
-	tx  *bolt.Tx
-	now func() time.Time
+	tx      *bolt.Tx
+	now     func() time.Time
+	emitted bool
 }
 
 // Update runs fn in a write transaction, committed when fn returns nil.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, now: s.now}) })
+	var t *Tx
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t = &Tx{tx: tx, now: s.now}
+		return fn(t)
+	})
+	if err == nil && t.emitted && s.emitted != nil {
+		s.emitted()
+	}
+	return err
 }
 
 func (tx *Tx) kind(kind string) (*bolt.Bucket, error) {
@@ -165,6 +181,7 @@ func (tx *Tx) Emit(e Event) (Event, error) {
 	if err != nil {
 		return e, err
 	}
+	tx.emitted = true
 	return e, b.Put(keyOf(seq), data)
 }
 

@@ -96,6 +96,19 @@ func TestIDsAreNeverReusedAcrossRestarts(t *testing.T) {
 	}
 }
 
+func TestOnEmit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "composer.db"))
+	defer s.Close()
+	calls := 0
+	s.OnEmit(func() { calls++ })
+	createUser(s, "ada", false)
+	createUser(s, "bob", true) // rolled back: no wake-up
+	s.Update(func(tx *Tx) error { return tx.Put("users", 9, user{ID: 9}) })
+	if calls != 1 {
+		t.Errorf("OnEmit called %d times, want once (one committed transaction with an event)", calls)
+	}
+}
+
 func TestOutboxAck(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "composer.db"))
 	defer s.Close()
