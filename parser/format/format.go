@@ -471,12 +471,19 @@ func (p *printer) call(c *parser.Call) {
 	if c.Args != nil {
 		p.args(c.Args)
 	}
+	bare := c.Args == nil
 	for _, l := range c.Chain {
+		// After a name without arguments, ".x" would be read as part of
+		// that name (@a.b is one operator): keep them apart.
+		if bare {
+			p.write(" ")
+		}
 		p.write(".")
 		p.print(tokPos(l.Name), l.Name.Value)
 		if l.Args != nil {
 			p.args(l.Args)
 		}
+		bare = l.Args == nil
 	}
 }
 

@@ -173,6 +173,7 @@ var tableTests = []struct {
 	{"minus minus", "a: 1--2\n", "a: 1 - -2\n"},
 	{"paren", "a: ( 1+2 )*3\n", "a: (1 + 2) * 3\n"},
 	{"chain", "a: @Q(\"u\") .where( x ).count()\n", "a: @Q(\"u\").where(x).count()\n"},
+	{"chain after a bare name", "a: @DEBUG .on .level(2)\n", "a: @DEBUG .on .level(2)\n"},
 	{"trailing comment", "a: 1 # c\n", "a: 1  # c\n"},
 	{"trailing block comment", "a: 1 /* c */\n", "a: 1  /* c */\n"},
 	{"comment before value", "a: /* c */ 1\n", "a: /* c */ 1\n"},
