@@ -110,11 +110,8 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	p, doc, err := Load(loader, path)
+	p, doc, err := loadRunnable(loader, path)
 	if err != nil {
-		return nil, err
-	}
-	if err := supported(path, p); err != nil {
 		return nil, err
 	}
 	st, err := store.Open(filepath.Join(p.Composer.DataDir, "composer.db"))
@@ -145,13 +142,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
-	g, err := r.build(p, doc.Files, nil)
-	if err != nil {
-		r.gatewayLn.Close()
-		r.adminLn.Close()
-		st.Close()
-		return nil, err
-	}
+	g := r.build(p, doc.Files, nil)
 	r.current = g
 	r.status.Generation, r.status.Files = g.number, doc.Files
 	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
@@ -240,7 +231,7 @@ func (r *Runner) Reload() Reload {
 	defer r.reloadMu.Unlock()
 	start := time.Now()
 	res := Reload{Time: start.UTC()}
-	p, doc, err := Load(r.loader, r.path)
+	p, doc, err := loadRunnable(r.loader, r.path)
 	cur := r.gen()
 	switch {
 	case err != nil:
@@ -251,11 +242,7 @@ func (r *Runner) Reload() Reload {
 	case reflect.DeepEqual(p, cur.platform):
 		res.OK = true
 	default:
-		next, err := r.build(p, doc.Files, cur)
-		if err != nil {
-			res.Diagnostics = diagnostics(err)
-			break
-		}
+		next := r.build(p, doc.Files, cur)
 		r.genMu.Lock()
 		r.current = next
 		r.genMu.Unlock()
@@ -301,17 +288,27 @@ func (r *Runner) retire(old, next *generation) {
 	}
 }
 
-// build makes the next generation; prev (when not nil) lends it the
-// components whose settings did not change. Nothing of prev is stopped
-// here.
-func (r *Runner) build(p *Platform, files []string, prev *generation) (*generation, error) {
+// loadRunnable loads and validates a platform file, and checks that this
+// runtime can run all of it: a platform that passes cannot fail to build.
+func loadRunnable(loader *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
+	p, doc, err := Load(loader, path)
+	if err == nil {
+		err = supported(path, p)
+	}
+	if err != nil {
+		return nil, doc, err
+	}
+	return p, doc, nil
+}
+
+// build makes the next generation of a platform that loadRunnable
+// accepted; prev (when not nil) lends it the components whose settings did
+// not change. Nothing of prev is stopped here.
+func (r *Runner) build(p *Platform, files []string, prev *generation) *generation {
 	g := &generation{number: 1, platform: p, files: files,
 		breakers: map[string]*breakerEntry{}, services: map[string]*serviceEntry{}, routes: map[string]*routeEntry{}}
 	if prev != nil {
 		g.number = prev.number + 1
-	}
-	if err := supported(r.path, p); err != nil {
-		return nil, err // before anything starts: a failed build leaves nothing running
 	}
 	engine := gin.New()
 	engine.Use(gin.Recovery())
@@ -384,7 +381,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) (*generati
 		}()
 		g.routes[name] = entry
 	}
-	return g, nil
+	return g
 }
 
 // breaker returns the breaker of a call target, the previous generation's
