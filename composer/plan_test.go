@@ -1,8 +1,6 @@
 package composer
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 
@@ -22,14 +20,7 @@ func TestPlan(t *testing.T) {
 	for _, c := range Plan(before, after) {
 		b.WriteString(c.String() + "\n")
 	}
-	golden := "testdata/plan.golden"
-	if *update {
-		os.WriteFile(golden, []byte(b.String()), 0o644)
-	}
-	want, _ := os.ReadFile(golden)
-	if !bytes.Equal([]byte(b.String()), want) {
-		t.Errorf("plan:\n%s\nwant:\n%s", b.String(), want)
-	}
+	compareGolden(t, "testdata/plan.golden", b.String())
 	if got := Plan(after, after); len(got) != 0 {
 		t.Errorf("a platform against itself: %v", got)
 	}

@@ -1,7 +1,6 @@
 package composer
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -89,15 +88,7 @@ func TestTyposAreDiagnostics(t *testing.T) {
 	if err == nil {
 		t.Fatal("no diagnostics")
 	}
-	got := []byte(err.Error() + "\n")
-	golden := "testdata/typos.err"
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, _ := os.ReadFile(golden)
-	if !bytes.Equal(got, want) {
-		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
-	}
+	compareGolden(t, "testdata/typos.err", err.Error()+"\n")
 }
 
 // TestValidate checks the problems that only show once the file has
@@ -107,13 +98,23 @@ func TestValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("no diagnostics")
 	}
-	got := []byte(err.Error() + "\n")
-	golden := "testdata/invalid.err"
+	compareGolden(t, "testdata/invalid.err", err.Error()+"\n")
+}
+
+// compareGolden compares got with a golden file (rewritten with -update).
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	if *update {
-		os.WriteFile(golden, got, 0o644)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
-	want, _ := os.ReadFile(golden)
-	if !bytes.Equal(got, want) {
-		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("differs from %s:\n%s\nwant:\n%s", golden, got, want)
 	}
 }

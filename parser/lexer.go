@@ -156,6 +156,15 @@ func (s *scanner) newline() {
 	s.lineStart = s.pos
 }
 
+// lineEnd returns the offset of the end of off's line (its '\n', or the
+// end of the source).
+func (s *scanner) lineEnd(off int) int {
+	if nl := strings.IndexByte(s.src[off:], '\n'); nl >= 0 {
+		return off + nl
+	}
+	return len(s.src)
+}
+
 // spaceBefore reports whether off is at the start of its line (after
 // indentation) or follows white space: where '#' and '//' start comments.
 func (s *scanner) spaceBefore(off int) bool {
@@ -201,13 +210,7 @@ func (s *scanner) lexComment() {
 			}
 		}
 	} else {
-		end := strings.IndexByte(s.src[start:], '\n')
-		if end < 0 {
-			end = len(s.src)
-		} else {
-			end += start
-		}
-		s.pos = end
+		s.pos = s.lineEnd(start)
 	}
 	text := strings.TrimRight(s.src[start:s.pos], " \t\r")
 	s.comments = append(s.comments, Comment{Pos: startPos, End: s.position(s.pos), Text: text, OwnLine: own})

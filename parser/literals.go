@@ -143,13 +143,7 @@ func (s *scanner) lexString() {
 // taken to end with its first line, so the lines after it still parse.
 func (s *scanner) unterminated(start int, quote byte) {
 	s.errorf(start, "unterminated string (missing closing %c)", quote)
-	end := strings.IndexByte(s.src[start:], '\n')
-	if end < 0 {
-		end = len(s.src)
-	} else {
-		end += start
-	}
-	s.pos = end
+	s.pos = s.lineEnd(start)
 	// The token is well formed so that the parser does not report it again.
 	s.toks = append(s.toks, lexer.Token{Type: tokScalar, Value: `""`, Pos: s.position(start)})
 }
