@@ -47,7 +47,7 @@ type Runner struct {
 	wake  chan struct{} // wakes the outbox relay
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
-	transports map[time.Duration]*http.Transport
+	transports map[time.Duration]http.RoundTripper
 
 	ctx    context.Context // lives as long as the runner
 	cancel context.CancelFunc
@@ -120,7 +120,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]*http.Transport{}}
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
 	r.bus.Poll = 250 * time.Millisecond
 	st.OnEmit(func() {
 		select {
@@ -489,27 +489,11 @@ func staticPrefix(route string) string {
 
 // transportFor returns the transport for a try timeout. Called with
 // reloadMu held (or before Start).
-func (r *Runner) transportFor(timeout time.Duration) *http.Transport {
+func (r *Runner) transportFor(timeout time.Duration) http.RoundTripper {
 	t := r.transports[timeout]
 	if t == nil {
-		t = gateway.TransportWithTimeout(upstreamTransport(), timeout)
+		t = gateway.NewTransport(timeout)
 		r.transports[timeout] = t
 	}
 	return t
-}
-
-// upstreamTransport is tuned for a gateway: many idle connections per
-// instance (the default keeps two, and a busy gateway would open a new
-// connection for most requests), bounded dials.
-func upstreamTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // instances are addresses to reach directly
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
-	}
 }

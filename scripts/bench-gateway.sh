@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
+ROUNDS=${ROUNDS:-7}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -50,29 +51,45 @@ GOMAXPROCS=1 taskset -c 0 "$work/composer" -f "$work/platform.tsk" 2> "$work/com
 taskset -c 0 nginx -c "$work/nginx.conf" &
 sleep 2
 
-run() { # name url
-    local out
+throughput() { # name url
     taskset -c 1 wrk -t1 -c"$CONNS" -d3s "$2" > /dev/null # warm up: connections, heap
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$2")
-    local rps p50
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(taskset -c 1 wrk -t1 -c1 -d5s --latency "$2" | awk '$1=="50%" {print $2}')
-    printf "%s %s %s\n" "$1" "$rps" "$p50"
+    local rps
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "$2" | awk '/Requests\/sec/ {print $2}')
+    printf "%s rps %s\n" "$1" "$rps"
 }
 
+p50() { # name url: one 2 s run at one connection
+    taskset -c 1 wrk -t1 -c1 -d2s --latency "$2" | awk -v n="$1" '$1=="50%" {v=$2; sub(/us$/, "", v); if ($2 ~ /ms$/) {sub(/ms$/, "", v); v*=1000}; print n, "p50", v}'
+}
+
+targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/"
 {
-    run direct http://127.0.0.1:18001/
-    run bareproxy http://127.0.0.1:18002/
-    run composer http://127.0.0.1:18003/
-    run nginx http://127.0.0.1:18004/
+    for t in $targets; do throughput "${t%%=*}" "${t#*=}"; done
+    # Latency at one connection varies from run to run by more than the
+    # differences between the targets (the virtual CPUs' wake-ups): the
+    # p50 of a target is the median of $ROUNDS runs, taken in turns so
+    # that every target sees the same conditions.
+    for t in $targets; do p50 "${t%%=*}" "${t#*=}" > /dev/null; done # warm up
+    for _ in $(seq "$ROUNDS"); do
+        for t in $targets; do p50 "${t%%=*}" "${t#*=}"; done
+    done
 } | tee "$work/results"
 
 awk '
-    { rps[$1]=$2; p50[$1]=$3 }
+    $2 == "rps" { rps[$1] = $3 }
+    $2 == "p50" { n[$1]++; lat[$1, n[$1]] = $3 }
+    function median(t,    i, j, k, v, m) {
+        m = n[t]
+        for (i = 1; i <= m; i++) v[i] = lat[t, i]
+        for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { k = v[j]; v[j] = v[j-1]; v[j-1] = k }
+        return (m % 2) ? v[(m+1)/2] : (v[m/2] + v[m/2+1]) / 2
+    }
     END {
-        printf "\n| target | req/s (%s conns) | p50 at 1 conn |\n|---|--:|--:|\n", "'"$CONNS"'"
+        printf "\n| target | req/s (%s conns) | p50 at 1 conn (median of %d) | added p50 |\n|---|--:|--:|--:|\n", "'"$CONNS"'", n["direct"]
         split("direct bareproxy composer nginx", order, " ")
-        for (i = 1; i <= 4; i++) { n = order[i]; printf "| %s | %.0f | %s |\n", n, rps[n], p50[n] }
-        printf "\ncomposer / bare gin+ReverseProxy: %.2f\ncomposer / nginx: %.2f\nbare / nginx: %.2f\n",
+        d = median("direct")
+        for (i = 1; i <= 4; i++) { t = order[i]; p[t] = median(t); printf "| %s | %.0f | %.0f µs | %.0f µs |\n", t, rps[t], p[t], p[t] - d }
+        printf "\ncomposer / bare gin+ReverseProxy (req/s): %.2f\ncomposer / nginx (req/s): %.2f\nbare / nginx (req/s): %.2f\n",
             rps["composer"]/rps["bareproxy"], rps["composer"]/rps["nginx"], rps["bareproxy"]/rps["nginx"]
+        printf "added p50, composer / nginx: %.2f\nadded p50, bare / nginx: %.2f\n", (p["composer"]-d)/(p["nginx"]-d), (p["bareproxy"]-d)/(p["nginx"]-d)
     }' "$work/results"

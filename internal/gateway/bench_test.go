@@ -29,7 +29,7 @@ func BenchmarkProxy(b *testing.B) {
 	in := balancer.NewInstance(up.URL)
 	in.SetHealth(balancer.Healthy)
 	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
-	ours := RequestID(BodyLimit(1<<20, (&Upstream{Name: "bench", Balancer: bal, Transport: benchTransport(), Timeout: 5 * time.Second,
+	ours := RequestID(BodyLimit(1<<20, (&Upstream{Name: "bench", Balancer: bal, Timeout: 5 * time.Second,
 		Breaker: breaker.New(breaker.Settings{FailureThreshold: 5}, nil, nil)}).Handler()))
 	for _, c := range []struct {
 		name string

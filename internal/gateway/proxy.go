@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/h1client"
 )
 
 // Upstream is a service behind the gateway.
@@ -29,30 +31,44 @@ type Upstream struct {
 	Timeout     time.Duration // of one try, until the answer's headers; 0 is no limit
 	Retries     int           // further tries of an idempotent request, each on another instance
 	StripPrefix string        // removed from the path before forwarding
-	// Transport makes the calls (nil: a clone of http.DefaultTransport).
-	// Timeout is its ResponseHeaderTimeout: a *http.Transport with another
-	// one is cloned (callers share one per timeout to share idle
-	// connections, see TransportWithTimeout).
-	Transport *http.Transport
+	// Transport makes the calls; its response-header timeout is Timeout
+	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
+	// to share idle connections.
+	Transport http.RoundTripper
 }
 
-// TransportWithTimeout returns t, or a clone of t, whose
-// ResponseHeaderTimeout is timeout.
-func TransportWithTimeout(t *http.Transport, timeout time.Duration) *http.Transport {
-	if t == nil {
-		t = http.DefaultTransport.(*http.Transport)
+// NewTransport returns the transport a gateway calls instances with:
+// h1client for plain http (each call on the request's own goroutine,
+// many idle connections per instance), a tuned http.Transport for the
+// rest (https, HTTP/2, upgrades). Both wait at most timeout for an
+// answer's headers (0: no limit); bounded dials.
+func NewTransport(timeout time.Duration) http.RoundTripper {
+	dial := (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &h1client.Transport{
+		DialContext:           dial,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		Fallback: &http.Transport{
+			Proxy:                 nil, // instances are addresses to reach directly
+			DialContext:           dial,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ResponseHeaderTimeout: timeout,
+			ForceAttemptHTTP2:     true,
+		},
 	}
-	if t.ResponseHeaderTimeout == timeout {
-		return t
-	}
-	c := t.Clone()
-	c.ResponseHeaderTimeout = timeout
-	return c
 }
 
 // Handler returns the handler that forwards requests to u.
 func (u *Upstream) Handler() http.Handler {
-	transport := TransportWithTimeout(u.Transport, u.Timeout)
+	transport := u.Transport
+	if transport == nil {
+		transport = NewTransport(u.Timeout)
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetXForwarded()
