@@ -16,6 +16,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
@@ -373,6 +374,10 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) *generatio
 		ctx, cancel := context.WithCancel(r.ctx)
 		entry := &routeEntry{route: er, cancel: cancel, done: make(chan struct{})}
 		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...)}
+		if er.Filter != "" {
+			f, _ := eventfilter.Compile(er.Filter) // validated
+			route.Filter = f.Match
+		}
 		go func() {
 			defer close(entry.done)
 			if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {
@@ -461,10 +466,6 @@ func supported(path string, p *Platform) error {
 	}
 	for _, name := range sortedKeys(p.EventRoutes) {
 		e := p.EventRoutes[name]
-		if e.Filter != "" {
-			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
-				Msg: fmt.Sprintf("event route %s: filters are not supported yet", name)})
-		}
 		for _, to := range e.To {
 			if s := p.Services[to]; s != nil && to != "notifications" {
 				problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},

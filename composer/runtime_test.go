@@ -323,3 +323,41 @@ func TestDeadInstanceAvoidedAndBreakerRecovers(t *testing.T) {
 		t.Errorf("breaker after recovery: %s", body)
 	}
 }
+
+func TestFilteredEventRoute(t *testing.T) {
+	var mu sync.Mutex
+	var hooked []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hooked = append(hooked, string(b))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	p := startPlatform(t, fmt.Sprintf(`big_orders { topic: "order.created", filter: "data.total_amount > 100 && type == \"order.created\"", to: [%q] }
+`, hook.URL))
+	gw := "http://" + p.r.GatewayAddr()
+	call(t, "POST", gw+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`)
+	for _, price := range []int{50, 150, 100} {
+		if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":%d}]}`, price)); status != 201 {
+			t.Fatalf("order: %d %s", status, body)
+		}
+	}
+	// Every order's event went through the unfiltered route...
+	eventually(t, "three order confirmations", func() bool {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		return strings.Count(body, "order") >= 3
+	})
+	// ...and only the big one through the filtered route.
+	eventually(t, "the big order's hook", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(hooked) >= 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hooked) != 1 || !strings.Contains(hooked[0], `"total_amount":150`) {
+		t.Fatalf("the filtered route delivered %q", hooked)
+	}
+}

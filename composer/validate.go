@@ -1,6 +1,7 @@
 package composer
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -96,6 +98,9 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 	}
 	for _, name := range sortedKeys(p.EventRoutes) {
 		route := p.EventRoutes[name]
+		if route.Filter != "" {
+			v.filter("event_routes."+name+".filter", route.Filter)
+		}
 		for i, to := range route.To {
 			path := fmt.Sprintf("event_routes.%s.to.%d", name, i)
 			if strings.Contains(to, "://") {
@@ -134,6 +139,28 @@ func (v *validator) pos(path string) tsk.Pos {
 			return v.doc.Root.Pos
 		}
 		path = path[:i]
+	}
+}
+
+// filter reports the problems of a route's filter expression, each at its
+// place inside the expression's string.
+func (v *validator) filter(path, expr string) {
+	_, err := eventfilter.Compile(expr)
+	var errs eventfilter.Errors
+	if !errors.As(err, &errs) {
+		return
+	}
+	at := v.pos(path)
+	for _, e := range errs {
+		pos := at
+		if e.Line == 1 {
+			pos.Column += e.Column // after the opening quote
+			pos.Offset += e.Column
+		} else {
+			pos.Line += e.Line - 1
+			pos.Column = e.Column
+		}
+		v.diags = append(v.diags, parser.Errorf(pos, "filter: %s", e.Msg))
 	}
 }
 

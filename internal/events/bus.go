@@ -31,7 +31,7 @@ type Handler func(ctx context.Context, e Event) error
 type Route struct {
 	Name       string
 	Topic      string                                     // event type, e.g. user.created
-	Filter     func(e Event) bool                         // nil: every event
+	Filter     func(e Event) (bool, error)                // nil: every event; an error dead-letters the event
 	Handler    Handler                                    // the route's targets, one after the other
 	Retry      Retry                                      // tries before the dead-letter topic
 	DeadLetter string                                     // dead-letter topic (default Topic + ".dlq")
@@ -80,6 +80,24 @@ type Bus interface {
 // DeadLetterReason is the extension attribute, in a dead-lettered event's
 // data, that says why its delivery failed.
 const DeadLetterReason = "deadletterreason"
+
+// Deliver passes e through the route's filter and, when it matches, runs
+// the route's handler on it with retries. It returns nil when the event
+// was handled or filtered out, ctx's error when ctx ended first, and
+// otherwise the reason to dead-letter the event: the filter's error, or
+// the handler's last one after every try failed.
+func Deliver(ctx context.Context, r Route, e Event) error {
+	if r.Filter != nil {
+		ok, err := r.Filter(e)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+	}
+	return deliver(ctx, r, e)
+}
 
 // deliver runs the route's handler on e with retries. It returns the last
 // error when every try failed, or ctx's error when it ended first.

@@ -79,14 +79,12 @@ func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
 			return err
 		}
 		for _, e := range batch {
-			if r.Filter == nil || r.Filter(e) {
-				if err := deliver(ctx, r, e); err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err() // stopped: the event is delivered again after a restart
-					}
-					if err := b.deadLetter(ctx, r, e, err); err != nil {
-						return err
-					}
+			if err := Deliver(ctx, r, e); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err() // stopped: the event is delivered again after a restart
+				}
+				if err := b.deadLetter(ctx, r, e, err); err != nil {
+					return err
 				}
 			}
 			if err := b.store.SetOffset(consumer(r), e.Seq); err != nil {

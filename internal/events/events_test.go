@@ -92,7 +92,7 @@ func TestDeliveryInOrderOncePerRoute(t *testing.T) {
 	bus := NewEmbedded(s)
 	a, b := newCollector(), newCollector()
 	subscribe(t, bus, Route{Name: "a", Topic: "user.created", Handler: a.handle})
-	subscribe(t, bus, Route{Name: "b", Topic: "user.created", Handler: b.handle, Filter: func(e Event) bool { return e.Subject != "2" }})
+	subscribe(t, bus, Route{Name: "b", Topic: "user.created", Handler: b.handle, Filter: func(e Event) (bool, error) { return e.Subject != "2", nil }})
 	publish(t, bus, "1", "2", "3")
 	bus.Publish(context.Background(), Event{ID: "o1", Type: "order.created"}) // another topic
 	publish(t, bus, "1")                                                      // published twice: kept once
@@ -140,6 +140,33 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(waits) != "[10ms 20ms 10ms 20ms]" {
 		t.Errorf("backoff waits %v", waits)
+	}
+}
+
+func TestFilterErrorDeadLetters(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "bus.db"))
+	bus := NewEmbedded(s)
+	c, dlq := newCollector(), newCollector()
+	filter := func(e Event) (bool, error) {
+		if e.Subject == "bad" {
+			return false, errors.New("no such key: total_amount")
+		}
+		return true, nil
+	}
+	subscribe(t, bus, Route{Name: "big", Topic: "user.created", Handler: c.handle, Filter: filter})
+	subscribe(t, bus, Route{Name: "dlq-watch", Topic: "user.created.dlq", Handler: dlq.handle})
+	publish(t, bus, "1", "bad", "2")
+	if got := c.wait(t, 2); fmt.Sprint(got) != "[1 2]" {
+		t.Errorf("delivered %v", got)
+	}
+	dlq.wait(t, 1)
+	dead, _ := s.Events(store.Query{Type: "user.created.dlq"})
+	var body map[string]any
+	if len(dead) == 1 {
+		json.Unmarshal(dead[0].Data, &body)
+	}
+	if reason, _ := body[DeadLetterReason].(string); len(dead) != 1 || reason != "no such key: total_amount" {
+		t.Fatalf("dead letters %+v", dead)
 	}
 }
 
