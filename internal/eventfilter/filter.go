@@ -80,7 +80,7 @@ func Compile(expr string) (*Filter, error) {
 			loc := e.Location
 			line, col := 1, 1
 			if loc != nil && loc.Line() > 0 {
-				line, col = loc.Line(), loc.Column()+1
+				line, col = loc.Line(), max(loc.Column()+1, 1)
 			}
 			out = append(out, &Error{Line: line, Column: col, Msg: e.Message})
 		}

@@ -77,6 +77,13 @@ type Bus interface {
 	Subscribe(ctx context.Context, r Route) error
 }
 
+// BatchPublisher is a Bus that publishes several events in one call
+// (the relay uses it for the outbox): when it returns nil, the bus has
+// every one of them.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, es []Event) error
+}
+
 // DeadLetterReason is the extension attribute, in a dead-lettered event's
 // data, that says why its delivery failed.
 const DeadLetterReason = "deadletterreason"
@@ -162,6 +169,19 @@ func RelayOnce(ctx context.Context, s *store.Store, bus Bus) error {
 		pending, err := s.Pending(256)
 		if err != nil || len(pending) == 0 {
 			return err
+		}
+		if bp, ok := bus.(BatchPublisher); ok {
+			if err := bp.PublishBatch(ctx, pending); err != nil {
+				return fmt.Errorf("publish %d events: %w", len(pending), err)
+			}
+			seqs := make([]uint64, len(pending))
+			for i, e := range pending {
+				seqs[i] = e.Seq
+			}
+			if err := s.Ack(seqs...); err != nil {
+				return err
+			}
+			continue
 		}
 		for _, e := range pending {
 			if err := bus.Publish(ctx, e); err != nil {
