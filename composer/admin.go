@@ -12,7 +12,7 @@ import (
 // adminHandler serves the admin API:
 //
 //	GET  /healthz              the process is up
-//	GET  /readyz               a generation is serving
+//	GET  /readyz               a generation is serving (200), and the event bus's state
 //	GET  /v1/status            generation, config files, the last reload and its diagnostics
 //	GET  /v1/platform          the running platform, decoded (what composer plan compares with)
 //	GET  /v1/services          services, instances and their health
@@ -28,12 +28,15 @@ func (r *Runner) adminHandler() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 			return
 		}
-		writeJSON(w, 200, map[string]string{"status": "ready"})
+		// A bus that cannot be reached does not make the platform
+		// unready: HTTP is served, and events wait in the outbox.
+		writeJSON(w, 200, map[string]any{"status": "ready", "bus": r.busOK.Load()})
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		r.reloadMu.Lock()
 		st := r.status
 		r.reloadMu.Unlock()
+		st.Bus = *r.busOK.Load()
 		writeJSON(w, 200, st)
 	})
 	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.gen().platform) })

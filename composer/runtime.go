@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +21,7 @@ import (
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
+	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -44,8 +46,17 @@ type Runner struct {
 	gatewaySrv, admin  *http.Server
 
 	store *store.Store
-	bus   *events.Embedded
+	bus   events.Bus    // the embedded bus, or Kafka
+	kafka *kafkabus.Bus // when the bus is Kafka
 	wake  chan struct{} // wakes the outbox relay
+	busOK atomic.Pointer[BusState]
+	// projection is the Kafka consumer that keeps the event store; it is
+	// restarted when the set of topics changes. Guarded by reloadMu.
+	projection struct {
+		topics []string
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
 	transports map[time.Duration]http.RoundTripper
@@ -66,6 +77,15 @@ type Status struct {
 	Files      []string  `json:"files"`
 	LastReload Reload    `json:"last_reload"`
 	Started    time.Time `json:"started"`
+	Bus        BusState  `json:"bus"`
+}
+
+// BusState says whether the event bus can be reached.
+type BusState struct {
+	Kind    string    `json:"kind"`  // embedded | kafka
+	State   string    `json:"state"` // ok | degraded
+	Error   string    `json:"error,omitempty"`
+	Checked time.Time `json:"checked"`
 }
 
 // Reload is the result of one reload.
@@ -101,7 +121,7 @@ type serviceEntry struct {
 }
 
 type routeEntry struct {
-	route  EventRoute
+	route  EventRoute // with the effective retry
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -120,9 +140,23 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runner{path: path, loader: loader, log: log, store: st, bus: events.NewEmbedded(st),
+	r := &Runner{path: path, loader: loader, log: log, store: st,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
-	r.bus.Poll = 250 * time.Millisecond
+	if p.Events.Bus == "kafka" {
+		cfg, err := kafkaConfig(p, log)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		r.kafka = kafkabus.New(cfg)
+		r.bus = r.kafka
+		r.busOK.Store(&BusState{Kind: "kafka", State: "unknown"})
+	} else {
+		emb := events.NewEmbedded(st)
+		emb.Poll = 250 * time.Millisecond
+		r.bus = emb
+		r.busOK.Store(&BusState{Kind: "embedded", State: "ok"})
+	}
 	st.OnEmit(func() {
 		select {
 		case r.wake <- struct{}{}:
@@ -186,6 +220,16 @@ func (r *Runner) Start() {
 		defer r.bg.Done()
 		events.Relay(r.ctx, r.store, r.bus, r.wake, 250*time.Millisecond)
 	}()
+	if r.kafka != nil {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.watchBus()
+		}()
+		r.reloadMu.Lock()
+		r.project(r.gen().platform)
+		r.reloadMu.Unlock()
+	}
 	r.log.Info("platform running", "gateway", r.GatewayAddr(), "admin", r.AdminAddr(), "generation", r.gen().number)
 }
 
@@ -210,9 +254,16 @@ func (r *Runner) Stop(ctx context.Context) error {
 	for _, rt := range g.routes {
 		rt.stop()
 	}
+	if r.projection.cancel != nil {
+		r.projection.cancel()
+		<-r.projection.done
+	}
 	r.reloadMu.Unlock()
 	r.cancel()
 	r.bg.Wait()
+	if r.kafka != nil {
+		r.kafka.Close()
+	}
 	if cerr := r.store.Close(); err == nil {
 		err = cerr
 	}
@@ -240,6 +291,8 @@ func (r *Runner) Reload() Reload {
 	case p.Composer.Listen != cur.platform.Composer.Listen || p.Composer.Admin != cur.platform.Composer.Admin ||
 		p.Composer.DataDir != cur.platform.Composer.DataDir:
 		res.Diagnostics = []string{fmt.Sprintf("%s: [composer] listen, admin and data_dir take effect at the next start; the running platform keeps its own", r.path)}
+	case !sameBus(p, cur.platform):
+		res.Diagnostics = []string{fmt.Sprintf("%s: [composer] name and the bus settings of [events] (all but retry) take effect at the next start; the running platform keeps its own", r.path)}
 	case reflect.DeepEqual(p, cur.platform):
 		res.OK = true
 	default:
@@ -248,6 +301,9 @@ func (r *Runner) Reload() Reload {
 		r.current = next
 		r.genMu.Unlock()
 		r.retire(cur, next)
+		if r.kafka != nil {
+			r.project(p)
+		}
 		res.OK, res.Changed = true, true
 	}
 	if doc != nil {
@@ -356,6 +412,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) *generatio
 	// Event routes: a consumer each, carried over when unchanged.
 	for _, name := range sortedKeys(p.EventRoutes) {
 		er := p.EventRoutes[name]
+		er.Retry = overlay(p.Events.Retry, er.Retry)
 		if prev != nil {
 			if old := prev.routes[name]; old != nil && reflect.DeepEqual(old.route, er) {
 				g.routes[name] = old
@@ -373,7 +430,8 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) *generatio
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
 		entry := &routeEntry{route: er, cancel: cancel, done: make(chan struct{})}
-		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...)}
+		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...), DeadLetter: er.DeadLetter,
+			Retry: events.Retry{Attempts: er.Retry.Attempts, Backoff: er.Retry.Backoff, Max: er.Retry.MaxBackoff}}
 		if er.Filter != "" {
 			f, _ := eventfilter.Compile(er.Filter) // validated
 			route.Filter = f.Match

@@ -121,18 +121,71 @@ type CircuitBreakers struct {
 	PerTarget map[string]CircuitBreaker `tsk:",rest"`
 }
 
-// Events is [events].
+// Events is [events]: the bus, and the defaults of every event route.
 type Events struct {
-	Bus      string   `tsk:"bus"` // embedded | kafka
-	Brokers  []string `tsk:"brokers"`
-	ClientID string   `tsk:"client_id"`
+	Bus       string        `tsk:"bus"` // embedded | kafka
+	Brokers   []string      `tsk:"brokers"`
+	ClientID  string        `tsk:"client_id"` // default: [composer] name
+	TLS       KafkaTLS      `tsk:"tls"`
+	SASL      KafkaSASL     `tsk:"sasl"`
+	Topics    KafkaTopics   `tsk:"topics"`
+	BatchSize int           `tsk:"batch_size"`
+	Linger    time.Duration `tsk:"linger"`
+	Retry     Retry         `tsk:"retry"`
+}
+
+// KafkaTLS is [events] tls { ... }: TLS to the brokers.
+type KafkaTLS struct {
+	Enabled            bool   `tsk:"enabled"`
+	CAFile             string `tsk:"ca_file"`
+	CertFile           string `tsk:"cert_file"`
+	KeyFile            string `tsk:"key_file"`
+	ServerName         string `tsk:"server_name"`
+	InsecureSkipVerify bool   `tsk:"insecure_skip_verify"`
+}
+
+// KafkaSASL is [events] sasl { ... }: authentication to the brokers.
+type KafkaSASL struct {
+	Mechanism string `tsk:"mechanism"` // PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+	Username  string `tsk:"username"`
+	Password  Secret `tsk:"password"`
+}
+
+// Secret is a setting never shown: the admin API and plans print it as
+// "[secret]".
+type Secret string
+
+// MarshalJSON implements json.Marshaler.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte(`""`), nil
+	}
+	return []byte(`"[secret]"`), nil
+}
+
+// KafkaTopics is [events] topics { ... }: the creation of the topics the
+// platform uses.
+type KafkaTopics struct {
+	AutoCreate        bool `tsk:"auto_create"`
+	Partitions        int  `tsk:"partitions"`
+	ReplicationFactor int  `tsk:"replication_factor"`
+}
+
+// Retry is how an event route tries a failing delivery before it
+// dead-letters the event.
+type Retry struct {
+	Attempts   int           `tsk:"attempts"`
+	Backoff    time.Duration `tsk:"backoff"`
+	MaxBackoff time.Duration `tsk:"max_backoff"`
 }
 
 // EventRoute is one block of [event_routes].
 type EventRoute struct {
-	Topic  string   `tsk:"topic,required"`
-	Filter string   `tsk:"filter"`
-	To     []string `tsk:"to,required"`
+	Topic      string   `tsk:"topic,required"`
+	Filter     string   `tsk:"filter"`
+	To         []string `tsk:"to,required"`
+	Retry      Retry    `tsk:"retry"`       // overrides [events] retry
+	DeadLetter string   `tsk:"dead_letter"` // default: <topic>.dlq
 }
 
 // The seed's defaults, which `true` stands for in [circuit_breaker].
@@ -208,6 +261,8 @@ func Defaults() *Platform {
 			FailureThreshold: SeedFailureThreshold, RecoveryTimeout: SeedDuration(SeedRecoveryTimeout),
 			HalfOpenState: true, HalfOpenMaxRequests: 1,
 		}},
-		Events: Events{Bus: "embedded"},
+		Events: Events{Bus: "embedded", Topics: KafkaTopics{AutoCreate: true, Partitions: 3, ReplicationFactor: 1},
+			BatchSize: 100, Linger: 5 * time.Millisecond,
+			Retry: Retry{Attempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second}},
 	}
 }

@@ -3,6 +3,7 @@ package composer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tuskcompose/composer/internal/eventfilter"
+	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -96,10 +98,16 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 	if p.Events.Bus == "kafka" && len(p.Events.Brokers) == 0 {
 		v.errorf("events", `the kafka bus needs brokers: ["127.0.0.1:9092"]`)
 	}
+	v.kafka(p.Events)
+	v.retry("events.retry", p.Events.Retry)
 	for _, name := range sortedKeys(p.EventRoutes) {
 		route := p.EventRoutes[name]
 		if route.Filter != "" {
 			v.filter("event_routes."+name+".filter", route.Filter)
+		}
+		v.retry("event_routes."+name+".retry", route.Retry)
+		if route.DeadLetter != "" && route.DeadLetter == route.Topic {
+			v.errorf("event_routes."+name+".dead_letter", "the dead-letter topic cannot be the route's own topic %q", route.Topic)
 		}
 		for i, to := range route.To {
 			path := fmt.Sprintf("event_routes.%s.to.%d", name, i)
@@ -139,6 +147,51 @@ func (v *validator) pos(path string) tsk.Pos {
 			return v.doc.Root.Pos
 		}
 		path = path[:i]
+	}
+}
+
+// kafka checks the Kafka settings of [events].
+func (v *validator) kafka(e Events) {
+	for i, b := range e.Brokers {
+		if host, port, err := net.SplitHostPort(b); err != nil || host == "" || port == "" {
+			v.errorf(fmt.Sprintf("events.brokers.%d", i), "broker %q is not a host:port such as \"127.0.0.1:9092\"", b)
+		}
+	}
+	if m := e.SASL.Mechanism; m != "" {
+		if !slices.Contains(kafkabus.Mechanisms, strings.ToUpper(m)) {
+			v.errorf("events.sasl.mechanism", "%q is not one of %s%s", m, strings.Join(kafkabus.Mechanisms, ", "), suggest(strings.ToUpper(m), kafkabus.Mechanisms))
+		}
+		if e.SASL.Username == "" {
+			v.errorf("events.sasl", "SASL needs a username")
+		}
+	}
+	if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+		v.errorf("events.tls", "cert_file and key_file go together")
+	}
+	if e.Topics.Partitions < 1 {
+		v.errorf("events.topics.partitions", "partitions must be at least 1")
+	}
+	if e.Topics.ReplicationFactor < 1 {
+		v.errorf("events.topics.replication_factor", "replication_factor must be at least 1")
+	}
+	if e.BatchSize < 1 {
+		v.errorf("events.batch_size", "batch_size must be at least 1")
+	}
+	if e.Linger < 0 {
+		v.errorf("events.linger", "linger cannot be negative")
+	}
+}
+
+// retry checks a retry block.
+func (v *validator) retry(path string, r Retry) {
+	if r.Attempts < 0 {
+		v.errorf(path+".attempts", "attempts cannot be negative")
+	}
+	if r.Backoff < 0 {
+		v.errorf(path+".backoff", "backoff cannot be negative")
+	}
+	if r.MaxBackoff < 0 {
+		v.errorf(path+".max_backoff", "max_backoff cannot be negative")
 	}
 }
 

@@ -210,18 +210,34 @@ func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
 	return nil
 }
 
-// Check asks the cluster for its metadata: nil when a broker answers.
+// Check opens a new connection to the brokers, one after the other, and
+// asks for the cluster's brokers: nil when one answers. (A new connection
+// each time: pooled ones and cached metadata would answer for a cluster
+// that is gone.)
 func (b *Bus) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
-	if err != nil {
-		return fmt.Errorf("kafka: brokers %s: %w", strings.Join(b.cfg.Brokers, ", "), err)
+	var errs []error
+	for _, addr := range b.cfg.Brokers {
+		conn, err := b.dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			conn.SetDeadline(dl)
+		}
+		brokers, err := conn.Brokers()
+		conn.Close()
+		if err == nil && len(brokers) > 0 {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("no broker in the cluster's metadata")
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
-	if len(resp.Brokers) == 0 {
-		return fmt.Errorf("kafka: brokers %s: no broker in the cluster's metadata", strings.Join(b.cfg.Brokers, ", "))
-	}
-	return nil
+	return fmt.Errorf("kafka: brokers %s: %w", strings.Join(b.cfg.Brokers, ", "), errors.Join(errs...))
 }
 
 // GroupOf returns the consumer group of a route.

@@ -47,6 +47,7 @@ var (
 	bucketEventIDs = []byte("event_ids")
 	bucketIndexes  = []byte("indexes") // name -> (key -> id)
 	bucketOffsets  = []byte("offsets") // consumer -> last handled seq
+	bucketMeta     = []byte("meta")    // the store's own settings
 )
 
 // Store is an open database. It is safe for concurrent use.
@@ -72,7 +73,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open the store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes, bucketOffsets} {
+		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes, bucketOffsets, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -358,6 +359,23 @@ func (s *Store) SetOffset(consumer string, seq uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOffsets).Put([]byte(consumer), keyOf(seq))
 	})
+}
+
+// InstanceID returns the id of this store, made at its first call and the
+// same ever after: it names the composer instance that owns the store
+// (its own Kafka consumer group for the event store, for one).
+func (s *Store) InstanceID() (string, error) {
+	var id string
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get([]byte("instance_id")); v != nil {
+			id = string(v)
+			return nil
+		}
+		id = NewID()[:12]
+		return b.Put([]byte("instance_id"), []byte(id))
+	})
+	return id, err
 }
 
 // NewID returns a new random event id (128 bits, hex).

@@ -200,3 +200,26 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("%d users and %d events, want 100 of each", len(seen), len(pending))
 	}
 }
+
+func TestInstanceIDIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.InstanceID()
+	if err != nil || len(a) != 12 {
+		t.Fatalf("InstanceID = %q, %v", a, err)
+	}
+	b, _ := s.InstanceID()
+	s.Close()
+	s, _ = Open(path)
+	defer s.Close()
+	c, _ := s.InstanceID()
+	other, _ := Open(filepath.Join(t.TempDir(), "other.db"))
+	defer other.Close()
+	d, _ := other.InstanceID()
+	if a != b || a != c || a == d {
+		t.Fatalf("ids %q %q %q (another store: %q)", a, b, c, d)
+	}
+}

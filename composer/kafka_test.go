@@ -1,0 +1,150 @@
+package composer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// kafkaSection is an [events] section for a Kafka bus at addrs.
+func kafkaSection(addrs []string, more string) string {
+	quoted := make([]string, len(addrs))
+	for i, a := range addrs {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	return fmt.Sprintf("\n[events]\nbus: \"kafka\"\nbrokers: [%s]\nlinger: \"1ms\"\nretry { backoff: \"10ms\" }\n%s\n", strings.Join(quoted, ", "), more)
+}
+
+func busState(t *testing.T, admin string) BusState {
+	t.Helper()
+	_, body := call(t, "GET", admin+"/v1/status", "")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("status %s: %v", body, err)
+	}
+	return st.Bus
+}
+
+func TestKafkaPlatform(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	var hooked []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ce map[string]any
+		json.NewDecoder(r.Body).Decode(&ce)
+		mu.Lock()
+		hooked = append(hooked, fmt.Sprint(ce["subject"]))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	p := startPlatform(t, fmt.Sprintf(`big_orders { topic: "order.created", filter: "data.total_amount > 100", to: [%q] }
+`, hook.URL)+kafkaSection(c.ListenAddrs(), ""))
+	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
+
+	if status, body := call(t, "POST", gw+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`); status != 201 {
+		t.Fatalf("create user: %d %s", status, body)
+	}
+	for _, price := range []int{50, 150} {
+		if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":%d}]}`, price)); status != 201 {
+			t.Fatalf("create order: %d %s", status, body)
+		}
+	}
+	eventually(t, "a welcome and two order confirmations, through Kafka", func() bool {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		return strings.Count(body, `"kind"`) == 3
+	})
+	eventually(t, "the big order at the filtered route's hook", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(hooked) == 1 && hooked[0] == "2"
+	})
+	// The event store is projected from the topics.
+	eventually(t, "the event store", func() bool {
+		_, evs := call(t, "GET", admin+"/v1/events?type=order.created", "")
+		return strings.Count(evs, `"type": "order.created"`) == 2
+	})
+	if st := busState(t, admin); st.Kind != "kafka" || st.State != "ok" {
+		t.Errorf("bus state %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hooked) != 1 {
+		t.Errorf("the filtered route delivered %v", hooked)
+	}
+}
+
+// freePort returns a loopback port nobody listens on (for a broker that
+// must come back at the same address).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestKafkaBrokersDownThenBack(t *testing.T) {
+	dir, port := t.TempDir(), freePort(t)
+	start := func() *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := start()
+	p := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
+	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
+	call(t, "POST", gw+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`)
+	eventually(t, "the welcome", func() bool {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		return strings.Count(body, `"kind"`) == 1
+	})
+
+	c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for busState(t, admin).State != "degraded" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bus is still %+v with the brokers down", busState(t, admin))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// HTTP goes on; the orders' events wait in the outbox.
+	for i := 0; i < 3; i++ {
+		if status, body := call(t, "POST", gw+"/orders", `{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":10}]}`); status != 201 {
+			t.Fatalf("create order with the brokers down: %d %s", status, body)
+		}
+	}
+	if _, body := call(t, "GET", admin+"/readyz", ""); !strings.Contains(body, `"degraded"`) {
+		t.Errorf("readyz with the brokers down: %s", body)
+	}
+
+	c = start()
+	defer c.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		if strings.Count(body, `"kind"`) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the brokers came back: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	eventually(t, "the bus back to ok", func() bool { return busState(t, admin).State == "ok" })
+}
