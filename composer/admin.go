@@ -2,8 +2,11 @@ package composer
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"time"
 
 	"github.com/tuskcompose/composer/internal/store"
@@ -18,6 +21,8 @@ import (
 //	GET  /v1/services          services, instances and their health
 //	GET  /v1/breakers          every circuit breaker's state and counts
 //	GET  /v1/events?type=&subject=&limit=   the event store
+//	POST /v1/events?type=&subject=          publish an event (the body is its JSON data)
+//	POST /v1/events/replay?route=&from=     re-deliver the event store's events to a route
 //	POST /v1/reload            reload now; answers the result
 //	GET  /debug/pprof/         Go's profiler
 func (r *Runner) adminHandler() http.Handler {
@@ -89,6 +94,14 @@ func (r *Runner) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, req *http.Request) {
 		q := store.Query{Type: req.URL.Query().Get("type"), Subject: req.URL.Query().Get("subject"), Limit: 1000}
+		if after := req.URL.Query().Get("after"); after != "" {
+			n, err := strconv.ParseUint(after, 10, 64)
+			if err != nil {
+				writeJSON(w, 400, map[string]string{"error": "after: an event's seq"})
+				return
+			}
+			q.After = n
+		}
 		if since := req.URL.Query().Get("since"); since != "" {
 			t, err := time.Parse(time.RFC3339, since)
 			if err != nil {
@@ -102,10 +115,48 @@ func (r *Runner) adminHandler() http.Handler {
 			writeJSON(w, 500, map[string]string{"error": err.Error()})
 			return
 		}
-		if evs == nil {
-			evs = []store.Event{}
+		out := make([]storedEvent, len(evs))
+		for i, e := range evs {
+			out[i] = storedEvent{Seq: e.Seq, Event: e}
 		}
-		writeJSON(w, 200, evs)
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		data, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		if err != nil || q.Get("type") == "" || len(data) > 0 && !json.Valid(data) {
+			writeJSON(w, 400, map[string]string{"error": "POST /v1/events?type=TOPIC[&subject=S] with the event's JSON data as the body"})
+			return
+		}
+		e := store.Event{ID: store.NewID(), Type: q.Get("type"), Source: "/composer/admin", Subject: q.Get("subject"),
+			Time: time.Now().UTC(), Data: data, CorrelationID: req.Header.Get("X-Request-Id")}
+		if err := r.bus.Publish(req.Context(), e); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "publish: " + err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusAccepted, e)
+	})
+	mux.HandleFunc("POST /v1/events/replay", func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		var from time.Time
+		if f := q.Get("from"); f != "" {
+			t, err := time.Parse(time.RFC3339, f)
+			if err != nil {
+				writeJSON(w, 400, map[string]string{"error": "from: an RFC 3339 time such as 2026-11-25T10:00:00Z"})
+				return
+			}
+			from = t
+		}
+		res, err := r.Replay(req.Context(), q.Get("route"), from)
+		var noRoute ErrNoRoute
+		switch {
+		case errors.As(err, &noRoute):
+			writeJSON(w, 404, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(w, 500, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, 200, res)
+		}
 	})
 	// Go's profiler, for people who want to see where the time goes; the
 	// admin address is loopback unless the platform file says otherwise.
@@ -120,6 +171,12 @@ func (r *Runner) adminHandler() http.Handler {
 		writeJSON(w, status, res)
 	})
 	return mux
+}
+
+// storedEvent is an event of the event store with its position.
+type storedEvent struct {
+	Seq uint64 `json:"seq"`
+	store.Event
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

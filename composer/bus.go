@@ -12,9 +12,9 @@ import (
 	"github.com/tuskcompose/composer/services"
 )
 
-// kafkaConfig is the Kafka bus of a platform: [events], with the
+// KafkaConfig is the Kafka bus of a platform: [events], with the
 // consumer groups named after [composer] name.
-func kafkaConfig(p *Platform, log *slog.Logger) (kafkabus.Config, error) {
+func KafkaConfig(p *Platform, log *slog.Logger) (kafkabus.Config, error) {
 	e := p.Events
 	cfg := kafkabus.Config{
 		Brokers: e.Brokers, ClientID: e.ClientID, Group: p.Composer.Name,

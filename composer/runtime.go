@@ -121,9 +121,10 @@ type serviceEntry struct {
 }
 
 type routeEntry struct {
-	route  EventRoute // with the effective retry
-	cancel context.CancelFunc
-	done   chan struct{}
+	route    EventRoute   // with the effective retry
+	consumer events.Route // what the bus runs (replays too)
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // NewRunner loads the platform file and opens its store; Start serves it.
@@ -143,7 +144,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r := &Runner{path: path, loader: loader, log: log, store: st,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
 	if p.Events.Bus == "kafka" {
-		cfg, err := kafkaConfig(p, log)
+		cfg, err := KafkaConfig(p, log)
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -429,13 +430,13 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) *generatio
 			}
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
-		entry := &routeEntry{route: er, cancel: cancel, done: make(chan struct{})}
 		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...), DeadLetter: er.DeadLetter,
 			Retry: events.Retry{Attempts: er.Retry.Attempts, Backoff: er.Retry.Backoff, Max: er.Retry.MaxBackoff}}
 		if er.Filter != "" {
 			f, _ := eventfilter.Compile(er.Filter) // validated
 			route.Filter = f.Match
 		}
+		entry := &routeEntry{route: er, consumer: route, cancel: cancel, done: make(chan struct{})}
 		go func() {
 			defer close(entry.done)
 			if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {

@@ -286,6 +286,7 @@ type Query struct {
 	Type    string
 	Subject string
 	Since   time.Time // events at or after
+	After   uint64    // events appended after this seq
 	Limit   int       // at most this many (0: no limit)
 }
 
@@ -294,7 +295,7 @@ func (s *Store) Events(q Query) ([]Event, error) {
 	var out []Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(keyOf(q.After + 1)); k != nil; k, v = c.Next() {
 			if q.Limit > 0 && len(out) >= q.Limit {
 				break
 			}
