@@ -28,7 +28,7 @@ func (b *Bus) Tail(ctx context.Context, topic string, fromBeginning bool, fn fun
 	errc := make(chan error, len(parts))
 	var wg sync.WaitGroup
 	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p.ID, Dialer: b.dialer, MinBytes: 1, MaxWait: 250 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p.ID, Dialer: b.dialer, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond})
 		start := kafka.LastOffset
 		if fromBeginning {
 			start = kafka.FirstOffset
