@@ -29,6 +29,21 @@ func (b *Embedded) Publish(_ context.Context, e Event) error {
 	if _, err := b.store.Append(e); err != nil {
 		return err
 	}
+	b.wakeAll()
+	return nil
+}
+
+// PublishBatch appends events to the event store in one transaction and
+// wakes the consumers.
+func (b *Embedded) PublishBatch(_ context.Context, es []Event) error {
+	if _, err := b.store.AppendBatch(es); err != nil {
+		return err
+	}
+	b.wakeAll()
+	return nil
+}
+
+func (b *Embedded) wakeAll() {
 	b.mu.Lock()
 	for _, w := range b.waiters {
 		select {
@@ -37,7 +52,6 @@ func (b *Embedded) Publish(_ context.Context, e Event) error {
 		}
 	}
 	b.mu.Unlock()
-	return nil
 }
 
 func (b *Embedded) waiter() (chan struct{}, func()) {
@@ -62,7 +76,8 @@ func consumer(r Route) string { return "route:" + r.Name }
 
 // Subscribe delivers the route's events in order, each at least once,
 // until ctx ends. An event is handled (or dead-lettered) before the next
-// one, and the route's position is saved after each.
+// one. The route's position is saved after each batch of up to 64 events
+// and when ctx ends, so a crash repeats at most one batch.
 func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
 	wake, stop := b.waiter()
 	defer stop()
@@ -74,24 +89,34 @@ func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
 		if err != nil {
 			return err
 		}
-		batch, err := b.store.EventsAfter(off, r.Topic, 64)
+		batch, scanned, err := b.store.EventsAfter(off, r.Topic, 64)
 		if err != nil {
 			return err
 		}
+		done := off
 		for _, e := range batch {
 			if err := Deliver(ctx, r, e); err != nil {
 				if ctx.Err() != nil {
-					return ctx.Err() // stopped: the event is delivered again after a restart
+					// Stopped: what was handled is kept; e is delivered
+					// again after a restart.
+					if done > off {
+						b.store.SetOffset(consumer(r), done)
+					}
+					return ctx.Err()
 				}
 				if err := b.deadLetter(ctx, r, e, err); err != nil {
 					return err
 				}
 			}
-			if err := b.store.SetOffset(consumer(r), e.Seq); err != nil {
+			done = e.Seq
+		}
+		// Past the events of other topics too, once those of this one
+		// are handled.
+		done = max(done, scanned)
+		if done > off {
+			if err := b.store.SetOffset(consumer(r), done); err != nil {
 				return err
 			}
-		}
-		if len(batch) > 0 {
 			continue
 		}
 		select {

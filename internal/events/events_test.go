@@ -281,3 +281,39 @@ func TestHTTPTarget(t *testing.T) {
 		t.Error("a 500 was a success")
 	}
 }
+
+func TestBatchPublishAndOffsetPastOtherTopics(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "bus.db"))
+	bus := NewEmbedded(s)
+	var batch []Event
+	for i := 0; i < 100; i++ {
+		batch = append(batch, Event{ID: fmt.Sprint("o", i), Type: "order.created", Time: time.Now()})
+	}
+	batch = append(batch, Event{ID: "u1", Type: "user.created", Subject: "u1", Time: time.Now()}, Event{ID: "o0", Type: "order.created"})
+	if err := bus.PublishBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.Events(store.Query{}); len(all) != 101 {
+		t.Fatalf("%d events stored, want 101 (o0 once)", len(all))
+	}
+	c := newCollector()
+	subscribe(t, bus, Route{Name: "rare", Topic: "user.created", Handler: c.handle})
+	if got := c.wait(t, 1); fmt.Sprint(got) != "[u1]" {
+		t.Fatalf("got %v", got)
+	}
+	// The route's position moves past the other topic's events, so that
+	// it does not look at them again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		off, _ := s.Offset(consumer(Route{Name: "rare"}))
+		if off == 101 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("offset %d, want 101", off)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var _ BatchPublisher = (*Embedded)(nil)

@@ -319,28 +319,66 @@ func (s *Store) Events(q Query) ([]Event, error) {
 }
 
 // EventsAfter returns up to limit events appended after seq whose type is
-// typ (any type when typ is empty), in order.
-func (s *Store) EventsAfter(seq uint64, typ string, limit int) ([]Event, error) {
-	var out []Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+// typ (any type when typ is empty), in order, and the seq of the last
+// event it looked at, of any type (seq when there was none): a consumer
+// that handled the events can move past that one.
+func (s *Store) EventsAfter(seq uint64, typ string, limit int) (out []Event, scanned uint64, err error) {
+	scanned = seq
+	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(keyOf(seq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			scanned = binary.BigEndian.Uint64(k)
 			if typ != "" && !bytes.Contains(v, []byte(typ)) {
 				continue
 			}
 			var e Event
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("event %d: %w", scanned, err)
 			}
 			if typ != "" && e.Type != typ {
 				continue
 			}
-			e.Seq = binary.BigEndian.Uint64(k)
+			e.Seq = scanned
 			out = append(out, e)
 		}
 		return nil
 	})
-	return out, err
+	return out, scanned, err
+}
+
+// AppendBatch appends events in one transaction, each unless an event
+// with its ID is there already; it returns how many were added.
+func (s *Store) AppendBatch(es []Event) (added int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		ids, b := tx.Bucket(bucketEventIDs), tx.Bucket(bucketEvents)
+		for _, e := range es {
+			if e.ID == "" {
+				return errors.New("an event needs an id")
+			}
+			if ids.Get([]byte(e.ID)) != nil {
+				continue
+			}
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			e.Seq = seq
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(keyOf(seq), data); err != nil {
+				return err
+			}
+			if err := ids.Put([]byte(e.ID), keyOf(seq)); err != nil {
+				return err
+			}
+			added++
+		}
+		return nil
+	})
+	return added, err
 }
 
 // Offset returns the last event seq a consumer has handled (0: none).
