@@ -80,6 +80,49 @@ func (r *Runner) watchBus() {
 	}
 }
 
+// claimNode gives this instance its id range on a platform of several
+// instances (kafkabus.ClaimNode), once: the store keeps it. Until then,
+// the built-in services answer 503 to creations. It tries for a few
+// seconds before Start returns, then in the background until it succeeds.
+func (r *Runner) claimNode() {
+	if _, ok, err := r.store.Node(); ok || err != nil {
+		return
+	}
+	claim := func(timeout time.Duration) bool {
+		ctx, cancel := context.WithTimeout(r.ctx, timeout)
+		defer cancel()
+		id, err := r.store.InstanceID()
+		if err != nil {
+			r.log.Error("no instance id", "err", err)
+			return false
+		}
+		n, err := r.kafka.ClaimNode(ctx, id)
+		if err == nil {
+			err = r.store.SetNode(n)
+		}
+		if err != nil {
+			r.log.Warn("no id range yet: users and orders cannot be created until the brokers answer", "err", err)
+			return false
+		}
+		r.log.Info("id range claimed", "node", n)
+		return true
+	}
+	if claim(5 * time.Second) {
+		return
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		for !claim(5 * time.Second) {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+}
+
 // projectionTopics are the topics whose events the event store keeps:
 // those the built-in services publish and those the event routes read.
 func projectionTopics(p *Platform) []string {
@@ -115,7 +158,7 @@ func (r *Runner) project(p *Platform) {
 	go func() {
 		defer close(done)
 		r.kafka.Project(ctx, p.Composer.Name+".store."+id, topics, func(e events.Event) error {
-			_, err := r.store.Append(e)
+			_, err := r.store.Project(e, services.Apply)
 			return err
 		})
 	}()

@@ -53,13 +53,14 @@ func TestKafkaPlatform(t *testing.T) {
 `, hook.URL)+kafkaSection(c.ListenAddrs(), ""))
 	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
 
-	if status, body := call(t, "POST", gw+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`); status != 201 {
-		t.Fatalf("create user: %d %s", status, body)
-	}
+	user := createUser(t, gw, "ada")
+	var bigOrder string
 	for _, price := range []int{50, 150} {
-		if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":%d}]}`, price)); status != 201 {
+		status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":%d}]}`, user, price))
+		if status != 201 {
 			t.Fatalf("create order: %d %s", status, body)
 		}
+		bigOrder = fmt.Sprint(idOf(t, body))
 	}
 	eventually(t, "a welcome and two order confirmations, through Kafka", func() bool {
 		_, body := call(t, "GET", gw+"/notifications", "")
@@ -68,7 +69,7 @@ func TestKafkaPlatform(t *testing.T) {
 	eventually(t, "the big order at the filtered route's hook", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(hooked) == 1 && hooked[0] == "2"
+		return len(hooked) == 1 && hooked[0] == bigOrder
 	})
 	// The event store is projected from the topics.
 	eventually(t, "the event store", func() bool {
@@ -109,7 +110,7 @@ func TestKafkaBrokersDownThenBack(t *testing.T) {
 	c := start()
 	p := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
 	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
-	call(t, "POST", gw+"/users", `{"username":"ada","email":"ada@example.com","password":"correct horse"}`)
+	user := createUser(t, gw, "ada")
 	eventually(t, "the welcome", func() bool {
 		_, body := call(t, "GET", gw+"/notifications", "")
 		return strings.Count(body, `"kind"`) == 1
@@ -125,7 +126,7 @@ func TestKafkaBrokersDownThenBack(t *testing.T) {
 	}
 	// HTTP goes on; the orders' events wait in the outbox.
 	for i := 0; i < 3; i++ {
-		if status, body := call(t, "POST", gw+"/orders", `{"user_id":1,"items":[{"product_id":"a","quantity":1,"price":10}]}`); status != 201 {
+		if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":10}]}`, user)); status != 201 {
 			t.Fatalf("create order with the brokers down: %d %s", status, body)
 		}
 	}
@@ -147,4 +148,72 @@ func TestKafkaBrokersDownThenBack(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	eventually(t, "the bus back to ok", func() bool { return busState(t, admin).State == "ok" })
+}
+
+// createUser creates a user through the gateway and returns its id.
+func createUser(t *testing.T, gw, name string) uint64 {
+	t.Helper()
+	status, body := call(t, "POST", gw+"/users", fmt.Sprintf(`{"username":%q,"email":"%s@example.com","password":"correct horse"}`, name, name))
+	if status != 201 {
+		t.Fatalf("create user %s: %d %s", name, status, body)
+	}
+	return idOf(t, body)
+}
+
+func idOf(t *testing.T, body string) uint64 {
+	t.Helper()
+	var v struct{ ID uint64 }
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v.ID == 0 {
+		t.Fatalf("no id in %s", body)
+	}
+	return v.ID
+}
+
+// TestKafkaInstancesShareUsersAndOrders: two instances of one platform on
+// one cluster. Each instance's users and orders are projections of the
+// events, so what one creates the other reads a moment later, and ids
+// never collide.
+func TestKafkaInstancesShareUsersAndOrders(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
+	b := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
+	gwA, gwB := "http://"+a.r.GatewayAddr(), "http://"+b.r.GatewayAddr()
+
+	ada, grace := createUser(t, gwA, "ada"), createUser(t, gwB, "grace")
+	if ada == grace {
+		t.Fatalf("both instances gave id %d", ada)
+	}
+	for _, gw := range []string{gwA, gwB} {
+		for _, id := range []uint64{ada, grace} {
+			eventually(t, fmt.Sprintf("user %d at %s", id, gw), func() bool {
+				status, _ := call(t, "GET", fmt.Sprintf("%s/users/%d", gw, id), "")
+				return status == 200
+			})
+		}
+	}
+	// A name taken on one instance is taken on the other.
+	if status, body := call(t, "POST", gwB+"/users", `{"username":"ada","email":"other@example.com","password":"correct horse"}`); status != 409 {
+		t.Errorf("ada again, at the other instance: %d %s", status, body)
+	}
+	// An order for A's user, through B; its status changed through A.
+	status, body := call(t, "POST", gwB+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":10}]}`, ada))
+	if status != 201 {
+		t.Fatalf("order through the other instance: %d %s", status, body)
+	}
+	order := idOf(t, body)
+	eventually(t, "the order at A", func() bool {
+		status, _ := call(t, "GET", fmt.Sprintf("%s/orders/%d", gwA, order), "")
+		return status == 200
+	})
+	if status, body := call(t, "PUT", fmt.Sprintf("%s/orders/%d/status", gwA, order), `{"status":"Confirmed"}`); status != 200 {
+		t.Fatalf("status through A: %d %s", status, body)
+	}
+	eventually(t, "the new status at B", func() bool {
+		_, body := call(t, "GET", fmt.Sprintf("%s/orders/%d", gwB, order), "")
+		return strings.Contains(body, `"status":"Confirmed"`)
+	})
 }

@@ -151,6 +151,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		}
 		r.kafka = kafkabus.New(cfg)
 		r.bus = r.kafka
+		st.RequireNode() // the instances share the id space
 		r.busOK.Store(&BusState{Kind: "kafka", State: "unknown"})
 	} else {
 		emb := events.NewEmbedded(st)
@@ -222,6 +223,7 @@ func (r *Runner) Start() {
 		events.Relay(r.ctx, r.store, r.bus, r.wake, 250*time.Millisecond)
 	}()
 	if r.kafka != nil {
+		r.claimNode()
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()

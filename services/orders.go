@@ -163,7 +163,11 @@ func (o *Orders) create(c *gin.Context) {
 		})
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNoNode):
+		writeError(c, http.StatusServiceUnavailable, err.Error())
+		return
+	case err != nil:
 		writeError(c, http.StatusInternalServerError, "cannot store the order")
 		return
 	}
@@ -241,7 +245,7 @@ func (o *Orders) setStatus(c *gin.Context) {
 		if err := tx.Put("orders", id, order); err != nil {
 			return err
 		}
-		data, _ := json.Marshal(map[string]any{"id": id, "from": from, "to": req.Status})
+		data, _ := json.Marshal(statusChange{ID: id, From: from, To: req.Status, UpdatedAt: order.UpdatedAt})
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
 			CorrelationID: c.GetHeader("X-Request-Id"),

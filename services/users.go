@@ -118,6 +118,8 @@ func (u *Users) create(c *gin.Context) {
 	switch {
 	case errors.As(err, &conflict):
 		writeError(c, http.StatusConflict, fmt.Sprintf("%s is already taken", string(conflict)))
+	case errors.Is(err, store.ErrNoNode):
+		writeError(c, http.StatusServiceUnavailable, err.Error())
 	case err != nil:
 		writeError(c, http.StatusInternalServerError, "cannot store the user")
 	default:

@@ -318,3 +318,19 @@ func TestSASL(t *testing.T) {
 		})
 	}
 }
+
+func TestClaimNodeGivesEachInstanceItsOwn(t *testing.T) {
+	c := cluster(t)
+	seen := map[uint64]bool{}
+	for i := 0; i < 5; i++ {
+		b := newBus(t, c, "shop")
+		n, err := b.ClaimNode(context.Background(), fmt.Sprint("instance-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || seen[n] {
+			t.Fatalf("node %d given twice or zero (%v)", n, seen)
+		}
+		seen[n] = true
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,6 +58,52 @@ type Store struct {
 	// emitted, when set, is called after every transaction that put events
 	// in the outbox has committed (the relay's wake-up).
 	emitted func()
+	// needNode: ids need this store's node (several instances make ids);
+	// node is kept in the meta bucket once claimed.
+	needNode atomic.Bool
+}
+
+// NodeBits is the place of the node in an id: ids made by node n are
+// n<<NodeBits + 1, + 2, ... (node 0, the store of a single instance, makes
+// 1, 2, 3, ...). With 37 bits for the sequence and 16 for the node, ids
+// stay below 2^53, exact in every JSON reader.
+const NodeBits = 37
+
+// MaxNode is the largest node number.
+const MaxNode = 1<<(53-NodeBits) - 1
+
+// ErrNoNode is an id asked for before the store has its node, on a
+// platform whose instances share the ids (see RequireNode).
+var ErrNoNode = errors.New("this instance has no id range yet: the event bus has not been reachable since it started")
+
+// RequireNode says that ids need a node (SetNode): several instances
+// make ids, and each must make its own.
+func (s *Store) RequireNode() { s.needNode.Store(true) }
+
+// Node returns the store's node number, and whether it has one.
+func (s *Store) Node() (n uint64, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("node")); v != nil {
+			n, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return n, ok, err
+}
+
+// SetNode gives the store its node number (1 to MaxNode), once: the ids
+// it makes from then on are its own.
+func (s *Store) SetNode(n uint64) error {
+	if n < 1 || n > MaxNode {
+		return fmt.Errorf("node %d is outside 1..%d", n, MaxNode)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get([]byte("node")); v != nil && binary.BigEndian.Uint64(v) != n {
+			return fmt.Errorf("the store has node %d already", binary.BigEndian.Uint64(v))
+		}
+		return b.Put([]byte("node"), keyOf(n))
+	})
 }
 
 // OnEmit sets the function called after a transaction that emitted events
@@ -92,16 +139,17 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Tx is a write transaction: everything it does is kept, or nothing.
 type Tx struct {
-	tx      *bolt.Tx
-	now     func() time.Time
-	emitted bool
+	tx       *bolt.Tx
+	now      func() time.Time
+	emitted  bool
+	needNode bool
 }
 
 // Update runs fn in a write transaction, committed when fn returns nil.
 func (s *Store) Update(fn func(*Tx) error) error {
 	var t *Tx
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t = &Tx{tx: tx, now: s.now}
+		t = &Tx{tx: tx, now: s.now, needNode: s.needNode.Load()}
 		return fn(t)
 	})
 	if err == nil && t.emitted && s.emitted != nil {
@@ -115,12 +163,25 @@ func (tx *Tx) kind(kind string) (*bolt.Bucket, error) {
 }
 
 // NextID returns the next id of kind: 1, 2, 3, ... never the same twice.
+//
+// With a node (SetNode), the ids are the node's own: node<<NodeBits + 1,
+// + 2, ...; on a store that needs a node and has none, ErrNoNode.
 func (tx *Tx) NextID(kind string) (uint64, error) {
+	var node uint64
+	if v := tx.tx.Bucket(bucketMeta).Get([]byte("node")); v != nil {
+		node = binary.BigEndian.Uint64(v)
+	} else if tx.needNode {
+		return 0, ErrNoNode
+	}
 	b, err := tx.kind(kind)
 	if err != nil {
 		return 0, err
 	}
-	return b.NextSequence()
+	seq, err := b.NextSequence()
+	if seq >= 1<<NodeBits {
+		return 0, fmt.Errorf("no more %s ids", kind)
+	}
+	return node<<NodeBits | seq, err
 }
 
 // Put stores v, as JSON, as the entity id of kind.
@@ -344,6 +405,40 @@ func (s *Store) EventsAfter(seq uint64, typ string, limit int) (out []Event, sca
 		return nil
 	})
 	return out, scanned, err
+}
+
+// Project appends e to the event store and, when it was not there yet,
+// runs apply in the same transaction (a projection of the event into
+// entities): an event is applied once, and never without being stored.
+func (s *Store) Project(e Event, apply func(*Tx, Event) error) (added bool, err error) {
+	if e.ID == "" {
+		return false, errors.New("an event needs an id")
+	}
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		ids := btx.Bucket(bucketEventIDs)
+		if ids.Get([]byte(e.ID)) != nil {
+			return nil
+		}
+		b := btx.Bucket(bucketEvents)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e.Seq = seq
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(keyOf(seq), data); err != nil {
+			return err
+		}
+		if err := ids.Put([]byte(e.ID), keyOf(seq)); err != nil {
+			return err
+		}
+		added = true
+		return apply(&Tx{tx: btx, now: s.now, needNode: s.needNode.Load()}, e)
+	})
+	return added, err
 }
 
 // AppendBatch appends events in one transaction, each unless an event

@@ -223,3 +223,72 @@ func TestInstanceIDIsKept(t *testing.T) {
 		t.Fatalf("ids %q %q %q (another store: %q)", a, b, c, d)
 	}
 }
+
+func TestNodeIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() (uint64, error) {
+		var id uint64
+		err := s.Update(func(tx *Tx) error {
+			var err error
+			id, err = tx.NextID("users")
+			return err
+		})
+		return id, err
+	}
+	if id, _ := next(); id != 1 {
+		t.Fatalf("first id without a node: %d", id)
+	}
+	s.RequireNode()
+	if _, err := next(); !errors.Is(err, ErrNoNode) {
+		t.Fatalf("an id without the node it needs: %v", err)
+	}
+	if err := s.SetNode(0); err == nil {
+		t.Fatal("node 0 accepted")
+	}
+	if err := s.SetNode(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNode(4); err == nil {
+		t.Fatal("a second node accepted")
+	}
+	id, err := next()
+	if err != nil || id != 3<<NodeBits|2 || id >= 1<<53 {
+		t.Fatalf("id on node 3: %d, %v", id, err)
+	}
+	s.Close()
+	s, _ = Open(path)
+	defer s.Close()
+	if n, ok, _ := s.Node(); !ok || n != 3 {
+		t.Fatalf("node after a restart: %d %v", n, ok)
+	}
+}
+
+func TestProjectAppliesOnce(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	applied := 0
+	apply := func(tx *Tx, e Event) error {
+		applied++
+		return tx.Put("users", 5, map[string]string{"from": e.ID})
+	}
+	for i := 0; i < 3; i++ {
+		added, err := s.Project(Event{ID: "e1", Type: "user.created"}, apply)
+		if err != nil || added != (i == 0) {
+			t.Fatalf("Project #%d: %v %v", i, added, err)
+		}
+	}
+	if _, err := s.Project(Event{ID: "e2", Type: "user.created"}, func(*Tx, Event) error { return errors.New("broken") }); err == nil {
+		t.Fatal("a failed apply succeeded")
+	}
+	evs, _ := s.Events(Query{})
+	if applied != 1 || len(evs) != 1 {
+		t.Fatalf("applied %d times, %d events stored (a failed apply keeps nothing)", applied, len(evs))
+	}
+}
