@@ -217,3 +217,58 @@ func TestKafkaInstancesShareUsersAndOrders(t *testing.T) {
 		return strings.Contains(body, `"status":"Confirmed"`)
 	})
 }
+
+// TestKafkaReloadKeepsUnchangedConsumers: an edit of one route's filter
+// restarts that route's consumer only.
+func TestKafkaReloadKeepsUnchangedConsumers(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	var hooked []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ce struct{ Data struct{ TotalAmount float64 `json:"total_amount"` } }
+		json.NewDecoder(r.Body).Decode(&ce)
+		mu.Lock()
+		hooked = append(hooked, fmt.Sprint(ce.Data.TotalAmount))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	routes := func(limit int) string {
+		return fmt.Sprintf(`big_orders { topic: "order.created", filter: "data.total_amount > %d", to: [%q] }
+`, limit, hook.URL) + kafkaSection(c.ListenAddrs(), "")
+	}
+	p := startPlatform(t, routes(100))
+	gw := "http://" + p.r.GatewayAddr()
+	user := createUser(t, gw, "ada")
+	order := func(price int) {
+		if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":%d}]}`, user, price)); status != 201 {
+			t.Fatalf("order: %d %s", status, body)
+		}
+	}
+	order(150)
+	eventually(t, "the first big order", func() bool { mu.Lock(); defer mu.Unlock(); return len(hooked) == 1 })
+
+	before := p.r.gen()
+	p.rewrite(t, routes(10))
+	if res := p.r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	after := p.r.gen()
+	for _, name := range []string{"welcome", "order_confirmation"} {
+		if before.routes[name] != after.routes[name] {
+			t.Errorf("route %s was restarted by an edit of another route", name)
+		}
+	}
+	if before.routes["big_orders"] == after.routes["big_orders"] {
+		t.Error("the edited route kept its old consumer")
+	}
+	order(50) // big enough for the new filter only
+	eventually(t, "the order the new filter lets through", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(hooked) == 2 && hooked[1] == "50"
+	})
+}
