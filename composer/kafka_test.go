@@ -229,7 +229,11 @@ func TestKafkaReloadKeepsUnchangedConsumers(t *testing.T) {
 	var mu sync.Mutex
 	var hooked []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ce struct{ Data struct{ TotalAmount float64 `json:"total_amount"` } }
+		var ce struct {
+			Data struct {
+				TotalAmount float64 `json:"total_amount"`
+			}
+		}
 		json.NewDecoder(r.Body).Decode(&ce)
 		mu.Lock()
 		hooked = append(hooked, fmt.Sprint(ce.Data.TotalAmount))
