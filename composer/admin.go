@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"sort"
 	"strconv"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/supervisor"
 
 	"github.com/tuskcompose/composer/internal/store"
 )
@@ -20,6 +23,8 @@ import (
 //	GET  /v1/platform          the running platform, decoded (what composer plan compares with)
 //	GET  /v1/services          services, instances and their health
 //	GET  /v1/breakers          every circuit breaker's state and counts
+//	GET  /v1/processes         the instances of process services: state, pid, restarts, health, uptime
+//	GET  /v1/services/{name}/logs?instance=   a process service's last output lines
 //	GET  /v1/events?type=&subject=&limit=   the event store
 //	POST /v1/events?type=&subject=          publish an event (the body is its JSON data)
 //	POST /v1/events/replay?route=&from=     re-deliver the event store's events to a route
@@ -69,6 +74,36 @@ func (r *Runner) adminHandler() http.Handler {
 			}
 			out = append(out, svc)
 		}
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("GET /v1/processes", func(w http.ResponseWriter, _ *http.Request) {
+		g := r.gen()
+		out := []procStatus{}
+		for _, name := range sortedKeys(g.processes) {
+			out = append(out, g.processes[name].statuses()...)
+		}
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, req *http.Request) {
+		pg := r.gen().processes[req.PathValue("name")]
+		if pg == nil {
+			writeJSON(w, 404, map[string]string{"error": "no process service " + strconv.Quote(req.PathValue("name"))})
+			return
+		}
+		type line struct {
+			Instance int `json:"instance"`
+			supervisor.Line
+		}
+		out := []line{}
+		for _, p := range pg.procs {
+			if i := req.URL.Query().Get("instance"); i != "" && i != strconv.Itoa(p.Status().Instance) {
+				continue
+			}
+			for _, l := range p.Logs() {
+				out = append(out, line{p.Status().Instance, l})
+			}
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 		writeJSON(w, 200, out)
 	})
 	mux.HandleFunc("GET /v1/breakers", func(w http.ResponseWriter, _ *http.Request) {

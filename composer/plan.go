@@ -44,8 +44,11 @@ func Plan(cur, next *Platform) []Change {
 			if d := listDiff(a.Routes, b.Routes); d != "" {
 				how = append(how, "routes "+d)
 			}
-			if d := listDiff(a.Instances, b.Instances); d != "" {
+			if d := listDiff(a.Instances.URLs, b.Instances.URLs); d != "" {
 				how = append(how, "instances "+d)
+			}
+			if a.Instances.Count != b.Instances.Count {
+				how = append(how, fmt.Sprintf("instances %d -> %d", a.Instances.Count, b.Instances.Count))
 			}
 			how = append(how, fieldDiff(*a, *b, "Kind", "Routes", "Instances")...)
 			if len(how) > 0 {

@@ -3,6 +3,7 @@ package composer
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,7 +50,11 @@ type Runner struct {
 	bus   events.Bus    // the embedded bus, or Kafka
 	kafka *kafkabus.Bus // when the bus is Kafka
 	wake  chan struct{} // wakes the outbox relay
-	busOK atomic.Pointer[BusState]
+	// procOut receives the processes' output lines, coloured when
+	// procColor (a terminal).
+	procOut   io.Writer
+	procColor bool
+	busOK     atomic.Pointer[BusState]
 	// projection is the Kafka consumer that keeps the event store; it is
 	// restarted when the set of topics changes. Guarded by reloadMu.
 	projection struct {
@@ -99,13 +104,14 @@ type Reload struct {
 
 // generation is one running configuration.
 type generation struct {
-	number   int
-	platform *Platform
-	files    []string
-	handler  http.Handler
-	breakers map[string]*breakerEntry
-	services map[string]*serviceEntry
-	routes   map[string]*routeEntry
+	processes map[string]*processGroup
+	number    int
+	platform  *Platform
+	files     []string
+	handler   http.Handler
+	breakers  map[string]*breakerEntry
+	services  map[string]*serviceEntry
+	routes    map[string]*routeEntry
 }
 
 type breakerEntry struct {
@@ -136,7 +142,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(p.Composer.DataDir, "composer.db"))
+	st, err := store.Open(filepath.Join(dataDir(path, p), "composer.db"))
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +185,28 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
-	g := r.build(p, doc.Files, nil)
+	r.procOut, r.procColor = processOutput()
+	groups, err := r.prepareProcesses(p, nil)
+	if err != nil {
+		r.gatewayLn.Close()
+		r.adminLn.Close()
+		st.Close()
+		return nil, err
+	}
+	g := r.build(p, doc.Files, nil, groups)
 	r.current = g
 	r.status.Generation, r.status.Files = g.number, doc.Files
 	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
 	return r, nil
+}
+
+// dataDir is [composer] data_dir; a relative one is relative to the
+// platform file's directory, as every path in the file is.
+func dataDir(file string, p *Platform) string {
+	if filepath.IsAbs(p.Composer.DataDir) {
+		return p.Composer.DataDir
+	}
+	return filepath.Join(filepath.Dir(file), p.Composer.DataDir)
 }
 
 // GatewayAddr and AdminAddr are the addresses the runner listens on.
@@ -222,6 +245,7 @@ func (r *Runner) Start() {
 		defer r.bg.Done()
 		events.Relay(r.ctx, r.store, r.bus, r.wake, 250*time.Millisecond)
 	}()
+	r.startProcesses(r.gen())
 	if r.kafka != nil {
 		r.claimNode()
 		r.bg.Add(1)
@@ -249,8 +273,9 @@ func (r *Runner) Stop(ctx context.Context) error {
 	}
 	r.reloadMu.Lock()
 	g := r.gen()
-	for _, s := range g.services {
-		if s.checker != nil {
+	r.stopProcesses(ctx, g)
+	for name, s := range g.services {
+		if s.checker != nil && g.processes[name] == nil {
 			s.checker.Stop()
 		}
 	}
@@ -299,11 +324,17 @@ func (r *Runner) Reload() Reload {
 	case reflect.DeepEqual(p, cur.platform):
 		res.OK = true
 	default:
-		next := r.build(p, doc.Files, cur)
+		groups, err := r.prepareProcesses(p, cur)
+		if err != nil {
+			res.Diagnostics = []string{fmt.Sprintf("%s: %v", r.path, err)}
+			break
+		}
+		next := r.build(p, doc.Files, cur, groups)
 		r.genMu.Lock()
 		r.current = next
 		r.genMu.Unlock()
 		r.retire(cur, next)
+		r.startProcesses(next)
 		if r.kafka != nil {
 			r.project(p)
 		}
@@ -336,7 +367,19 @@ func diagnostics(err error) []string {
 
 // retire stops what the old generation had and the new one does not use.
 func (r *Runner) retire(old, next *generation) {
+	for name, pg := range old.processes {
+		if next.processes[name] != pg {
+			r.bg.Add(1)
+			go func() { // after its in-flight requests
+				defer r.bg.Done()
+				pg.stop(r.ctx)
+			}()
+		}
+	}
 	for name, s := range old.services {
+		if old.processes[name] != nil {
+			continue // stopped with its group
+		}
 		if n := next.services[name]; s.checker != nil && (n == nil || n.checker != s.checker) {
 			s.checker.Stop()
 		}
@@ -364,8 +407,8 @@ func loadRunnable(loader *tsk.Loader, path string) (*Platform, *tsk.Document, er
 // build makes the next generation of a platform that loadRunnable
 // accepted; prev (when not nil) lends it the components whose settings did
 // not change. Nothing of prev is stopped here.
-func (r *Runner) build(p *Platform, files []string, prev *generation) *generation {
-	g := &generation{number: 1, platform: p, files: files,
+func (r *Runner) build(p *Platform, files []string, prev *generation, groups map[string]*processGroup) *generation {
+	g := &generation{number: 1, platform: p, files: files, processes: map[string]*processGroup{},
 		breakers: map[string]*breakerEntry{}, services: map[string]*serviceEntry{}, routes: map[string]*routeEntry{}}
 	if prev != nil {
 		g.number = prev.number + 1
@@ -392,8 +435,19 @@ func (r *Runner) build(p *Platform, files []string, prev *generation) *generatio
 			sub := gin.New()
 			builtins[name].Register(sub)
 			h = sub
-		case "http":
-			entry := r.service(g, prev, p, name)
+		case "http", "process":
+			var entry *serviceEntry
+			if s.Kind == "process" {
+				pg := groups[name]
+				if pg == nil {
+					pg = prev.processes[name] // unchanged: carried over
+				}
+				g.processes[name] = pg
+				g.services[name] = pg.entry
+				entry = pg.entry
+			} else {
+				entry = r.service(g, prev, p, name)
+			}
 			br := r.breaker(g, prev, p, name)
 			for _, route := range s.Routes {
 				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
@@ -504,7 +558,7 @@ func (r *Runner) service(g, prev *generation, p *Platform, name string) *service
 		}
 	}
 	var ins []*balancer.Instance
-	for _, addr := range s.Instances {
+	for _, addr := range s.Instances.URLs {
 		ins = append(ins, balancer.NewInstance(addr))
 	}
 	bal, _ := balancer.New(balancer.Policy(s.LoadBalancer), ins) // validated
@@ -519,12 +573,6 @@ func (r *Runner) service(g, prev *generation, p *Platform, name string) *service
 // does not do yet.
 func supported(path string, p *Platform) error {
 	var problems tsk.Diagnostics
-	for _, name := range sortedKeys(p.Services) {
-		if kind := p.Services[name].Kind; kind != "builtin" && kind != "http" {
-			problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
-				Msg: fmt.Sprintf("service %s: kind %q is not supported yet", name, kind)})
-		}
-	}
 	for _, name := range sortedKeys(p.EventRoutes) {
 		e := p.EventRoutes[name]
 		for _, to := range e.To {

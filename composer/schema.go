@@ -7,6 +7,7 @@
 package composer
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -76,17 +77,116 @@ type Service struct {
 	Routes         []string          `tsk:"routes"`
 	HealthEndpoint string            `tsk:"health_endpoint"`
 	Calls          []string          `tsk:"calls"`
-	DependsOn      []string          `tsk:"depends_on"`
-	Instances      []string          `tsk:"instances"`
+	DependsOn      Dependencies      `tsk:"depends_on"`
+	Instances      Instances         `tsk:"instances"`
 	LoadBalancer   string            `tsk:"load_balancer"`
 	Timeout        time.Duration     `tsk:"timeout"`
 	Retries        int               `tsk:"retries"`
 	StripPrefix    bool              `tsk:"strip_prefix"`
 	Command        []string          `tsk:"command"`
+	Shell          bool              `tsk:"shell"` // run command as one /bin/sh -c script
 	Dir            string            `tsk:"dir"`
 	Env            map[string]string `tsk:"env"`
 	Port           int               `tsk:"port"`
 	Restart        string            `tsk:"restart"`
+	MaxRestarts    int               `tsk:"max_restarts"`
+	RestartBackoff time.Duration     `tsk:"restart_backoff"`
+	StopSignal     string            `tsk:"stop_signal"`
+	StopTimeout    time.Duration     `tsk:"stop_timeout"`
+	StartTimeout   time.Duration     `tsk:"start_timeout"` // how long dependents wait for it
+}
+
+// Instances is `instances`: the URLs of an http service's instances, or
+// how many copies of a process service run.
+type Instances struct {
+	URLs  []string
+	Count int
+}
+
+// UnmarshalTSK implements tsk.Unmarshaler: a list of strings or a count.
+func (in *Instances) UnmarshalTSK(v *tsk.Value) error {
+	switch v.Kind {
+	case tsk.Int:
+		if v.Int < 1 || v.Int > 64 {
+			return fmt.Errorf("expected 1 to 64 copies, got %d", v.Int)
+		}
+		*in = Instances{Count: int(v.Int)}
+		return nil
+	case tsk.Array:
+		urls := make([]string, len(v.List))
+		for i, e := range v.List {
+			if e.Kind != tsk.String {
+				return fmt.Errorf("expected a list of URLs, got %s at %d", e.Describe(), i)
+			}
+			urls[i] = e.Str
+		}
+		*in = Instances{URLs: urls}
+		return nil
+	}
+	return fmt.Errorf(`expected a list of URLs (["http://127.0.0.1:7001"]) or a number of copies, got %s`, v.Describe())
+}
+
+// MarshalJSON writes the URLs, or the count.
+func (in Instances) MarshalJSON() ([]byte, error) {
+	if in.URLs == nil && in.Count > 0 {
+		return json.Marshal(in.Count)
+	}
+	return json.Marshal(in.URLs)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (in *Instances) UnmarshalJSON(b []byte) error {
+	*in = Instances{}
+	if len(b) > 0 && b[0] != '[' && b[0] != 'n' {
+		return json.Unmarshal(b, &in.Count)
+	}
+	return json.Unmarshal(b, &in.URLs)
+}
+
+// Dependency is one entry of depends_on: a service, and what of it the
+// dependent waits for.
+type Dependency struct {
+	Service   string  `json:"service"`
+	Condition string  `json:"condition"` // started | healthy | completed
+	Pos       tsk.Pos `json:"-"`
+}
+
+// Dependencies is `depends_on`: a list of services (each healthy), or a
+// block of service: condition.
+type Dependencies []Dependency
+
+// Names returns the services depended on.
+func (ds Dependencies) Names() []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Service
+	}
+	return out
+}
+
+// UnmarshalTSK implements tsk.Unmarshaler.
+func (ds *Dependencies) UnmarshalTSK(v *tsk.Value) error {
+	var out Dependencies
+	switch v.Kind {
+	case tsk.Array:
+		for i, e := range v.List {
+			if e.Kind != tsk.String {
+				return fmt.Errorf("expected a list of services, got %s at %d", e.Describe(), i)
+			}
+			out = append(out, Dependency{Service: e.Str, Condition: "healthy"})
+		}
+	case tsk.Object:
+		for _, m := range v.Obj.Members() {
+			if m.Value.Kind != tsk.String {
+				return fmt.Errorf(`%s: expected a condition ("started", "healthy" or "completed"), got %s`, m.Key, m.Value.Describe())
+			}
+			out = append(out, Dependency{Service: m.Key, Condition: m.Value.Str})
+		}
+	default:
+		return fmt.Errorf(`expected a list of services or a block of service: "condition", got %s`, v.Describe())
+	}
+	*ds = out
+	return nil
 }
 
 // HealthCheck holds the settings of active health checks.

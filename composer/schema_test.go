@@ -73,7 +73,7 @@ func TestReferencePerTargetBlocks(t *testing.T) {
 	if cb := p.CircuitBreaker.PerTarget["billing"]; cb.FailureThreshold != 3 {
 		t.Errorf("billing breaker = %+v", cb)
 	}
-	if s := p.Services["billing"]; s.Timeout != 2*time.Second || s.Retries != 2 || len(s.Instances) != 2 {
+	if s := p.Services["billing"]; s.Timeout != 2*time.Second || s.Retries != 2 || len(s.Instances.URLs) != 2 {
 		t.Errorf("billing = %+v", s)
 	}
 	if w := p.Services["worker"]; w.Command[2] != "${PORT}" {

@@ -25,6 +25,7 @@ var (
 	loadBalancers = []string{"round_robin", "least_requests", "random"}
 	restarts      = []string{"no", "on-failure", "always"}
 	buses         = []string{"embedded", "kafka"}
+	conditions    = []string{"started", "healthy", "completed"}
 )
 
 // Validate checks what decoding alone cannot: settings with a fixed set of
@@ -57,10 +58,12 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 				}
 			}
 		case "http":
-			if len(s.Instances) == 0 {
+			if s.Instances.Count > 0 {
+				v.errorf(base+".instances", "an http service's instances are URLs: [\"http://127.0.0.1:7001\", ...]; a number of copies is for a process")
+			} else if len(s.Instances.URLs) == 0 {
 				v.errorf(base, "an http service needs instances: [\"http://127.0.0.1:7001\", ...]")
 			}
-			for i, inst := range s.Instances {
+			for i, inst := range s.Instances.URLs {
 				if u, err := url.Parse(inst); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 					v.errorf(fmt.Sprintf("%s.instances.%d", base, i), "instance %q is not an http:// or https:// URL", inst)
 				}
@@ -75,9 +78,33 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 			if s.Restart != "" {
 				v.oneOf(base+".restart", s.Restart, restarts)
 			}
+			if s.Instances.URLs != nil {
+				v.errorf(base+".instances", "a process service's instances is a number of copies, such as 2")
+			}
+			if s.StopSignal != "" {
+				if _, ok := signals[strings.ToUpper(s.StopSignal)]; !ok {
+					v.errorf(base+".stop_signal", "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL, SIGUSR1, SIGUSR2", s.StopSignal)
+				}
+			}
+			if s.Port < 0 || s.Port > 65535 {
+				v.errorf(base+".port", "port %d is not 0 (any free port) to 65535", s.Port)
+			}
+			if s.MaxRestarts < 0 {
+				v.errorf(base+".max_restarts", "max_restarts cannot be negative")
+			}
 		}
 		v.references(base+".calls", s.Calls, names)
-		v.references(base+".depends_on", s.DependsOn, names)
+		for i, d := range s.DependsOn {
+			path := v.depPath(base, i, d)
+			if !slices.Contains(names, d.Service) {
+				v.errorf(path, "%q is not a service%s", d.Service, suggest(d.Service, names))
+				continue
+			}
+			v.oneOf(path, d.Condition, conditions)
+			if d.Condition == "completed" && p.Services[d.Service] != nil && p.Services[d.Service].Kind != "process" {
+				v.errorf(path, "only a process can complete; %s is a %s service", d.Service, p.Services[d.Service].Kind)
+			}
+		}
 		for i, r := range s.Routes {
 			path := fmt.Sprintf("%s.routes.%d", base, i)
 			switch first, dup := routes[r]; {
@@ -148,6 +175,15 @@ func (v *validator) pos(path string) tsk.Pos {
 		}
 		path = path[:i]
 	}
+}
+
+// depPath is the path of the i-th dependency of a service: by name in a
+// depends_on block, by index in a list.
+func (v *validator) depPath(base string, i int, d Dependency) string {
+	if p := base + ".depends_on." + d.Service; v.doc.Lookup(p) != nil {
+		return p
+	}
+	return fmt.Sprintf("%s.depends_on.%d", base, i)
 }
 
 // kafka checks the Kafka settings of [events].
@@ -248,7 +284,8 @@ func (v *validator) cycles(names []string) {
 		state[name] = visiting
 		stack = append(stack, name)
 		s := v.p.Services[name]
-		for i, dep := range s.DependsOn {
+		for i, d := range s.DependsOn {
+			dep := d.Service
 			if _, ok := v.p.Services[dep]; !ok {
 				continue // reported as an unknown reference
 			}
@@ -256,7 +293,7 @@ func (v *validator) cycles(names []string) {
 			case visiting:
 				at := slices.Index(stack, dep)
 				chain := append(slices.Clone(stack[at:]), dep)
-				v.errorf(fmt.Sprintf("services.%s.depends_on.%d", name, i), "dependency cycle: %s", strings.Join(chain, " -> "))
+				v.errorf(v.depPath("services."+name, i, d), "dependency cycle: %s", strings.Join(chain, " -> "))
 			case unvisited:
 				visit(dep)
 			}

@@ -24,6 +24,8 @@ const usage = `usage: composer [run] [-f FILE]    run the platform (default ./pl
        composer validate [-f FILE]   report every problem of a platform file
        composer plan [-f FILE] [--admin ADDR]
                                      what reloading FILE would change in the running platform
+       composer ps [-f FILE] [--admin ADDR]
+                                     the services of the running platform: state, pid, restarts, health, uptime
        composer events publish|tail|replay ...
                                      events at a terminal (composer events -h)
 
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return plan(args[1:], stdout, stderr)
 	case "events":
 		return eventsCommand(args[1:], stdout, stderr)
+	case "ps":
+		return ps(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "composer: unknown command %q\n\n%s", args[0], usage)
 	return 2

@@ -51,12 +51,12 @@ type State string
 
 // The states of a process.
 const (
-	Starting  State = "starting"  // started, not yet known to be up
-	Running   State = "running"   // running
-	Backoff   State = "backoff"   // exited, waiting to be restarted
-	Exited    State = "exited"    // exited with status 0 and not restarted
-	Failed    State = "failed"    // exited and not restarted (policy, or too many restarts)
-	Stopped   State = "stopped"   // stopped by the composer
+	Starting  State = "starting" // started, not yet known to be up
+	Running   State = "running"  // running
+	Backoff   State = "backoff"  // exited, waiting to be restarted
+	Exited    State = "exited"   // exited with status 0 and not restarted
+	Failed    State = "failed"   // exited and not restarted (policy, or too many restarts)
+	Stopped   State = "stopped"  // stopped by the composer
 	StartFail State = "start-failed"
 )
 
@@ -367,7 +367,9 @@ func (p *Process) line(stream, text string) {
 }
 
 // note prints a line of the composer's own about the process.
-func (p *Process) note(format string, args ...any) { p.print("[composer] " + fmt.Sprintf(format, args...)) }
+func (p *Process) note(format string, args ...any) {
+	p.print("[composer] " + fmt.Sprintf(format, args...))
+}
 
 var printMu sync.Mutex
 
