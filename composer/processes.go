@@ -84,7 +84,13 @@ func (r *Runner) newProcessGroup(p *Platform, name string, color string) (*proce
 		proc := supervisor.New(spec, i+1, port, out, c)
 		g.procs = append(g.procs, proc)
 		in := balancer.NewInstance(fmt.Sprintf("http://127.0.0.1:%d", port))
-		if !g.checked {
+		// A process is not there before it has started and passed a
+		// probe: requests wait for it with a 503 of the gateway, which
+		// no breaker counts, instead of connection errors, which open
+		// the service's breaker before the process is up.
+		if g.checked {
+			in.SetHealth(balancer.Unhealthy)
+		} else {
 			in.SetHealth(balancer.Healthy)
 		}
 		ins = append(ins, in)

@@ -99,6 +99,12 @@ retries: 1
 	writePlatform(t, file, platform("v1"))
 	comp := startBinary(t, bin, file)
 
+	// Before api is up, the gateway answers 503 (no healthy instance),
+	// which does not count against api's breaker; it never tries an
+	// instance that is not there.
+	if status, body := httpDo(t, "GET", comp.gateway+"/api/", ""); status != 503 {
+		t.Errorf("api before it started: %d %s", status, body)
+	}
 	// Start order: api after db is healthy (700 ms after its start);
 	// worker after migrate completed.
 	var ps map[string][]processStatus
@@ -124,6 +130,9 @@ retries: 1
 		return len(pids) == 2
 	})
 
+	if _, body := httpDo(t, "GET", comp.admin+"/v1/breakers", ""); !regexpMatch(`"api": \{\s*"state": "closed"`, body) {
+		t.Errorf("api's breaker after the start: %s", body)
+	}
 	// A crash loop ends after max_restarts, with backoff, counted.
 	waitFor(t, "crashy given up", func() bool {
 		c := processes(t, comp.admin)["crashy"]
@@ -200,6 +209,15 @@ retries: 1
 	waitFor(t, "the old api instances stopped", func() bool { return !alive(oldPIDs[0]) && !alive(oldPIDs[1]) })
 	if ps := processes(t, comp.admin); ps["db"][0].PID != dbPID {
 		t.Errorf("db was restarted by an edit of api")
+	}
+
+	// A service removed from the file is stopped.
+	workerPID := processes(t, comp.admin)["worker"][0].PID
+	src, _ := os.ReadFile(file)
+	writePlatform(t, file, regexp.MustCompile(`(?m)^worker .*\n`).ReplaceAllString(string(src), ""))
+	waitFor(t, "the removed worker stopped", func() bool { return !alive(workerPID) })
+	if _, ok := processes(t, comp.admin)["worker"]; ok {
+		t.Error("the removed worker is still listed")
 	}
 
 	// SIGKILL of the composer: no process is left.

@@ -239,3 +239,16 @@ func TestFreePort(t *testing.T) {
 	}
 	ln.Close()
 }
+
+func TestShellAndColour(t *testing.T) {
+	out := &safeBuffer{}
+	port := freePort(t)
+	p := New(Spec{Service: "script", Command: []string{"echo", "port=${PORT}", "instance=$COMPOSER_INSTANCE", "&&", "exit 0"}, Shell: true, Restart: "no"}, 2, port, out, "36")
+	p.Start()
+	defer p.Stop(context.Background())
+	waitState(t, p, Exited)
+	want := fmt.Sprintf("\x1b[36mscript.2 | \x1b[0mport=%d instance=2\n", port)
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("output %q, want %q", out.String(), want)
+	}
+}
