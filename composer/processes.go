@@ -28,6 +28,12 @@ type processGroup struct {
 	procs   []*supervisor.Process
 	entry   *serviceEntry
 
+	// after, when set, is closed when the instances this group replaces
+	// have stopped: they hold the same fixed ports.
+	after chan struct{}
+	// gone is closed when stop has stopped the instances.
+	gone chan struct{}
+
 	mu      sync.Mutex
 	blocked string // why it was not started
 	started bool
@@ -65,7 +71,7 @@ func (r *Runner) newProcessGroup(p *Platform, name string, color string) (*proce
 	}
 	n := max(s.Instances.Count, 1)
 	hc := effectiveHealth(p, name)
-	g := &processGroup{name: name, svc: s, checked: len(s.Routes) > 0 || s.HealthEndpoint != "",
+	g := &processGroup{name: name, svc: s, checked: len(s.Routes) > 0 || s.HealthEndpoint != "", gone: make(chan struct{}),
 		checks: health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold, Path: hc.Path}}
 	var out io.Writer = r.procOut
 	var ins []*balancer.Instance
@@ -130,9 +136,14 @@ func (g *processGroup) start(ctx context.Context) {
 // them; a group not started yet never will be.
 func (g *processGroup) stop(ctx context.Context) {
 	g.mu.Lock()
-	started := g.started
+	started, stopped := g.started, g.stopped
 	g.stopped = true
 	g.mu.Unlock()
+	if stopped {
+		<-g.gone
+		return
+	}
+	defer close(g.gone)
 	if !started {
 		return
 	}
@@ -235,6 +246,13 @@ func (r *Runner) startProcesses(g *generation) {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
+			if pg.after != nil {
+				select {
+				case <-pg.after:
+				case <-r.ctx.Done():
+					return
+				}
+			}
 			if err := r.waitDependencies(g, pg.svc.DependsOn); err != nil {
 				pg.mu.Lock()
 				pg.blocked = err.Error()
@@ -375,6 +393,14 @@ func (r *Runner) prepareProcesses(p *Platform, prev *generation) (map[string]*pr
 		running := old.started
 		old.mu.Unlock()
 		if !running {
+			continue
+		}
+		if s.Port != 0 {
+			// Fixed ports: the new instances cannot run beside the
+			// old ones. They start once the old ones have stopped,
+			// after the swap; until they pass a probe, the gateway
+			// answers 503 for the service.
+			g.after = old.gone
 			continue
 		}
 		g.start(r.ctx)

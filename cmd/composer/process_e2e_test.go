@@ -67,7 +67,7 @@ func TestProcessServices(t *testing.T) {
 	}
 	app := buildTestApp(t, dir)
 	file := filepath.Join(dir, "platform.tsk")
-	adminPort := freePort(t)
+	adminPort, fixedPort := freePort(t), freePort(t)
 	platform := func(apiName string) string {
 		return fmt.Sprintf(`[composer]
 listen: "127.0.0.1:0"
@@ -89,12 +89,13 @@ migrate { kind: "process", command: [%q], restart: "no", env: { APP_NAME: "migra
 worker { kind: "process", command: [%q], env: { APP_NAME: "worker" }, depends_on { migrate: "completed" } }
 crashy { kind: "process", command: [%q], restart: "on-failure", restart_backoff: "50ms", max_restarts: 3, env: { APP_EXIT_AFTER: "100ms" } }
 never { kind: "process", command: [%q], env: { APP_READY_AFTER: "1h" }, health_endpoint: "/health", start_timeout: "1s" }
+fixed { kind: "process", command: [%q], port: %d, env: { APP_NAME: "fixed-%s" }, routes: ["/fixed/*path"], strip_prefix: true, health_endpoint: "/health" }
 blocked { kind: "process", command: [%q], depends_on: ["never"] }
 [health_checks]
 interval: "100ms"
 timeout: "1s"
 retries: 1
-`, adminPort, app, app, apiName, app, app, app, app, app)
+`, adminPort, app, app, apiName, app, app, app, app, app, fixedPort, apiName, app)
 	}
 	writePlatform(t, file, platform("v1"))
 	comp := startBinary(t, bin, file)
@@ -207,6 +208,12 @@ retries: 1
 		t.Errorf("rolling restart: %d of %d requests failed", failed.Load(), sent.Load())
 	}
 	waitFor(t, "the old api instances stopped", func() bool { return !alive(oldPIDs[0]) && !alive(oldPIDs[1]) })
+	// A process on a fixed port cannot run beside its replacement: the
+	// new one starts once the old one has stopped.
+	waitFor(t, "the new fixed-port process", func() bool {
+		_, body := httpDo(t, "GET", comp.gateway+"/fixed/", "")
+		return strings.HasPrefix(body, "fixed-v2 ")
+	})
 	if ps := processes(t, comp.admin); ps["db"][0].PID != dbPID {
 		t.Errorf("db was restarted by an edit of api")
 	}
