@@ -104,6 +104,7 @@ type Reload struct {
 
 // generation is one running configuration.
 type generation struct {
+	inflight  atomic.Int64 // requests this generation's handler is serving
 	processes map[string]*processGroup
 	number    int
 	platform  *Platform
@@ -224,7 +225,12 @@ func (r *Runner) gen() *generation {
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
 	r.gatewaySrv = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.gen().handler.ServeHTTP(w, req) }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			g := r.gen()
+			g.inflight.Add(1)
+			defer g.inflight.Add(-1)
+			g.handler.ServeHTTP(w, req)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	r.admin = &http.Server{Handler: r.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -296,6 +302,17 @@ func (r *Runner) Stop(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// drain waits until the requests that the generation's handler took have
+// ended (up to limit): they may still pick the instances of a process
+// that the next generation replaced.
+func (g *generation) drain(limit time.Duration) {
+	time.Sleep(20 * time.Millisecond) // a request that read the generation just before the swap
+	deadline := time.Now().Add(limit)
+	for g.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (rt *routeEntry) stop() {
@@ -370,8 +387,9 @@ func (r *Runner) retire(old, next *generation) {
 	for name, pg := range old.processes {
 		if next.processes[name] != pg {
 			r.bg.Add(1)
-			go func() { // after its in-flight requests
+			go func() {
 				defer r.bg.Done()
+				old.drain(10 * time.Second)
 				pg.stop(r.ctx)
 			}()
 		}
