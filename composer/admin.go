@@ -29,6 +29,7 @@ import (
 //	POST /v1/events?type=&subject=          publish an event (the body is its JSON data)
 //	POST /v1/events/replay?route=&from=     re-deliver the event store's events to a route
 //	POST /v1/reload            reload now; answers the result
+//	GET  /metrics              Prometheus metrics (unless enable_metrics: false)
 //	GET  /debug/pprof/         Go's profiler
 func (r *Runner) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -193,6 +194,9 @@ func (r *Runner) adminHandler() http.Handler {
 			writeJSON(w, 200, res)
 		}
 	})
+	if r.metrics != nil {
+		mux.Handle("GET /metrics", r.metrics.Handler())
+	}
 	// Go's profiler, for people who want to see where the time goes; the
 	// admin address is loopback unless the platform file says otherwise.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

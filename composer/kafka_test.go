@@ -79,6 +79,9 @@ func TestKafkaPlatform(t *testing.T) {
 	if st := busState(t, admin); st.Kind != "kafka" || st.State != "ok" {
 		t.Errorf("bus state %+v", st)
 	}
+	if lag, ok := scrape(t, admin)[`composer_kafka_consumer_lag{group="shop.welcome"}`]; !ok || lag != "0" {
+		t.Errorf("the welcome route's consumer lag: %q (%v)", lag, ok)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(hooked) != 1 {

@@ -23,6 +23,7 @@ import (
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/internal/kafkabus"
+	"github.com/tuskcompose/composer/internal/metrics"
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -54,7 +55,10 @@ type Runner struct {
 	// procColor (a terminal).
 	procOut   io.Writer
 	procColor bool
-	busOK     atomic.Pointer[BusState]
+	// metrics is nil when [microservices_configuration] enable_metrics is
+	// false.
+	metrics *metrics.Metrics
+	busOK   atomic.Pointer[BusState]
 	// projection is the Kafka consumer that keeps the event store; it is
 	// restarted when the set of topics changes. Guarded by reloadMu.
 	projection struct {
@@ -187,6 +191,10 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
 	r.procOut, r.procColor = processOutput()
+	if p.Configuration.EnableMetrics {
+		r.metrics = metrics.New()
+		r.metrics.Registry.MustRegister(stateCollector{r})
+	}
 	groups, err := r.prepareProcesses(p, nil)
 	if err != nil {
 		r.gatewayLn.Close()
@@ -196,6 +204,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	}
 	g := r.build(p, doc.Files, nil, groups)
 	r.current = g
+	r.metrics.Generation(g.number)
 	r.status.Generation, r.status.Files = g.number, doc.Files
 	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
 	return r, nil
@@ -246,10 +255,14 @@ func (r *Runner) Start() {
 			}
 		}()
 	}
+	var relayed events.Bus = r.bus
+	if r.metrics != nil {
+		relayed = countingBus{r.bus, r.metrics}
+	}
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
-		events.Relay(r.ctx, r.store, r.bus, r.wake, 250*time.Millisecond)
+		events.Relay(r.ctx, r.store, relayed, r.wake, 250*time.Millisecond)
 	}()
 	r.startProcesses(r.gen())
 	if r.kafka != nil {
@@ -363,6 +376,14 @@ func (r *Runner) Reload() Reload {
 	res.Duration = time.Since(start).String()
 	r.status.LastReload = res
 	r.status.Generation = r.gen().number
+	result := "failed"
+	switch {
+	case res.Changed:
+		result = "applied"
+	case res.OK:
+		result = "unchanged"
+	}
+	r.metrics.Reload(result, time.Since(start), r.status.Generation)
 	if res.OK {
 		r.log.Info("reload", "generation", r.status.Generation, "changed", res.Changed, "took", res.Duration)
 	} else {
@@ -433,6 +454,10 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 	}
 	engine := gin.New()
 	engine.Use(gin.Recovery())
+	routeService := map[string]string{} // filled below, read by measure once serving
+	if r.metrics != nil {
+		engine.Use(measure(r.metrics, routeService))
+	}
 	engine.NoRoute(func(c *gin.Context) {
 		gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
 	})
@@ -470,6 +495,10 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 			for _, route := range s.Routes {
 				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
 					Transport: r.transportFor(s.Timeout)}
+				if r.metrics != nil {
+					up.OnTry = func(outcome string, retry bool) { r.metrics.Try(name, outcome, retry) }
+				}
+				routeService[route] = name
 				if s.StripPrefix {
 					up.StripPrefix = staticPrefix(route)
 				}
@@ -479,6 +508,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 		}
 		for _, route := range s.Routes {
 			engine.Any(route, gin.WrapH(h))
+			routeService[route] = name
 		}
 	}
 	root := gateway.RequestID(gateway.BodyLimit(1<<20, engine))
@@ -509,6 +539,9 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 		if er.Filter != "" {
 			f, _ := eventfilter.Compile(er.Filter) // validated
 			route.Filter = f.Match
+		}
+		if r.metrics != nil {
+			route.Observe = func(outcome string) { r.metrics.Event(name, outcome) }
 		}
 		entry := &routeEntry{route: er, consumer: route, cancel: cancel, done: make(chan struct{})}
 		go func() {

@@ -353,7 +353,8 @@ func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 // overrides.
 func Defaults() *Platform {
 	return &Platform{
-		Composer: Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
+		Configuration: Configuration{EnableMetrics: true},
+		Composer:      Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
 			Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",
 		}},

@@ -13,7 +13,6 @@ var unsupported = []struct{ path, what string }{
 	{"microservices_architecture.distributed_tracing", "tracing is not implemented yet"},
 	{"microservices_configuration.enable_service_mesh", "the composer has no service mesh"},
 	{"microservices_configuration.enable_distributed_tracing", "tracing is not implemented yet"},
-	{"microservices_configuration.enable_metrics", "metrics are not implemented yet"},
 	{"service_communication.grpc", "services are reached over HTTP only"},
 }
 

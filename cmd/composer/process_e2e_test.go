@@ -142,6 +142,9 @@ retries: 1
 	if c := processes(t, comp.admin)["crashy"][0]; c.Restarts != 3 || !strings.Contains(c.Error, "exit status 3") {
 		t.Errorf("crashy: %+v", c)
 	}
+	if _, metrics := httpDo(t, "GET", comp.admin+"/metrics", ""); !strings.Contains(metrics, `composer_process_restarts_total{instance="crashy.1",service="crashy"} 3`) {
+		t.Errorf("crashy's restarts are not in /metrics")
+	}
 	// A dependency that never becomes healthy: reported, not started.
 	waitFor(t, "blocked reported", func() bool {
 		b := processes(t, comp.admin)["blocked"]

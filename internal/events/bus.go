@@ -36,6 +36,16 @@ type Route struct {
 	Retry      Retry                                      // tries before the dead-letter topic
 	DeadLetter string                                     // dead-letter topic (default Topic + ".dlq")
 	Sleep      func(context.Context, time.Duration) error // waits between tries (tests replace it)
+	// Observe, when set, is told each outcome: delivered, retried,
+	// filtered, dead_lettered (metrics).
+	Observe func(outcome string)
+}
+
+// Note tells the route's Observe an outcome.
+func (r Route) Note(outcome string) {
+	if r.Observe != nil {
+		r.Observe(outcome)
+	}
 }
 
 // Retry says how often and how far apart a failing event is tried.
@@ -100,6 +110,7 @@ func Deliver(ctx context.Context, r Route, e Event) error {
 			return err
 		}
 		if !ok {
+			r.Note("filtered")
 			return nil
 		}
 	}
@@ -116,7 +127,11 @@ func deliver(ctx context.Context, r Route, e Event) error {
 	}
 	var err error
 	for attempt := 1; attempt <= retry.Attempts; attempt++ {
+		if attempt > 1 {
+			r.Note("retried")
+		}
 		if err = r.Handler(ctx, e); err == nil {
+			r.Note("delivered")
 			return nil
 		}
 		if ctx.Err() != nil {

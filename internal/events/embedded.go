@@ -107,6 +107,7 @@ func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
 				if err := b.deadLetter(ctx, r, e, err); err != nil {
 					return err
 				}
+				r.Note("dead_lettered")
 			}
 			done = e.Seq
 		}

@@ -35,6 +35,9 @@ type Upstream struct {
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
 	Transport http.RoundTripper
+	// OnTry, when set, is told the outcome of each try: success, failure
+	// or timeout, and whether it was a retry (metrics).
+	OnTry func(outcome string, retry bool)
 }
 
 // NewTransport returns the transport a gateway calls instances with:
@@ -176,6 +179,9 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		outcome := breaker.Classify(status, err, req.Context())
 		u.Breaker.Done(ticket, outcome)
+		if u.OnTry != nil && outcome != breaker.Ignored {
+			u.OnTry(tryOutcome(outcome, err), attempt > 0)
+		}
 		if outcome != breaker.Failure || attempt >= u.Retries || !idempotent(req) || req.Context().Err() != nil {
 			var te interface{ Timeout() bool }
 			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
@@ -188,6 +194,17 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 		}
 	}
+}
+
+func tryOutcome(o breaker.Outcome, err error) string {
+	var te interface{ Timeout() bool }
+	switch {
+	case o == breaker.Success:
+		return "success"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout():
+		return "timeout"
+	}
+	return "failure"
 }
 
 // try sends the request to one instance.

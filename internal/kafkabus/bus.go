@@ -68,6 +68,24 @@ type Bus struct {
 
 	mu      sync.Mutex
 	created map[string]bool // topics known to exist
+	lags    map[lagKey]int64
+}
+
+type lagKey struct {
+	group, topic string
+	partition    int
+}
+
+// Lags returns, per consumer group, the messages its partitions had left
+// to read after the last one it handled (the consumer lag).
+func (b *Bus) Lags() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range b.lags {
+		out[k.group] += v
+	}
+	return out
 }
 
 // New returns a bus for cfg. It connects lazily.
@@ -107,6 +125,7 @@ func New(cfg Config) *Bus {
 		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport},
 		log:     log,
 		created: map[string]bool{},
+		lags:    map[lagKey]int64{},
 	}
 	b.writer = &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
@@ -262,7 +281,11 @@ func (b *Bus) Subscribe(ctx context.Context, r events.Route) error {
 			return err
 		}
 		b.log.Warn("event dead-lettered", "route", r.Name, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
-		return b.deadLetter(ctx, r, m, err)
+		if err := b.deadLetter(ctx, r, m, err); err != nil {
+			return err
+		}
+		r.Note("dead_lettered")
+		return nil
 	})
 }
 
@@ -337,6 +360,9 @@ func (b *Bus) consumeOnce(ctx context.Context, group string, topics []string, ha
 		if err := reader.CommitMessages(ctx, m); err != nil {
 			return fmt.Errorf("commit %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, err)
 		}
+		b.mu.Lock()
+		b.lags[lagKey{group, m.Topic, m.Partition}] = max(m.HighWaterMark-m.Offset-1, 0)
+		b.mu.Unlock()
 	}
 }
 

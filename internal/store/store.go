@@ -298,6 +298,16 @@ func (s *Store) Pending(limit int) ([]Event, error) {
 	return out, err
 }
 
+// OutboxLen returns how many events wait in the outbox.
+func (s *Store) OutboxLen() (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketOutbox).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // Ack removes events from the outbox once the bus has them.
 func (s *Store) Ack(seqs ...uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {

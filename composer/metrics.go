@@ -1,0 +1,153 @@
+package composer
+
+import (
+	"context"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/metrics"
+	"github.com/tuskcompose/composer/internal/supervisor"
+)
+
+// measure is the gateway's middleware that counts every answered request
+// by the service and route that served it (routes: which route pattern
+// belongs to which service; "none" for a request no route matched).
+func measure(m *metrics.Metrics, routes map[string]string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route, service := c.FullPath(), "none"
+		if route == "" {
+			route = "unmatched"
+		} else if s, ok := routes[route]; ok {
+			service = s
+		}
+		m.Request(service, route, c.Request.Method, c.Writer.Status(), time.Since(start))
+	}
+}
+
+// countingBus counts what the relay publishes.
+type countingBus struct {
+	events.Bus
+	m *metrics.Metrics
+}
+
+func (b countingBus) Publish(ctx context.Context, e events.Event) error {
+	err := b.Bus.Publish(ctx, e)
+	if err == nil {
+		b.m.Published(e.Type, 1)
+	}
+	return err
+}
+
+func (b countingBus) PublishBatch(ctx context.Context, es []events.Event) error {
+	bp, ok := b.Bus.(events.BatchPublisher)
+	if !ok {
+		for _, e := range es {
+			if err := b.Publish(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := bp.PublishBatch(ctx, es); err != nil {
+		return err
+	}
+	for _, e := range es {
+		b.m.Published(e.Type, 1)
+	}
+	return nil
+}
+
+// stateCollector reads, at each scrape, what is a state rather than a
+// count: breakers, instances, the outbox, consumer lag, processes.
+type stateCollector struct{ r *Runner }
+
+var (
+	descBreakerState = prometheus.NewDesc("composer_breaker_state",
+		"The state of a circuit breaker: 1 for the state it is in (closed, half_open, open), 0 for the others.", []string{"target", "state"}, nil)
+	descBreakerTransitions = prometheus.NewDesc("composer_breaker_transitions_total",
+		"Changes of state of a circuit breaker.", []string{"target"}, nil)
+	descBreakerRejected = prometheus.NewDesc("composer_breaker_rejected_total",
+		"Calls an open circuit breaker refused.", []string{"target"}, nil)
+	descInstanceHealthy = prometheus.NewDesc("composer_instance_healthy",
+		"1 when the instance passes its health checks, 0 when it fails them or is not probed yet.", []string{"service", "instance"}, nil)
+	descInstanceInFlight = prometheus.NewDesc("composer_instance_in_flight",
+		"Requests an instance is serving.", []string{"service", "instance"}, nil)
+	descOutbox = prometheus.NewDesc("composer_outbox_events",
+		"Events written by the built-in services that the bus does not have yet.", nil, nil)
+	descLag = prometheus.NewDesc("composer_kafka_consumer_lag",
+		"Messages a consumer group had left to read after the last one it handled.", []string{"group"}, nil)
+	descRestarts = prometheus.NewDesc("composer_process_restarts_total",
+		"Restarts of a process service's instance.", []string{"service", "instance"}, nil)
+	descProcessUp = prometheus.NewDesc("composer_process_up",
+		"1 while a process service's instance runs.", []string{"service", "instance"}, nil)
+)
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBreakerState, descBreakerTransitions, descBreakerRejected, descInstanceHealthy,
+		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp} {
+		ch <- d
+	}
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.r.gen()
+	for _, target := range sortedKeys(g.breakers) {
+		s := g.breakers[target].b.Snapshot()
+		for _, st := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open} {
+			v := 0.0
+			if s.State == st {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descBreakerState, prometheus.GaugeValue, v, target, stateName(st))
+		}
+		ch <- prometheus.MustNewConstMetric(descBreakerTransitions, prometheus.CounterValue, float64(s.Transitions), target)
+		ch <- prometheus.MustNewConstMetric(descBreakerRejected, prometheus.CounterValue, float64(s.Rejected), target)
+	}
+	for _, name := range sortedKeys(g.services) {
+		for _, in := range g.services[name].balancer.Instances() {
+			v := 0.0
+			if in.Health() == balancer.Healthy {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descInstanceHealthy, prometheus.GaugeValue, v, name, in.Address)
+			ch <- prometheus.MustNewConstMetric(descInstanceInFlight, prometheus.GaugeValue, float64(in.InFlight()), name, in.Address)
+		}
+	}
+	if n, err := c.r.store.OutboxLen(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
+	}
+	if c.r.kafka != nil {
+		for group, lag := range c.r.kafka.Lags() {
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), group)
+		}
+	}
+	for _, name := range sortedKeys(g.processes) {
+		for _, p := range g.processes[name].procs {
+			st := p.Status()
+			instance := p.Name()
+			ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts), name, instance)
+			up := 0.0
+			if st.State == supervisor.Running {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descProcessUp, prometheus.GaugeValue, up, name, instance)
+		}
+	}
+}
+
+func stateName(s breaker.State) string {
+	switch s {
+	case breaker.Open:
+		return "open"
+	case breaker.HalfOpen:
+		return "half_open"
+	}
+	return "closed"
+}

@@ -1,0 +1,125 @@
+// Package metrics holds the composer's Prometheus metrics that are counted
+// as things happen (requests, tries, reloads, events). What is a state at
+// scrape time (breakers, instance health, outbox depth, consumer lag,
+// process restarts) is read by a collector of the runner's.
+//
+// Names follow Prometheus' conventions: a composer_ prefix, _total for
+// counters, _seconds for durations; status codes as classes (2xx...) and
+// routes as declared, never as requested, so that label sets stay small.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the counted metrics, on their own registry (with the Go and
+// process collectors).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	tries      *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	reloadTime prometheus.Histogram
+	generation prometheus.Gauge
+	published  *prometheus.CounterVec
+	events     *prometheus.CounterVec
+}
+
+// New returns the metrics, registered.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_http_requests_total", Help: "Requests the gateway answered, by service, route, method and status class.",
+		}, []string{"service", "route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "composer_http_request_duration_seconds", Help: "Time from a request's arrival at the gateway to its answer.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"service", "route"}),
+		tries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_upstream_tries_total", Help: "Calls to instances of http and process services, by outcome (success, failure, timeout) and whether the call was a retry.",
+		}, []string{"service", "outcome", "retry"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_reloads_total", Help: "Reloads of the platform file, by result (applied, unchanged, failed).",
+		}, []string{"result"}),
+		reloadTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "composer_reload_duration_seconds", Help: "Time to load, validate, build and swap a generation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30},
+		}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "composer_generation", Help: "The number of the running generation of the platform.",
+		}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_events_published_total", Help: "Events the bus has accepted, by topic.",
+		}, []string{"topic"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_events_total", Help: "Deliveries of event routes, by outcome (delivered, retried, filtered, dead_lettered).",
+		}, []string{"route", "outcome"}),
+	}
+	m.Registry.MustRegister(m.requests, m.duration, m.tries, m.reloads, m.reloadTime, m.generation, m.published, m.events,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Request counts one answered request.
+func (m *Metrics) Request(service, route, method string, status int, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(service, route, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.duration.WithLabelValues(service, route).Observe(took.Seconds())
+}
+
+// Try counts one call to an instance.
+func (m *Metrics) Try(service, outcome string, retry bool) {
+	if m == nil {
+		return
+	}
+	m.tries.WithLabelValues(service, outcome, strconv.FormatBool(retry)).Inc()
+}
+
+// Reload counts a reload and sets the generation.
+func (m *Metrics) Reload(result string, took time.Duration, generation int) {
+	if m == nil {
+		return
+	}
+	m.reloads.WithLabelValues(result).Inc()
+	m.reloadTime.Observe(took.Seconds())
+	m.generation.Set(float64(generation))
+}
+
+// Generation sets the number of the running generation.
+func (m *Metrics) Generation(n int) {
+	if m != nil {
+		m.generation.Set(float64(n))
+	}
+}
+
+// Published counts events the bus accepted.
+func (m *Metrics) Published(topic string, n int) {
+	if m == nil {
+		return
+	}
+	m.published.WithLabelValues(topic).Add(float64(n))
+}
+
+// Event counts one outcome of a route's delivery.
+func (m *Metrics) Event(route, outcome string) {
+	if m == nil {
+		return
+	}
+	m.events.WithLabelValues(route, outcome).Inc()
+}
