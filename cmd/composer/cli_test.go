@@ -25,6 +25,9 @@ func TestValidateCommand(t *testing.T) {
 		{"stray argument", []string{"validate", "x"}, 2, "", "usage: composer validate"},
 		{"help", []string{"validate", "-h"}, 0, "", "usage: composer validate"},
 		{"unknown command", []string{"frob"}, 2, "", `unknown command "frob"`},
+		{"graph as mermaid", []string{"graph", "-f", "../../platform.tsk"}, 0, "svc_orders ==>|\"breaker users\"| svc_users", ""},
+		{"graph as dot", []string{"graph", "-f", "../../platform.tsk", "--format", "dot"}, 0, "topic_user_created -> svc_notifications", ""},
+		{"graph of a bad format", []string{"graph", "-f", "../../platform.tsk", "--format", "png"}, 2, "", `--format "png"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
