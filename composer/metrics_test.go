@@ -1,11 +1,21 @@
 package composer
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/tuskcompose/composer/internal/logging"
+	"github.com/tuskcompose/composer/tsk"
 )
 
 // scrape returns the lines of /metrics that are samples.
@@ -81,5 +91,58 @@ func TestMetricsOff(t *testing.T) {
 	p := startPlatform(t, "\n[microservices_configuration]\nenable_metrics: false\n")
 	if status, _ := call(t, "GET", "http://"+p.r.AdminAddr()+"/metrics", ""); status != 404 {
 		t.Fatalf("/metrics with enable_metrics: false: %d", status)
+	}
+}
+
+// syncBuffer is a log destination for a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogLinesCarryTheRequestID(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // nobody listens there any more
+	dir := t.TempDir()
+	file := filepath.Join(dir, "platform.tsk")
+	os.WriteFile(file, []byte(platform(dir, fmt.Sprintf(`
+[services]
+billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
+`, down.URL))), 0o644)
+	var logs syncBuffer
+	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, logging.New(&logs, "json", slog.LevelInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Stop(context.Background())
+	req, _ := http.NewRequest("GET", "http://"+r.GatewayAddr()+"/billing/x", nil)
+	req.Header.Set("X-Request-Id", "req-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	eventually(t, "the failed call's log line", func() bool { return strings.Contains(logs.String(), "service call failed") })
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(line, "service call failed") {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["request_id"] != "req-42" || rec["service"] != "billing" {
+			t.Fatalf("log line %s", line)
+		}
 	}
 }

@@ -494,7 +494,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 			br := r.breaker(g, prev, p, name)
 			for _, route := range s.Routes {
 				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
-					Transport: r.transportFor(s.Timeout)}
+					Transport: r.transportFor(s.Timeout), Log: r.log}
 				if r.metrics != nil {
 					up.OnTry = func(outcome string, retry bool) { r.metrics.Try(name, outcome, retry) }
 				}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tuskcompose/composer/composer"
+	"github.com/tuskcompose/composer/internal/logging"
 	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -67,7 +68,11 @@ func runPlatform(args []string, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args, "[run] [-f FILE]", stderr); !ok {
 		return status
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("COMPOSER_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	log := logging.New(stderr, os.Getenv("COMPOSER_LOG_FORMAT"), level)
 	r, err := composer.NewRunner(*file, &tsk.Loader{}, log)
 	if err != nil {
 		printErr(stderr, err)

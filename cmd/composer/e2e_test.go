@@ -95,7 +95,9 @@ type binary struct {
 	exited         chan error
 }
 
-var runningLine = regexp.MustCompile(`platform running"? gateway=(\S+) admin=(\S+)`)
+// runningLine finds the addresses in the composer's start line, a JSON
+// record (standard error is not a terminal here) or a text one.
+var runningLine = regexp.MustCompile(`platform running"?[ ,]*"?gateway"?[=:]"?([^"\s,]+)"?[ ,]*"?admin"?[=:]"?([^"\s,]+)`)
 
 func startBinary(t *testing.T, bin, file string) *binary {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -38,6 +39,9 @@ type Upstream struct {
 	// OnTry, when set, is told the outcome of each try: success, failure
 	// or timeout, and whether it was a retry (metrics).
 	OnTry func(outcome string, retry bool)
+	// Log, when set, gets a line for every request the service could not
+	// answer (with the request's id, from its context).
+	Log *slog.Logger
 }
 
 // NewTransport returns the transport a gateway calls instances with:
@@ -132,6 +136,9 @@ func (u *Upstream) writeError(w http.ResponseWriter, r *http.Request, err error)
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 	case r.Context().Err() != nil:
 		return // the client is gone: nobody reads an answer
+	}
+	if u.Log != nil {
+		u.Log.WarnContext(r.Context(), "service call failed", "service", u.Name, "status", status, "path", r.URL.Path, "err", err.Error())
 	}
 	WriteError(w, r, status, msg)
 }
