@@ -133,4 +133,6 @@ func (g Graph) DOT() string {
 	return b.String()
 }
 
-func dotText(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+func dotText(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
