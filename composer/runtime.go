@@ -25,6 +25,7 @@ import (
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/metrics"
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/tracing"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -58,7 +59,9 @@ type Runner struct {
 	// metrics is nil when [microservices_configuration] enable_metrics is
 	// false.
 	metrics *metrics.Metrics
-	busOK   atomic.Pointer[BusState]
+	// stopTracing flushes the trace exporter (nil when tracing is off).
+	stopTracing func(context.Context) error
+	busOK       atomic.Pointer[BusState]
 	// projection is the Kafka consumer that keeps the event store; it is
 	// restarted when the set of topics changes. Guarded by reloadMu.
 	projection struct {
@@ -191,6 +194,14 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
 	r.procOut, r.procColor = processOutput()
+	if p.Configuration.EnableDistributedTracing {
+		if r.stopTracing, err = tracing.Setup(ctx, p.Composer.OTLPEndpoint, p.Composer.Name); err != nil {
+			r.gatewayLn.Close()
+			r.adminLn.Close()
+			st.Close()
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+	}
 	if p.Configuration.EnableMetrics {
 		r.metrics = metrics.New()
 		r.metrics.Registry.MustRegister(stateCollector{r})
@@ -257,7 +268,10 @@ func (r *Runner) Start() {
 	}
 	var relayed events.Bus = r.bus
 	if r.metrics != nil {
-		relayed = countingBus{r.bus, r.metrics}
+		relayed = countingBus{relayed, r.metrics}
+	}
+	if tracing.Enabled() {
+		relayed = tracingBus{relayed}
 	}
 	r.bg.Add(1)
 	go func() {
@@ -310,6 +324,9 @@ func (r *Runner) Stop(ctx context.Context) error {
 	r.bg.Wait()
 	if r.kafka != nil {
 		r.kafka.Close()
+	}
+	if r.stopTracing != nil {
+		r.stopTracing(ctx)
 	}
 	if cerr := r.store.Close(); err == nil {
 		err = cerr
@@ -455,6 +472,9 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 	engine := gin.New()
 	engine.Use(gin.Recovery())
 	routeService := map[string]string{} // filled below, read by measure once serving
+	if tracing.Enabled() {
+		engine.Use(traceRequests(routeService))
+	}
 	if r.metrics != nil {
 		engine.Use(measure(r.metrics, routeService))
 	}

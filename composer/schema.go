@@ -69,6 +69,9 @@ type Settings struct {
 	Listen  string `tsk:"listen"`
 	Admin   string `tsk:"admin"`
 	DataDir string `tsk:"data_dir"`
+	// OTLPEndpoint is where traces go (OTLP over HTTP, host:port or URL);
+	// the OTEL_EXPORTER_OTLP_* variables work too. Neither: no tracing.
+	OTLPEndpoint string `tsk:"otlp_endpoint"`
 }
 
 // Service is one block of [services].
@@ -353,7 +356,7 @@ func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 // overrides.
 func Defaults() *Platform {
 	return &Platform{
-		Configuration: Configuration{EnableMetrics: true},
+		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true},
 		Composer:      Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
 			Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",

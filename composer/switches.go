@@ -10,9 +10,7 @@ import (
 // composer does not do yet, with what the user should know.
 var unsupported = []struct{ path, what string }{
 	{"microservices_architecture.service_mesh", "the composer has no service mesh"},
-	{"microservices_architecture.distributed_tracing", "tracing is not implemented yet"},
 	{"microservices_configuration.enable_service_mesh", "the composer has no service mesh"},
-	{"microservices_configuration.enable_distributed_tracing", "tracing is not implemented yet"},
 	{"service_communication.grpc", "services are reached over HTTP only"},
 }
 

@@ -6,7 +6,11 @@ import (
 	"io"
 	"net/http"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // UsersClient asks the users service over HTTP whether a user exists,
@@ -24,10 +28,19 @@ func (u *UsersClient) UserExists(ctx context.Context, id uint64) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("%w (circuit breaker open)", ErrUsersUnavailable)
 	}
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = tracing.Tracer().Start(ctx, "call users", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.Int64("user.id", int64(id))))
+		defer span.End()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/users/%d", u.BaseURL, id), nil)
 	if err != nil {
 		u.Breaker.Done(ticket, breaker.Ignored)
 		return false, err
+	}
+	if tracing.Enabled() {
+		tracing.Inject(ctx, req.Header)
 	}
 	resp, err := u.HTTP.Do(req)
 	status := 0

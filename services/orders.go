@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // The order statuses of the seed, and the changes allowed between them.
@@ -159,7 +160,7 @@ func (o *Orders) create(c *gin.Context) {
 		data, _ := json.Marshal(order)
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderCreated, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"),
+			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
 		})
 		return err
 	})
@@ -248,7 +249,7 @@ func (o *Orders) setStatus(c *gin.Context) {
 		data, _ := json.Marshal(statusChange{ID: id, From: from, To: req.Status, UpdatedAt: order.UpdatedAt})
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"),
+			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
 		})
 		return err
 	})

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // User is a user as the users service answers it (never with the password).
@@ -110,7 +111,7 @@ func (u *Users) create(c *gin.Context) {
 		data, _ := json.Marshal(user)
 		_, err = tx.Emit(store.Event{
 			Type: EventUserCreated, Source: "/services/users", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"),
+			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
 		})
 		return err
 	})

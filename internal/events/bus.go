@@ -17,7 +17,12 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // Event is the envelope of every event (CloudEvents-shaped).
@@ -103,7 +108,20 @@ const DeadLetterReason = "deadletterreason"
 // was handled or filtered out, ctx's error when ctx ended first, and
 // otherwise the reason to dead-letter the event: the filter's error, or
 // the handler's last one after every try failed.
-func Deliver(ctx context.Context, r Route, e Event) error {
+func Deliver(ctx context.Context, r Route, e Event) (err error) {
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = tracing.Tracer().Start(tracing.WithTraceParent(ctx, e.TraceParent), "deliver "+r.Name,
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("event.id", e.ID), attribute.String("event.type", e.Type), attribute.String("route", r.Name)))
+		defer func() {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}()
+	}
 	if r.Filter != nil {
 		ok, err := r.Filter(e)
 		if err != nil {
@@ -129,6 +147,7 @@ func deliver(ctx context.Context, r Route, e Event) error {
 	for attempt := 1; attempt <= retry.Attempts; attempt++ {
 		if attempt > 1 {
 			r.Note("retried")
+			trace.SpanFromContext(ctx).AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", attempt)))
 		}
 		if err = r.Handler(ctx, e); err == nil {
 			r.Note("delivered")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // CloudEvent is an event in the CloudEvents 1.0 JSON format.
@@ -21,6 +23,7 @@ type CloudEvent struct {
 	Data            json.RawMessage `json:"data,omitempty"`
 	CorrelationID   string          `json:"correlationid,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
+	TraceParent     string          `json:"traceparent,omitempty"`
 }
 
 // ToCloudEvent converts an event.
@@ -28,7 +31,7 @@ func ToCloudEvent(e Event) CloudEvent {
 	ce := CloudEvent{
 		SpecVersion: "1.0", ID: e.ID, Type: e.Type, Source: e.Source, Subject: e.Subject,
 		Time: e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"), Data: e.Data,
-		CorrelationID: e.CorrelationID, CausationID: e.CausationID,
+		CorrelationID: e.CorrelationID, CausationID: e.CausationID, TraceParent: e.TraceParent,
 	}
 	if len(e.Data) > 0 {
 		ce.DataContentType = "application/json"
@@ -42,7 +45,11 @@ func ToCloudEvent(e Event) CloudEvent {
 // again and finally dead-lettered.
 func HTTPTarget(client *http.Client, url string) Handler {
 	return func(ctx context.Context, e Event) error {
-		body, err := json.Marshal(ToCloudEvent(e))
+		ce := ToCloudEvent(e)
+		if tp := tracing.TraceParent(ctx); tp != "" {
+			ce.TraceParent = tp // the delivery's span
+		}
+		body, err := json.Marshal(ce)
 		if err != nil {
 			return err
 		}
@@ -51,6 +58,9 @@ func HTTPTarget(client *http.Client, url string) Handler {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/cloudevents+json")
+		if tracing.Enabled() {
+			tracing.Inject(ctx, req.Header)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err

@@ -19,9 +19,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/h1client"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // Upstream is a service behind the gateway.
@@ -171,6 +176,7 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		ticket, retryAfter, ok := u.Breaker.Allow()
 		if !ok {
+			trace.SpanFromContext(req.Context()).AddEvent("circuit breaker open", trace.WithAttributes(attribute.String("service", u.Name)))
 			return nil, &openError{retryAfter}
 		}
 		in := u.Balancer.Pick(tried...)
@@ -215,13 +221,12 @@ func tryOutcome(o breaker.Outcome, err error) string {
 }
 
 // try sends the request to one instance.
-func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (*http.Response, error) {
+func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp *http.Response, err error) {
 	base := in.URL
 	if base == nil {
 		in.Done()
 		return nil, fmt.Errorf("instance %q is not a URL", in.Address)
 	}
-	var err error
 	// req is the reverse proxy's own copy of the client's request: a
 	// shallow copy with its own URL is enough for each try. (The try's
 	// timeout is the transport's ResponseHeaderTimeout.)
@@ -231,13 +236,32 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (*htt
 	u.Scheme, u.Host = base.Scheme, base.Host
 	out.URL = &u
 	out.Host = ""
+	if tracing.Enabled() {
+		ctx, span := tracing.Tracer().Start(req.Context(), "call "+t.u.Name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.Int("attempt", attempt+1), attribute.String("instance", in.Address)))
+		out = out.WithContext(ctx)
+		out.Header = req.Header.Clone()
+		tracing.Inject(ctx, out.Header)
+		defer func() {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			} else if resp.StatusCode >= 500 {
+				span.SetStatus(codes.Error, resp.Status)
+			}
+			if resp != nil {
+				span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+			}
+			span.End()
+		}()
+	}
 	if attempt > 0 && req.GetBody != nil {
 		if out.Body, err = req.GetBody(); err != nil {
 			in.Done()
 			return nil, err
 		}
 	}
-	resp, err := t.base.RoundTrip(out)
+	resp, err = t.base.RoundTrip(out)
 	if err != nil {
 		in.Done()
 		return nil, err

@@ -38,6 +38,7 @@ func Encode(topic string, e events.Event) kafka.Message {
 	}
 	for _, a := range []struct{ k, v string }{
 		{"ce_subject", e.Subject}, {"ce_correlationid", e.CorrelationID}, {"ce_causationid", e.CausationID},
+		{"ce_traceparent", e.TraceParent},
 	} {
 		if a.v != "" {
 			h = append(h, kafka.Header{Key: a.k, Value: []byte(a.v)})
@@ -93,7 +94,7 @@ func Decode(m kafka.Message) (events.Event, error) {
 func decodeBinary(m kafka.Message, hdr map[string]string) (events.Event, error) {
 	e := events.Event{
 		ID: hdr["ce_id"], Type: hdr["ce_type"], Source: hdr["ce_source"], Subject: hdr["ce_subject"],
-		CorrelationID: hdr["ce_correlationid"], CausationID: hdr["ce_causationid"],
+		CorrelationID: hdr["ce_correlationid"], CausationID: hdr["ce_causationid"], TraceParent: hdr["ce_traceparent"],
 	}
 	if t := hdr["ce_time"]; t != "" {
 		var err error
@@ -125,7 +126,7 @@ func decodeStructured(m kafka.Message) (events.Event, error) {
 		return events.Event{}, fmt.Errorf("a structured CloudEvent that is not valid JSON: %v", err)
 	}
 	e := events.Event{ID: ce.ID, Type: ce.Type, Source: ce.Source, Subject: ce.Subject, Data: ce.Data,
-		CorrelationID: ce.CorrelationID, CausationID: ce.CausationID}
+		CorrelationID: ce.CorrelationID, CausationID: ce.CausationID, TraceParent: ce.TraceParent}
 	if ce.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, ce.Time)
 		if err != nil {

@@ -37,6 +37,9 @@ type Event struct {
 	Data          json.RawMessage `json:"data,omitempty"`
 	CorrelationID string          `json:"correlationid,omitempty"`
 	CausationID   string          `json:"causationid,omitempty"`
+	// TraceParent is the W3C trace context of what caused the event
+	// (CloudEvents' distributed tracing extension).
+	TraceParent string `json:"traceparent,omitempty"`
 	// Seq is the event's position in the outbox or the event store.
 	Seq uint64 `json:"-"`
 }

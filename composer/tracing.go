@@ -1,0 +1,87 @@
+package composer
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/tracing"
+)
+
+// traceRequests is the gateway's middleware that makes a server span of
+// every request, joined to the caller's trace (traceparent), and named
+// after the route that served it.
+func traceRequests(routes map[string]string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := tracing.Extract(c.Request.Context(), c.Request.Header)
+		ctx, span := tracing.Tracer().Start(ctx, c.Request.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("url.path", c.Request.URL.Path),
+				attribute.String("request.id", c.GetHeader("X-Request-Id"))))
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		span.SetName(c.Request.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status),
+			attribute.String("service", routes[route]))
+		if status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+	}
+}
+
+// tracingBus makes a producer span of every event the relay publishes, in
+// the trace of the request that wrote it.
+type tracingBus struct{ events.Bus }
+
+func (b tracingBus) spans(ctx context.Context, es []events.Event) []trace.Span {
+	spans := make([]trace.Span, len(es))
+	for i, e := range es {
+		_, spans[i] = tracing.Tracer().Start(tracing.WithTraceParent(ctx, e.TraceParent), "publish "+e.Type,
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("event.id", e.ID), attribute.String("event.type", e.Type)))
+	}
+	return spans
+}
+
+func end(spans []trace.Span, err error) {
+	for _, s := range spans {
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, err.Error())
+		}
+		s.End()
+	}
+}
+
+func (b tracingBus) Publish(ctx context.Context, e events.Event) error {
+	spans := b.spans(ctx, []events.Event{e})
+	err := b.Bus.Publish(ctx, e)
+	end(spans, err)
+	return err
+}
+
+func (b tracingBus) PublishBatch(ctx context.Context, es []events.Event) error {
+	spans := b.spans(ctx, es)
+	var err error
+	if bp, ok := b.Bus.(events.BatchPublisher); ok {
+		err = bp.PublishBatch(ctx, es)
+	} else {
+		for _, e := range es {
+			if err = b.Bus.Publish(ctx, e); err != nil {
+				break
+			}
+		}
+	}
+	end(spans, err)
+	return err
+}

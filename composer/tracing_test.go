@@ -1,0 +1,95 @@
+package composer
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tuskcompose/composer/internal/tracing"
+)
+
+// TestOneTraceFromOrderToNotification follows POST /orders through the
+// users check and the order's event to the notification, in one trace,
+// with an in-memory exporter.
+func TestOneTraceFromOrderToNotification(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tracing.Use(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	defer tracing.Off()
+	p := startPlatform(t, "")
+	gw := "http://" + p.r.GatewayAddr()
+	user := createUser(t, gw, "ada")
+	status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":5}]}`, user))
+	if status != 201 {
+		t.Fatalf("order: %d %s", status, body)
+	}
+	byName := func() map[string][]tracetest.SpanStub {
+		out := map[string][]tracetest.SpanStub{}
+		for _, s := range exp.GetSpans() {
+			out[s.Name] = append(out[s.Name], s)
+		}
+		return out
+	}
+	eventually(t, "the order confirmation's delivery span", func() bool { return len(byName()["deliver order_confirmation"]) > 0 })
+	spans := byName()
+	order := spans["POST /orders"]
+	if len(order) != 1 {
+		t.Fatalf("POST /orders spans: %d (spans: %v)", len(order), names(spans))
+	}
+	trace := order[0].SpanContext.TraceID()
+	inTrace := map[string]tracetest.SpanStub{}
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID() == trace {
+			inTrace[s.Name] = s
+		}
+	}
+	// The chain: the gateway's span of POST /orders; the orders service's
+	// call to users; the gateway's span of that GET /users/:id; the
+	// publish of order.created; its delivery to the notifications.
+	parent := map[string]string{
+		"call users":                 "POST /orders",
+		"GET /users/:id":             "call users",
+		"publish order.created":      "POST /orders",
+		"deliver order_confirmation": "POST /orders",
+	}
+	for child, want := range parent {
+		c, ok := inTrace[child]
+		if !ok {
+			t.Errorf("span %q is not in the order's trace (it has %v)", child, keys(inTrace))
+			continue
+		}
+		if c.Parent.SpanID() != inTrace[want].SpanContext.SpanID() {
+			t.Errorf("span %q's parent is not %q", child, want)
+		}
+	}
+	if s := inTrace["POST /orders"]; !hasAttr(s, "http.route", "/orders") || !hasAttr(s, "service", "orders") {
+		t.Errorf("POST /orders attributes: %v", s.Attributes)
+	}
+}
+
+func names(m map[string][]tracetest.SpanStub) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func keys(m map[string]tracetest.SpanStub) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return strings.Join(out, ", ")
+}
+
+func hasAttr(s tracetest.SpanStub, k, v string) bool {
+	for _, a := range s.Attributes {
+		if string(a.Key) == k && a.Value.AsString() == v {
+			return true
+		}
+	}
+	return false
+}
