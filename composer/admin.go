@@ -30,6 +30,7 @@ import (
 //	POST /v1/events/replay?route=&from=     re-deliver the event store's events to a route
 //	POST /v1/reload            reload now; answers the result
 //	GET  /metrics              Prometheus metrics (unless enable_metrics: false)
+//	GET  /dashboard/           the live dashboard (GET /v1/dashboard/stream: its server-sent snapshots)
 //	GET  /debug/pprof/         Go's profiler
 func (r *Runner) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -197,6 +198,7 @@ func (r *Runner) adminHandler() http.Handler {
 	if r.metrics != nil {
 		mux.Handle("GET /metrics", r.metrics.Handler())
 	}
+	r.dashboard(mux)
 	// Go's profiler, for people who want to see where the time goes; the
 	// admin address is loopback unless the platform file says otherwise.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -17,7 +17,7 @@ import (
 // measure is the gateway's middleware that counts every answered request
 // by the service and route that served it (routes: which route pattern
 // belongs to which service; "none" for a request no route matched).
-func measure(m *metrics.Metrics, routes map[string]string) gin.HandlerFunc {
+func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -28,6 +28,7 @@ func measure(m *metrics.Metrics, routes map[string]string) gin.HandlerFunc {
 			service = s
 		}
 		m.Request(service, route, c.Request.Method, c.Writer.Status(), time.Since(start))
+		counts.add("svc:" + service)
 	}
 }
 

@@ -59,6 +59,10 @@ type Runner struct {
 	// metrics is nil when [microservices_configuration] enable_metrics is
 	// false.
 	metrics *metrics.Metrics
+	// counts feed the dashboard's rates; history is the last reloads
+	// (guarded by reloadMu).
+	counts  counters
+	history []Reload
 	// stopTracing flushes the trace exporter (nil when tracing is off).
 	stopTracing func(context.Context) error
 	busOK       atomic.Pointer[BusState]
@@ -218,6 +222,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r.metrics.Generation(g.number)
 	r.status.Generation, r.status.Files = g.number, doc.Files
 	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
+	r.history = append(r.history, r.status.LastReload)
 	return r, nil
 }
 
@@ -392,6 +397,10 @@ func (r *Runner) Reload() Reload {
 	}
 	res.Duration = time.Since(start).String()
 	r.status.LastReload = res
+	r.history = append(r.history, res)
+	if len(r.history) > 20 {
+		r.history = r.history[len(r.history)-20:]
+	}
 	r.status.Generation = r.gen().number
 	result := "failed"
 	switch {
@@ -475,9 +484,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 	if tracing.Enabled() {
 		engine.Use(traceRequests(routeService))
 	}
-	if r.metrics != nil {
-		engine.Use(measure(r.metrics, routeService))
-	}
+	engine.Use(measure(r.metrics, &r.counts, routeService))
 	engine.NoRoute(func(c *gin.Context) {
 		gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
 	})
@@ -560,8 +567,11 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 			f, _ := eventfilter.Compile(er.Filter) // validated
 			route.Filter = f.Match
 		}
-		if r.metrics != nil {
-			route.Observe = func(outcome string) { r.metrics.Event(name, outcome) }
+		route.Observe = func(outcome string) {
+			r.metrics.Event(name, outcome)
+			if outcome == "delivered" {
+				r.counts.add("route:" + name)
+			}
 		}
 		entry := &routeEntry{route: er, consumer: route, cancel: cancel, done: make(chan struct{})}
 		go func() {

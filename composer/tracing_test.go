@@ -2,8 +2,12 @@ package composer
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -67,6 +71,62 @@ func TestOneTraceFromOrderToNotification(t *testing.T) {
 	if s := inTrace["POST /orders"]; !hasAttr(s, "http.route", "/orders") || !hasAttr(s, "service", "orders") {
 		t.Errorf("POST /orders attributes: %v", s.Attributes)
 	}
+	// The trace as text, for people (TRACE_SAMPLE=FILE keeps it).
+	var all []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID() == trace {
+			all = append(all, s)
+		}
+	}
+	text := renderTrace(all)
+	os.WriteFile(filepath.Join(t.ArtifactDir(), "trace.txt"), []byte(text), 0o644)
+	if dest := os.Getenv("TRACE_SAMPLE"); dest != "" {
+		os.WriteFile(dest, []byte(text), 0o644)
+	}
+}
+
+// renderTrace draws a trace's spans as a tree, each with its duration.
+func renderTrace(spans []tracetest.SpanStub) string {
+	children := map[string][]tracetest.SpanStub{}
+	var roots []tracetest.SpanStub
+	ids := map[string]bool{}
+	for _, s := range spans {
+		ids[s.SpanContext.SpanID().String()] = true
+	}
+	for _, s := range spans {
+		if p := s.Parent.SpanID().String(); s.Parent.IsValid() && ids[p] {
+			children[p] = append(children[p], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	var b strings.Builder
+	var walk func(s tracetest.SpanStub, prefix, branch string)
+	walk = func(s tracetest.SpanStub, prefix, branch string) {
+		name := prefix + branch + s.Name
+		pad := strings.Repeat(" ", max(44-utf8.RuneCountInString(name), 1))
+		fmt.Fprintf(&b, "%s%s%8.2f ms\n", name, pad, float64(s.EndTime.Sub(s.StartTime).Microseconds())/1000)
+		kids := children[s.SpanContext.SpanID().String()]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].StartTime.Before(kids[j].StartTime) })
+		next := prefix
+		switch branch {
+		case "├─ ":
+			next += "│  "
+		case "└─ ":
+			next += "   "
+		}
+		for i, k := range kids {
+			br := "├─ "
+			if i == len(kids)-1 {
+				br = "└─ "
+			}
+			walk(k, next, br)
+		}
+	}
+	for _, r := range roots {
+		walk(r, "", "")
+	}
+	return b.String()
 }
 
 func names(m map[string][]tracetest.SpanStub) []string {

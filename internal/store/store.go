@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -361,11 +362,15 @@ type Query struct {
 	Subject string
 	Since   time.Time // events at or after
 	After   uint64    // events appended after this seq
+	Last    int       // only the last this many of those that match (0: all)
 	Limit   int       // at most this many (0: no limit)
 }
 
 // Events returns the events that match q, in the order they were appended.
 func (s *Store) Events(q Query) ([]Event, error) {
+	if q.Last > 0 {
+		return s.lastEvents(q)
+	}
 	var out []Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
@@ -389,6 +394,32 @@ func (s *Store) Events(q Query) ([]Event, error) {
 		}
 		return nil
 	})
+	return out, err
+}
+
+// lastEvents returns the last q.Last events that match q, oldest first.
+func (s *Store) lastEvents(q Query) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < q.Last; k, v = c.Prev() {
+			seq := binary.BigEndian.Uint64(k)
+			if seq <= q.After {
+				break
+			}
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", seq, err)
+			}
+			if q.Type != "" && e.Type != q.Type || q.Subject != "" && e.Subject != q.Subject || e.Time.Before(q.Since) {
+				continue
+			}
+			e.Seq = seq
+			out = append(out, e)
+		}
+		return nil
+	})
+	slices.Reverse(out)
 	return out, err
 }
 
