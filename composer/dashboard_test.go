@@ -50,10 +50,17 @@ billing { interval: "1h" }
 	createUser(t, gw, "ada")
 	call(t, "GET", gw+"/billing/1", "")
 
+	// Chromium's helper processes may still write to its profile after
+	// the browser is gone: the profile is removed without complaint.
+	profile, err := os.MkdirTemp("", "composer-dashboard-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(profile)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1400, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -66,6 +73,7 @@ billing { interval: "1h" }
 		chromedp.WaitVisible(`g.node[data-id="svc_billing"][data-state="healthy"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`g.edge[data-to="svc_billing"][data-breaker-state="closed"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`g.node[data-id="svc_users"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`circle.instance[data-instance="`+billingURL+`"][data-health="healthy"]`, chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("the dashboard with a healthy platform: %v", err)
 	}

@@ -76,8 +76,16 @@ function drawGraph(snap) {
     el("rect", { x: p.x, y: p.y, width: p.w, height: p.h }, g);
     const t = el("text", { x: p.x + 8, y: p.y + p.h / 2 }, g);
     t.textContent = n.label.length > 34 ? n.label.slice(0, 33) + "…" : n.label;
-    const title = el("title", {}, g);
     const s = snap.services[n.id.replace(/^svc_/, "")];
+    // One dot per instance, coloured by its health.
+    if (s && s.kind !== "builtin") {
+      s.instances.forEach((inst, i) => {
+        const dot = el("circle", { class: `instance ${inst.health}`, cx: p.x + p.w - 10 - i * 13, cy: p.y + p.h / 2, r: 5,
+          "data-instance": inst.address, "data-health": inst.health }, g);
+        el("title", {}, dot).textContent = `${inst.address}: ${inst.health}, ${inst.in_flight} in flight`;
+      });
+    }
+    const title = el("title", {}, g);
     const routes = snap.graph.edges.filter((e) => e.kind === "route" && e.to === n.id).map((e) => e.label);
     title.textContent = n.label + (routes.length ? "\nroutes: " + routes.join(" ") : "") +
       (s ? "\n" + s.instances.map((i) => `${i.address}: ${i.health}`).join("\n") : "");
