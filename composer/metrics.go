@@ -21,6 +21,12 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		// The answer goes out before the counting: net/http would only
+		// send what is buffered once the handlers return. (Only answers
+		// of known length: flushing another would make it chunked.)
+		if c.Writer.Written() && c.Writer.Header().Get("Content-Length") != "" {
+			c.Writer.Flush()
+		}
 		route, service := c.FullPath(), "none"
 		if route == "" {
 			route = "unmatched"
@@ -29,6 +35,22 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 		}
 		m.Request(service, route, c.Request.Method, c.Writer.Status(), time.Since(start))
 		counts.add("svc:" + service)
+	}
+}
+
+// tryCounters returns an Upstream.OnTry that counts a service's tries on
+// counters resolved once.
+func tryCounters(m *metrics.Metrics, service string) func(outcome string, retry bool) {
+	counters := map[string][2]prometheus.Counter{}
+	for _, o := range []string{"success", "failure", "timeout"} {
+		counters[o] = [2]prometheus.Counter{m.TryCounter(service, o, false), m.TryCounter(service, o, true)}
+	}
+	return func(outcome string, retry bool) {
+		i := 0
+		if retry {
+			i = 1
+		}
+		counters[outcome][i].Inc()
 	}
 }
 

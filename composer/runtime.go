@@ -523,7 +523,7 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
 					Transport: r.transportFor(s.Timeout), Log: r.log}
 				if r.metrics != nil {
-					up.OnTry = func(outcome string, retry bool) { r.metrics.Try(name, outcome, retry) }
+					up.OnTry = tryCounters(r.metrics, name)
 				}
 				routeService[route] = name
 				if s.StripPrefix {

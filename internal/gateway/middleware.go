@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/tuskcompose/composer/internal/logging"
 	"github.com/tuskcompose/composer/internal/store"
 )
 
@@ -22,7 +21,10 @@ func RequestID(next http.Handler) http.Handler {
 			r.Header.Set(RequestIDHeader, id)
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+		// The id stays in the header (a context value would cost a copy
+		// of the request on every request): log lines of a request add
+		// it from there.
+		next.ServeHTTP(w, r)
 	})
 }
 

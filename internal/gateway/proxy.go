@@ -143,7 +143,8 @@ func (u *Upstream) writeError(w http.ResponseWriter, r *http.Request, err error)
 		return // the client is gone: nobody reads an answer
 	}
 	if u.Log != nil {
-		u.Log.WarnContext(r.Context(), "service call failed", "service", u.Name, "status", status, "path", r.URL.Path, "err", err.Error())
+		u.Log.WarnContext(r.Context(), "service call failed", "request_id", r.Header.Get(RequestIDHeader),
+			"service", u.Name, "status", status, "path", r.URL.Path, "err", err.Error())
 	}
 	WriteError(w, r, status, msg)
 }

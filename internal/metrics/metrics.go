@@ -91,6 +91,13 @@ func (m *Metrics) Try(service, outcome string, retry bool) {
 	m.tries.WithLabelValues(service, outcome, strconv.FormatBool(retry)).Inc()
 }
 
+// TryCounter returns Try's counter for one service, outcome and retry,
+// for callers that count on a hot path (resolving labels costs a hash and
+// a lookup under a lock each time).
+func (m *Metrics) TryCounter(service, outcome string, retry bool) prometheus.Counter {
+	return m.tries.WithLabelValues(service, outcome, strconv.FormatBool(retry))
+}
+
 // Reload counts a reload and sets the generation.
 func (m *Metrics) Reload(result string, took time.Duration, generation int) {
 	if m == nil {
