@@ -23,6 +23,18 @@ func kafkaSection(addrs []string, more string) string {
 	return fmt.Sprintf("\n[events]\nbus: \"kafka\"\nbrokers: [%s]\nlinger: \"1ms\"\nretry { backoff: \"10ms\" }\n%s\n", strings.Join(quoted, ", "), more)
 }
 
+// kafkaCluster starts an in-process Kafka-protocol broker (kfake) on
+// loopback, closed after the test's platforms have stopped.
+func kafkaCluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func busState(t *testing.T, admin string) BusState {
 	t.Helper()
 	_, body := call(t, "GET", admin+"/v1/status", "")
@@ -34,11 +46,7 @@ func busState(t *testing.T, admin string) BusState {
 }
 
 func TestKafkaPlatform(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkaCluster(t)
 	var mu sync.Mutex
 	var hooked []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -177,11 +185,7 @@ func idOf(t *testing.T, body string) uint64 {
 // events, so what one creates the other reads a moment later, and ids
 // never collide.
 func TestKafkaInstancesShareUsersAndOrders(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkaCluster(t)
 	a := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
 	b := startPlatform(t, kafkaSection(c.ListenAddrs(), ""))
 	gwA, gwB := "http://"+a.r.GatewayAddr(), "http://"+b.r.GatewayAddr()
@@ -224,11 +228,7 @@ func TestKafkaInstancesShareUsersAndOrders(t *testing.T) {
 // TestKafkaReloadKeepsUnchangedConsumers: an edit of one route's filter
 // restarts that route's consumer only.
 func TestKafkaReloadKeepsUnchangedConsumers(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkaCluster(t)
 	var mu sync.Mutex
 	var hooked []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

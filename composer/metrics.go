@@ -69,16 +69,7 @@ func (b countingBus) Publish(ctx context.Context, e events.Event) error {
 }
 
 func (b countingBus) PublishBatch(ctx context.Context, es []events.Event) error {
-	bp, ok := b.Bus.(events.BatchPublisher)
-	if !ok {
-		for _, e := range es {
-			if err := b.Publish(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := bp.PublishBatch(ctx, es); err != nil {
+	if err := events.PublishAll(ctx, b.Bus, es); err != nil {
 		return err
 	}
 	for _, e := range es {

@@ -243,6 +243,12 @@ func (g *processGroup) statuses() []procStatus {
 func (r *Runner) startProcesses(g *generation) {
 	for _, name := range sortedKeys(g.processes) {
 		pg := g.processes[name]
+		pg.mu.Lock()
+		started := pg.started
+		pg.mu.Unlock()
+		if started {
+			continue // carried over from the previous generation
+		}
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()

@@ -72,16 +72,7 @@ func (b tracingBus) Publish(ctx context.Context, e events.Event) error {
 
 func (b tracingBus) PublishBatch(ctx context.Context, es []events.Event) error {
 	spans := b.spans(ctx, es)
-	var err error
-	if bp, ok := b.Bus.(events.BatchPublisher); ok {
-		err = bp.PublishBatch(ctx, es)
-	} else {
-		for _, e := range es {
-			if err = b.Bus.Publish(ctx, e); err != nil {
-				break
-			}
-		}
-	}
+	err := events.PublishAll(ctx, b.Bus, es)
 	end(spans, err)
 	return err
 }

@@ -99,6 +99,20 @@ type BatchPublisher interface {
 	PublishBatch(ctx context.Context, es []Event) error
 }
 
+// PublishAll publishes events on bus: in one call when it is a
+// BatchPublisher, else one after the other, stopping at the first error.
+func PublishAll(ctx context.Context, bus Bus, es []Event) error {
+	if bp, ok := bus.(BatchPublisher); ok {
+		return bp.PublishBatch(ctx, es)
+	}
+	for _, e := range es {
+		if err := bus.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DeadLetterReason is the extension attribute, in a dead-lettered event's
 // data, that says why its delivery failed.
 const DeadLetterReason = "deadletterreason"

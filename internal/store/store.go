@@ -329,31 +329,37 @@ func (s *Store) Ack(seqs ...uint64) error {
 // there already (added is then false): delivery is at least once, the store
 // keeps each event once.
 func (s *Store) Append(e Event) (added bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		added, err = appendEvent(tx, &e)
+		return err
+	})
+	return added, err
+}
+
+// appendEvent adds e to the event store in tx, giving it its Seq, unless
+// an event with its ID is there already.
+func appendEvent(tx *bolt.Tx, e *Event) (added bool, err error) {
 	if e.ID == "" {
 		return false, errors.New("an event needs an id")
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		ids := tx.Bucket(bucketEventIDs)
-		if ids.Get([]byte(e.ID)) != nil {
-			return nil
-		}
-		b := tx.Bucket(bucketEvents)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.Seq = seq
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(keyOf(seq), data); err != nil {
-			return err
-		}
-		added = true
-		return ids.Put([]byte(e.ID), keyOf(seq))
-	})
-	return added, err
+	ids := tx.Bucket(bucketEventIDs)
+	if ids.Get([]byte(e.ID)) != nil {
+		return false, nil
+	}
+	b := tx.Bucket(bucketEvents)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	e.Seq = seq
+	data, err := json.Marshal(e)
+	if err != nil {
+		return false, err
+	}
+	if err := b.Put(keyOf(seq), data); err != nil {
+		return false, err
+	}
+	return true, ids.Put([]byte(e.ID), keyOf(seq))
 }
 
 // Query selects events of the event store; empty fields select all.
@@ -455,31 +461,10 @@ func (s *Store) EventsAfter(seq uint64, typ string, limit int) (out []Event, sca
 // runs apply in the same transaction (a projection of the event into
 // entities): an event is applied once, and never without being stored.
 func (s *Store) Project(e Event, apply func(*Tx, Event) error) (added bool, err error) {
-	if e.ID == "" {
-		return false, errors.New("an event needs an id")
-	}
 	err = s.db.Update(func(btx *bolt.Tx) error {
-		ids := btx.Bucket(bucketEventIDs)
-		if ids.Get([]byte(e.ID)) != nil {
-			return nil
-		}
-		b := btx.Bucket(bucketEvents)
-		seq, err := b.NextSequence()
-		if err != nil {
+		if added, err = appendEvent(btx, &e); err != nil || !added {
 			return err
 		}
-		e.Seq = seq
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(keyOf(seq), data); err != nil {
-			return err
-		}
-		if err := ids.Put([]byte(e.ID), keyOf(seq)); err != nil {
-			return err
-		}
-		added = true
 		return apply(&Tx{tx: btx, now: s.now, needNode: s.needNode.Load()}, e)
 	})
 	return added, err
@@ -490,30 +475,14 @@ func (s *Store) Project(e Event, apply func(*Tx, Event) error) (added bool, err 
 func (s *Store) AppendBatch(es []Event) (added int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		added = 0
-		ids, b := tx.Bucket(bucketEventIDs), tx.Bucket(bucketEvents)
 		for _, e := range es {
-			if e.ID == "" {
-				return errors.New("an event needs an id")
-			}
-			if ids.Get([]byte(e.ID)) != nil {
-				continue
-			}
-			seq, err := b.NextSequence()
+			ok, err := appendEvent(tx, &e)
 			if err != nil {
 				return err
 			}
-			e.Seq = seq
-			data, err := json.Marshal(e)
-			if err != nil {
-				return err
+			if ok {
+				added++
 			}
-			if err := b.Put(keyOf(seq), data); err != nil {
-				return err
-			}
-			if err := ids.Put([]byte(e.ID), keyOf(seq)); err != nil {
-				return err
-			}
-			added++
 		}
 		return nil
 	})
