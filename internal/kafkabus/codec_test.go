@@ -15,7 +15,7 @@ import (
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	e := events.Event{ID: "e1", Type: "order.created", Source: "/services/orders", Subject: "42",
 		Time: time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC), Data: json.RawMessage(`{"total_amount":150}`),
-		CorrelationID: "req-1", CausationID: "c-0"}
+		CorrelationID: "req-1", CausationID: "c-0", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	m := Encode("order.created", e)
 	if string(m.Key) != "42" || string(m.Value) != `{"total_amount":150}` || m.Topic != "order.created" {
 		t.Fatalf("message %+v", m)
