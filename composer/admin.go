@@ -20,7 +20,7 @@ import (
 //	GET  /healthz              the process is up
 //	GET  /readyz               a generation is serving (200), and the event bus's state
 //	GET  /v1/status            generation, config files, the last reload and its diagnostics
-//	GET  /v1/platform          the running platform, decoded (what composer plan compares with)
+//	GET  /v1/platform          the running platform, resolved (what composer plan compares with)
 //	GET  /v1/services          services, instances and their health
 //	GET  /v1/breakers          every circuit breaker's state and counts
 //	GET  /v1/processes         the instances of process services: state, pid, restarts, health, uptime
@@ -45,13 +45,9 @@ func (r *Runner) adminHandler() http.Handler {
 		writeJSON(w, 200, map[string]any{"status": "ready", "bus": r.busOK.Load()})
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		r.reloadMu.Lock()
-		st := r.status
-		r.reloadMu.Unlock()
-		st.Bus = *r.busOK.Load()
-		writeJSON(w, 200, st)
+		writeJSON(w, 200, r.Status())
 	})
-	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.gen().platform) })
+	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.gen().model) })
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
 		g := r.gen()
 		type instance struct {
@@ -123,7 +119,7 @@ func (r *Runner) adminHandler() http.Handler {
 		}
 		out := map[string]view{}
 		for name, e := range g.breakers {
-			s := e.b.Snapshot()
+			s := e.Snapshot()
 			out[name] = view{s.State.String(), s.ConsecutiveFailures, s.WindowRequests, s.WindowFailures,
 				s.RetryAfter.Seconds(), s.Successes, s.Failures, s.Rejected, s.Transitions}
 		}

@@ -3,7 +3,6 @@ package composer
 import (
 	"context"
 	"log/slog"
-	"reflect"
 	"slices"
 	"time"
 
@@ -13,16 +12,17 @@ import (
 )
 
 // KafkaConfig is the Kafka bus of a platform: [events], with the
-// consumer groups named after [composer] name.
+// consumer groups named after [composer] name. The SASL password is read
+// from the platform (the resolved bus keeps only its digest).
 func KafkaConfig(p *Platform, log *slog.Logger) (kafkabus.Config, error) {
-	e := p.Events
+	return kafkaConfig(Resolve(p, nil).Bus, p.Events.SASL.Password, log)
+}
+
+func kafkaConfig(e BusSettings, password Secret, log *slog.Logger) (kafkabus.Config, error) {
 	cfg := kafkabus.Config{
-		Brokers: e.Brokers, ClientID: e.ClientID, Group: p.Composer.Name,
+		Brokers: e.Brokers, ClientID: e.ClientID, Group: e.Group,
 		AutoCreate: e.Topics.AutoCreate, Partitions: e.Topics.Partitions, ReplicationFactor: e.Topics.ReplicationFactor,
 		BatchSize: e.BatchSize, Linger: e.Linger, Log: log,
-	}
-	if cfg.ClientID == "" {
-		cfg.ClientID = p.Composer.Name
 	}
 	if e.TLS.Enabled || e.TLS.CAFile != "" || e.TLS.CertFile != "" {
 		tlsCfg, err := kafkabus.TLSFiles{CAFile: e.TLS.CAFile, CertFile: e.TLS.CertFile, KeyFile: e.TLS.KeyFile,
@@ -33,22 +33,13 @@ func KafkaConfig(p *Platform, log *slog.Logger) (kafkabus.Config, error) {
 		cfg.TLS = tlsCfg
 	}
 	if e.SASL.Mechanism != "" {
-		m, err := kafkabus.Mechanism(e.SASL.Mechanism, e.SASL.Username, string(e.SASL.Password))
+		m, err := kafkabus.Mechanism(e.SASL.Mechanism, e.SASL.Username, string(password))
 		if err != nil {
 			return cfg, err
 		}
 		cfg.SASL = m
 	}
 	return cfg, nil
-}
-
-// sameBus says whether two platforms have the same bus: everything of
-// [events] but the retry defaults, and the name that prefixes the
-// consumer groups.
-func sameBus(a, b *Platform) bool {
-	ea, eb := a.Events, b.Events
-	ea.Retry, eb.Retry = Retry{}, Retry{}
-	return a.Composer.Name == b.Composer.Name && reflect.DeepEqual(ea, eb)
 }
 
 // watchBus checks every two seconds that the Kafka brokers answer, for
@@ -69,7 +60,7 @@ func (r *Runner) watchBus() {
 			if err != nil {
 				r.log.Warn("event bus degraded: events wait in the outbox", "err", err)
 			} else {
-				r.log.Info("event bus reachable", "brokers", r.gen().platform.Events.Brokers)
+				r.log.Info("event bus reachable", "brokers", r.gen().model.Bus.Brokers)
 			}
 		}
 		select {
@@ -123,23 +114,12 @@ func (r *Runner) claimNode() {
 	}()
 }
 
-// projectionTopics are the topics whose events the event store keeps:
-// those the built-in services publish and those the event routes read.
-func projectionTopics(p *Platform) []string {
-	topics := []string{services.EventUserCreated, services.EventOrderCreated, services.EventOrderStatusChanged}
-	for _, er := range p.EventRoutes {
-		topics = append(topics, er.Topic)
-	}
-	slices.Sort(topics)
-	return slices.Compact(topics)
-}
-
 // project (re)starts the consumer that appends the platform's events to
 // this instance's event store, when its topics changed. Its consumer
 // group is this instance's own (`<name>.store.<instance id>`), so every
 // instance keeps every event. Called with reloadMu held.
-func (r *Runner) project(p *Platform) {
-	topics := projectionTopics(p)
+func (r *Runner) project(m *Resolved) {
+	topics := ProjectionTopics(m)
 	if slices.Equal(topics, r.projection.topics) {
 		return
 	}
@@ -157,7 +137,7 @@ func (r *Runner) project(p *Platform) {
 	r.projection.topics, r.projection.cancel, r.projection.done = topics, cancel, done
 	go func() {
 		defer close(done)
-		r.kafka.Project(ctx, p.Composer.Name+".store."+id, topics, func(e events.Event) error {
+		r.kafka.Project(ctx, m.Bus.Group+".store."+id, topics, func(e events.Event) error {
 			_, err := r.store.Project(e, services.Apply)
 			return err
 		})

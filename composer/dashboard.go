@@ -105,7 +105,7 @@ func (r *Runner) snapshot(prev map[string]int64, elapsed time.Duration) (Snapsho
 		s.Services[name] = v
 	}
 	for target, e := range g.breakers {
-		s.Breakers[target] = stateName(e.b.Snapshot().State)
+		s.Breakers[target] = stateName(e.Snapshot().State)
 	}
 	now := r.counts.snapshot()
 	if secs := elapsed.Seconds(); secs > 0 {
@@ -119,9 +119,9 @@ func (r *Runner) snapshot(prev map[string]int64, elapsed time.Duration) (Snapsho
 			}
 		}
 	}
-	r.reloadMu.Lock()
+	r.statusMu.Lock()
 	s.Reloads = append([]Reload(nil), r.history...)
-	r.reloadMu.Unlock()
+	r.statusMu.Unlock()
 	s.Events, _ = r.store.Events(store.Query{Last: 20})
 	if s.Events == nil {
 		s.Events = []store.Event{}

@@ -113,7 +113,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	g := c.r.gen()
 	for _, target := range sortedKeys(g.breakers) {
-		s := g.breakers[target].b.Snapshot()
+		s := g.breakers[target].Snapshot()
 		for _, st := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open} {
 			v := 0.0
 			if s.State == st {

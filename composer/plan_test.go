@@ -8,20 +8,20 @@ import (
 )
 
 func TestPlan(t *testing.T) {
-	before, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/plan_before.tsk")
+	before, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, "testdata/plan_before.tsk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, _, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/plan_after.tsk")
+	after, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, "testdata/plan_after.tsk")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for _, c := range Plan(before, after) {
-		b.WriteString(c.String() + "\n")
+	for _, a := range Diff(before, after).Changes() {
+		b.WriteString(a.String() + "\n")
 	}
 	compareGolden(t, "testdata/plan.golden", b.String())
-	if got := Plan(after, after); len(got) != 0 {
+	if got := Diff(after, after).Changes(); len(got) != 0 {
 		t.Errorf("a platform against itself: %v", got)
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,15 +16,16 @@ import (
 	"github.com/tuskcompose/composer/internal/supervisor"
 )
 
-// processGroup is the running instances of one `kind: "process"` service,
-// with the balancer and health checker in front of them.
+// processGroup is the running instances of one `kind: "process"`
+// service. The balancer in front of them belongs to the generation; the
+// health checker that probes them may be shared with the group that
+// replaces them (a kept health_check).
 type processGroup struct {
-	name    string
-	svc     Service // the settings it runs with
-	checks  health.Settings
-	checked bool // health-checked over HTTP (it has routes or a health endpoint)
-	procs   []*supervisor.Process
-	entry   *serviceEntry
+	name      string
+	spec      ProcessSpec // what it runs
+	deps      Dependencies
+	procs     []*supervisor.Process
+	instances []*balancer.Instance // instances[i] is procs[i]'s address
 
 	// after, when set, is closed when the instances this group replaces
 	// have stopped: they hold the same fixed ports.
@@ -35,7 +34,8 @@ type processGroup struct {
 	gone chan struct{}
 
 	mu      sync.Mutex
-	blocked string // why it was not started
+	check   *health.Checker // probing the instances once started; nil: not checked
+	blocked string          // why it was not started
 	started bool
 	stopped bool
 }
@@ -50,34 +50,16 @@ var signals = map[string]syscall.Signal{
 var colors = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95"}
 
 // newProcessGroup makes (does not start) the instances of a process
-// service: their ports, their balancer, their health checker.
-func (r *Runner) newProcessGroup(p *Platform, name string, color string) (*processGroup, error) {
-	s := *p.Services[name]
-	dir := s.Dir
-	base := filepath.Dir(r.path)
-	if dir == "" {
-		dir = base
-	} else if !filepath.IsAbs(dir) {
-		dir = filepath.Join(base, dir)
-	}
-	sig := syscall.SIGTERM
-	if s.StopSignal != "" {
-		sig = signals[strings.ToUpper(s.StopSignal)]
-	}
-	spec := supervisor.Spec{Service: name, Command: s.Command, Shell: s.Shell, Dir: dir, Env: s.Env, Restart: s.Restart,
-		MaxRestarts: s.MaxRestarts, Backoff: s.RestartBackoff, StopSignal: sig, StopTimeout: s.StopTimeout}
-	if spec.Restart == "" {
-		spec.Restart = "on-failure"
-	}
-	n := max(s.Instances.Count, 1)
-	hc := effectiveHealth(p, name)
-	g := &processGroup{name: name, svc: s, checked: len(s.Routes) > 0 || s.HealthEndpoint != "", gone: make(chan struct{}),
-		checks: health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold, Path: hc.Path}}
-	var out io.Writer = r.procOut
-	var ins []*balancer.Instance
-	for i := 0; i < n; i++ {
-		port := s.Port + i
-		if s.Port == 0 {
+// service, with their ports; check (nil when not health-checked) will
+// probe them once they start.
+func (r *Runner) newProcessGroup(s *ResolvedService, name string, color string, check *health.Checker) (*processGroup, error) {
+	ps := s.Process
+	spec := supervisor.Spec{Service: name, Command: ps.Command, Shell: ps.Shell, Dir: ps.Dir, Env: ps.Env, Restart: ps.Restart,
+		MaxRestarts: ps.MaxRestarts, Backoff: ps.RestartBackoff, StopSignal: ps.Signal(), StopTimeout: ps.StopTimeout}
+	g := &processGroup{name: name, spec: *ps, deps: s.DependsOn, gone: make(chan struct{}), check: check}
+	for i := 0; i < ps.Copies; i++ {
+		port := ps.Port + i
+		if ps.Port == 0 {
 			var err error
 			if port, err = supervisor.FreePort(); err != nil {
 				return nil, err
@@ -87,37 +69,54 @@ func (r *Runner) newProcessGroup(p *Platform, name string, color string) (*proce
 		if r.procColor {
 			c = color
 		}
-		proc := supervisor.New(spec, i+1, port, out, c)
-		g.procs = append(g.procs, proc)
+		g.procs = append(g.procs, supervisor.New(spec, i+1, port, r.procOut, c))
 		in := balancer.NewInstance(fmt.Sprintf("http://127.0.0.1:%d", port))
 		// A process is not there before it has started and passed a
 		// probe: requests wait for it with a 503 of the gateway, which
 		// no breaker counts, instead of connection errors, which open
 		// the service's breaker before the process is up.
-		if g.checked {
+		if check != nil {
 			in.SetHealth(balancer.Unhealthy)
 		} else {
 			in.SetHealth(balancer.Healthy)
 		}
-		ins = append(ins, in)
-	}
-	policy := s.LoadBalancer
-	if policy == "" {
-		policy = string(balancer.RoundRobin)
-	}
-	bal, err := balancer.New(balancer.Policy(policy), ins)
-	if err != nil {
-		return nil, err
-	}
-	g.entry = &serviceEntry{svc: s, checks: g.checks, balancer: bal}
-	if g.checked {
-		g.entry.checker = health.New(g.checks, health.HTTPProbe(&http.Client{}, g.checks.Path))
+		g.instances = append(g.instances, in)
 	}
 	return g, nil
 }
 
+// checker is the health checker probing the group (nil: none).
+func (g *processGroup) checker() *health.Checker {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.check
+}
+
+// useChecker moves the group's instances to another checker (a reload
+// changed the service's health checks); nil means not checked, and makes
+// the instances routable.
+func (g *processGroup) useChecker(c *health.Checker) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.check
+	g.check = c
+	if !g.started || g.stopped {
+		return
+	}
+	for _, in := range g.instances {
+		if old != nil {
+			old.Remove(in)
+		}
+		if c != nil {
+			c.Add(in)
+		} else {
+			in.SetHealth(balancer.Healthy)
+		}
+	}
+}
+
 // start starts the instances and their health checks (not after stop).
-func (g *processGroup) start(ctx context.Context) {
+func (g *processGroup) start() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopped || g.started {
@@ -127,8 +126,10 @@ func (g *processGroup) start(ctx context.Context) {
 	for _, p := range g.procs {
 		p.Start()
 	}
-	if g.entry.checker != nil {
-		g.entry.checker.Start(ctx, g.entry.balancer.Instances())
+	if g.check != nil {
+		for _, in := range g.instances {
+			g.check.Add(in)
+		}
 	}
 }
 
@@ -136,7 +137,7 @@ func (g *processGroup) start(ctx context.Context) {
 // them; a group not started yet never will be.
 func (g *processGroup) stop(ctx context.Context) {
 	g.mu.Lock()
-	started, stopped := g.started, g.stopped
+	started, stopped, check := g.started, g.stopped, g.check
 	g.stopped = true
 	g.mu.Unlock()
 	if stopped {
@@ -148,13 +149,15 @@ func (g *processGroup) stop(ctx context.Context) {
 		return
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for _, in := range g.entry.balancer.Instances() {
+	for _, in := range g.instances {
 		for in.InFlight() > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if g.entry.checker != nil {
-		g.entry.checker.Stop()
+	if check != nil {
+		for _, in := range g.instances {
+			check.Remove(in)
+		}
 	}
 	var wg sync.WaitGroup
 	for _, p := range g.procs {
@@ -162,6 +165,16 @@ func (g *processGroup) stop(ctx context.Context) {
 		go func() { defer wg.Done(); p.Stop(ctx) }()
 	}
 	wg.Wait()
+}
+
+// changes are channels of which one is closed at the group's next change
+// of state or health.
+func (g *processGroup) changes() []<-chan struct{} {
+	var out []<-chan struct{}
+	for i, p := range g.procs {
+		out = append(out, p.Changed(), g.instances[i].Changed())
+	}
+	return out
 }
 
 // condition reports whether the group meets a depends_on condition, and
@@ -202,12 +215,39 @@ func (g *processGroup) condition(cond string) (bool, error) {
 		return count(func(s supervisor.Status) bool { return s.State == supervisor.Exited }) == len(g.procs), nil
 	}
 	// healthy: at least one instance is.
-	for i, in := range g.entry.balancer.Instances() {
+	for i, in := range g.instances {
 		if in.Health() == balancer.Healthy && g.procs[i].Status().State == supervisor.Running {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// waitFor waits until check reports true or an error, or the deadline or
+// ctx ends, waking at every change of what changes returns (no polling).
+func waitFor(ctx context.Context, deadline time.Time, check func() (bool, error), changes func() []<-chan struct{}) (bool, error) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		chans := changes() // taken before the check, so no change is missed
+		ok, err := check()
+		if ok || err != nil {
+			return ok, err
+		}
+		cases := []reflect.SelectCase{
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		}
+		for _, c := range chans {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+		}
+		switch i, _, _ := reflect.Select(cases); i {
+		case 0:
+			return false, ctx.Err()
+		case 1:
+			return false, nil
+		}
+	}
 }
 
 // procStatus is one instance as `composer ps` shows it.
@@ -224,7 +264,7 @@ func (g *processGroup) statuses() []procStatus {
 	g.mu.Unlock()
 	var out []procStatus
 	for i, p := range g.procs {
-		st := procStatus{Status: p.Status(), Health: g.entry.balancer.Instances()[i].Health().String(), Blocked: blocked}
+		st := procStatus{Status: p.Status(), Health: g.instances[i].Health().String(), Blocked: blocked}
 		if !started {
 			st.State = "waiting"
 		}
@@ -236,10 +276,11 @@ func (g *processGroup) statuses() []procStatus {
 	return out
 }
 
-// startProcesses starts the process services of a generation in
-// dependency order: each waits until its dependencies meet their
-// conditions, in parallel where the graph allows. A service whose
-// dependency never does is reported and not started.
+// startProcesses starts the process services of a generation that are
+// not started yet, in dependency order: each waits until its
+// dependencies meet their conditions, in parallel where the graph
+// allows. A service whose dependency never does is reported and not
+// started.
 func (r *Runner) startProcesses(g *generation) {
 	for _, name := range sortedKeys(g.processes) {
 		pg := g.processes[name]
@@ -247,7 +288,7 @@ func (r *Runner) startProcesses(g *generation) {
 		started := pg.started
 		pg.mu.Unlock()
 		if started {
-			continue // carried over from the previous generation
+			continue // carried over, or started by prepareProcesses
 		}
 		r.bg.Add(1)
 		go func() {
@@ -259,7 +300,7 @@ func (r *Runner) startProcesses(g *generation) {
 					return
 				}
 			}
-			if err := r.waitDependencies(g, pg.svc.DependsOn); err != nil {
+			if err := r.waitDependencies(g, pg.deps); err != nil {
 				pg.mu.Lock()
 				pg.blocked = err.Error()
 				pg.mu.Unlock()
@@ -269,40 +310,44 @@ func (r *Runner) startProcesses(g *generation) {
 			if r.ctx.Err() != nil {
 				return
 			}
-			pg.start(r.ctx)
+			pg.start()
 		}()
 	}
 }
 
 // waitDependencies waits until every dependency meets its condition, or
-// one cannot: it failed, or did not within its start_timeout (default
-// 60 s).
+// one cannot: it failed, or did not within its start_timeout.
 func (r *Runner) waitDependencies(g *generation, deps Dependencies) error {
 	for _, d := range deps {
-		timeout := 60 * time.Second
-		if s := g.platform.Services[d.Service]; s != nil && s.StartTimeout > 0 {
+		timeout := defaultStartTimeout
+		if s := g.model.Services[d.Service]; s != nil {
 			timeout = s.StartTimeout
 		}
-		deadline := time.Now().Add(timeout)
-		for {
-			ok, err := r.meets(g, d)
-			if err != nil {
-				return err
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s is not %s after %s", d.Service, d.Condition, timeout)
-			}
-			select {
-			case <-r.ctx.Done():
-				return r.ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
+		ok, err := waitFor(r.ctx, time.Now().Add(timeout), func() (bool, error) { return r.meets(g, d) },
+			func() []<-chan struct{} { return r.dependencyChanges(g, d.Service) })
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%s is not %s after %s", d.Service, d.Condition, timeout)
 		}
 	}
 	return nil
+}
+
+// dependencyChanges are the channels that announce a change of a
+// dependency's state.
+func (r *Runner) dependencyChanges(g *generation, name string) []<-chan struct{} {
+	if pg := g.processes[name]; pg != nil {
+		return pg.changes()
+	}
+	var out []<-chan struct{}
+	if e := g.services[name]; e != nil {
+		for _, in := range e.balancer.Instances() {
+			out = append(out, in.Changed())
+		}
+	}
+	return out
 }
 
 // meets reports whether a dependency meets its condition now.
@@ -325,7 +370,7 @@ func (r *Runner) meets(g *generation, d Dependency) (bool, error) {
 // before what they depend on.
 func (r *Runner) stopProcesses(ctx context.Context, g *generation) {
 	stopped := map[string]bool{}
-	order := processOrder(g.platform, sortedKeys(g.processes))
+	order := processOrder(g.model, sortedKeys(g.processes))
 	for i := len(order) - 1; i >= 0; i-- {
 		if pg := g.processes[order[i]]; pg != nil && !stopped[order[i]] {
 			stopped[order[i]] = true
@@ -336,7 +381,7 @@ func (r *Runner) stopProcesses(ctx context.Context, g *generation) {
 
 // processOrder sorts services so that each comes after what it depends
 // on (the graph has no cycles: validated).
-func processOrder(p *Platform, names []string) []string {
+func processOrder(m *Resolved, names []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	var visit func(string)
@@ -345,7 +390,7 @@ func processOrder(p *Platform, names []string) []string {
 			return
 		}
 		seen[n] = true
-		if s := p.Services[n]; s != nil {
+		if s := m.Services[n]; s != nil {
 			for _, d := range s.DependsOn {
 				visit(d.Service)
 			}
@@ -358,50 +403,57 @@ func processOrder(p *Platform, names []string) []string {
 	return out
 }
 
-// prepareProcesses makes the process groups a platform needs and prev
-// (nil at the first start) does not have. A service whose settings changed
-// while it runs is started at once, and awaited until healthy (blue-green:
-// its routes move to the new instances with the swap, and the old ones
-// stop after it); when it is not healthy within its start_timeout, the
-// reload fails and the old instances go on. Services that are new are
-// made, not started: startProcesses starts them after the swap, in
-// dependency order.
-func (r *Runner) prepareProcesses(p *Platform, prev *generation) (map[string]*processGroup, error) {
+// prepareProcesses makes the process groups that acts adds or replaces.
+// A replaced service that is running is started at once and awaited
+// until healthy (blue-green: its routes move to the new instances with
+// the swap, and the old ones stop after it); when it is not healthy
+// within its start_timeout, the reload fails and the old instances go
+// on. Added services are made, not started: startProcesses starts them
+// after the swap, in dependency order.
+func (r *Runner) prepareProcesses(m *Resolved, prev *generation, acts Actions) (map[string]*processGroup, error) {
 	out := map[string]*processGroup{}
-	var started []*processGroup
+	var made []*health.Checker // checkers made here, stopped if the reload fails
 	fail := func(err error) (map[string]*processGroup, error) {
-		for _, g := range started {
+		for _, g := range out {
 			g.stop(r.ctx)
+		}
+		for _, c := range made {
+			c.Stop()
 		}
 		return nil, err
 	}
-	for i, name := range sortedKeys(p.Services) {
-		s := p.Services[name]
-		if s.Kind != "process" {
+	for i, name := range sortedKeys(m.Services) {
+		s := m.Services[name]
+		act := acts.Of(KindProcess, name)
+		if s.Kind != "process" || act == Keep {
 			continue
 		}
-		var old *processGroup
-		if prev != nil {
-			old = prev.processes[name]
+		var check *health.Checker
+		if s.Health != nil {
+			if prev != nil && acts.Of(KindHealthCheck, name) == Keep {
+				check = prev.services[name].checker
+			} else {
+				check = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				check.Start(r.ctx, nil)
+				made = append(made, check)
+			}
 		}
-		if old != nil && sameProcess(old.svc, *s) {
-			continue // carried over by build
-		}
-		g, err := r.newProcessGroup(p, name, colors[i%len(colors)])
+		g, err := r.newProcessGroup(s, name, colors[i%len(colors)], check)
 		if err != nil {
 			return fail(fmt.Errorf("service %s: %w", name, err))
 		}
 		out[name] = g
-		if old == nil {
+		if act != Replace {
 			continue
 		}
+		old := prev.processes[name]
 		old.mu.Lock()
 		running := old.started
 		old.mu.Unlock()
 		if !running {
 			continue
 		}
-		if s.Port != 0 {
+		if s.Process.Port != 0 {
 			// Fixed ports: the new instances cannot run beside the
 			// old ones. They start once the old ones have stopped,
 			// after the swap; until they pass a probe, the gateway
@@ -409,36 +461,16 @@ func (r *Runner) prepareProcesses(p *Platform, prev *generation) (map[string]*pr
 			g.after = old.gone
 			continue
 		}
-		g.start(r.ctx)
-		started = append(started, g)
-		timeout := 60 * time.Second
-		if s.StartTimeout > 0 {
-			timeout = s.StartTimeout
-		}
-		deadline := time.Now().Add(timeout)
-		for {
-			ok, err := g.condition("healthy")
-			if err != nil {
-				return fail(fmt.Errorf("service %s: the new instances: %w", name, err))
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fail(fmt.Errorf("service %s: the new instances are not healthy after %s; the old ones go on", name, timeout))
-			}
-			time.Sleep(20 * time.Millisecond)
+		g.start()
+		ok, err := waitFor(r.ctx, time.Now().Add(s.StartTimeout), func() (bool, error) { return g.condition("healthy") }, g.changes)
+		switch {
+		case err != nil:
+			return fail(fmt.Errorf("service %s: the new instances: %w", name, err))
+		case !ok:
+			return fail(fmt.Errorf("service %s: the new instances are not healthy after %s; the old ones go on", name, s.StartTimeout))
 		}
 	}
 	return out, nil
-}
-
-// sameProcess says whether a process service can keep running across a
-// reload: what it runs did not change (its routes may).
-func sameProcess(a, b Service) bool {
-	a.Routes, b.Routes = nil, nil
-	a.DependsOn, b.DependsOn = nil, nil
-	return reflect.DeepEqual(a, b)
 }
 
 // processOutput is where the processes' lines go, and whether they are

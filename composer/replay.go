@@ -37,8 +37,8 @@ func (r *Runner) Replay(ctx context.Context, route string, from time.Time) (Repl
 	if rt == nil {
 		return ReplayResult{}, ErrNoRoute(route)
 	}
-	res := ReplayResult{Route: route, Topic: rt.route.Topic, From: from}
-	evs, err := r.store.Events(store.Query{Type: rt.route.Topic, Since: from})
+	res := ReplayResult{Route: route, Topic: rt.consumer.Topic, From: from}
+	evs, err := r.store.Events(store.Query{Type: rt.consumer.Topic, Since: from})
 	if err != nil {
 		return res, err
 	}

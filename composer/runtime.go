@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
-	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
@@ -59,10 +57,8 @@ type Runner struct {
 	// metrics is nil when [microservices_configuration] enable_metrics is
 	// false.
 	metrics *metrics.Metrics
-	// counts feed the dashboard's rates; history is the last reloads
-	// (guarded by reloadMu).
-	counts  counters
-	history []Reload
+	// counts feed the dashboard's rates.
+	counts counters
 	// stopTracing flushes the trace exporter (nil when tracing is off).
 	stopTracing func(context.Context) error
 	busOK       atomic.Pointer[BusState]
@@ -81,10 +77,17 @@ type Runner struct {
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
 
+	// reloadMu is held by the one reload at a time (and by Start and
+	// Stop). current is swapped under it and read without locks.
 	reloadMu sync.Mutex
-	current  *generation // guarded by reloadMu for writes; read through gen()
-	genMu    sync.RWMutex
+	current  atomic.Pointer[generation]
+
+	// statusMu guards status and history (the last reloads); it is never
+	// held while a reload waits, so /v1/status, the dashboard and the
+	// watcher do not wait behind one.
+	statusMu sync.Mutex
 	status   Status
+	history  []Reload
 }
 
 // Status is what /v1/status reports.
@@ -106,43 +109,85 @@ type BusState struct {
 
 // Reload is the result of one reload.
 type Reload struct {
-	Time        time.Time `json:"time"`
-	OK          bool      `json:"ok"`
-	Changed     bool      `json:"changed"`
-	Diagnostics []string  `json:"diagnostics,omitempty"`
-	Duration    string    `json:"duration"`
+	Time time.Time `json:"time"`
+	OK   bool      `json:"ok"`
+	// Changed says a new generation serves.
+	Changed     bool     `json:"changed"`
+	Diagnostics []string `json:"diagnostics,omitempty"`
+	// Actions are what the reload did, as `composer plan --format json`
+	// lists them: every action but keep.
+	Actions  Actions `json:"actions"`
+	Duration string  `json:"duration"`
 }
 
-// generation is one running configuration.
+// generation is one running configuration: the components a Diff kept
+// or built, and the gateway's handler over them. Its fields are set by
+// build and not changed after, except what carried-over components
+// change in themselves.
 type generation struct {
-	inflight  atomic.Int64 // requests this generation's handler is serving
-	processes map[string]*processGroup
+	// refs counts the requests serving on this generation, plus one while
+	// it is the current one (see acquire); drained is closed when it
+	// reaches zero.
+	refs    atomic.Int64
+	drained chan struct{}
+
 	number    int
-	platform  *Platform
+	model     *Resolved // Carry'd: the settings it runs with
+	platform  *Platform // model.Platform, for the views
 	files     []string
+	actions   Actions // what the reload that made it did
 	handler   http.Handler
-	breakers  map[string]*breakerEntry
-	services  map[string]*serviceEntry
+	breakers  map[string]*breaker.Breaker   // by call target
+	instances map[string]*balancer.Instance // an http service's, by "service url"
+	services  map[string]*serviceEntry      // http and process services
+	processes map[string]*processGroup
 	routes    map[string]*routeEntry
 }
 
-type breakerEntry struct {
-	settings breaker.Settings
-	b        *breaker.Breaker
-}
-
+// serviceEntry is what stands in front of an http or process service's
+// instances.
 type serviceEntry struct {
-	svc      Service
-	checks   health.Settings
 	balancer *balancer.Balancer
-	checker  *health.Checker
+	checker  *health.Checker // nil: not health-checked
 }
 
 type routeEntry struct {
-	route    EventRoute   // with the effective retry
 	consumer events.Route // what the bus runs (replays too)
 	cancel   context.CancelFunc
 	done     chan struct{}
+}
+
+// acquire returns the current generation with a reference that the
+// caller gives back with release. A generation retired between the load
+// and the increment has no references left and is skipped, so that a
+// retired generation, once drained, never serves again.
+func (r *Runner) acquire() *generation {
+	for {
+		g := r.current.Load()
+		for n := g.refs.Load(); n > 0; n = g.refs.Load() {
+			if g.refs.CompareAndSwap(n, n+1) {
+				return g
+			}
+		}
+	}
+}
+
+// release gives back a reference taken by acquire (or the runner's own,
+// when the generation is retired).
+func (g *generation) release() {
+	if g.refs.Add(-1) == 0 {
+		close(g.drained)
+	}
+}
+
+// wait waits until the generation's requests have ended, at most limit.
+func (g *generation) wait(limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-g.drained:
+	case <-t.C:
+	}
 }
 
 // NewRunner loads the platform file and opens its store; Start serves it.
@@ -150,22 +195,31 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	p, doc, err := loadRunnable(loader, path)
+	model, doc, err := LoadResolved(loader, path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(dataDir(path, p), "composer.db"))
+	st, err := store.Open(filepath.Join(model.Composer.DataDir, "composer.db"))
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
-	if p.Events.Bus == "kafka" {
-		cfg, err := KafkaConfig(p, log)
+	fail := func(err error) (*Runner, error) {
+		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+		cancel()
+		st.Close()
+		return nil, err
+	}
+	if model.Bus.Kind == "kafka" {
+		cfg, err := kafkaConfig(model.Bus, model.Platform.Events.SASL.Password, log)
 		if err != nil {
-			st.Close()
-			return nil, err
+			return fail(err)
 		}
 		r.kafka = kafkabus.New(cfg)
 		r.bus = r.kafka
@@ -183,14 +237,11 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		default: // a wake-up is pending already
 		}
 	})
-	if r.gatewayLn, err = net.Listen("tcp", p.Composer.Listen); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen on %s: %w", p.Composer.Listen, err)
+	if r.gatewayLn, err = net.Listen("tcp", model.Composer.Listen); err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", model.Composer.Listen, err))
 	}
-	if r.adminLn, err = net.Listen("tcp", p.Composer.Admin); err != nil {
-		r.gatewayLn.Close()
-		st.Close()
-		return nil, fmt.Errorf("admin: listen on %s: %w", p.Composer.Admin, err)
+	if r.adminLn, err = net.Listen("tcp", model.Composer.Admin); err != nil {
+		return fail(fmt.Errorf("admin: listen on %s: %w", model.Composer.Admin, err))
 	}
 	for _, w := range Warnings(doc) {
 		log.Warn(w.Error())
@@ -198,41 +249,28 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	r.status.Started = time.Now().UTC()
 	start := time.Now()
 	r.procOut, r.procColor = processOutput()
-	if p.Configuration.EnableDistributedTracing {
-		if r.stopTracing, err = tracing.Setup(ctx, p.Composer.OTLPEndpoint, p.Composer.Name); err != nil {
-			r.gatewayLn.Close()
-			r.adminLn.Close()
-			st.Close()
-			return nil, fmt.Errorf("tracing: %w", err)
+	if model.Composer.Tracing {
+		if r.stopTracing, err = tracing.Setup(ctx, model.Composer.OTLPEndpoint, model.Composer.Name); err != nil {
+			return fail(fmt.Errorf("tracing: %w", err))
 		}
 	}
-	if p.Configuration.EnableMetrics {
+	if model.Composer.Metrics {
 		r.metrics = metrics.New()
 		r.metrics.Registry.MustRegister(stateCollector{r})
 	}
-	groups, err := r.prepareProcesses(p, nil)
+	acts := Diff(nil, model)
+	groups, err := r.prepareProcesses(model, nil, acts)
 	if err != nil {
-		r.gatewayLn.Close()
-		r.adminLn.Close()
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
-	g := r.build(p, doc.Files, nil, groups)
-	r.current = g
+	g := r.build(model, doc.Files, nil, acts, groups)
+	r.current.Store(g)
 	r.metrics.Generation(g.number)
 	r.status.Generation, r.status.Files = g.number, doc.Files
-	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Duration: time.Since(start).String()}
+	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Actions: acts.Changes(),
+		Duration: time.Since(start).String()}
 	r.history = append(r.history, r.status.LastReload)
 	return r, nil
-}
-
-// dataDir is [composer] data_dir; a relative one is relative to the
-// platform file's directory, as every path in the file is.
-func dataDir(file string, p *Platform) string {
-	if filepath.IsAbs(p.Composer.DataDir) {
-		return p.Composer.DataDir
-	}
-	return filepath.Join(filepath.Dir(file), p.Composer.DataDir)
 }
 
 // GatewayAddr and AdminAddr are the addresses the runner listens on.
@@ -241,19 +279,17 @@ func (r *Runner) GatewayAddr() string { return r.gatewayLn.Addr().String() }
 // AdminAddr is the admin API's address.
 func (r *Runner) AdminAddr() string { return r.adminLn.Addr().String() }
 
-func (r *Runner) gen() *generation {
-	r.genMu.RLock()
-	defer r.genMu.RUnlock()
-	return r.current
-}
+// gen is the current generation, for views that read it without holding
+// a reference (nothing of it is stopped while they read: what a reload
+// removes stops after the swap, and views tolerate a stopped component).
+func (r *Runner) gen() *generation { return r.current.Load() }
 
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
 	r.gatewaySrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			g := r.gen()
-			g.inflight.Add(1)
-			defer g.inflight.Add(-1)
+			g := r.acquire()
+			defer g.release()
 			g.handler.ServeHTTP(w, req)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -292,7 +328,7 @@ func (r *Runner) Start() {
 			r.watchBus()
 		}()
 		r.reloadMu.Lock()
-		r.project(r.gen().platform)
+		r.project(r.gen().model)
 		r.reloadMu.Unlock()
 	}
 	r.log.Info("platform running", "gateway", r.GatewayAddr(), "admin", r.AdminAddr(), "generation", r.gen().number)
@@ -312,8 +348,8 @@ func (r *Runner) Stop(ctx context.Context) error {
 	r.reloadMu.Lock()
 	g := r.gen()
 	r.stopProcesses(ctx, g)
-	for name, s := range g.services {
-		if s.checker != nil && g.processes[name] == nil {
+	for _, s := range g.services {
+		if s.checker != nil {
 			s.checker.Stop()
 		}
 	}
@@ -339,69 +375,83 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return err
 }
 
-// drain waits until the requests that the generation's handler took have
-// ended (up to limit): they may still pick the instances of a process
-// that the next generation replaced.
-func (g *generation) drain(limit time.Duration) {
-	time.Sleep(20 * time.Millisecond) // a request that read the generation just before the swap
-	deadline := time.Now().Add(limit)
-	for g.inflight.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (rt *routeEntry) stop() {
 	rt.cancel()
 	<-rt.done
 }
 
-// Reload reads the platform file again and, when it is valid and different,
-// swaps the running generation for a new one. It returns the result, also
-// kept for /v1/status.
+// Reload reads the platform file again and carries out the Diff from the
+// running platform to it: what is equal is kept, the rest is built,
+// swapped in and the old stopped. A file with errors, or a process that
+// does not become healthy, leaves the running generation alone. The
+// result is also kept for /v1/status.
 func (r *Runner) Reload() Reload {
+	res, _ := r.reload(false)
+	return res
+}
+
+// reload is Reload; a tentative reload of a file that does not load
+// (an editor half-way through its save) is not recorded and reports
+// loaded false, so that the watcher can wait for the rest of the save.
+func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	start := time.Now()
-	res := Reload{Time: start.UTC()}
-	p, doc, err := loadRunnable(r.loader, r.path)
-	cur := r.gen()
-	switch {
-	case err != nil:
-		res.Diagnostics = diagnostics(err)
-	case p.Composer.Listen != cur.platform.Composer.Listen || p.Composer.Admin != cur.platform.Composer.Admin ||
-		p.Composer.DataDir != cur.platform.Composer.DataDir:
-		res.Diagnostics = []string{fmt.Sprintf("%s: [composer] listen, admin and data_dir take effect at the next start; the running platform keeps its own", r.path)}
-	case !sameBus(p, cur.platform):
-		res.Diagnostics = []string{fmt.Sprintf("%s: [composer] name and the bus settings of [events] (all but retry) take effect at the next start; the running platform keeps its own", r.path)}
-	case reflect.DeepEqual(p, cur.platform):
-		res.OK = true
-	default:
-		groups, err := r.prepareProcesses(p, cur)
-		if err != nil {
-			res.Diagnostics = []string{fmt.Sprintf("%s: %v", r.path, err)}
-			break
-		}
-		next := r.build(p, doc.Files, cur, groups)
-		r.genMu.Lock()
-		r.current = next
-		r.genMu.Unlock()
-		r.retire(cur, next)
-		r.startProcesses(next)
-		if r.kafka != nil {
-			r.project(p)
-		}
-		res.OK, res.Changed = true, true
+	res = Reload{Time: start.UTC(), Actions: Actions{}}
+	next, doc, err := LoadResolved(r.loader, r.path)
+	if err != nil && tentative {
+		return res, false
 	}
+	cur := r.gen()
+	if err != nil {
+		res.Diagnostics = diagnostics(err)
+	} else {
+		acts := Diff(cur.model, next)
+		res.Actions = acts.Changes()
+		res.OK = true
+		var restart []string
+		swap := false
+		for _, a := range res.Actions {
+			if a.Action == NeedsRestart {
+				restart = append(restart, a.String())
+			} else {
+				swap = true
+			}
+		}
+		if len(restart) > 0 {
+			r.log.Warn("reload: these changes take effect at the next start; the running platform keeps its own", "changes", restart)
+		}
+		if swap {
+			model := Carry(cur.model, next)
+			groups, err := r.prepareProcesses(model, cur, acts)
+			if err != nil {
+				res.OK, res.Actions = false, Actions{}
+				res.Diagnostics = []string{fmt.Sprintf("%s: %v", r.path, err)}
+			} else {
+				g := r.build(model, doc.Files, cur, acts, groups)
+				r.current.Store(g)
+				cur.release() // the runner's own reference: it drains from now on
+				r.retire(cur, g)
+				r.startProcesses(g)
+				if r.kafka != nil && acts.Of(KindConsumer, "store") == Replace {
+					r.project(model)
+				}
+				res.Changed = true
+			}
+		}
+	}
+	res.Duration = time.Since(start).String()
+	r.statusMu.Lock()
 	if doc != nil {
 		r.status.Files = doc.Files
 	}
-	res.Duration = time.Since(start).String()
 	r.status.LastReload = res
 	r.history = append(r.history, res)
 	if len(r.history) > 20 {
 		r.history = r.history[len(r.history)-20:]
 	}
 	r.status.Generation = r.gen().number
+	r.statusMu.Unlock()
 	result := "failed"
 	switch {
 	case res.Changed:
@@ -409,13 +459,22 @@ func (r *Runner) Reload() Reload {
 	case res.OK:
 		result = "unchanged"
 	}
-	r.metrics.Reload(result, time.Since(start), r.status.Generation)
+	r.metrics.Reload(result, time.Since(start), r.gen().number)
 	if res.OK {
-		r.log.Info("reload", "generation", r.status.Generation, "changed", res.Changed, "took", res.Duration)
+		r.log.Info("reload", "generation", r.gen().number, "changed", res.Changed, "actions", len(res.Actions), "took", res.Duration)
 	} else {
 		r.log.Error("reload failed; the running platform is unchanged", "diagnostics", res.Diagnostics)
 	}
-	return res
+	return res, true
+}
+
+// Status returns what /v1/status reports.
+func (r *Runner) Status() Status {
+	r.statusMu.Lock()
+	st := r.status
+	r.statusMu.Unlock()
+	st.Bus = *r.busOK.Load()
+	return st
 }
 
 func diagnostics(err error) []string {
@@ -429,24 +488,33 @@ func diagnostics(err error) []string {
 	return []string{err.Error()}
 }
 
-// retire stops what the old generation had and the new one does not use.
+// retire stops what old had and next's actions removed or replaced:
+// checkers and event route consumers at once, processes once the
+// requests of old have ended (they may still pick the old instances).
+// Called with reloadMu held, after the swap.
 func (r *Runner) retire(old, next *generation) {
+	acts := next.actions
 	for name, pg := range old.processes {
 		if next.processes[name] != pg {
 			r.bg.Add(1)
 			go func() {
 				defer r.bg.Done()
-				old.drain(10 * time.Second)
+				old.wait(10 * time.Second)
 				pg.stop(r.ctx)
 			}()
 		}
 	}
 	for name, s := range old.services {
-		if old.processes[name] != nil {
-			continue // stopped with its group
-		}
-		if n := next.services[name]; s.checker != nil && (n == nil || n.checker != s.checker) {
+		if s.checker != nil && (next.services[name] == nil || next.services[name].checker != s.checker) {
 			s.checker.Stop()
+		}
+	}
+	for key, in := range old.instances {
+		if acts.Of(KindInstance, key) == Remove {
+			name, _, _ := strings.Cut(key, " ")
+			if e := next.services[name]; e != nil && e.checker != nil {
+				e.checker.Remove(in)
+			}
 		}
 	}
 	for name, rt := range old.routes {
@@ -456,28 +524,127 @@ func (r *Runner) retire(old, next *generation) {
 	}
 }
 
-// loadRunnable loads and validates a platform file, and checks that this
-// runtime can run all of it: a platform that passes cannot fail to build.
-func loadRunnable(loader *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
+// LoadResolved loads, validates and resolves a platform file: what a
+// reload and `composer plan` compare with the running platform.
+func LoadResolved(loader *tsk.Loader, path string) (*Resolved, *tsk.Document, error) {
 	p, doc, err := Load(loader, path)
-	if err == nil {
-		err = supported(path, p)
-	}
 	if err != nil {
 		return nil, doc, err
 	}
-	return p, doc, nil
+	return Resolve(p, doc), doc, nil
 }
 
-// build makes the next generation of a platform that loadRunnable
-// accepted; prev (when not nil) lends it the components whose settings did
-// not change. Nothing of prev is stopped here.
-func (r *Runner) build(p *Platform, files []string, prev *generation, groups map[string]*processGroup) *generation {
-	g := &generation{number: 1, platform: p, files: files, processes: map[string]*processGroup{},
-		breakers: map[string]*breakerEntry{}, services: map[string]*serviceEntry{}, routes: map[string]*routeEntry{}}
+// build makes the generation that carries out acts, the Diff from prev's
+// model (nil at the first start) to model: components acts keeps are
+// prev's, the others are made here (processes by prepareProcesses, in
+// groups). Nothing of prev is stopped here, and nothing can fail: model
+// passed validation.
+func (r *Runner) build(model *Resolved, files []string, prev *generation, acts Actions, groups map[string]*processGroup) *generation {
+	g := &generation{number: 1, model: model, platform: model.Platform, files: files, actions: acts,
+		drained:  make(chan struct{}),
+		breakers: map[string]*breaker.Breaker{}, instances: map[string]*balancer.Instance{},
+		services: map[string]*serviceEntry{}, processes: map[string]*processGroup{}, routes: map[string]*routeEntry{}}
+	g.refs.Store(1) // the runner's, until the next swap
 	if prev != nil {
 		g.number = prev.number + 1
 	}
+	kept := func(kind, name string) bool { return prev != nil && acts.Of(kind, name) == Keep }
+
+	for _, target := range sortedKeys(model.Breakers) {
+		if kept(KindBreaker, target) {
+			g.breakers[target] = prev.breakers[target]
+			continue
+		}
+		g.breakers[target] = breaker.New(model.Breakers[target], nil, func(from, to breaker.State) {
+			r.log.Warn("circuit breaker", "target", target, "from", from.String(), "to", to.String())
+		})
+	}
+
+	for _, name := range sortedKeys(model.Services) {
+		s := model.Services[name]
+		switch s.Kind {
+		case "http":
+			var ins []*balancer.Instance
+			for _, u := range s.Instances {
+				key := name + " " + u
+				in := balancer.NewInstance(u)
+				if kept(KindInstance, key) {
+					in = prev.instances[key]
+				}
+				g.instances[key] = in
+				ins = append(ins, in)
+			}
+			e := &serviceEntry{}
+			if kept(KindBalancer, name) {
+				e.balancer = prev.services[name].balancer
+			} else {
+				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), ins) // validated
+			}
+			if kept(KindHealthCheck, name) {
+				e.checker = prev.services[name].checker
+				for _, in := range ins {
+					e.checker.Add(in) // new instances; the others are probed already
+				}
+			} else {
+				e.checker = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				e.checker.Start(r.ctx, ins)
+			}
+			g.services[name] = e
+		case "process":
+			pg := groups[name]
+			if pg == nil {
+				pg = prev.processes[name] // kept
+			}
+			g.processes[name] = pg
+			e := &serviceEntry{}
+			if kept(KindBalancer, name) {
+				e.balancer = prev.services[name].balancer
+			} else {
+				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), pg.instances) // validated
+			}
+			switch {
+			case s.Health == nil:
+			case kept(KindHealthCheck, name):
+				e.checker = prev.services[name].checker
+			case groups[name] != nil:
+				e.checker = pg.checker() // made with the group
+			default:
+				// The process is kept, its checks changed: probe its
+				// instances with the new settings.
+				e.checker = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				e.checker.Start(r.ctx, nil)
+				pg.useChecker(e.checker)
+			}
+			if s.Health == nil && pg.checker() != nil {
+				pg.useChecker(nil) // no longer checked: routable
+			}
+			g.services[name] = e
+		}
+	}
+
+	// Built-in services, on the one store; every generation mounts its own.
+	env := services.Env{Store: r.store, Users: &services.UsersClient{BaseURL: "http://" + r.GatewayAddr(),
+		HTTP: &http.Client{Timeout: 5 * time.Second}, Breaker: g.breakers["users"]}}
+	builtins := map[string]services.Service{}
+	for _, d := range services.Registry {
+		builtins[d.Name] = d.New(env)
+	}
+	g.handler = r.gateway(g, model, builtins)
+
+	// Event routes: a consumer each.
+	for _, name := range sortedKeys(model.EventRoutes) {
+		if kept(KindEventRoute, name) {
+			g.routes[name] = prev.routes[name]
+			continue
+		}
+		g.routes[name] = r.consume(name, model.EventRoutes[name], builtins)
+	}
+	return g
+}
+
+// gateway is the handler of a generation: gin's router over the
+// services' routes.
+func (r *Runner) gateway(g *generation, model *Resolved, builtins map[string]services.Service) http.Handler {
 	engine := gin.New()
 	engine.Use(gin.Recovery())
 	routeService := map[string]string{} // filled below, read by measure once serving
@@ -488,17 +655,8 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 	engine.NoRoute(func(c *gin.Context) {
 		gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
 	})
-
-	// Built-in services, on the one store.
-	users := services.NewUsers(r.store)
-	usersClient := &services.UsersClient{BaseURL: "http://" + r.GatewayAddr(), HTTP: &http.Client{Timeout: 5 * time.Second},
-		Breaker: r.breaker(g, prev, p, "users")}
-	orders := services.NewOrders(r.store, usersClient)
-	notes := services.NewNotifications(r.store, nil)
-	builtins := map[string]interface{ Register(gin.IRouter) }{"users": users, "orders": orders, "notifications": notes}
-
-	for _, name := range sortedKeys(p.Services) {
-		s := p.Services[name]
+	for _, name := range sortedKeys(model.Services) {
+		s := model.Services[name]
 		var h http.Handler
 		switch s.Kind {
 		case "builtin":
@@ -506,30 +664,19 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 			builtins[name].Register(sub)
 			h = sub
 		case "http", "process":
-			var entry *serviceEntry
-			if s.Kind == "process" {
-				pg := groups[name]
-				if pg == nil {
-					pg = prev.processes[name] // unchanged: carried over
-				}
-				g.processes[name] = pg
-				g.services[name] = pg.entry
-				entry = pg.entry
-			} else {
-				entry = r.service(g, prev, p, name)
+			e := g.services[name]
+			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
+				Retries: s.Retries, Transport: r.transportFor(s.Timeout), Log: r.log}
+			if r.metrics != nil {
+				up.OnTry = tryCounters(r.metrics, name)
 			}
-			br := r.breaker(g, prev, p, name)
 			for _, route := range s.Routes {
-				up := &gateway.Upstream{Name: name, Balancer: entry.balancer, Breaker: br, Timeout: s.Timeout, Retries: s.Retries,
-					Transport: r.transportFor(s.Timeout), Log: r.log}
-				if r.metrics != nil {
-					up.OnTry = tryCounters(r.metrics, name)
+				u := *up
+				if s.StripPrefix {
+					u.StripPrefix = staticPrefix(route)
 				}
 				routeService[route] = name
-				if s.StripPrefix {
-					up.StripPrefix = staticPrefix(route)
-				}
-				engine.Any(route, gin.WrapH(up.Handler()))
+				engine.Any(route, gin.WrapH(u.Handler()))
 			}
 			continue
 		}
@@ -538,135 +685,36 @@ func (r *Runner) build(p *Platform, files []string, prev *generation, groups map
 			routeService[route] = name
 		}
 	}
-	root := gateway.RequestID(gateway.BodyLimit(1<<20, engine))
-	g.handler = root
-
-	// Event routes: a consumer each, carried over when unchanged.
-	for _, name := range sortedKeys(p.EventRoutes) {
-		er := p.EventRoutes[name]
-		er.Retry = overlay(p.Events.Retry, er.Retry)
-		if prev != nil {
-			if old := prev.routes[name]; old != nil && reflect.DeepEqual(old.route, er) {
-				g.routes[name] = old
-				continue
-			}
-		}
-		var handlers []events.Handler
-		for _, to := range er.To {
-			switch {
-			case to == "notifications":
-				handlers = append(handlers, notes.Handle)
-			default:
-				handlers = append(handlers, events.HTTPTarget(&http.Client{Timeout: 10 * time.Second}, to))
-			}
-		}
-		ctx, cancel := context.WithCancel(r.ctx)
-		route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...), DeadLetter: er.DeadLetter,
-			Retry: events.Retry{Attempts: er.Retry.Attempts, Backoff: er.Retry.Backoff, Max: er.Retry.MaxBackoff}}
-		if er.Filter != "" {
-			f, _ := eventfilter.Compile(er.Filter) // validated
-			route.Filter = f.Match
-		}
-		route.Observe = func(outcome string) {
-			r.metrics.Event(name, outcome)
-			if outcome == "delivered" {
-				r.counts.add("route:" + name)
-			}
-		}
-		entry := &routeEntry{route: er, consumer: route, cancel: cancel, done: make(chan struct{})}
-		go func() {
-			defer close(entry.done)
-			if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {
-				r.log.Error("event route stopped", "route", name, "err", err)
-			}
-		}()
-		g.routes[name] = entry
-	}
-	return g
+	return gateway.RequestID(gateway.BodyLimit(1<<20, engine))
 }
 
-// breaker returns the breaker of a call target, the previous generation's
-// when its settings did not change.
-func (r *Runner) breaker(g, prev *generation, p *Platform, target string) *breaker.Breaker {
-	if e := g.breakers[target]; e != nil {
-		return e.b
+// consume starts the consumer of an event route.
+func (r *Runner) consume(name string, er *ResolvedRoute, builtins map[string]services.Service) *routeEntry {
+	var handlers []events.Handler
+	for _, to := range er.To {
+		if c, ok := builtins[to].(services.Consumer); ok {
+			handlers = append(handlers, c.Handle)
+			continue
+		}
+		handlers = append(handlers, events.HTTPTarget(&http.Client{Timeout: 10 * time.Second}, to)) // a URL: validated
 	}
-	cfg := effectiveBreaker(p, target)
-	settings := breaker.Settings{
-		FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
-		MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
-		HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
-	}
-	if prev != nil {
-		if e := prev.breakers[target]; e != nil && e.settings == settings {
-			g.breakers[target] = e
-			return e.b
+	ctx, cancel := context.WithCancel(r.ctx)
+	route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...), DeadLetter: er.DeadLetter,
+		Retry: er.Retry, Filter: er.Match}
+	route.Observe = func(outcome string) {
+		r.metrics.Event(name, outcome)
+		if outcome == "delivered" {
+			r.counts.add("route:" + name)
 		}
 	}
-	e := &breakerEntry{settings: settings, b: breaker.New(settings, nil, func(from, to breaker.State) {
-		r.log.Warn("circuit breaker", "target", target, "from", from.String(), "to", to.String())
-	})}
-	g.breakers[target] = e
-	return e.b
-}
-
-// overlay returns def with every field that over sets (non-zero): a
-// per-target or per-service block names only what differs from the
-// section's defaults.
-func overlay[T any](def, over T) T {
-	out := def
-	ov, dv := reflect.ValueOf(&over).Elem(), reflect.ValueOf(&out).Elem()
-	for i := range ov.NumField() {
-		if f := ov.Field(i); !f.IsZero() {
-			dv.Field(i).Set(f)
+	entry := &routeEntry{consumer: route, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(entry.done)
+		if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {
+			r.log.Error("event route stopped", "route", name, "err", err)
 		}
-	}
-	return out
-}
-
-// service returns the balancer and health checker of an http service, the
-// previous generation's when its instances and checks did not change.
-func (r *Runner) service(g, prev *generation, p *Platform, name string) *serviceEntry {
-	s := *p.Services[name]
-	hc := effectiveHealth(p, name)
-	checks := health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
-		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path}
-	if prev != nil {
-		if e := prev.services[name]; e != nil && reflect.DeepEqual(e.svc.Instances, s.Instances) &&
-			e.svc.LoadBalancer == s.LoadBalancer && e.checks == checks {
-			g.services[name] = &serviceEntry{svc: s, checks: checks, balancer: e.balancer, checker: e.checker}
-			return g.services[name]
-		}
-	}
-	var ins []*balancer.Instance
-	for _, addr := range s.Instances.URLs {
-		ins = append(ins, balancer.NewInstance(addr))
-	}
-	bal, _ := balancer.New(balancer.Policy(s.LoadBalancer), ins) // validated
-	checker := health.New(checks, health.HTTPProbe(&http.Client{}, checks.Path))
-	checker.Start(r.ctx, ins)
-	e := &serviceEntry{svc: s, checks: checks, balancer: bal, checker: checker}
-	g.services[name] = e
-	return e
-}
-
-// supported reports what a valid platform asks for that this runtime
-// does not do yet.
-func supported(path string, p *Platform) error {
-	var problems tsk.Diagnostics
-	for _, name := range sortedKeys(p.EventRoutes) {
-		e := p.EventRoutes[name]
-		for _, to := range e.To {
-			if s := p.Services[to]; s != nil && to != "notifications" {
-				problems = append(problems, tsk.Diagnostic{Pos: tsk.Pos{Filename: path},
-					Msg: fmt.Sprintf("event route %s: service %s does not consume events (give a URL)", name, to)})
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return problems
-	}
-	return nil
+	}()
+	return entry
 }
 
 // staticPrefix is a route's path before its first parameter:

@@ -11,6 +11,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/health"
+	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/tsk"
 )
 
@@ -199,6 +203,9 @@ type HealthCheck struct {
 	Retries          int           `tsk:"retries"` // consecutive failures before unhealthy (the seed's field)
 	HealthyThreshold int           `tsk:"healthy_threshold"`
 	Path             string        `tsk:"path"`
+	// StartInterval is the time between probes of an instance that has
+	// not passed one yet (a process starting), as compose's start_interval.
+	StartInterval time.Duration `tsk:"start_interval"`
 }
 
 // HealthChecks is [health_checks]: defaults, then per-service blocks.
@@ -291,10 +298,11 @@ type EventRoute struct {
 	DeadLetter string   `tsk:"dead_letter"` // default: <topic>.dlq
 }
 
-// The seed's defaults, which `true` stands for in [circuit_breaker].
-const (
-	SeedFailureThreshold = 5
-	SeedRecoveryTimeout  = 30 * time.Second
+// The seed's defaults, which `true` stands for in [circuit_breaker]: the
+// breaker package's defaults.
+var (
+	SeedFailureThreshold = breaker.Defaults.FailureThreshold
+	SeedRecoveryTimeout  = breaker.Defaults.RecoveryTimeout
 )
 
 // SeedCount is a count where `true` means the seed's default
@@ -305,7 +313,7 @@ type SeedCount int
 func (c *SeedCount) UnmarshalTSK(v *tsk.Value) error {
 	switch {
 	case v.Kind == tsk.Bool && v.Bool:
-		*c = SeedFailureThreshold
+		*c = SeedCount(SeedFailureThreshold)
 	case v.Kind == tsk.Int && v.Int > 0:
 		*c = SeedCount(v.Int)
 	default:
@@ -353,20 +361,24 @@ func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 }
 
 // Defaults returns a platform with the defaults that a platform file
-// overrides.
+// overrides. Those of health checks, breakers, event retries and the
+// Kafka bus are their packages' own Defaults, written once there.
 func Defaults() *Platform {
+	hc, cb, kb, retry := health.Defaults, breaker.Defaults, kafkabus.Defaults, events.DefaultRetry
 	return &Platform{
-		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true},
+		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true, EnableCircuitBreaker: true},
 		Composer:      Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
-			Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",
+			Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold,
+			Path: hc.Path, StartInterval: hc.StartInterval,
 		}},
 		CircuitBreaker: CircuitBreakers{CircuitBreaker: CircuitBreaker{
-			FailureThreshold: SeedFailureThreshold, RecoveryTimeout: SeedDuration(SeedRecoveryTimeout),
-			HalfOpenState: true, HalfOpenMaxRequests: 1,
+			FailureThreshold: SeedCount(cb.FailureThreshold), RecoveryTimeout: SeedDuration(cb.RecoveryTimeout),
+			HalfOpenState: true, HalfOpenMaxRequests: cb.HalfOpenMaxRequests, Window: cb.Window,
 		}},
-		Events: Events{Bus: "embedded", Topics: KafkaTopics{AutoCreate: true, Partitions: 3, ReplicationFactor: 1},
-			BatchSize: 100, Linger: 5 * time.Millisecond,
-			Retry: Retry{Attempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second}},
+		Events: Events{Bus: "embedded",
+			Topics:    KafkaTopics{AutoCreate: kb.AutoCreate, Partitions: kb.Partitions, ReplicationFactor: kb.ReplicationFactor},
+			BatchSize: kb.BatchSize, Linger: kb.Linger,
+			Retry: Retry{Attempts: retry.Attempts, Backoff: retry.Backoff, MaxBackoff: retry.Max}},
 	}
 }

@@ -51,7 +51,7 @@ func TestDefaultPlatform(t *testing.T) {
 		t.Errorf("orders calls %v", got)
 	}
 	cb := p.CircuitBreaker.CircuitBreaker
-	if cb.FailureThreshold != SeedFailureThreshold || time.Duration(cb.RecoveryTimeout) != SeedRecoveryTimeout || !cb.HalfOpenState {
+	if int(cb.FailureThreshold) != SeedFailureThreshold || time.Duration(cb.RecoveryTimeout) != SeedRecoveryTimeout || !cb.HalfOpenState {
 		t.Errorf("`true` did not mean the seed's defaults: %+v", cb)
 	}
 	if r := p.EventRoutes["welcome"]; r.Topic != "user.created" || len(r.To) != 1 {

@@ -23,9 +23,9 @@ func (r *Runner) Watch(ctx context.Context, debounce time.Duration) error {
 	files := map[string]bool{}
 	dirs := map[string]bool{}
 	follow := func() {
-		r.reloadMu.Lock()
+		r.statusMu.Lock()
 		list := r.status.Files
-		r.reloadMu.Unlock()
+		r.statusMu.Unlock()
 		files = map[string]bool{}
 		for _, f := range list {
 			abs, err := filepath.Abs(f)

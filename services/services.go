@@ -12,24 +12,91 @@
 // store's outbox in the same transaction as the entity it describes.
 package services
 
-// Builtin lists the names of the built-in services, in the order they
-// depend on each other (orders calls users; notifications reacts to both).
-var Builtin = []string{"users", "orders", "notifications"}
+import (
+	"context"
 
-// BuiltinRoutes lists the routes each built-in service serves; a platform
-// file exposes some or all of them.
-var BuiltinRoutes = map[string][]string{
-	"users":         {"/users", "/users/:id", "/health"},
-	"orders":        {"/orders", "/orders/:id", "/orders/:id/status"},
-	"notifications": {"/notifications"},
+	"github.com/gin-gonic/gin"
+
+	"github.com/tuskcompose/composer/internal/store"
+)
+
+// Env is what the built-in services are built with.
+type Env struct {
+	Store *store.Store
+	// Users is how orders reaches users: the call orders -> users, through
+	// that call's circuit breaker.
+	Users UserChecker
 }
 
-// IsBuiltin reports whether name is a built-in service.
-func IsBuiltin(name string) bool {
-	for _, b := range Builtin {
-		if b == name {
-			return true
+// Service is a built-in service, as the gateway mounts it.
+type Service interface {
+	Register(gin.IRouter)
+}
+
+// Consumer is a built-in service that events can be delivered to (an
+// event route's target).
+type Consumer interface {
+	Handle(ctx context.Context, e store.Event) error
+}
+
+// Descriptor describes one built-in service: what the runner needs to
+// know to validate, mount and wire it without naming it.
+type Descriptor struct {
+	Name      string
+	Routes    []string // the routes it serves; a platform exposes some or all
+	Publishes []string // the topics it publishes
+	Consumes  bool     // events can be routed to it (New returns a Consumer)
+	New       func(Env) Service
+}
+
+// Registry lists the built-in services, in the order they depend on
+// each other (orders calls users; notifications reacts to both).
+var Registry = []Descriptor{
+	{Name: "users", Routes: []string{"/users", "/users/:id", "/health"}, Publishes: []string{EventUserCreated},
+		New: func(env Env) Service { return NewUsers(env.Store) }},
+	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status"},
+		Publishes: []string{EventOrderCreated, EventOrderStatusChanged},
+		New:       func(env Env) Service { return NewOrders(env.Store, env.Users) }},
+	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true,
+		New: func(env Env) Service { return NewNotifications(env.Store, nil) }},
+}
+
+// Lookup returns the built-in service called name, or nil.
+func Lookup(name string) *Descriptor {
+	for i := range Registry {
+		if Registry[i].Name == name {
+			return &Registry[i]
 		}
 	}
-	return false
+	return nil
 }
+
+// Topics are the topics the built-in services publish.
+var Topics = func() []string {
+	var out []string
+	for _, d := range Registry {
+		out = append(out, d.Publishes...)
+	}
+	return out
+}()
+
+// Builtin lists the names of the built-in services, in Registry's order.
+var Builtin = func() []string {
+	var out []string
+	for _, d := range Registry {
+		out = append(out, d.Name)
+	}
+	return out
+}()
+
+// BuiltinRoutes lists the routes each built-in service serves.
+var BuiltinRoutes = func() map[string][]string {
+	out := map[string][]string{}
+	for _, d := range Registry {
+		out[d.Name] = d.Routes
+	}
+	return out
+}()
+
+// IsBuiltin reports whether name is a built-in service.
+func IsBuiltin(name string) bool { return Lookup(name) != nil }

@@ -132,16 +132,22 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// plan prints what a reload to the file would change in the platform
-// running at the admin address (by default the file's [composer] admin).
+// plan prints what a reload to the file would do in the platform
+// running at the admin address (by default the file's [composer] admin):
+// the actions of composer.Diff, the same a reload carries out.
 func plan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	file := fs.String("f", "platform.tsk", "the platform file")
 	admin := fs.String("admin", "", "the running composer's admin address (default: the file's [composer] admin)")
-	if status, ok := parseFlags(fs, args, "plan [-f FILE] [--admin ADDR]", stderr); !ok {
+	format := fs.String("format", "text", "text, or json: a list of {action, kind, name, reason}")
+	if status, ok := parseFlags(fs, args, "plan [-f FILE] [--admin ADDR] [--format text|json]", stderr); !ok {
 		return status
 	}
-	next, _, err := composer.Load(&tsk.Loader{}, *file)
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "composer plan: --format is text or json, not %q\n", *format)
+		return 2
+	}
+	next, _, err := composer.LoadResolved(&tsk.Loader{}, *file)
 	if err != nil {
 		printErr(stderr, err)
 		return 1
@@ -157,12 +163,19 @@ func plan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer resp.Body.Close()
-	var cur composer.Platform
+	var cur composer.Resolved
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&cur) != nil {
 		fmt.Fprintf(stderr, "composer plan: %s did not answer with its platform (%s)\n", addr, resp.Status)
 		return 1
 	}
-	changes := composer.Plan(&cur, next)
+	cur.Compile()
+	changes := composer.Diff(&cur, next).Changes()
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(changes)
+		return 0
+	}
 	if len(changes) == 0 {
 		fmt.Fprintln(stdout, "no changes")
 		return 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"sync"
 	"sync/atomic"
 )
 
@@ -36,6 +37,10 @@ type Instance struct {
 	URL      *url.URL // Address parsed; nil when it does not parse
 	health   atomic.Int32
 	inFlight atomic.Int64
+	passed   atomic.Bool
+
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next change of health; nil until asked for
 }
 
 // NewInstance returns an instance of unknown health.
@@ -51,7 +56,34 @@ func NewInstance(address string) *Instance {
 func (in *Instance) Health() Health { return Health(in.health.Load()) }
 
 // SetHealth records the instance's health (the health checker calls it).
-func (in *Instance) SetHealth(h Health) { in.health.Store(int32(h)) }
+func (in *Instance) SetHealth(h Health) {
+	if Health(in.health.Swap(int32(h))) == h {
+		return
+	}
+	in.mu.Lock()
+	if in.changed != nil {
+		close(in.changed)
+		in.changed = nil
+	}
+	in.mu.Unlock()
+}
+
+// Changed returns a channel that is closed when the instance's health
+// next changes, for those who wait for it (a dependency to be healthy).
+func (in *Instance) Changed() <-chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.changed == nil {
+		in.changed = make(chan struct{})
+	}
+	return in.changed
+}
+
+// Passed reports whether a health probe of the instance has ever passed.
+func (in *Instance) Passed() bool { return in.passed.Load() }
+
+// MarkPassed records that a health probe passed (the health checker calls it).
+func (in *Instance) MarkPassed() { in.passed.Store(true) }
 
 // InFlight returns the number of requests the instance is serving.
 func (in *Instance) InFlight() int64 { return in.inFlight.Load() }

@@ -55,17 +55,23 @@ const (
 
 // Settings configure a breaker. Zero values turn a rule off; at least one
 // of FailureThreshold and FailureRatio should be set.
+// The JSON names are the platform file's keys.
 type Settings struct {
-	FailureThreshold    int           // consecutive failures that open the breaker
-	FailureRatio        float64       // failures / requests over Window that open it (0 < r <= 1)
-	Window              time.Duration // the ratio's window, rolling (default 10s)
-	MinimumRequests     int           // requests in the window before the ratio applies
-	RecoveryTimeout     time.Duration // time open before probing (default 30s)
-	HalfOpenMaxRequests int           // probes in half-open; that many successes close (default 1)
+	FailureThreshold    int           `json:"failure_threshold"`      // consecutive failures that open the breaker
+	FailureRatio        float64       `json:"failure_ratio"`          // failures / requests over Window that open it (0 < r <= 1)
+	Window              time.Duration `json:"window"`                 // the ratio's window, rolling
+	MinimumRequests     int           `json:"minimum_requests"`       // requests in the window before the ratio applies
+	RecoveryTimeout     time.Duration `json:"recovery_timeout"`       // time open before probing
+	HalfOpenMaxRequests int           `json:"half_open_max_requests"` // probes in half-open; that many successes close
 	// NoHalfOpen skips the half-open state: after RecoveryTimeout the
 	// breaker closes and lets every call through (half_open_state: false).
-	NoHalfOpen bool
+	NoHalfOpen bool `json:"no_half_open"`
 }
+
+// Defaults are the settings of a breaker that sets nothing but its
+// threshold: the one place they are written (the platform's
+// [circuit_breaker] defaults are these; 5 and 30 s are the seed's).
+var Defaults = Settings{FailureThreshold: 5, Window: 10 * time.Second, RecoveryTimeout: 30 * time.Second, HalfOpenMaxRequests: 1}
 
 // buckets is the number of slices of the ratio's window.
 const buckets = 10
@@ -77,6 +83,8 @@ type bucket struct {
 
 // Breaker is a circuit breaker. Its methods may be called from many
 // goroutines; the state-change callback runs outside the breaker's lock.
+// A nil *Breaker is a breaker turned off: Allow lets every call through
+// and Done does nothing.
 type Breaker struct {
 	settings Settings
 	now      func() time.Time
@@ -120,13 +128,13 @@ type Ticket struct {
 // breaker's lock, in the goroutine that caused it.
 func New(s Settings, now func() time.Time, onChange func(from, to State)) *Breaker {
 	if s.Window <= 0 {
-		s.Window = 10 * time.Second
+		s.Window = Defaults.Window
 	}
 	if s.RecoveryTimeout <= 0 {
-		s.RecoveryTimeout = 30 * time.Second
+		s.RecoveryTimeout = Defaults.RecoveryTimeout
 	}
 	if s.HalfOpenMaxRequests <= 0 {
-		s.HalfOpenMaxRequests = 1
+		s.HalfOpenMaxRequests = Defaults.HalfOpenMaxRequests
 	}
 	if now == nil {
 		now = time.Now
@@ -141,6 +149,9 @@ func (b *Breaker) Settings() Settings { return b.settings }
 // retryAfter says how long until it lets a probe through (at least a
 // second's fraction, never zero).
 func (b *Breaker) Allow() (t Ticket, retryAfter time.Duration, ok bool) {
+	if b == nil {
+		return Ticket{}, 0, true // no breaker: every call goes
+	}
 	now := b.now()
 	b.mu.Lock()
 	c := b.advance(now)
@@ -168,6 +179,9 @@ func (b *Breaker) Allow() (t Ticket, retryAfter time.Duration, ok bool) {
 // Done records the outcome of a call that Allow let through. Outcomes of
 // calls let through before the last state change are not counted.
 func (b *Breaker) Done(t Ticket, o Outcome) {
+	if b == nil {
+		return
+	}
 	now := b.now()
 	b.mu.Lock()
 	switch o {

@@ -54,21 +54,26 @@ func (r Route) Note(outcome string) {
 }
 
 // Retry says how often and how far apart a failing event is tried.
+// The JSON names are the platform file's keys.
 type Retry struct {
-	Attempts int           // tries in all (default 5)
-	Backoff  time.Duration // wait after the first failure, doubled after each (default 100ms)
-	Max      time.Duration // longest wait (default 10s)
+	Attempts int           `json:"attempts"`    // tries in all
+	Backoff  time.Duration `json:"backoff"`     // wait after the first failure, doubled after each
+	Max      time.Duration `json:"max_backoff"` // longest wait
 }
+
+// DefaultRetry is the retry of a route that sets none: the one place it
+// is written (the platform's [events] retry defaults are these).
+var DefaultRetry = Retry{Attempts: 5, Backoff: 100 * time.Millisecond, Max: 10 * time.Second}
 
 func (r Retry) withDefaults() Retry {
 	if r.Attempts <= 0 {
-		r.Attempts = 5
+		r.Attempts = DefaultRetry.Attempts
 	}
 	if r.Backoff <= 0 {
-		r.Backoff = 100 * time.Millisecond
+		r.Backoff = DefaultRetry.Backoff
 	}
 	if r.Max <= 0 {
-		r.Max = 10 * time.Second
+		r.Max = DefaultRetry.Max
 	}
 	return r
 }

@@ -17,30 +17,45 @@ import (
 	"github.com/tuskcompose/composer/internal/balancer"
 )
 
-// Settings configure the checks of one service.
+// Settings configure the checks of one service. The JSON names are the
+// platform file's keys.
 type Settings struct {
-	Interval         time.Duration // between probes (default 5s)
-	Timeout          time.Duration // of one probe (default 1s)
-	Retries          int           // consecutive failures before unhealthy (default 3)
-	HealthyThreshold int           // consecutive passes before healthy again (default 1)
-	Path             string        // probed path (default /health)
+	Interval         time.Duration `json:"interval"`          // between probes
+	Timeout          time.Duration `json:"timeout"`           // of one probe
+	Retries          int           `json:"retries"`           // consecutive failures before unhealthy
+	HealthyThreshold int           `json:"healthy_threshold"` // consecutive passes before healthy again
+	Path             string        `json:"path"`              // probed path
+	// StartInterval is the time between probes of an instance that has
+	// not passed one yet (a process starting), so that it is routable
+	// soon after it listens.
+	StartInterval time.Duration `json:"start_interval"`
+}
+
+// Defaults are the settings of a check that sets nothing: the one place
+// they are written (the platform's [health_checks] defaults are these).
+var Defaults = Settings{
+	Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",
+	StartInterval: 100 * time.Millisecond,
 }
 
 func (s Settings) withDefaults() Settings {
 	if s.Interval <= 0 {
-		s.Interval = 5 * time.Second
+		s.Interval = Defaults.Interval
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = time.Second
+		s.Timeout = Defaults.Timeout
 	}
 	if s.Retries <= 0 {
-		s.Retries = 3
+		s.Retries = Defaults.Retries
 	}
 	if s.HealthyThreshold <= 0 {
-		s.HealthyThreshold = 1
+		s.HealthyThreshold = Defaults.HealthyThreshold
 	}
 	if s.Path == "" {
-		s.Path = "/health"
+		s.Path = Defaults.Path
+	}
+	if s.StartInterval <= 0 || s.StartInterval > s.Interval {
+		s.StartInterval = min(Defaults.StartInterval, s.Interval)
 	}
 	return s
 }
@@ -77,9 +92,11 @@ type Checker struct {
 	// observe, when set, is told every probe's result (tests, metrics).
 	observe func(in *balancer.Instance, err error, now balancer.Health)
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	ctx     context.Context // set by Start
+	cancel  context.CancelFunc
+	probing map[*balancer.Instance]context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // New returns a checker; it probes nothing until Start.
@@ -90,15 +107,47 @@ func New(s Settings, probe Probe) *Checker {
 // Settings returns the checker's settings, defaults filled in.
 func (c *Checker) Settings() Settings { return c.settings }
 
-// Start probes each instance at once and then every Interval, until ctx
-// ends or Stop is called.
+// Start probes each instance at once, then every StartInterval until it
+// passes a probe and every Interval after that, until ctx ends or Stop is
+// called. Start is called once; Add and Remove change the instances.
 func (c *Checker) Start(ctx context.Context, instances []*balancer.Instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ctx, c.cancel = context.WithCancel(ctx)
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.probing = map[*balancer.Instance]context.CancelFunc{}
 	for _, in := range instances {
-		c.wg.Add(1)
-		go c.run(ctx, in)
+		c.addLocked(in)
+	}
+}
+
+// Add starts probing an instance (a kept checker's new instance). It does
+// nothing before Start, after Stop, or for an instance probed already.
+func (c *Checker) Add(in *balancer.Instance) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil && c.ctx.Err() == nil {
+		c.addLocked(in)
+	}
+}
+
+func (c *Checker) addLocked(in *balancer.Instance) {
+	if _, ok := c.probing[in]; ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.probing[in] = cancel
+	c.wg.Add(1)
+	go c.run(ctx, in)
+}
+
+// Remove stops probing an instance; it does not wait for a probe under
+// way (whose result is dropped).
+func (c *Checker) Remove(in *balancer.Instance) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cancel, ok := c.probing[in]; ok {
+		cancel()
+		delete(c.probing, in)
 	}
 }
 
@@ -131,17 +180,24 @@ func (c *Checker) run(ctx context.Context, in *balancer.Instance) {
 		} else {
 			fails = 0
 			passes++
-			if in.Health() == balancer.Unknown || passes >= c.settings.HealthyThreshold {
+			// The first pass of an instance that has never passed (unknown,
+			// or a process held back until it answers) makes it healthy.
+			if in.Health() == balancer.Unknown || !in.Passed() || passes >= c.settings.HealthyThreshold {
 				in.SetHealth(balancer.Healthy)
 			}
+			in.MarkPassed()
 		}
 		if c.observe != nil {
 			c.observe(in, err, in.Health())
 		}
+		wait := c.settings.Interval
+		if !in.Passed() {
+			wait = c.settings.StartInterval
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.after(c.settings.Interval):
+		case <-c.after(wait):
 		}
 	}
 }

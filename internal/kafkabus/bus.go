@@ -88,19 +88,23 @@ func (b *Bus) Lags() map[string]int64 {
 	return out
 }
 
+// Defaults are the settings of a bus that sets nothing: the one place
+// they are written (the platform's [events] defaults are these).
+var Defaults = Config{AutoCreate: true, Partitions: 3, ReplicationFactor: 1, BatchSize: 100, Linger: 5 * time.Millisecond}
+
 // New returns a bus for cfg. It connects lazily.
 func New(cfg Config) *Bus {
 	if cfg.Partitions <= 0 {
-		cfg.Partitions = 3
+		cfg.Partitions = Defaults.Partitions
 	}
 	if cfg.ReplicationFactor <= 0 {
-		cfg.ReplicationFactor = 1
+		cfg.ReplicationFactor = Defaults.ReplicationFactor
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 100
+		cfg.BatchSize = Defaults.BatchSize
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = 5 * time.Millisecond
+		cfg.Linger = Defaults.Linger
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "composer"

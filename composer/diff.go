@@ -1,0 +1,368 @@
+package composer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tuskcompose/composer/services"
+)
+
+// The actions of a Diff.
+const (
+	Keep         = "keep"          // carried over with what it learned
+	Add          = "add"           // built and started
+	Replace      = "replace"       // built anew; the old one stops after the swap
+	Remove       = "remove"        // stopped after the swap
+	NeedsRestart = "needs-restart" // changed, but takes effect at the next start; the running one is kept
+)
+
+// The kinds of component, in the order a plan lists them.
+const (
+	KindComposer    = "composer"     // [composer] and the metrics and tracing switches
+	KindBus         = "bus"          // the event bus
+	KindService     = "service"      // a service's entry in the gateway: kind, timeout, retries, ...
+	KindRoute       = "route"        // one gateway route, by its pattern
+	KindInstance    = "instance"     // one instance of an http service, "service url"
+	KindBalancer    = "balancer"     // a service's load balancer over its instances
+	KindHealthCheck = "health_check" // a service's health checker
+	KindBreaker     = "breaker"      // a call target's circuit breaker
+	KindProcess     = "process"      // the instances of a process service
+	KindEventRoute  = "event_route"  // an event route and its consumer
+	KindConsumer    = "consumer"     // the Kafka consumer that keeps the event store
+)
+
+var kindOrder = []string{KindComposer, KindBus, KindService, KindRoute, KindInstance, KindBalancer,
+	KindHealthCheck, KindBreaker, KindProcess, KindEventRoute, KindConsumer}
+
+// Action is what a reload does with one component.
+type Action struct {
+	Action string `json:"action"` // keep | add | replace | remove | needs-restart
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (a Action) String() string {
+	op := map[string]string{Add: "+", Remove: "-", Replace: "~", NeedsRestart: "!", Keep: "="}[a.Action]
+	s := fmt.Sprintf("%s %s %s", op, strings.ReplaceAll(a.Kind, "_", " "), a.Name)
+	if a.Action == NeedsRestart {
+		s += " (needs a restart)"
+	}
+	if a.Reason != "" {
+		s += ": " + a.Reason
+	}
+	return s
+}
+
+// Actions are the actions of a reload, in plan order.
+type Actions []Action
+
+// Changes returns the actions other than keep.
+func (as Actions) Changes() Actions {
+	out := Actions{}
+	for _, a := range as {
+		if a.Action != Keep {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Of returns the action for a component, "" when the Diff has none (the
+// component is in neither platform).
+func (as Actions) Of(kind, name string) string {
+	i := sort.Search(len(as), func(i int) bool { return !actionLess(as[i], kind, name) })
+	if i < len(as) && as[i].Kind == kind && as[i].Name == name {
+		return as[i].Action
+	}
+	return ""
+}
+
+func actionLess(a Action, kind, name string) bool {
+	ka, kb := slices.Index(kindOrder, a.Kind), slices.Index(kindOrder, kind)
+	return ka < kb || ka == kb && a.Name < name
+}
+
+// Diff says what a reload from cur to next does with every component:
+// keep it (equal effective settings), add, replace, remove it, or, for
+// what takes effect only at start ([composer] and the bus), report that
+// it needs a restart. cur is nil at the first start (everything is
+// added). The runner carries out exactly these actions, and `composer
+// plan` prints them: nothing else decides what a reload keeps.
+//
+// Components are compared by their JSON form, so a Resolved that went
+// through GET /v1/platform compares equal to the one it came from.
+func Diff(cur, next *Resolved) Actions {
+	if cur == nil {
+		cur = &Resolved{}
+	}
+	next = Carry(cur, next)
+	var out Actions
+	restartOnly := map[string]bool{KindComposer: true, KindBus: true}
+	a, b := components(cur), components(next)
+	for _, kind := range kindOrder {
+		for _, name := range union(sortedKeys(a[kind]), sortedKeys(b[kind])) {
+			x, inA := a[kind][name]
+			y, inB := b[kind][name]
+			act := Action{Kind: kind, Name: name}
+			switch {
+			case !inA:
+				act.Action, act.Reason = Add, describe(kind, y)
+			case !inB:
+				act.Action = Remove
+			default:
+				if encodeEqual(x, y) {
+					act.Action = Keep
+				} else {
+					act.Action, act.Reason = Replace, changes(x, y)
+					if bx, ok := x.(balancerView); ok && bx.Process != y.(balancerView).Process {
+						bx.Process = y.(balancerView).Process
+						act.Reason = strings.Trim("over new instances; "+changes(bx, y), "; ")
+					}
+				}
+			}
+			if restartOnly[kind] && inA && next.restartWanted != nil {
+				// The next platform carries the running one's (Carry);
+				// say what the file asks for.
+				if w := restartView(kind, next.restartWanted); !encodeEqual(x, w) {
+					act.Action, act.Reason = NeedsRestart, changes(x, w)
+				}
+			}
+			out = append(out, act)
+		}
+	}
+	return out
+}
+
+// Carry returns next as a reload runs it: with cur's [composer] settings
+// and bus, which take effect only at the next start. At the first start
+// (cur empty) next is returned as it is. What the file asked for is kept
+// in restartWanted, for Diff to report.
+func Carry(cur, next *Resolved) *Resolved {
+	if cur == nil || cur.Services == nil || next.restartWanted != nil {
+		return next
+	}
+	if cur.Composer == next.Composer && encodeEqual(cur.Bus, next.Bus) {
+		return next
+	}
+	out := *next
+	out.restartWanted = &restartSettings{Composer: next.Composer, Bus: next.Bus}
+	out.Composer, out.Bus = cur.Composer, cur.Bus
+	return &out
+}
+
+// restartSettings are the settings a file asked for that the running
+// platform takes only at its next start.
+type restartSettings struct {
+	Composer ComposerSettings
+	Bus      BusSettings
+}
+
+func restartView(kind string, w *restartSettings) any {
+	if w == nil {
+		return nil
+	}
+	if kind == KindComposer {
+		return w.Composer
+	}
+	return w.Bus
+}
+
+// components lists a platform's components by kind and name, each with
+// the value whose equality decides keep or replace.
+func components(r *Resolved) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	put := func(kind, name string, v any) {
+		if out[kind] == nil {
+			out[kind] = map[string]any{}
+		}
+		out[kind][name] = v
+	}
+	if r.Services == nil {
+		return out // the empty platform before the first start
+	}
+	put(KindComposer, KindComposer, r.Composer)
+	put(KindBus, KindBus, r.Bus)
+	for name, s := range r.Services {
+		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
+			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout})
+		for _, route := range s.Routes {
+			put(KindRoute, route, name)
+		}
+		switch s.Kind {
+		case "http":
+			for _, u := range s.Instances {
+				put(KindInstance, name+" "+u, u)
+			}
+			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances})
+		case "process":
+			put(KindProcess, name, s.Process)
+			put(KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process)})
+		}
+		if s.Health != nil {
+			put(KindHealthCheck, name, s.Health)
+		}
+	}
+	for target, b := range r.Breakers {
+		put(KindBreaker, target, b)
+	}
+	for name, er := range r.EventRoutes {
+		put(KindEventRoute, name, er)
+	}
+	if r.Bus.Kind == "kafka" {
+		put(KindConsumer, "store", storeConsumer{Topics: ProjectionTopics(r)})
+	}
+	return out
+}
+
+type serviceView struct {
+	Kind         string        `json:"kind"`
+	Timeout      time.Duration `json:"timeout"`
+	Retries      int           `json:"retries"`
+	StripPrefix  bool          `json:"strip_prefix"`
+	Calls        []string      `json:"calls"`
+	DependsOn    Dependencies  `json:"depends_on"`
+	StartTimeout time.Duration `json:"start_timeout"`
+}
+
+type balancerView struct {
+	Policy    string   `json:"load_balancer"`
+	Instances []string `json:"instances,omitempty"`
+	// Process is a digest of the process spec: new instances, a new
+	// balancer.
+	Process string `json:"process,omitempty"`
+}
+
+type storeConsumer struct {
+	Topics []string `json:"topics"`
+}
+
+// ProjectionTopics are the topics whose events the event store keeps on
+// Kafka: those the built-in services publish and those the event routes
+// read.
+func ProjectionTopics(r *Resolved) []string {
+	topics := slices.Clone(services.Topics)
+	for _, er := range r.EventRoutes {
+		topics = append(topics, er.Topic)
+	}
+	slices.Sort(topics)
+	return slices.Compact(topics)
+}
+
+// describe is the reason of an add: what the component is.
+func describe(kind string, v any) string {
+	switch x := v.(type) {
+	case serviceView:
+		return x.Kind
+	case string:
+		if kind == KindRoute {
+			return "to " + x
+		}
+	case *ResolvedRoute:
+		return x.Topic + " -> " + list(x.To)
+	case balancerView:
+		return x.Policy
+	case *ProcessSpec:
+		return strings.Join(x.Command, " ")
+	}
+	return ""
+}
+
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(fmt.Sprintf("%#v", v))
+	}
+	return b
+}
+
+func encodeEqual(a, b any) bool { return bytes.Equal(encode(a), encode(b)) }
+
+func digest(v any) string {
+	sum := sha256.Sum256(encode(v))
+	return hex.EncodeToString(sum[:4])
+}
+
+// changes lists the fields of two values of one struct type that differ,
+// by their JSON names: "timeout 0s -> 2s; retries 1 -> 2". Other values
+// are shown whole.
+func changes(x, y any) string {
+	vx, vy := deref(reflect.ValueOf(x)), deref(reflect.ValueOf(y))
+	if !vx.IsValid() || !vy.IsValid() || vx.Kind() != reflect.Struct || vx.Type() != vy.Type() {
+		return fmt.Sprintf("%s -> %s", shown(vx), shown(vy))
+	}
+	var parts []string
+	t := vx.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		a, b := vx.Field(i), vy.Field(i)
+		if !encodeEqual(a.Interface(), b.Interface()) {
+			parts = append(parts, fmt.Sprintf("%s %s -> %s", name, shown(a), shown(b)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func deref(v reflect.Value) reflect.Value {
+	for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	return v
+}
+
+// shown is a value as a plan prints it.
+func shown(v reflect.Value) string {
+	v = deref(v)
+	if !v.IsValid() {
+		return "none"
+	}
+	switch x := v.Interface().(type) {
+	case time.Duration:
+		return x.String()
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	case []string:
+		return list(x)
+	case Dependencies:
+		return list(x.Names())
+	}
+	switch v.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Slice:
+		return string(encode(v.Interface()))
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+func list(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,334 @@
+package composer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/eventfilter"
+	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/health"
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// Resolved is a platform with the effective settings of every component
+// that runs: the section defaults, per-target and per-service blocks and
+// the services' own keys applied, relative paths made absolute, filters
+// compiled. It is what Diff compares and what the runner builds from;
+// nothing at run time looks at the decoded Platform's settings again.
+//
+// Resolved is a value: Resolve makes a new one and nobody changes it
+// after. Its JSON form (GET /v1/platform) decodes back into an equal
+// Resolved (the compiled filters are recompiled by Compile), which is how
+// `composer plan` compares a file with a running platform.
+type Resolved struct {
+	Composer ComposerSettings            `json:"composer"`
+	Bus      BusSettings                 `json:"bus"`
+	Services map[string]*ResolvedService `json:"services"`
+	// Breakers are the circuit breakers by call target: every http and
+	// process service, and every service named in a `calls`. None when
+	// [microservices_configuration] enable_circuit_breaker is false.
+	Breakers    map[string]breaker.Settings `json:"breakers"`
+	EventRoutes map[string]*ResolvedRoute   `json:"event_routes"`
+	// Platform is the platform as decoded, for the views that draw it
+	// (graph, dashboard, the admin API's lists).
+	Platform *Platform `json:"platform"`
+
+	// restartWanted is set by Carry: what the file asked for that takes
+	// effect at the next start.
+	restartWanted *restartSettings
+}
+
+// ComposerSettings are the settings that take effect at start: a reload
+// that changes them reports needs-restart and keeps the running ones.
+type ComposerSettings struct {
+	Name         string `json:"name"`
+	Listen       string `json:"listen"`
+	Admin        string `json:"admin"`
+	DataDir      string `json:"data_dir"` // absolute
+	OTLPEndpoint string `json:"otlp_endpoint"`
+	Metrics      bool   `json:"enable_metrics"`
+	Tracing      bool   `json:"enable_distributed_tracing"`
+}
+
+// BusSettings are the event bus's: [events] without the retry defaults,
+// and the name that prefixes the Kafka consumer groups. They take effect
+// at start.
+type BusSettings struct {
+	Kind     string      `json:"bus"` // embedded | kafka
+	Group    string      `json:"group"`
+	Brokers  []string    `json:"brokers"`
+	ClientID string      `json:"client_id"`
+	TLS      KafkaTLS    `json:"tls"`
+	SASL     BusSASL     `json:"sasl"`
+	Topics   KafkaTopics `json:"topics"`
+	// BatchSize and Linger bound a publish.
+	BatchSize int           `json:"batch_size"`
+	Linger    time.Duration `json:"linger"`
+}
+
+// BusSASL is the SASL of the bus; the password is kept only as a digest,
+// so that a changed password is a change without the password being shown.
+type BusSASL struct {
+	Mechanism      string `json:"mechanism"`
+	Username       string `json:"username"`
+	PasswordDigest string `json:"password_digest,omitempty"`
+}
+
+// ResolvedService is one service with its effective settings.
+type ResolvedService struct {
+	Kind        string        `json:"kind"`
+	Routes      []string      `json:"routes"`
+	Calls       []string      `json:"calls"`
+	DependsOn   Dependencies  `json:"depends_on"`
+	Instances   []string      `json:"instances"` // http: the URLs
+	Balancer    string        `json:"load_balancer"`
+	Timeout     time.Duration `json:"timeout"`
+	Retries     int           `json:"retries"`
+	StripPrefix bool          `json:"strip_prefix"`
+	// StartTimeout is how long dependents wait for the service.
+	StartTimeout time.Duration `json:"start_timeout"`
+	// Health is nil for a service that is not health-checked: builtins,
+	// and processes with neither routes nor a health_endpoint.
+	Health *health.Settings `json:"health_checks,omitempty"`
+	// Process is what a process service runs (nil for other kinds).
+	Process *ProcessSpec `json:"process,omitempty"`
+	Pos     tsk.Pos      `json:"-"`
+}
+
+// ProcessSpec is what the instances of a process service run. Anything
+// in it that changes replaces the instances (blue-green).
+type ProcessSpec struct {
+	Command        []string          `json:"command"`
+	Shell          bool              `json:"shell"`
+	Dir            string            `json:"dir"` // absolute
+	Env            map[string]string `json:"env"`
+	Port           int               `json:"port"`   // of the first instance; 0: a free port each
+	Copies         int               `json:"copies"` // instances
+	Restart        string            `json:"restart"`
+	MaxRestarts    int               `json:"max_restarts"`
+	RestartBackoff time.Duration     `json:"restart_backoff"`
+	StopSignal     string            `json:"stop_signal"` // upper case
+	StopTimeout    time.Duration     `json:"stop_timeout"`
+}
+
+// Signal is the spec's stop signal (SIGTERM when it names none).
+func (s *ProcessSpec) Signal() syscall.Signal {
+	if sig, ok := signals[s.StopSignal]; ok {
+		return sig
+	}
+	return syscall.SIGTERM
+}
+
+// ResolvedRoute is one event route with its effective retry and
+// dead-letter topic and its compiled filter.
+type ResolvedRoute struct {
+	Topic      string       `json:"topic"`
+	Filter     string       `json:"filter"`
+	To         []string     `json:"to"`
+	Retry      events.Retry `json:"retry"`
+	DeadLetter string       `json:"dead_letter"`
+	// Match is the compiled filter (nil: every event).
+	Match func(events.Event) (bool, error) `json:"-"`
+	Pos   tsk.Pos                          `json:"-"`
+}
+
+// defaultStartTimeout is how long dependents wait for a service that sets
+// no start_timeout.
+const defaultStartTimeout = 60 * time.Second
+
+// Resolve computes the effective settings of a decoded platform. doc is
+// the document p was decoded from: it tells which keys a per-target or
+// per-service block sets (so that `false` and `0` override a default) and
+// where each element is. Resolve is pure and does not fail: settings it
+// cannot make sense of are Validate's to report, and a filter that does
+// not compile resolves to none (validation reports it).
+func Resolve(p *Platform, doc *tsk.Document) *Resolved {
+	base := "."
+	if doc != nil && len(doc.Files) > 0 {
+		base = filepath.Dir(doc.Files[0])
+	}
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+	lookup := func(path string) *tsk.Value {
+		if doc == nil {
+			return nil
+		}
+		return doc.Lookup(path)
+	}
+	pos := func(path string) tsk.Pos {
+		if v := lookup(path); v != nil {
+			return v.Pos
+		}
+		return tsk.Pos{}
+	}
+	r := &Resolved{Platform: p, Services: map[string]*ResolvedService{},
+		Breakers: map[string]breaker.Settings{}, EventRoutes: map[string]*ResolvedRoute{}}
+	c := p.Composer
+	r.Composer = ComposerSettings{Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
+		OTLPEndpoint: c.OTLPEndpoint, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
+	e := p.Events
+	r.Bus = BusSettings{Kind: e.Bus, Group: c.Name, Brokers: e.Brokers, ClientID: e.ClientID, TLS: e.TLS,
+		SASL: BusSASL{Mechanism: e.SASL.Mechanism, Username: e.SASL.Username}, Topics: e.Topics,
+		BatchSize: e.BatchSize, Linger: e.Linger}
+	if r.Bus.ClientID == "" {
+		r.Bus.ClientID = c.Name
+	}
+	if e.SASL.Password != "" {
+		sum := sha256.Sum256([]byte(e.SASL.Password))
+		r.Bus.SASL.PasswordDigest = hex.EncodeToString(sum[:8])
+	}
+
+	for name, s := range p.Services {
+		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, DependsOn: s.DependsOn,
+			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
+			StartTimeout: s.StartTimeout, Pos: pos("services." + name)}
+		if rs.Balancer == "" {
+			rs.Balancer = "round_robin"
+		}
+		if rs.StartTimeout <= 0 {
+			rs.StartTimeout = defaultStartTimeout
+		}
+		switch s.Kind {
+		case "http":
+			rs.Instances = s.Instances.URLs
+			rs.Health = resolveHealth(p, lookup, name)
+		case "process":
+			if len(s.Routes) > 0 || s.HealthEndpoint != "" {
+				rs.Health = resolveHealth(p, lookup, name)
+			}
+			dir := base
+			if s.Dir != "" {
+				dir = absUnder(base, s.Dir)
+			}
+			spec := &ProcessSpec{Command: s.Command, Shell: s.Shell, Dir: dir, Env: s.Env, Port: s.Port,
+				Copies: max(s.Instances.Count, 1), Restart: s.Restart, MaxRestarts: s.MaxRestarts,
+				RestartBackoff: s.RestartBackoff, StopSignal: strings.ToUpper(s.StopSignal), StopTimeout: s.StopTimeout}
+			if spec.Restart == "" {
+				spec.Restart = "on-failure"
+			}
+			if spec.StopSignal == "" {
+				spec.StopSignal = "SIGTERM"
+			}
+			rs.Process = spec
+		}
+		r.Services[name] = rs
+	}
+
+	if p.Configuration.EnableCircuitBreaker {
+		for _, target := range breakerTargets(p) {
+			cfg := p.CircuitBreaker.CircuitBreaker
+			if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
+				cfg = overlayKeys(cfg, over, lookup("circuit_breaker."+target))
+			}
+			r.Breakers[target] = breaker.Settings{
+				FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
+				MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
+				HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
+			}
+		}
+	}
+
+	for name, er := range p.EventRoutes {
+		retry := overlayKeys(p.Events.Retry, er.Retry, lookup("event_routes."+name+".retry"))
+		rr := &ResolvedRoute{Topic: er.Topic, Filter: er.Filter, To: er.To, DeadLetter: er.DeadLetter,
+			Retry: events.Retry{Attempts: retry.Attempts, Backoff: retry.Backoff, Max: retry.MaxBackoff},
+			Pos:   pos("event_routes." + name)}
+		if rr.DeadLetter == "" {
+			rr.DeadLetter = er.Topic + ".dlq"
+		}
+		rr.compile()
+		r.EventRoutes[name] = rr
+	}
+	return r
+}
+
+// compile compiles the route's filter; one that does not compile is left
+// nil (Validate reports it).
+func (rr *ResolvedRoute) compile() {
+	rr.Match = nil
+	if rr.Filter == "" {
+		return
+	}
+	if f, err := eventfilter.Compile(rr.Filter); err == nil {
+		rr.Match = f.Match
+	}
+}
+
+// Compile recompiles what the JSON form of a Resolved leaves out (the
+// event routes' filters). Call it after decoding one.
+func (r *Resolved) Compile() {
+	for _, rr := range r.EventRoutes {
+		rr.compile()
+	}
+}
+
+// resolveHealth is the effective health checks of a service: the
+// section's defaults, its block in [health_checks], its health_endpoint.
+func resolveHealth(p *Platform, lookup func(string) *tsk.Value, name string) *health.Settings {
+	hc := p.HealthChecks.HealthCheck
+	if over, ok := p.HealthChecks.PerService[name]; ok {
+		hc = overlayKeys(hc, over, lookup("health_checks."+name))
+	}
+	if s := p.Services[name]; s != nil && s.HealthEndpoint != "" {
+		hc.Path = s.HealthEndpoint
+	}
+	return &health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
+		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval}
+}
+
+// breakerTargets are the call targets that have a breaker: every http and
+// process service, and every service something calls.
+func breakerTargets(p *Platform) []string {
+	var out []string
+	for _, name := range sortedKeys(p.Services) {
+		s := p.Services[name]
+		if s.Kind == "http" || s.Kind == "process" {
+			out = append(out, name)
+		}
+		out = append(out, s.Calls...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// overlayKeys returns def with the fields that block sets taken from
+// over: a per-target or per-service block names only what differs from
+// the section's defaults, and may set false or 0. Without the block's
+// source (a platform not read from a file), the fields over sets to a
+// non-zero value are taken.
+func overlayKeys[T any](def, over T, block *tsk.Value) T {
+	out := def
+	ov, dv := reflect.ValueOf(&over).Elem(), reflect.ValueOf(&out).Elem()
+	t := ov.Type()
+	if block == nil || block.Kind != tsk.Object {
+		for i := range ov.NumField() {
+			if f := ov.Field(i); !f.IsZero() {
+				dv.Field(i).Set(f)
+			}
+		}
+		return out
+	}
+	for i := range t.NumField() {
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("tsk"), ",")
+		if key != "" && block.Obj.Get(key) != nil {
+			dv.Field(i).Set(ov.Field(i))
+		}
+	}
+	return out
+}
+
+// absUnder is path made absolute relative to base.
+func absUnder(base, path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(base, path)
+}
