@@ -1,0 +1,211 @@
+package composer
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/tsk"
+)
+
+var diffSeed = flag.Uint64("diff-seed", 0, "the seed of TestReloadCarriesOutThePlan's platforms (0: from the clock)")
+
+// TestMain lets the test binary be a process service: with
+// COMPOSER_TEST_SERVE set it answers HTTP on $PORT until it is stopped.
+func TestMain(m *testing.M) {
+	if os.Getenv("COMPOSER_TEST_SERVE") != "" {
+		http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, "ok")
+		}))
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// randomPlatform writes a valid platform that differs from the others
+// the same rng makes in services, instances, routes, breakers, health
+// checks, processes, event routes and settings that need a restart.
+func randomPlatform(rng *rand.Rand, dir string) string {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	chance := func(p float64) bool { return rng.Float64() < p }
+	var b strings.Builder
+	fmt.Fprintf(&b, "[composer]\nname: %q\nlisten: \"127.0.0.1:0\"\nadmin: \"127.0.0.1:0\"\ndata_dir: %q\n", pick("shop", "shop", "shop", "store"), filepath.Join(dir, "data"))
+	if chance(0.15) {
+		b.WriteString("[microservices_configuration]\nenable_circuit_breaker: false\n")
+	}
+	b.WriteString("[services]\n")
+	fmt.Fprintf(&b, "users { kind: \"builtin\", routes: %s }\n", pick(`["/users", "/users/:id"]`, `["/users"]`))
+	b.WriteString("orders { kind: \"builtin\", routes: [\"/orders\"], calls: [\"users\"] }\nnotifications { kind: \"builtin\" }\n")
+	ports := []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}
+	instances := func() string {
+		var in []string
+		for _, p := range ports {
+			if chance(0.6) {
+				in = append(in, fmt.Sprintf("%q", p))
+			}
+		}
+		if len(in) == 0 {
+			in = append(in, fmt.Sprintf("%q", ports[0]))
+		}
+		return "[" + strings.Join(in, ", ") + "]"
+	}
+	if chance(0.8) {
+		fmt.Fprintf(&b, "billing { kind: \"http\", instances: %s, routes: [%s], load_balancer: %q, retries: %d%s }\n",
+			instances(), pick(`"/billing/*path"`, `"/billing"`), pick("round_robin", "random", "least_requests"), rng.IntN(3),
+			pick("", `, timeout: "1s"`, `, timeout: "2s"`))
+	}
+	if chance(0.5) {
+		fmt.Fprintf(&b, "search { kind: \"http\", instances: %s, routes: [\"/search\"] }\n", instances())
+	}
+	if chance(0.6) {
+		routes := pick(`routes: ["/work"], `, "")
+		fmt.Fprintf(&b, "worker { kind: \"process\", command: [%q, \"-test.run=^$\", %q], %sinstances: %d, env: { COMPOSER_TEST_SERVE: \"1\" } }\n",
+			os.Args[0], pick("-test.count=1", "-test.count=2"), routes, 1+rng.IntN(2))
+	}
+	fmt.Fprintf(&b, "[health_checks]\ninterval: %q\nretries: %d\n", pick("50ms", "100ms"), 1+rng.IntN(2))
+	if chance(0.4) {
+		fmt.Fprintf(&b, "billing { interval: %q }\n", pick("60ms", "70ms"))
+	}
+	if chance(0.3) {
+		fmt.Fprintf(&b, "worker { timeout: %q }\n", pick("500ms", "2s"))
+	}
+	fmt.Fprintf(&b, "[circuit_breaker]\nfailure_threshold: %d\n", 3+2*rng.IntN(2))
+	if chance(0.4) {
+		fmt.Fprintf(&b, "billing { half_open_state: %v }\n", chance(0.5))
+	}
+	fmt.Fprintf(&b, "[events]\nretry { attempts: %d }\n", 3+2*rng.IntN(2))
+	b.WriteString("[event_routes]\nwelcome { topic: \"user.created\", to: [\"notifications\"] }\n")
+	if chance(0.5) {
+		fmt.Fprintf(&b, "big { topic: \"order.created\", filter: %q, to: [\"notifications\"] }\n", pick("data.total_amount > 100", "data.total_amount > 10"))
+	}
+	if chance(0.5) {
+		fmt.Fprintf(&b, "hook { topic: \"order.created\", to: [\"http://127.0.0.1:1/hook\"], retry { attempts: %d } }\n", 1+rng.IntN(2))
+	}
+	return b.String()
+}
+
+// TestReloadCarriesOutThePlan is the differential test of plan and
+// reload: for a sequence of random platforms, a real reload's actions are
+// what Diff predicted from the running platform's JSON (what `composer
+// plan` does), and the components carried over are exactly those it
+// keeps.
+func TestReloadCarriesOutThePlan(t *testing.T) {
+	seed := *diffSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -diff-seed %d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "platform.tsk")
+	if err := os.WriteFile(file, []byte(randomPlatform(rng, dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Stop(ctx)
+	})
+	steps := 12
+	if testing.Short() {
+		steps = 4
+	}
+	for step := range steps {
+		src := randomPlatform(rng, dir)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + r.AdminAddr() + "/v1/platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cur Resolved
+		err = json.NewDecoder(resp.Body).Decode(&cur)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Compile()
+		next, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, file)
+		if err != nil {
+			t.Fatalf("step %d: %v\n%s", step, err, src)
+		}
+		planned := Diff(&cur, next)
+		before := r.gen()
+		res := r.Reload()
+		if !res.OK {
+			t.Fatalf("step %d: the reload failed: %v\n%s", step, res.Diagnostics, src)
+		}
+		if !reflect.DeepEqual(res.Actions, planned.Changes()) {
+			t.Fatalf("step %d: the reload did\n%v\nthe plan said\n%v\n%s", step, res.Actions, planned.Changes(), src)
+		}
+		after := r.gen()
+		for _, a := range planned {
+			old, tracked := component(before, a.Kind, a.Name)
+			now, _ := component(after, a.Kind, a.Name)
+			if !tracked || a.Action == NeedsRestart {
+				continue
+			}
+			ok := true
+			switch a.Action {
+			case Keep:
+				ok = old != nil && old == now
+			case Add, Replace:
+				ok = now != nil && now != old
+			case Remove:
+				ok = now == nil
+			}
+			if !ok {
+				t.Errorf("step %d: %v, but the runner has %p before and %p after", step, a, old, now)
+			}
+		}
+	}
+}
+
+// component is the running object of one component of a generation
+// (nil: none), by what a Diff calls it; tracked is false for the kinds
+// that every generation builds anew (services and routes, in the
+// gateway's router) or that are not objects of a generation.
+func component(g *generation, kind, name string) (_ any, tracked bool) {
+	var v any
+	switch kind {
+	case KindBreaker:
+		v = g.breakers[name]
+	case KindInstance:
+		v = g.instances[name]
+	case KindBalancer:
+		if e := g.services[name]; e != nil {
+			v = e.balancer
+		}
+	case KindHealthCheck:
+		if e := g.services[name]; e != nil && e.checker != nil {
+			v = e.checker
+		}
+	case KindProcess:
+		v = g.processes[name]
+	case KindEventRoute:
+		v = g.routes[name]
+	default:
+		return nil, false
+	}
+	if rv := reflect.ValueOf(v); !rv.IsValid() || rv.IsNil() {
+		return nil, true
+	}
+	return v, true
+}
