@@ -15,7 +15,7 @@ import (
 
 // BenchmarkReloadApplied measures an edit's way to the first request
 // served by the new generation: write the file, the watcher sees it, waits
-// out its debounce (50ms, as `composer run`), reloads, swaps.
+// out its quiet period (5ms, as `composer run`), reloads, swaps.
 func BenchmarkReloadApplied(b *testing.B) {
 	dir := b.TempDir()
 	file := filepath.Join(dir, "platform.tsk")
@@ -31,7 +31,7 @@ func BenchmarkReloadApplied(b *testing.B) {
 	defer r.Stop(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go r.Watch(ctx, 50*time.Millisecond)
+	go r.Watch(ctx, 5*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	url := "http://" + r.GatewayAddr() + "/notifications"
 	client := &http.Client{Timeout: time.Second}

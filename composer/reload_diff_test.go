@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +24,22 @@ import (
 var diffSeed = flag.Uint64("diff-seed", 0, "the seed of TestReloadCarriesOutThePlan's platforms (0: from the clock)")
 
 // TestMain lets the test binary be a process service: with
-// COMPOSER_TEST_SERVE set it answers HTTP on $PORT until it is stopped.
+// COMPOSER_TEST_SERVE set it answers HTTP on $PORT until it is stopped,
+// after COMPOSER_TEST_DELAY (a duration) when set, and writes the time it
+// started listening (Unix nanoseconds) to COMPOSER_TEST_LISTENED when set.
 func TestMain(m *testing.M) {
 	if os.Getenv("COMPOSER_TEST_SERVE") != "" {
-		http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if d, err := time.ParseDuration(os.Getenv("COMPOSER_TEST_DELAY")); err == nil {
+			time.Sleep(d)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+		if err != nil {
+			os.Exit(1)
+		}
+		if f := os.Getenv("COMPOSER_TEST_LISTENED"); f != "" {
+			os.WriteFile(f, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+		}
+		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			io.WriteString(w, "ok")
 		}))
 		os.Exit(1)

@@ -81,7 +81,7 @@ func runPlatform(args []string, stderr io.Writer) int {
 	r.Start()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go r.Watch(ctx, 50*time.Millisecond)
+	go r.Watch(ctx, 5*time.Millisecond)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	for {
