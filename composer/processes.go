@@ -55,7 +55,8 @@ var colors = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95"
 func (r *Runner) newProcessGroup(s *ResolvedService, name string, color string, check *health.Checker) (*processGroup, error) {
 	ps := s.Process
 	spec := supervisor.Spec{Service: name, Command: ps.Command, Shell: ps.Shell, Dir: ps.Dir, Env: ps.Env, Restart: ps.Restart,
-		MaxRestarts: ps.MaxRestarts, Backoff: ps.RestartBackoff, StopSignal: ps.Signal(), StopTimeout: ps.StopTimeout}
+		MaxRestarts: ps.MaxRestarts, Backoff: ps.RestartBackoff, StopSignal: ps.Signal(), StopTimeout: ps.StopTimeout,
+		RunID: r.runID}
 	g := &processGroup{name: name, spec: *ps, deps: s.DependsOn, gone: make(chan struct{}), check: check}
 	for i := 0; i < ps.Copies; i++ {
 		port := ps.Port + i

@@ -23,6 +23,7 @@ import (
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/metrics"
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -50,6 +51,11 @@ type Runner struct {
 	bus   events.Bus    // the embedded bus, or Kafka
 	kafka *kafkabus.Bus // when the bus is Kafka
 	wake  chan struct{} // wakes the outbox relay
+	// runID marks every process this run starts (supervisor.RunEnv);
+	// runs lists, in the data directory, the runs that may have left
+	// processes behind.
+	runID string
+	runs  supervisor.Runs
 	// procOut receives the processes' output lines, coloured when
 	// procColor (a terminal).
 	procOut   io.Writer
@@ -204,8 +210,17 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runner{path: path, loader: loader, log: log, store: st,
+	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
+		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
+	// A run killed with SIGKILL may have left processes its processes
+	// started (the parent-death signal reaches only the direct child).
+	if n := r.runs.Sweep(); n > 0 {
+		log.Warn("stopped processes an earlier run left behind", "count", n)
+	}
+	if err := r.runs.Add(r.runID); err != nil {
+		log.Warn("cannot record this run's id: processes it leaves behind after a crash are not swept", "err", err)
+	}
 	fail := func(err error) (*Runner, error) {
 		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn} {
 			if ln != nil {
@@ -214,6 +229,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		}
 		cancel()
 		st.Close()
+		r.runs.Remove(r.runID)
 		return nil, err
 	}
 	if model.Bus.Kind == "kafka" {
@@ -348,6 +364,8 @@ func (r *Runner) Stop(ctx context.Context) error {
 	r.reloadMu.Lock()
 	g := r.gen()
 	r.stopProcesses(ctx, g)
+	supervisor.Sweep(r.runID) // what left the processes' groups
+	r.runs.Remove(r.runID)
 	for _, s := range g.services {
 		if s.checker != nil {
 			s.checker.Stop()

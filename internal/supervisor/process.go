@@ -40,6 +40,8 @@ type Spec struct {
 	Backoff     time.Duration
 	StopSignal  syscall.Signal // 0: SIGTERM
 	StopTimeout time.Duration  // 0: 10 s; then SIGKILL
+	// RunID, when set, is given to the process as RunEnv, for Sweep.
+	RunID string
 }
 
 // MinUptime is how long a process must run for its next restart to count
@@ -319,6 +321,9 @@ func (p *Process) command() *exec.Cmd {
 	cmd.Env = append(os.Environ(), "PORT="+port, fmt.Sprintf("COMPOSER_INSTANCE=%d", p.index))
 	for k, v := range p.spec.Env {
 		cmd.Env = append(cmd.Env, k+"="+expand(v))
+	}
+	if p.spec.RunID != "" {
+		cmd.Env = append(cmd.Env, RunEnv+"="+p.spec.RunID)
 	}
 	cmd.SysProcAttr = sysProcAttr()
 	return cmd
