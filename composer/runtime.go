@@ -259,7 +259,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if r.adminLn, err = net.Listen("tcp", model.Composer.Admin); err != nil {
 		return fail(fmt.Errorf("admin: listen on %s: %w", model.Composer.Admin, err))
 	}
-	for _, w := range Warnings(doc) {
+	for _, w := range Warnings(model.Platform, doc) {
 		log.Warn(w.Error())
 	}
 	r.status.Started = time.Now().UTC()

@@ -118,3 +118,18 @@ func compareGolden(t *testing.T, golden, got string) {
 		t.Errorf("differs from %s:\n%s\nwant:\n%s", golden, got, want)
 	}
 }
+
+// TestWarnings checks what a valid platform says that has no effect.
+func TestWarnings(t *testing.T) {
+	p, doc, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/warnings.tsk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := Warnings(p, doc)
+	for _, w := range ws {
+		if w.Severity != tsk.Warning {
+			t.Errorf("%v is not a warning", w)
+		}
+	}
+	compareGolden(t, "testdata/warnings.err", ws.Error()+"\n")
+}

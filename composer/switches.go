@@ -2,27 +2,118 @@ package composer
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tuskcompose/composer/tsk"
 )
 
-// unsupported names the seed's switches that ask for something the
-// composer does not do yet, with what the user should know.
-var unsupported = []struct{ path, what string }{
-	{"microservices_architecture.service_mesh", "the composer has no service mesh"},
-	{"microservices_configuration.enable_service_mesh", "the composer has no service mesh"},
-	{"service_communication.grpc", "services are reached over HTTP only"},
+// switchRule is one of the seed's switches: the value the composer
+// behaves as (nil: none; any value set is only reported) and what to tell
+// a user who sets another.
+type switchRule struct {
+	path  string
+	honor *bool // the switch has no effect unless set to this
+	what  string
 }
 
-// Warnings reports the seed's switches that are on but have no effect yet.
-// They do not make a platform invalid: the seed's own files set them, and
-// the rest of such a platform runs.
-func Warnings(doc *tsk.Document) tsk.Diagnostics {
+var (
+	yes = func() *bool { b := true; return &b }()
+	no  = func() *bool { b := false; return &b }()
+)
+
+// switchRules are the seed's switches that do not change what the
+// composer does: each is reported when it asks for something else than
+// what happens. enable_circuit_breaker, enable_distributed_tracing and
+// enable_metrics of [microservices_configuration] are honoured and are
+// not listed.
+var switchRules = []switchRule{
+	{"microservices_architecture.service_mesh", no, "the composer has no service mesh yet"},
+	{"microservices_configuration.enable_service_mesh", no, "the composer has no service mesh yet"},
+	{"microservices_architecture.api_gateway", yes, "the gateway always runs"},
+	{"microservices_architecture.event_driven", yes, "event routes run whenever [event_routes] declares them"},
+	{"service_communication.grpc", no, "services are reached over HTTP only"},
+	{"service_communication.http", yes, "services are always reached over HTTP"},
+	{"service_communication.message_queue", yes, "events always go over the bus of [events]"},
+	{"service_communication.event_streaming", yes, "events always go over the bus of [events]"},
+	{"event_driven_architecture.event_publishing", yes, "the built-in services always publish their events"},
+	{"event_driven_architecture.event_consumption", yes, "event routes consume whenever [event_routes] declares them"},
+	{"event_driven_architecture.event_sourcing", yes, "the event store keeps every event"},
+	{"event_driven_architecture.cqrs", yes, "the built-in services' read models always follow their events"},
+}
+
+// kindKeys are the keys of a service block that mean something only for
+// some kinds.
+var kindKeys = map[string][]string{
+	"instances": {"http", "process"}, "load_balancer": {"http", "process"}, "timeout": {"http", "process"},
+	"retries": {"http", "process"}, "strip_prefix": {"http", "process"},
+	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
+	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
+	"stop_timeout": {"process"},
+}
+
+// Warnings reports what a valid platform says that has no effect: the
+// seed's switches that change nothing, keys that do not apply to their
+// service's kind, breaker blocks of services that have no breaker. They
+// do not make a platform invalid (the seed's own files set the switches),
+// and they have Severity tsk.Warning.
+func Warnings(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 	var out tsk.Diagnostics
-	for _, u := range unsupported {
-		if v := doc.Lookup(u.path); v != nil && v.Kind == tsk.Bool && v.Bool {
-			out = append(out, tsk.Diagnostic{Pos: v.Pos, Msg: fmt.Sprintf("warning: %s: %s; the switch has no effect", u.path, u.what)})
+	warn := func(v *tsk.Value, format string, args ...any) {
+		out = append(out, tsk.Diagnostic{Pos: v.Pos, End: v.End, Severity: tsk.Warning, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, r := range switchRules {
+		v := doc.Lookup(r.path)
+		if v == nil || r.honor != nil && v.Kind == tsk.Bool && v.Bool == *r.honor {
+			continue
+		}
+		warn(v, "%s: %s; the switch has no effect", r.path, r.what)
+	}
+	if v := doc.Lookup("microservices_architecture.distributed_tracing"); v != nil && v.Kind == tsk.Bool &&
+		v.Bool != p.Configuration.EnableDistributedTracing {
+		warn(v, "microservices_architecture.distributed_tracing: tracing follows [microservices_configuration] enable_distributed_tracing (%v); the switch has no effect",
+			p.Configuration.EnableDistributedTracing)
+	}
+	if v := doc.Lookup("microservices_components"); v != nil && v.Kind == tsk.Object && v.Obj.Len() > 0 {
+		warn(v, "[microservices_components] names components the composer does not read; it has no effect")
+	}
+	for _, name := range serviceOrder(doc, sortedKeys(p.Services)) {
+		s, block := p.Services[name], doc.Lookup("services."+name)
+		if s == nil || block == nil || block.Kind != tsk.Object {
+			continue
+		}
+		for _, m := range block.Obj.Members() {
+			if kinds, ok := kindKeys[m.Key]; ok && !slices.Contains(kinds, s.Kind) {
+				warn(m.Value, "services.%s.%s: %s applies to %s services; for %s %s service it has no effect",
+					name, m.Key, m.Key, joinOr(kinds), article(s.Kind), s.Kind)
+			}
 		}
 	}
+	if p.Configuration.EnableCircuitBreaker {
+		targets := breakerTargets(p)
+		for _, name := range sortedKeys(p.CircuitBreaker.PerTarget) {
+			if v := doc.Lookup("circuit_breaker." + name); v != nil && p.Services[name] != nil && !slices.Contains(targets, name) {
+				warn(v, "circuit_breaker.%s: %s has no breaker (only http and process services, and services something calls, do)", name, name)
+			}
+		}
+	} else if v := doc.Lookup("circuit_breaker"); v != nil {
+		warn(v, "[circuit_breaker] has no effect: enable_circuit_breaker is false")
+	}
 	return out.Sort()
+}
+
+func article(word string) string {
+	if word == "http" {
+		return "an"
+	}
+	return "a"
+}
+
+func joinOr(xs []string) string {
+	switch len(xs) {
+	case 1:
+		return xs[0]
+	case 2:
+		return xs[0] + " and " + xs[1]
+	}
+	return fmt.Sprint(xs)
 }

@@ -146,10 +146,24 @@ func Validate(p *Platform, doc *tsk.Document) tsk.Diagnostics {
 			}
 			if _, ok := p.Services[to]; !ok {
 				v.errorf(path, "event route target %q is not a service%s", to, suggest(to, names))
+			} else if d := services.Lookup(to); d == nil || !d.Consumes || p.Services[to].Kind != "builtin" {
+				v.errorf(path, "event route target %q: service %s does not consume events (give a URL, such as \"http://127.0.0.1:7001/hooks\")", to, to)
 			}
 		}
 	}
+	blocks(v, "circuit_breaker", p.CircuitBreaker.PerTarget, names)
+	blocks(v, "health_checks", p.HealthChecks.PerService, names)
 	return v.diags.Sort()
+}
+
+// blocks reports the per-service blocks of a section that name no
+// service.
+func blocks[T any](v *validator, section string, per map[string]T, names []string) {
+	for _, name := range sortedKeys(per) {
+		if !slices.Contains(names, name) {
+			v.errorf(section+"."+name, "%s: %q is not a service, nor a key of [%s]%s", section, name, section, suggest(name, names))
+		}
+	}
 }
 
 type validator struct {
@@ -161,17 +175,24 @@ type validator struct {
 // errorf reports a problem at the value found at path (dotted, with array
 // indexes), or at the closest enclosing value that exists.
 func (v *validator) errorf(path, format string, args ...any) {
-	v.diags = append(v.diags, parser.Errorf(v.pos(path), format, args...))
+	d := parser.Errorf(v.pos(path), format, args...)
+	d.End = v.end(path)
+	v.diags = append(v.diags, d)
 }
 
-func (v *validator) pos(path string) tsk.Pos {
+func (v *validator) pos(path string) tsk.Pos { return v.value(path).Pos }
+
+func (v *validator) end(path string) tsk.Pos { return v.value(path).End }
+
+// value is the value at path, or the closest enclosing one that exists.
+func (v *validator) value(path string) *tsk.Value {
 	for {
 		if val := v.doc.Lookup(path); val != nil {
-			return val.Pos
+			return val
 		}
 		i := strings.LastIndexByte(path, '.')
 		if i < 0 {
-			return v.doc.Root.Pos
+			return v.doc.Root
 		}
 		path = path[:i]
 	}

@@ -13,21 +13,91 @@ import (
 // and 1-based column counted in bytes (as the Go tools count them).
 type Pos = lexer.Position
 
-// Diagnostic is one problem found in a source file.
-type Diagnostic struct {
-	Pos Pos
-	Msg string
+// Severity says whether a diagnostic makes its input invalid.
+type Severity uint8
+
+// The severities. The zero value is an error.
+const (
+	Error   Severity = iota // the input is invalid
+	Warning                 // the input is valid, but probably not what was meant
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
 }
 
-// Error formats the diagnostic as FILE:LINE:COL: message.
+// MarshalText writes "error" or "warning".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Diagnostic is one problem found in a source file: its severity, its
+// range (Pos to End; End is zero when only the start is known) and its
+// message.
+type Diagnostic struct {
+	Pos      Pos
+	End      Pos
+	Severity Severity
+	Msg      string
+}
+
+// Error formats the diagnostic as FILE:LINE:COL: message, or FILE:LINE:COL:
+// warning: message for a warning.
 func (d Diagnostic) Error() string {
+	msg := d.Msg
+	if d.Severity == Warning {
+		msg = "warning: " + msg
+	}
 	if d.Pos.Line == 0 {
 		if d.Pos.Filename == "" {
-			return d.Msg
+			return msg
 		}
-		return d.Pos.Filename + ": " + d.Msg
+		return d.Pos.Filename + ": " + msg
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", d.Pos.Filename, d.Pos.Line, d.Pos.Column, d.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", d.Pos.Filename, d.Pos.Line, d.Pos.Column, msg)
+}
+
+// JSON is a diagnostic as the command-line tools print it with
+// --format json.
+type JSON struct {
+	File      string   `json:"file"`
+	Line      int      `json:"line"`
+	Column    int      `json:"column"`
+	EndLine   int      `json:"end_line"`
+	EndColumn int      `json:"end_column"`
+	Severity  Severity `json:"severity"`
+	Message   string   `json:"message"`
+}
+
+// JSON returns the diagnostic in its JSON form; an unknown end is the
+// start.
+func (d Diagnostic) JSON() JSON {
+	end := d.End
+	if end.Line == 0 {
+		end = d.Pos
+	}
+	return JSON{File: d.Pos.Filename, Line: d.Pos.Line, Column: d.Pos.Column, EndLine: end.Line, EndColumn: end.Column,
+		Severity: d.Severity, Message: d.Msg}
+}
+
+// HasErrors reports whether any diagnostic is an error.
+func (ds Diagnostics) HasErrors() bool {
+	for _, d := range ds {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// JSON returns the diagnostics in their JSON form (an empty list for none).
+func (ds Diagnostics) JSON() []JSON {
+	out := make([]JSON, len(ds))
+	for i, d := range ds {
+		out[i] = d.JSON()
+	}
+	return out
 }
 
 // Diagnostics is a list of problems. A nil or empty list means success; a

@@ -732,10 +732,10 @@ func clearPos(out any) any {
 	if r, ok := out.(*raw); ok {
 		if r.Ptr != nil {
 			p := *r.Ptr
-			p.Pos = Pos{}
+			p.Pos, p.End = Pos{}, Pos{}
 			r.Ptr = &p
 		}
-		r.Val.Pos = Pos{}
+		r.Val.Pos, r.Val.End = Pos{}, Pos{}
 	}
 	return out
 }

@@ -116,8 +116,10 @@ func (e *evaluator) entry(en *parser.Entry) {
 	switch {
 	case en.Block != nil:
 		e.block(key, en.Key.Pos, en.Block.Items)
+		setEnd(e.target().Obj.Get(key), en.Key.Pos, en.Block.End())
 	case en.Array != nil:
 		if v := e.array(en.Array); v != nil {
+			setEnd(v, en.Array.Open.Pos, en.Array.End())
 			e.target().Obj.Set(key, en.Key.Pos, v)
 		}
 	case isObjectLiteral(en.Value):
@@ -125,8 +127,17 @@ func (e *evaluator) entry(en *parser.Entry) {
 		e.block(key, en.Key.Pos, en.Value.Head.Object.Items)
 	default:
 		if v := e.expr(en.Value); v != nil {
+			setEnd(v, en.Value.Pos(), en.Value.End())
 			e.target().Obj.Set(key, en.Key.Pos, v)
 		}
+	}
+}
+
+// setEnd records where v's text ends, when v was written at start (not
+// read through a variable, whose value is written elsewhere).
+func setEnd(v *Value, start, end Pos) {
+	if v != nil && v.End.Line == 0 && v.Pos.Offset == start.Offset && v.Pos.Filename == start.Filename {
+		v.End = end
 	}
 }
 
@@ -201,6 +212,7 @@ func (e *evaluator) array(a *parser.Array) *Value {
 			ok = false
 			continue
 		}
+		setEnd(item, x.Pos(), x.End())
 		v.List = append(v.List, item)
 	}
 	if !ok {

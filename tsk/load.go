@@ -31,6 +31,15 @@ type Diagnostic = parser.Diagnostic
 // FILE:LINE:COL: message per line.
 type Diagnostics = parser.Diagnostics
 
+// Severity says whether a diagnostic makes its input invalid.
+type Severity = parser.Severity
+
+// The severities.
+const (
+	Error   = parser.Error
+	Warning = parser.Warning
+)
+
 // Loader loads documents. The zero value reads files from disk, the
 // process environment and the wall clock; tests set the fields. A Loader
 // may be used by several goroutines at once.

@@ -48,6 +48,10 @@ type Value struct {
 	// booleans (PORT=9000 fills an int field).
 	FromEnv bool
 	Pos     Pos
+	// End is the position just after the value's text, when it was
+	// written where it is used (zero otherwise, such as for a value read
+	// through a variable).
+	End Pos
 	Int     int64   // Int; Range minimum
 	Max     int64   // Range maximum
 	Float   float64 // Float

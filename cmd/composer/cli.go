@@ -114,21 +114,43 @@ func printErr(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, err)
 }
 
+// validate reports every error and warning of a platform file; it exits
+// with 1 only when there is an error.
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	file := fs.String("f", "platform.tsk", "the platform file")
-	if status, ok := parseFlags(fs, args, "validate [-f FILE]", stderr); !ok {
+	format := fs.String("format", "text", "text, or json: a list of {file, line, column, end_line, end_column, severity, message}")
+	if status, ok := parseFlags(fs, args, "validate [-f FILE] [--format text|json]", stderr); !ok {
 		return status
 	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "composer validate: --format is text or json, not %q\n", *format)
+		return 2
+	}
 	p, doc, err := composer.Load(&tsk.Loader{}, *file)
-	if err != nil {
-		printErr(stderr, err)
+	var diags parser.Diagnostics
+	switch {
+	case errors.As(err, &diags):
+	case err != nil:
+		diags = parser.Diagnostics{{Pos: parser.Pos{Filename: *file}, Msg: err.Error()}}
+	default:
+		diags = composer.Warnings(p, doc)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(diags.JSON())
+	} else {
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d.Error())
+		}
+	}
+	if diags.HasErrors() {
 		return 1
 	}
-	for _, w := range composer.Warnings(doc) {
-		fmt.Fprintln(stderr, w.Error())
+	if *format == "text" {
+		fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(p.Services), len(p.EventRoutes), len(doc.Files))
 	}
-	fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(p.Services), len(p.EventRoutes), len(doc.Files))
 	return 0
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func TestValidateCommand(t *testing.T) {
 		errHas   string
 	}{
 		{"default platform", []string{"validate", "-f", "../../platform.tsk"}, 0, "3 services, 2 event routes (1 files)",
-			"../../platform.tsk:11:15: warning: microservices_architecture.service_mesh: the composer has no service mesh; the switch has no effect"},
+			"../../platform.tsk:11:15: warning: microservices_architecture.service_mesh: the composer has no service mesh yet; the switch has no effect"},
 		{"reference platform", []string{"validate", "-f", "../../examples/reference/platform.tsk"}, 0, "5 services", ""},
 		{"every problem at once", []string{"validate", "-f", "../../composer/testdata/invalid.tsk"}, 1, "",
 			"../../composer/testdata/invalid.tsk:3:66: \"user\" is not a service (did you mean \"users\"?)\n"},
@@ -25,6 +26,9 @@ func TestValidateCommand(t *testing.T) {
 		{"stray argument", []string{"validate", "x"}, 2, "", "usage: composer validate"},
 		{"help", []string{"validate", "-h"}, 0, "", "usage: composer validate"},
 		{"unknown command", []string{"frob"}, 2, "", `unknown command "frob"`},
+		{"warnings only", []string{"validate", "-f", "../../composer/testdata/warnings.tsk"}, 0, "2 services", "warning: services.users.timeout"},
+		{"validate as json", []string{"validate", "-f", "../../composer/testdata/invalid.tsk", "--format", "json"}, 1, `"severity": "error"`, ""},
+		{"warnings as json", []string{"validate", "-f", "../../composer/testdata/warnings.tsk", "--format", "json"}, 0, `"severity": "warning"`, ""},
 		{"graph as mermaid", []string{"graph", "-f", "../../platform.tsk"}, 0, "svc_orders ==>|\"breaker users\"| svc_users", ""},
 		{"graph as dot", []string{"graph", "-f", "../../platform.tsk", "--format", "dot"}, 0, "topic_user_created -> svc_notifications", ""},
 		{"graph of a bad format", []string{"graph", "-f", "../../platform.tsk", "--format", "png"}, 2, "", `--format "png"`},
@@ -42,5 +46,39 @@ func TestValidateCommand(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", errOut.String(), tt.errHas)
 			}
 		})
+	}
+}
+
+// TestValidateJSONRanges: every diagnostic of --format json has its file,
+// position and range, the end at or after the start.
+func TestValidateJSONRanges(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "-f", "../../composer/testdata/invalid.tsk", "--format", "json"}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var diags []struct {
+		File              string
+		Line, Column      int
+		EndLine           int `json:"end_line"`
+		EndColumn         int `json:"end_column"`
+		Severity, Message string
+	}
+	if err := json.Unmarshal(out.Bytes(), &diags); err != nil || len(diags) == 0 {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	ranged := 0
+	for _, d := range diags {
+		if d.File == "" || d.Line == 0 || d.Message == "" || d.Severity != "error" {
+			t.Errorf("incomplete: %+v", d)
+		}
+		if d.EndLine < d.Line || d.EndLine == d.Line && d.EndColumn < d.Column {
+			t.Errorf("ends before it starts: %+v", d)
+		}
+		if d.EndLine > d.Line || d.EndColumn > d.Column {
+			ranged++
+		}
+	}
+	if ranged == 0 {
+		t.Error("no diagnostic has a range")
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,17 +169,51 @@ func (c *cli) get(args []string) int {
 
 func (c *cli) check(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	pos, status, ok := c.flags(fs, args, "check FILE...", func(n int) bool { return n >= 1 })
+	format := fs.String("format", "text", "text (FILE:LINE:COL: message on standard error), or json: a list of {file, line, column, end_line, end_column, severity, message} on standard output")
+	pos, status, ok := c.flags(fs, args, "check [--format text|json] FILE...", func(n int) bool { return n >= 1 })
 	if !ok {
 		return status
 	}
-	status = exitOK
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(c.stderr, "tsk check: --format is text or json, not %q\n", *format)
+		return exitUsage
+	}
+	if *format == "text" {
+		status = exitOK
+		for _, name := range pos {
+			if _, ok := c.load(name); !ok {
+				status = exitProblem
+			}
+		}
+		return status
+	}
+	var all parser.Diagnostics
 	for _, name := range pos {
-		if _, ok := c.load(name); !ok {
-			status = exitProblem
+		var err error
+		if name == "-" {
+			src, rerr := io.ReadAll(c.stdin)
+			if rerr != nil {
+				fmt.Fprintf(c.stderr, "tsk: reading standard input: %v\n", rerr)
+				return exitProblem
+			}
+			_, err = (&tsk.Loader{}).LoadBytes("<stdin>", src)
+		} else {
+			_, err = tsk.Load(name)
+		}
+		var diags parser.Diagnostics
+		if errors.As(err, &diags) {
+			all = append(all, diags...)
+		} else if err != nil {
+			all = append(all, parser.Diagnostic{Pos: parser.Pos{Filename: name}, Msg: err.Error()})
 		}
 	}
-	return status
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(all.JSON())
+	if all.HasErrors() {
+		return exitProblem
+	}
+	return exitOK
 }
 
 func (c *cli) fmt(args []string) int {
