@@ -51,13 +51,13 @@ type Value struct {
 	// End is the position just after the value's text, when it was
 	// written where it is used (zero otherwise, such as for a value read
 	// through a variable).
-	End Pos
-	Int     int64   // Int; Range minimum
-	Max     int64   // Range maximum
-	Float   float64 // Float
-	Str     string  // String; Operator name (without the @)
-	List    []*Value
-	Obj     *Map
+	End   Pos
+	Int   int64   // Int; Range minimum
+	Max   int64   // Range maximum
+	Float float64 // Float
+	Str   string  // String; Operator name (without the @)
+	List  []*Value
+	Obj   *Map
 	// Chain holds the chained calls of an Operator:
 	// @Query("users").where("a", 1) has Chain [{where, [a, 1]}].
 	Chain []Call
