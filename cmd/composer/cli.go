@@ -22,15 +22,19 @@ import (
 )
 
 const usage = `usage: composer [run] [-f FILE]    run the platform (default ./platform.tsk)
-       composer validate [-f FILE]   report every problem of a platform file
-       composer plan [-f FILE] [--admin ADDR]
-                                     what reloading FILE would change in the running platform
+       composer validate [-f FILE] [--format text|json]
+                                     report every problem of a platform file
+       composer plan [-f FILE] [--admin ADDR] [--format text|json]
+                                     what reloading FILE would do in the running platform
        composer ps [-f FILE] [--admin ADDR]
                                      the services of the running platform: state, pid, restarts, health, uptime
        composer graph [-f FILE] [--format mermaid|dot]
                                      the platform drawn: services, routes, calls, dependencies, event routes
        composer events publish|tail|replay ...
                                      events at a terminal (composer events -h)
+       composer version              the version and commit (also --version)
+       composer completion bash|zsh|fish
+                                     a shell completion script
 
 Problems are printed as FILE:LINE:COL: message (exit status 1).
 `
@@ -44,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "version", "--version", "-version":
+		return version(stdout)
+	case "completion":
+		return completion(args[1:], stdout, stderr)
 	case "run":
 		return runPlatform(args[1:], stderr)
 	case "validate":

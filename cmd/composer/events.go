@@ -37,6 +37,11 @@ func eventsCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, eventsUsage)
 		return 2
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, eventsUsage)
+		return 0
+	}
 	fs := flag.NewFlagSet("events "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, eventsUsage); fs.PrintDefaults() }
