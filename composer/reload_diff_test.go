@@ -74,7 +74,8 @@ func randomPlatform(rng *rand.Rand, dir string) string {
 		}
 		return "[" + strings.Join(in, ", ") + "]"
 	}
-	if chance(0.8) {
+	billing, worker := chance(0.8), chance(0.6)
+	if billing {
 		fmt.Fprintf(&b, "billing { kind: \"http\", instances: %s, routes: [%s], load_balancer: %q, retries: %d%s }\n",
 			instances(), pick(`"/billing/*path"`, `"/billing"`), pick("round_robin", "random", "least_requests"), rng.IntN(3),
 			pick("", `, timeout: "1s"`, `, timeout: "2s"`))
@@ -82,20 +83,20 @@ func randomPlatform(rng *rand.Rand, dir string) string {
 	if chance(0.5) {
 		fmt.Fprintf(&b, "search { kind: \"http\", instances: %s, routes: [\"/search\"] }\n", instances())
 	}
-	if chance(0.6) {
+	if worker {
 		routes := pick(`routes: ["/work"], `, "")
 		fmt.Fprintf(&b, "worker { kind: \"process\", command: [%q, \"-test.run=^$\", %q], %sinstances: %d, env: { COMPOSER_TEST_SERVE: \"1\" } }\n",
 			os.Args[0], pick("-test.count=1", "-test.count=2"), routes, 1+rng.IntN(2))
 	}
 	fmt.Fprintf(&b, "[health_checks]\ninterval: %q\nretries: %d\n", pick("50ms", "100ms"), 1+rng.IntN(2))
-	if chance(0.4) {
+	if billing && chance(0.5) {
 		fmt.Fprintf(&b, "billing { interval: %q }\n", pick("60ms", "70ms"))
 	}
-	if chance(0.3) {
+	if worker && chance(0.4) {
 		fmt.Fprintf(&b, "worker { timeout: %q }\n", pick("500ms", "2s"))
 	}
 	fmt.Fprintf(&b, "[circuit_breaker]\nfailure_threshold: %d\n", 3+2*rng.IntN(2))
-	if chance(0.4) {
+	if billing && chance(0.5) {
 		fmt.Fprintf(&b, "billing { half_open_state: %v }\n", chance(0.5))
 	}
 	fmt.Fprintf(&b, "[events]\nretry { attempts: %d }\n", 3+2*rng.IntN(2))
