@@ -40,10 +40,10 @@ func (r *Runner) Watch(ctx context.Context, quiet time.Duration) error {
 	settle := max(20*quiet, 100*time.Millisecond)
 
 	type identity struct {
-		target           string
-		dev, ino, size   uint64
-		mtime            int64
-		missing, changed bool
+		target         string
+		dev, ino, size uint64
+		mtime          int64
+		missing        bool
 	}
 	stamp := func(path string) identity {
 		id := identity{target: path}
