@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway fuzz lint
+.PHONY: help build test bench bench-gateway bench-builds fuzz lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 
 bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk (needs wrk, nginx)
 	./scripts/bench-gateway.sh
+
+bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
+	./scripts/bench-builds.sh
 
 fuzz: ## a short run of every fuzz target (FUZZTIME each)
 	@for pkg in $$($(GO) list $(PKGS)); do \

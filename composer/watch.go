@@ -81,7 +81,13 @@ func (r *Runner) Watch(ctx context.Context, quiet time.Duration) error {
 			if err != nil {
 				continue
 			}
-			id := stamp(abs)
+			// A file known already keeps the identity its last event
+			// showed: a change made since (its events not read yet) must
+			// still compare as a change.
+			id, known := files[abs]
+			if !known {
+				id = stamp(abs)
+			}
 			next[abs] = id
 			watchDir(filepath.Dir(abs))
 			watchDir(filepath.Dir(id.target))
