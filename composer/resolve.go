@@ -139,9 +139,15 @@ type ResolvedRoute struct {
 	Pos   tsk.Pos                          `json:"-"`
 }
 
-// defaultStartTimeout is how long dependents wait for a service that sets
+// signals are the stop signals a platform file can name.
+var signals = map[string]syscall.Signal{
+	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT, "SIGHUP": syscall.SIGHUP,
+	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+}
+
+// DefaultStartTimeout is how long dependents wait for a service that sets
 // no start_timeout.
-const defaultStartTimeout = 60 * time.Second
+const DefaultStartTimeout = 60 * time.Second
 
 // Resolve computes the effective settings of a decoded platform. doc is
 // the document p was decoded from: it tells which keys a per-target or
@@ -194,7 +200,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			rs.Balancer = "round_robin"
 		}
 		if rs.StartTimeout <= 0 {
-			rs.StartTimeout = defaultStartTimeout
+			rs.StartTimeout = DefaultStartTimeout
 		}
 		switch s.Kind {
 		case "http":
@@ -331,4 +337,14 @@ func absUnder(base, path string) string {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(base, path)
+}
+
+// LoadResolved loads, validates and resolves a platform file: what a
+// reload and `composer plan` compare with the running platform.
+func LoadResolved(loader *tsk.Loader, path string) (*Resolved, *tsk.Document, error) {
+	p, doc, err := Load(loader, path)
+	if err != nil {
+		return nil, doc, err
+	}
+	return Resolve(p, doc), doc, nil
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/runner"
+
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/logging"
 	"github.com/tuskcompose/composer/parser"
@@ -81,7 +83,7 @@ func runPlatform(args []string, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	log := logging.New(stderr, os.Getenv("COMPOSER_LOG_FORMAT"), level)
-	r, err := composer.NewRunner(*file, &tsk.Loader{}, log)
+	r, err := runner.New(*file, &tsk.Loader{}, log)
 	if err != nil {
 		printErr(stderr, err)
 		return 1

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/runner"
+
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/kafkabus"
@@ -103,7 +105,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func kafkaBus(p *composer.Platform) (*kafkabus.Bus, error) {
-	cfg, err := composer.KafkaConfig(p, nil)
+	cfg, err := runner.KafkaConfig(p, nil)
 	if err != nil {
 		return nil, err
 	}

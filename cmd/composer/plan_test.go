@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/runner"
+
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -23,7 +25,7 @@ func TestPlanCommand(t *testing.T) {
 	file := filepath.Join(dir, "platform.tsk")
 	head := fmt.Sprintf("[composer]\nlisten: \"127.0.0.1:0\"\nadmin: \"127.0.0.1:0\"\ndata_dir: %q\n[services]\nusers { kind: \"builtin\", routes: [\"/users\"] }\n", filepath.Join(dir, "data"))
 	os.WriteFile(file, []byte(head), 0o644)
-	r, err := composer.NewRunner(file, &tsk.Loader{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := runner.New(file, &tsk.Loader{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"bytes"
@@ -122,7 +122,7 @@ func TestLogLinesCarryTheRequestID(t *testing.T) {
 billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 `, down.URL))), 0o644)
 	var logs syncBuffer
-	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, logging.New(&logs, "json", slog.LevelInfo))
+	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, logging.New(&logs, "json", slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/services"
@@ -14,11 +15,11 @@ import (
 // KafkaConfig is the Kafka bus of a platform: [events], with the
 // consumer groups named after [composer] name. The SASL password is read
 // from the platform (the resolved bus keeps only its digest).
-func KafkaConfig(p *Platform, log *slog.Logger) (kafkabus.Config, error) {
-	return kafkaConfig(Resolve(p, nil).Bus, p.Events.SASL.Password, log)
+func KafkaConfig(p *composer.Platform, log *slog.Logger) (kafkabus.Config, error) {
+	return kafkaConfig(composer.Resolve(p, nil).Bus, p.Events.SASL.Password, log)
 }
 
-func kafkaConfig(e BusSettings, password Secret, log *slog.Logger) (kafkabus.Config, error) {
+func kafkaConfig(e composer.BusSettings, password composer.Secret, log *slog.Logger) (kafkabus.Config, error) {
 	cfg := kafkabus.Config{
 		Brokers: e.Brokers, ClientID: e.ClientID, Group: e.Group,
 		AutoCreate: e.Topics.AutoCreate, Partitions: e.Topics.Partitions, ReplicationFactor: e.Topics.ReplicationFactor,
@@ -118,8 +119,8 @@ func (r *Runner) claimNode() {
 // this instance's event store, when its topics changed. Its consumer
 // group is this instance's own (`<name>.store.<instance id>`), so every
 // instance keeps every event. Called with reloadMu held.
-func (r *Runner) project(m *Resolved) {
-	topics := ProjectionTopics(m)
+func (r *Runner) project(m *composer.Resolved) {
+	topics := composer.ProjectionTopics(m)
 	if slices.Equal(topics, r.projection.topics) {
 		return
 	}

@@ -1,30 +1,23 @@
-package composer
+package runner
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/admin"
+
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/store"
 )
 
-// ReplayResult is what a replay did.
-type ReplayResult struct {
-	Route     string    `json:"route"`
-	Topic     string    `json:"topic"`
-	From      time.Time `json:"from"`
-	Events    int       `json:"events"`    // events of the topic in the event store since From
-	Delivered int       `json:"delivered"` // handled by the route's targets
-	Filtered  int       `json:"filtered"`  // left out by the route's filter
-	Failed    int       `json:"failed"`    // failed after the route's retries (not dead-lettered again)
-	Errors    []string  `json:"errors,omitempty"`
-}
-
-// ErrNoRoute is a replay of a route the running platform does not have.
-type ErrNoRoute string
-
-func (e ErrNoRoute) Error() string { return fmt.Sprintf("no event route %q", string(e)) }
+// The types of a replay are the admin API's.
+type (
+	// ReplayResult is what a replay did.
+	ReplayResult = admin.ReplayResult
+	// ErrNoRoute is a replay of a route the running platform does not have.
+	ErrNoRoute = admin.ErrNoRoute
+)
 
 // Replay re-delivers to one event route the events of its topic that the
 // event store holds from a time on, oldest first, through the route's
@@ -50,7 +43,7 @@ func (r *Runner) Replay(ctx context.Context, route string, from time.Time) (Repl
 		if filter != nil {
 			ok, err := filter(e)
 			if err != nil {
-				res.fail(e, err)
+				fail(&res, e, err)
 				continue
 			}
 			if !ok {
@@ -62,7 +55,7 @@ func (r *Runner) Replay(ctx context.Context, route string, from time.Time) (Repl
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
-			res.fail(e, err)
+			fail(&res, e, err)
 			continue
 		}
 		res.Delivered++
@@ -70,7 +63,7 @@ func (r *Runner) Replay(ctx context.Context, route string, from time.Time) (Repl
 	return res, nil
 }
 
-func (res *ReplayResult) fail(e events.Event, err error) {
+func fail(res *ReplayResult, e events.Event, err error) {
 	res.Failed++
 	if len(res.Errors) < 10 {
 		res.Errors = append(res.Errors, fmt.Sprintf("event %s: %v", e.ID, err))

@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tuskcompose/composer/composer"
 
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -127,7 +129,7 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 	if err := os.WriteFile(file, []byte(randomPlatform(rng, dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,18 +152,18 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cur Resolved
+		var cur composer.Resolved
 		err = json.NewDecoder(resp.Body).Decode(&cur)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cur.Compile()
-		next, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, file)
+		next, _, err := composer.LoadResolved(&tsk.Loader{LookupEnv: noEnv}, file)
 		if err != nil {
 			t.Fatalf("step %d: %v\n%s", step, err, src)
 		}
-		planned := Diff(&cur, next)
+		planned := composer.Diff(&cur, next)
 		before := r.gen()
 		res := r.Reload()
 		if !res.OK {
@@ -174,16 +176,16 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 		for _, a := range planned {
 			old, tracked := component(before, a.Kind, a.Name)
 			now, _ := component(after, a.Kind, a.Name)
-			if !tracked || a.Action == NeedsRestart {
+			if !tracked || a.Action == composer.NeedsRestart {
 				continue
 			}
 			ok := true
 			switch a.Action {
-			case Keep:
+			case composer.Keep:
 				ok = old != nil && old == now
-			case Add, Replace:
+			case composer.Add, composer.Replace:
 				ok = now != nil && now != old
-			case Remove:
+			case composer.Remove:
 				ok = now == nil
 			}
 			if !ok {
@@ -200,21 +202,21 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 func component(g *generation, kind, name string) (_ any, tracked bool) {
 	var v any
 	switch kind {
-	case KindBreaker:
+	case composer.KindBreaker:
 		v = g.breakers[name]
-	case KindInstance:
+	case composer.KindInstance:
 		v = g.instances[name]
-	case KindBalancer:
+	case composer.KindBalancer:
 		if e := g.services[name]; e != nil {
 			v = e.balancer
 		}
-	case KindHealthCheck:
+	case composer.KindHealthCheck:
 		if e := g.services[name]; e != nil && e.checker != nil {
 			v = e.checker
 		}
-	case KindProcess:
+	case composer.KindProcess:
 		v = g.processes[name]
-	case KindEventRoute:
+	case composer.KindEventRoute:
 		v = g.routes[name]
 	default:
 		return nil, false

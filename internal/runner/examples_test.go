@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/tsk"
 )
 
@@ -30,7 +31,7 @@ func TestExamples(t *testing.T) {
 		io.WriteString(w, "upstream saw "+r.URL.Path)
 	}))
 	defer upstream.Close()
-	files, _ := filepath.Glob("../examples/*/platform.tsk")
+	files, _ := filepath.Glob("../../examples/*/platform.tsk")
 	if len(files) < 2 {
 		t.Fatalf("examples: %v", files)
 	}
@@ -55,10 +56,10 @@ func TestExamples(t *testing.T) {
 				"QUOTES_PORT": fmt.Sprint(quotes), "QUOTES_EVENTS": fmt.Sprintf("http://127.0.0.1:%d/events", quotes),
 			}
 			loader := &tsk.Loader{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-			if _, _, err := Load(loader, file); err != nil {
+			if _, _, err := composer.Load(loader, file); err != nil {
 				t.Fatalf("validate: %v", err)
 			}
-			r, err := NewRunner(file, loader, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			r, err := New(file, loader, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}

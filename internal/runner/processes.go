@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 	"os"
 	"reflect"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/admin"
+
+	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/internal/supervisor"
@@ -22,8 +24,8 @@ import (
 // replaces them (a kept health_check).
 type processGroup struct {
 	name      string
-	spec      ProcessSpec // what it runs
-	deps      Dependencies
+	spec      composer.ProcessSpec // what it runs
+	deps      composer.Dependencies
 	procs     []*supervisor.Process
 	instances []*balancer.Instance // instances[i] is procs[i]'s address
 
@@ -40,19 +42,13 @@ type processGroup struct {
 	stopped bool
 }
 
-// signals are the stop signals a platform file can name.
-var signals = map[string]syscall.Signal{
-	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT, "SIGHUP": syscall.SIGHUP,
-	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
-}
-
 // colors cycle over the services' log prefixes at a terminal.
 var colors = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95"}
 
 // newProcessGroup makes (does not start) the instances of a process
 // service, with their ports; check (nil when not health-checked) will
 // probe them once they start.
-func (r *Runner) newProcessGroup(s *ResolvedService, name string, color string, check *health.Checker) (*processGroup, error) {
+func (r *Runner) newProcessGroup(s *composer.ResolvedService, name string, color string, check *health.Checker) (*processGroup, error) {
 	ps := s.Process
 	spec := supervisor.Spec{Service: name, Command: ps.Command, Shell: ps.Shell, Dir: ps.Dir, Env: ps.Env, Restart: ps.Restart,
 		MaxRestarts: ps.MaxRestarts, Backoff: ps.RestartBackoff, StopSignal: ps.Signal(), StopTimeout: ps.StopTimeout,
@@ -251,21 +247,14 @@ func waitFor(ctx context.Context, deadline time.Time, check func() (bool, error)
 	}
 }
 
-// procStatus is one instance as `composer ps` shows it.
-type procStatus struct {
-	supervisor.Status
-	Health  string `json:"health"`
-	Uptime  string `json:"uptime,omitempty"`
-	Blocked string `json:"blocked,omitempty"`
-}
-
-func (g *processGroup) statuses() []procStatus {
+// statuses are the group's instances as `composer ps` shows them.
+func (g *processGroup) statuses() []admin.Process {
 	g.mu.Lock()
 	blocked, started := g.blocked, g.started
 	g.mu.Unlock()
-	var out []procStatus
+	var out []admin.Process
 	for i, p := range g.procs {
-		st := procStatus{Status: p.Status(), Health: g.instances[i].Health().String(), Blocked: blocked}
+		st := admin.Process{Status: p.Status(), Health: g.instances[i].Health().String(), Blocked: blocked}
 		if !started {
 			st.State = "waiting"
 		}
@@ -318,9 +307,9 @@ func (r *Runner) startProcesses(g *generation) {
 
 // waitDependencies waits until every dependency meets its condition, or
 // one cannot: it failed, or did not within its start_timeout.
-func (r *Runner) waitDependencies(g *generation, deps Dependencies) error {
+func (r *Runner) waitDependencies(g *generation, deps composer.Dependencies) error {
 	for _, d := range deps {
-		timeout := defaultStartTimeout
+		timeout := composer.DefaultStartTimeout
 		if s := g.model.Services[d.Service]; s != nil {
 			timeout = s.StartTimeout
 		}
@@ -352,7 +341,7 @@ func (r *Runner) dependencyChanges(g *generation, name string) []<-chan struct{}
 }
 
 // meets reports whether a dependency meets its condition now.
-func (r *Runner) meets(g *generation, d Dependency) (bool, error) {
+func (r *Runner) meets(g *generation, d composer.Dependency) (bool, error) {
 	if pg := g.processes[d.Service]; pg != nil {
 		return pg.condition(d.Condition)
 	}
@@ -382,7 +371,7 @@ func (r *Runner) stopProcesses(ctx context.Context, g *generation) {
 
 // processOrder sorts services so that each comes after what it depends
 // on (the graph has no cycles: validated).
-func processOrder(m *Resolved, names []string) []string {
+func processOrder(m *composer.Resolved, names []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	var visit func(string)
@@ -411,7 +400,7 @@ func processOrder(m *Resolved, names []string) []string {
 // within its start_timeout, the reload fails and the old instances go
 // on. Added services are made, not started: startProcesses starts them
 // after the swap, in dependency order.
-func (r *Runner) prepareProcesses(m *Resolved, prev *generation, acts Actions) (map[string]*processGroup, error) {
+func (r *Runner) prepareProcesses(m *composer.Resolved, prev *generation, acts composer.Actions) (map[string]*processGroup, error) {
 	out := map[string]*processGroup{}
 	var made []*health.Checker // checkers made here, stopped if the reload fails
 	fail := func(err error) (map[string]*processGroup, error) {
@@ -425,13 +414,13 @@ func (r *Runner) prepareProcesses(m *Resolved, prev *generation, acts Actions) (
 	}
 	for i, name := range sortedKeys(m.Services) {
 		s := m.Services[name]
-		act := acts.Of(KindProcess, name)
-		if s.Kind != "process" || act == Keep {
+		act := acts.Of(composer.KindProcess, name)
+		if s.Kind != "process" || act == composer.Keep {
 			continue
 		}
 		var check *health.Checker
 		if s.Health != nil {
-			if prev != nil && acts.Of(KindHealthCheck, name) == Keep {
+			if prev != nil && acts.Of(composer.KindHealthCheck, name) == composer.Keep {
 				check = prev.services[name].checker
 			} else {
 				check = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
@@ -444,7 +433,7 @@ func (r *Runner) prepareProcesses(m *Resolved, prev *generation, acts Actions) (
 			return fail(fmt.Errorf("service %s: %w", name, err))
 		}
 		out[name] = g
-		if act != Replace {
+		if act != composer.Replace {
 			continue
 		}
 		old := prev.processes[name]

@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -12,6 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/admin"
+
+	"github.com/tuskcompose/composer/composer"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,8 +48,8 @@ type Runner struct {
 	loader *tsk.Loader
 	log    *slog.Logger
 
-	gatewayLn, adminLn net.Listener
-	gatewaySrv, admin  *http.Server
+	gatewayLn, adminLn   net.Listener
+	gatewaySrv, adminSrv *http.Server
 
 	store *store.Store
 	bus   events.Bus    // the embedded bus, or Kafka
@@ -96,35 +100,15 @@ type Runner struct {
 	history  []Reload
 }
 
-// Status is what /v1/status reports.
-type Status struct {
-	Generation int       `json:"generation"`
-	Files      []string  `json:"files"`
-	LastReload Reload    `json:"last_reload"`
-	Started    time.Time `json:"started"`
-	Bus        BusState  `json:"bus"`
-}
-
-// BusState says whether the event bus can be reached.
-type BusState struct {
-	Kind    string    `json:"kind"`  // embedded | kafka
-	State   string    `json:"state"` // ok | degraded
-	Error   string    `json:"error,omitempty"`
-	Checked time.Time `json:"checked"`
-}
-
-// Reload is the result of one reload.
-type Reload struct {
-	Time time.Time `json:"time"`
-	OK   bool      `json:"ok"`
-	// Changed says a new generation serves.
-	Changed     bool     `json:"changed"`
-	Diagnostics []string `json:"diagnostics,omitempty"`
-	// Actions are what the reload did, as `composer plan --format json`
-	// lists them: every action but keep.
-	Actions  Actions `json:"actions"`
-	Duration string  `json:"duration"`
-}
+// The runner's state is shown in the admin API's types.
+type (
+	// Status is what /v1/status reports.
+	Status = admin.Status
+	// BusState says whether the event bus can be reached.
+	BusState = admin.BusState
+	// Reload is the result of one reload.
+	Reload = admin.Reload
+)
 
 // generation is one running configuration: the components a Diff kept
 // or built, and the gateway's handler over them. Its fields are set by
@@ -138,10 +122,10 @@ type generation struct {
 	drained chan struct{}
 
 	number    int
-	model     *Resolved // Carry'd: the settings it runs with
-	platform  *Platform // model.Platform, for the views
+	model     *composer.Resolved // composer.Carry'd: the settings it runs with
+	platform  *composer.Platform // model.Platform, for the views
 	files     []string
-	actions   Actions // what the reload that made it did
+	actions   composer.Actions // what the reload that made it did
 	handler   http.Handler
 	breakers  map[string]*breaker.Breaker   // by call target
 	instances map[string]*balancer.Instance // an http service's, by "service url"
@@ -196,12 +180,12 @@ func (g *generation) wait(limit time.Duration) {
 	}
 }
 
-// NewRunner loads the platform file and opens its store; Start serves it.
-func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
+// New loads the platform file and opens its store; Start serves it.
+func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	model, doc, err := LoadResolved(loader, path)
+	model, doc, err := composer.LoadResolved(loader, path)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +243,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 	if r.adminLn, err = net.Listen("tcp", model.Composer.Admin); err != nil {
 		return fail(fmt.Errorf("admin: listen on %s: %w", model.Composer.Admin, err))
 	}
-	for _, w := range Warnings(model.Platform, doc) {
+	for _, w := range composer.Warnings(model.Platform, doc) {
 		log.Warn(w.Error())
 	}
 	r.status.Started = time.Now().UTC()
@@ -274,7 +258,7 @@ func NewRunner(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, erro
 		r.metrics = metrics.New()
 		r.metrics.Registry.MustRegister(stateCollector{r})
 	}
-	acts := Diff(nil, model)
+	acts := composer.Diff(nil, model)
 	groups, err := r.prepareProcesses(model, nil, acts)
 	if err != nil {
 		return fail(err)
@@ -310,11 +294,11 @@ func (r *Runner) Start() {
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	r.admin = &http.Server{Handler: r.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	r.adminSrv = &http.Server{Handler: admin.Handler(r), ReadHeaderTimeout: 10 * time.Second}
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
-	}{{r.gatewaySrv, r.gatewayLn}, {r.admin, r.adminLn}} {
+	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}} {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
@@ -356,7 +340,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	var err error
 	if r.gatewaySrv != nil {
 		err = r.gatewaySrv.Shutdown(ctx)
-		r.admin.Shutdown(ctx)
+		r.adminSrv.Shutdown(ctx)
 	} else {
 		r.gatewayLn.Close()
 		r.adminLn.Close()
@@ -415,8 +399,8 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	start := time.Now()
-	res = Reload{Time: start.UTC(), Actions: Actions{}}
-	next, doc, err := LoadResolved(r.loader, r.path)
+	res = Reload{Time: start.UTC(), Actions: composer.Actions{}}
+	next, doc, err := composer.LoadResolved(r.loader, r.path)
 	if err != nil && tentative {
 		return res, false
 	}
@@ -424,13 +408,13 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 	if err != nil {
 		res.Diagnostics = diagnostics(err)
 	} else {
-		acts := Diff(cur.model, next)
+		acts := composer.Diff(cur.model, next)
 		res.Actions = acts.Changes()
 		res.OK = true
 		var restart []string
 		swap := false
 		for _, a := range res.Actions {
-			if a.Action == NeedsRestart {
+			if a.Action == composer.NeedsRestart {
 				restart = append(restart, a.String())
 			} else {
 				swap = true
@@ -440,10 +424,10 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 			r.log.Warn("reload: these changes take effect at the next start; the running platform keeps its own", "changes", restart)
 		}
 		if swap {
-			model := Carry(cur.model, next)
+			model := composer.Carry(cur.model, next)
 			groups, err := r.prepareProcesses(model, cur, acts)
 			if err != nil {
-				res.OK, res.Actions = false, Actions{}
+				res.OK, res.Actions = false, composer.Actions{}
 				res.Diagnostics = []string{fmt.Sprintf("%s: %v", r.path, err)}
 			} else {
 				g := r.build(model, doc.Files, cur, acts, groups)
@@ -451,7 +435,7 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 				cur.release() // the runner's own reference: it drains from now on
 				r.retire(cur, g)
 				r.startProcesses(g)
-				if r.kafka != nil && acts.Of(KindConsumer, "store") == Replace {
+				if r.kafka != nil && acts.Of(composer.KindConsumer, "store") == composer.Replace {
 					r.project(model)
 				}
 				res.Changed = true
@@ -528,7 +512,7 @@ func (r *Runner) retire(old, next *generation) {
 		}
 	}
 	for key, in := range old.instances {
-		if acts.Of(KindInstance, key) == Remove {
+		if acts.Of(composer.KindInstance, key) == composer.Remove {
 			name, _, _ := strings.Cut(key, " ")
 			if e := next.services[name]; e != nil && e.checker != nil {
 				e.checker.Remove(in)
@@ -542,22 +526,12 @@ func (r *Runner) retire(old, next *generation) {
 	}
 }
 
-// LoadResolved loads, validates and resolves a platform file: what a
-// reload and `composer plan` compare with the running platform.
-func LoadResolved(loader *tsk.Loader, path string) (*Resolved, *tsk.Document, error) {
-	p, doc, err := Load(loader, path)
-	if err != nil {
-		return nil, doc, err
-	}
-	return Resolve(p, doc), doc, nil
-}
-
 // build makes the generation that carries out acts, the Diff from prev's
 // model (nil at the first start) to model: components acts keeps are
 // prev's, the others are made here (processes by prepareProcesses, in
 // groups). Nothing of prev is stopped here, and nothing can fail: model
 // passed validation.
-func (r *Runner) build(model *Resolved, files []string, prev *generation, acts Actions, groups map[string]*processGroup) *generation {
+func (r *Runner) build(model *composer.Resolved, files []string, prev *generation, acts composer.Actions, groups map[string]*processGroup) *generation {
 	g := &generation{number: 1, model: model, platform: model.Platform, files: files, actions: acts,
 		drained:  make(chan struct{}),
 		breakers: map[string]*breaker.Breaker{}, instances: map[string]*balancer.Instance{},
@@ -566,10 +540,10 @@ func (r *Runner) build(model *Resolved, files []string, prev *generation, acts A
 	if prev != nil {
 		g.number = prev.number + 1
 	}
-	kept := func(kind, name string) bool { return prev != nil && acts.Of(kind, name) == Keep }
+	kept := func(kind, name string) bool { return prev != nil && acts.Of(kind, name) == composer.Keep }
 
 	for _, target := range sortedKeys(model.Breakers) {
-		if kept(KindBreaker, target) {
+		if kept(composer.KindBreaker, target) {
 			g.breakers[target] = prev.breakers[target]
 			continue
 		}
@@ -586,19 +560,19 @@ func (r *Runner) build(model *Resolved, files []string, prev *generation, acts A
 			for _, u := range s.Instances {
 				key := name + " " + u
 				in := balancer.NewInstance(u)
-				if kept(KindInstance, key) {
+				if kept(composer.KindInstance, key) {
 					in = prev.instances[key]
 				}
 				g.instances[key] = in
 				ins = append(ins, in)
 			}
 			e := &serviceEntry{}
-			if kept(KindBalancer, name) {
+			if kept(composer.KindBalancer, name) {
 				e.balancer = prev.services[name].balancer
 			} else {
 				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), ins) // validated
 			}
-			if kept(KindHealthCheck, name) {
+			if kept(composer.KindHealthCheck, name) {
 				e.checker = prev.services[name].checker
 				for _, in := range ins {
 					e.checker.Add(in) // new instances; the others are probed already
@@ -615,14 +589,14 @@ func (r *Runner) build(model *Resolved, files []string, prev *generation, acts A
 			}
 			g.processes[name] = pg
 			e := &serviceEntry{}
-			if kept(KindBalancer, name) {
+			if kept(composer.KindBalancer, name) {
 				e.balancer = prev.services[name].balancer
 			} else {
 				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), pg.instances) // validated
 			}
 			switch {
 			case s.Health == nil:
-			case kept(KindHealthCheck, name):
+			case kept(composer.KindHealthCheck, name):
 				e.checker = prev.services[name].checker
 			case groups[name] != nil:
 				e.checker = pg.checker() // made with the group
@@ -651,7 +625,7 @@ func (r *Runner) build(model *Resolved, files []string, prev *generation, acts A
 
 	// Event routes: a consumer each.
 	for _, name := range sortedKeys(model.EventRoutes) {
-		if kept(KindEventRoute, name) {
+		if kept(composer.KindEventRoute, name) {
 			g.routes[name] = prev.routes[name]
 			continue
 		}
@@ -662,7 +636,7 @@ func (r *Runner) build(model *Resolved, files []string, prev *generation, acts A
 
 // gateway is the handler of a generation: gin's router over the
 // services' routes.
-func (r *Runner) gateway(g *generation, model *Resolved, builtins map[string]services.Service) http.Handler {
+func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
 	engine := gin.New()
 	engine.Use(gin.Recovery())
 	routeService := map[string]string{} // filled below, read by measure once serving
@@ -707,7 +681,7 @@ func (r *Runner) gateway(g *generation, model *Resolved, builtins map[string]ser
 }
 
 // consume starts the consumer of an event route.
-func (r *Runner) consume(name string, er *ResolvedRoute, builtins map[string]services.Service) *routeEntry {
+func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[string]services.Service) *routeEntry {
 	var handlers []events.Handler
 	for _, to := range er.To {
 		if c, ok := builtins[to].(services.Consumer); ok {

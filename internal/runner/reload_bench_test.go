@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func BenchmarkReloadApplied(b *testing.B) {
 		os.WriteFile(file, []byte(platform(dir, "[services]\nnotifications { routes: "+routes+" }\n")), 0o644)
 	}
 	write(`["/notifications"]`)
-	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package composer
+package admin
 
 import (
 	"embed"
@@ -6,40 +6,22 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/store"
 )
 
 //go:embed dashboard
 var dashboardFiles embed.FS
 
-// counters are the request and event counts the dashboard turns into
-// rates: by service ("svc:NAME") and by event route ("route:NAME").
-type counters struct{ m sync.Map }
-
-func (c *counters) add(key string) {
-	v, ok := c.m.Load(key)
-	if !ok {
-		v, _ = c.m.LoadOrStore(key, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Add(1)
-}
-
-func (c *counters) snapshot() map[string]int64 {
-	out := map[string]int64{}
-	c.m.Range(func(k, v any) bool { out[k.(string)] = v.(*atomic.Int64).Load(); return true })
-	return out
-}
-
 // Snapshot is what the dashboard draws, once a second.
 type Snapshot struct {
 	Time       time.Time              `json:"time"`
 	Generation int                    `json:"generation"`
-	Graph      Graph                  `json:"graph"`
+	Graph      composer.Graph         `json:"graph"`
 	Services   map[string]ServiceView `json:"services"`
 	Breakers   map[string]string      `json:"breakers"`
 	Rates      Rates                  `json:"rates"`
@@ -71,22 +53,21 @@ type Rates struct {
 
 // snapshot reads the running platform's state; prev and elapsed give the
 // rates (counts since the previous snapshot).
-func (r *Runner) snapshot(prev map[string]int64, elapsed time.Duration) (Snapshot, map[string]int64) {
-	g := r.gen()
-	s := Snapshot{Time: time.Now().UTC(), Generation: g.number, Graph: GraphOf(g.platform),
+func snapshot(r Platform, prev map[string]int64, elapsed time.Duration) (Snapshot, map[string]int64) {
+	st, m := r.Status(), r.Model()
+	s := Snapshot{Time: time.Now().UTC(), Generation: st.Generation, Graph: composer.GraphOf(m.Platform),
 		Services: map[string]ServiceView{}, Breakers: map[string]string{},
-		Rates: Rates{Services: map[string]float64{}, Routes: map[string]float64{}}, Bus: *r.busOK.Load()}
-	for name, svc := range g.platform.Services {
+		Rates: Rates{Services: map[string]float64{}, Routes: map[string]float64{}}, Bus: st.Bus}
+	for _, svc := range r.Services() {
 		v := ServiceView{Kind: svc.Kind, State: "healthy", Instances: []InstanceView{}}
-		if e := g.services[name]; e != nil {
+		if svc.Kind != "builtin" {
 			healthy, unhealthy := 0, 0
-			for _, in := range e.balancer.Instances() {
-				h := in.Health()
-				v.Instances = append(v.Instances, InstanceView{in.Address, h.String(), in.InFlight()})
-				switch h {
-				case balancer.Healthy:
+			for _, in := range svc.Instances {
+				v.Instances = append(v.Instances, InstanceView(in))
+				switch in.Health {
+				case balancer.Healthy.String():
 					healthy++
-				case balancer.Unhealthy:
+				case balancer.Unhealthy.String():
 					unhealthy++
 				}
 			}
@@ -102,12 +83,12 @@ func (r *Runner) snapshot(prev map[string]int64, elapsed time.Duration) (Snapsho
 				v.State = "unknown"
 			}
 		}
-		s.Services[name] = v
+		s.Services[svc.Name] = v
 	}
-	for target, e := range g.breakers {
-		s.Breakers[target] = stateName(e.Snapshot().State)
+	for target, b := range r.Breakers() {
+		s.Breakers[target] = StateName(b.State)
 	}
-	now := r.counts.snapshot()
+	now := r.Counts()
 	if secs := elapsed.Seconds(); secs > 0 {
 		for k, v := range now {
 			rate := float64(v-prev[k]) / secs
@@ -119,18 +100,27 @@ func (r *Runner) snapshot(prev map[string]int64, elapsed time.Duration) (Snapsho
 			}
 		}
 	}
-	r.statusMu.Lock()
-	s.Reloads = append([]Reload(nil), r.history...)
-	r.statusMu.Unlock()
-	s.Events, _ = r.store.Events(store.Query{Last: 20})
+	s.Reloads = r.History()
+	s.Events, _ = r.Events(store.Query{Last: 20})
 	if s.Events == nil {
 		s.Events = []store.Event{}
 	}
 	return s, now
 }
 
+// StateName is a breaker state as the dashboard and the metrics name it.
+func StateName(s breaker.State) string {
+	switch s {
+	case breaker.Open:
+		return "open"
+	case breaker.HalfOpen:
+		return "half_open"
+	}
+	return "closed"
+}
+
 // dashboard serves the page, its assets, and the stream of snapshots.
-func (r *Runner) dashboard(mux *http.ServeMux) {
+func dashboard(mux *http.ServeMux, r Platform) {
 	assets, _ := fs.Sub(dashboardFiles, "dashboard")
 	files := http.StripPrefix("/dashboard/", http.FileServerFS(assets))
 	mux.Handle("GET /dashboard/", files)
@@ -138,7 +128,7 @@ func (r *Runner) dashboard(mux *http.ServeMux) {
 		http.Redirect(w, req, "/dashboard/", http.StatusFound)
 	})
 	mux.HandleFunc("GET /v1/dashboard", func(w http.ResponseWriter, _ *http.Request) {
-		s, _ := r.snapshot(nil, 0)
+		s, _ := snapshot(r, nil, 0)
 		writeJSON(w, 200, s)
 	})
 	mux.HandleFunc("GET /v1/dashboard/stream", func(w http.ResponseWriter, req *http.Request) {
@@ -149,12 +139,12 @@ func (r *Runner) dashboard(mux *http.ServeMux) {
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
-		prev, last := r.counts.snapshot(), time.Now()
+		prev, last := r.Counts(), time.Now()
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
 			var s Snapshot
-			s, prev = r.snapshot(prev, time.Since(last))
+			s, prev = snapshot(r, prev, time.Since(last))
 			last = time.Now()
 			data, _ := json.Marshal(s)
 			if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
@@ -164,7 +154,7 @@ func (r *Runner) dashboard(mux *http.ServeMux) {
 			select {
 			case <-req.Context().Done():
 				return
-			case <-r.ctx.Done():
+			case <-r.Done():
 				return
 			case <-tick.C:
 			}

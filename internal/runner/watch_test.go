@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	must(os.Symlink("..2026_12_01_1", filepath.Join(dir, "..data")))
 	must(os.Symlink("..data/platform.tsk", filepath.Join(dir, "platform.tsk")))
 	file := filepath.Join(dir, "platform.tsk")
-	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	must(err)
 	r.Start()
 	t.Cleanup(func() { r.Stop(context.Background()) })

@@ -1,4 +1,7 @@
-package composer
+// Package admin serves a running platform's admin API and its dashboard,
+// over Platform: what the runner shows and does, and nothing else of it.
+// Its types are the API's JSON shapes.
+package admin
 
 import (
 	"encoding/json"
@@ -9,8 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"time"
-
-	"github.com/tuskcompose/composer/internal/supervisor"
 
 	"github.com/tuskcompose/composer/internal/store"
 )
@@ -32,80 +33,38 @@ import (
 //	GET  /metrics              Prometheus metrics (unless enable_metrics: false)
 //	GET  /dashboard/           the live dashboard (GET /v1/dashboard/stream: its server-sent snapshots)
 //	GET  /debug/pprof/         Go's profiler
-func (r *Runner) adminHandler() http.Handler {
+func Handler(r Platform) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if r.gen() == nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-			return
-		}
 		// A bus that cannot be reached does not make the platform
 		// unready: HTTP is served, and events wait in the outbox.
-		writeJSON(w, 200, map[string]any{"status": "ready", "bus": r.busOK.Load()})
+		st := r.Status()
+		writeJSON(w, 200, map[string]any{"status": "ready", "bus": st.Bus})
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, 200, r.Status())
 	})
-	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.gen().model) })
-	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
-		g := r.gen()
-		type instance struct {
-			Address  string `json:"address"`
-			Health   string `json:"health"`
-			InFlight int64  `json:"in_flight"`
-		}
-		type service struct {
-			Name      string     `json:"name"`
-			Kind      string     `json:"kind"`
-			Routes    []string   `json:"routes"`
-			Instances []instance `json:"instances,omitempty"`
-		}
-		out := []service{}
-		for _, name := range sortedKeys(g.platform.Services) {
-			s := g.platform.Services[name]
-			svc := service{Name: name, Kind: s.Kind, Routes: s.Routes}
-			if e := g.services[name]; e != nil {
-				for _, in := range e.balancer.Instances() {
-					svc.Instances = append(svc.Instances, instance{in.Address, in.Health().String(), in.InFlight()})
-				}
-			}
-			out = append(out, svc)
-		}
-		writeJSON(w, 200, out)
-	})
-	mux.HandleFunc("GET /v1/processes", func(w http.ResponseWriter, _ *http.Request) {
-		g := r.gen()
-		out := []procStatus{}
-		for _, name := range sortedKeys(g.processes) {
-			out = append(out, g.processes[name].statuses()...)
-		}
-		writeJSON(w, 200, out)
-	})
+	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Model()) })
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Services()) })
+	mux.HandleFunc("GET /v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Processes()) })
 	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, req *http.Request) {
-		pg := r.gen().processes[req.PathValue("name")]
-		if pg == nil {
+		lines, ok := r.Logs(req.PathValue("name"))
+		if !ok {
 			writeJSON(w, 404, map[string]string{"error": "no process service " + strconv.Quote(req.PathValue("name"))})
 			return
 		}
-		type line struct {
-			Instance int `json:"instance"`
-			supervisor.Line
-		}
-		out := []line{}
-		for _, p := range pg.procs {
-			if i := req.URL.Query().Get("instance"); i != "" && i != strconv.Itoa(p.Status().Instance) {
+		out := []Log{}
+		for _, l := range lines {
+			if i := req.URL.Query().Get("instance"); i != "" && i != strconv.Itoa(l.Instance) {
 				continue
 			}
-			for _, l := range p.Logs() {
-				out = append(out, line{p.Status().Instance, l})
-			}
+			out = append(out, l)
 		}
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 		writeJSON(w, 200, out)
 	})
 	mux.HandleFunc("GET /v1/breakers", func(w http.ResponseWriter, _ *http.Request) {
-		g := r.gen()
 		type view struct {
 			State               string  `json:"state"`
 			ConsecutiveFailures int     `json:"consecutive_failures"`
@@ -118,8 +77,7 @@ func (r *Runner) adminHandler() http.Handler {
 			Transitions         uint64  `json:"transitions"`
 		}
 		out := map[string]view{}
-		for name, e := range g.breakers {
-			s := e.Snapshot()
+		for name, s := range r.Breakers() {
 			out[name] = view{s.State.String(), s.ConsecutiveFailures, s.WindowRequests, s.WindowFailures,
 				s.RetryAfter.Seconds(), s.Successes, s.Failures, s.Rejected, s.Transitions}
 		}
@@ -143,7 +101,7 @@ func (r *Runner) adminHandler() http.Handler {
 			}
 			q.Since = t
 		}
-		evs, err := r.store.Events(q)
+		evs, err := r.Events(q)
 		if err != nil {
 			writeJSON(w, 500, map[string]string{"error": err.Error()})
 			return
@@ -163,7 +121,7 @@ func (r *Runner) adminHandler() http.Handler {
 		}
 		e := store.Event{ID: store.NewID(), Type: q.Get("type"), Source: "/composer/admin", Subject: q.Get("subject"),
 			Time: time.Now().UTC(), Data: data, CorrelationID: req.Header.Get("X-Request-Id")}
-		if err := r.bus.Publish(req.Context(), e); err != nil {
+		if err := r.Publish(req.Context(), e); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "publish: " + err.Error()})
 			return
 		}
@@ -191,10 +149,10 @@ func (r *Runner) adminHandler() http.Handler {
 			writeJSON(w, 200, res)
 		}
 	})
-	if r.metrics != nil {
-		mux.Handle("GET /metrics", r.metrics.Handler())
+	if m := r.Metrics(); m != nil {
+		mux.Handle("GET /metrics", m)
 	}
-	r.dashboard(mux)
+	dashboard(mux, r)
 	// Go's profiler, for people who want to see where the time goes; the
 	// admin address is loopback unless the platform file says otherwise.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

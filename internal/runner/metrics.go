@@ -1,8 +1,14 @@
-package composer
+package runner
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/admin"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +23,27 @@ import (
 // measure is the gateway's middleware that counts every answered request
 // by the service and route that served it (routes: which route pattern
 // belongs to which service; "none" for a request no route matched).
+// counters are the request and event counts the dashboard turns into
+// rates: by service ("svc:NAME") and by event route ("route:NAME").
+type counters struct{ m sync.Map }
+
+func (c *counters) add(key string) {
+	v, ok := c.m.Load(key)
+	if !ok {
+		v, _ = c.m.LoadOrStore(key, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+func (c *counters) snapshot() map[string]int64 {
+	out := map[string]int64{}
+	c.m.Range(func(k, v any) bool { out[k.(string)] = v.(*atomic.Int64).Load(); return true })
+	return out
+}
+
+// sortedKeys are a map's keys in order.
+func sortedKeys[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }
+
 func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -119,7 +146,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			if s.State == st {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(descBreakerState, prometheus.GaugeValue, v, target, stateName(st))
+			ch <- prometheus.MustNewConstMetric(descBreakerState, prometheus.GaugeValue, v, target, admin.StateName(st))
 		}
 		ch <- prometheus.MustNewConstMetric(descBreakerTransitions, prometheus.CounterValue, float64(s.Transitions), target)
 		ch <- prometheus.MustNewConstMetric(descBreakerRejected, prometheus.CounterValue, float64(s.Rejected), target)
@@ -154,14 +181,4 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descProcessUp, prometheus.GaugeValue, up, name, instance)
 		}
 	}
-}
-
-func stateName(s breaker.State) string {
-	switch s {
-	case breaker.Open:
-		return "open"
-	case breaker.HalfOpen:
-		return "half_open"
-	}
-	return "closed"
 }

@@ -1,4 +1,4 @@
-package composer
+package runner
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/tuskcompose/composer/tsk"
 )
+
+func noEnv(string) (string, bool) { return "", false }
 
 // platform writes a platform file on loopback ports, with data in dir.
 func platform(dir, extra string) string {
@@ -59,7 +61,7 @@ func startPlatform(t *testing.T, extra string) *running {
 	if err := os.WriteFile(file, []byte(platform(dir, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRunner(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

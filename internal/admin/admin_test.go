@@ -1,0 +1,110 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/composer"
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/internal/supervisor"
+)
+
+// fake is a Platform whose answers the test sets.
+type fake struct {
+	published []store.Event
+	publish   error
+	reload    Reload
+	done      chan struct{}
+}
+
+func (f *fake) Status() Status {
+	return Status{Generation: 3, Bus: BusState{Kind: "embedded", State: "ok"}}
+}
+func (f *fake) History() []Reload         { return []Reload{f.reload} }
+func (f *fake) Model() *composer.Resolved { return composer.Resolve(composer.Defaults(), nil) }
+func (f *fake) Services() []Service       { return []Service{{Name: "billing", Kind: "http"}} }
+func (f *fake) Breakers() map[string]breaker.Snapshot {
+	return map[string]breaker.Snapshot{"billing": {State: breaker.Open}}
+}
+func (f *fake) Processes() []Process { return nil }
+func (f *fake) Logs(service string) ([]Log, bool) {
+	if service != "api" {
+		return nil, false
+	}
+	t := time.Unix(100, 0)
+	return []Log{
+		{Instance: 2, Line: supervisor.Line{Time: t.Add(time.Second), Stream: "stdout", Text: "second"}},
+		{Instance: 1, Line: supervisor.Line{Time: t, Stream: "stdout", Text: "first"}},
+	}, true
+}
+func (f *fake) Events(store.Query) ([]store.Event, error) { return nil, nil }
+func (f *fake) Publish(_ context.Context, e store.Event) error {
+	f.published = append(f.published, e)
+	return f.publish
+}
+func (f *fake) Replay(_ context.Context, route string, _ time.Time) (ReplayResult, error) {
+	return ReplayResult{}, ErrNoRoute(route)
+}
+func (f *fake) Reload() Reload           { return f.reload }
+func (f *fake) Counts() map[string]int64 { return nil }
+func (f *fake) Metrics() http.Handler    { return nil }
+func (f *fake) Done() <-chan struct{}    { return f.done }
+
+func TestAdminAPI(t *testing.T) {
+	f := &fake{done: make(chan struct{}), reload: Reload{OK: false, Diagnostics: []string{"platform.tsk:1:1: bad"}}}
+	srv := httptest.NewServer(Handler(f))
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		has                string
+	}{
+		{"GET", "/v1/status", "", 200, `"generation": 3`},
+		{"GET", "/readyz", "", 200, `"status": "ready"`},
+		{"GET", "/v1/breakers", "", 200, `"state": "open"`},
+		{"GET", "/v1/services/api/logs", "", 200, `"text": "first"`},
+		{"GET", "/v1/services/api/logs?instance=2", "", 200, `"text": "second"`},
+		{"GET", "/v1/services/nope/logs", "", 404, `no process service \"nope\"`},
+		{"GET", "/v1/events?after=x", "", 400, "after: an event's seq"},
+		{"GET", "/v1/events?since=yesterday", "", 400, "since: an RFC 3339 time"},
+		{"POST", "/v1/events?type=order.created", "{not json", 400, "with the event's JSON data"},
+		{"POST", "/v1/events", "{}", 400, "POST /v1/events?type=TOPIC"},
+		{"POST", "/v1/events?type=order.created&subject=7", `{"total_amount": 1}`, 202, `"subject": "7"`},
+		{"POST", "/v1/events/replay?route=nope", "", 404, `no event route \"nope\"`},
+		{"POST", "/v1/events/replay?route=x&from=soon", "", 400, "from: an RFC 3339 time"},
+		{"POST", "/v1/reload", "", 422, "platform.tsk:1:1: bad"},
+		{"GET", "/metrics", "", 404, ""},
+		{"GET", "/v1/dashboard", "", 200, `"billing": "open"`},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.has) {
+			t.Errorf("%s %s: %d %s, want %d with %q", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.has)
+		}
+	}
+	if len(f.published) != 1 || f.published[0].Type != "order.created" {
+		t.Errorf("published %+v", f.published)
+	}
+	// A bus that refuses: 503.
+	f.publish = errors.New("brokers down")
+	resp, err := http.Post(srv.URL+"/v1/events?type=a", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("publish on a bus that refuses: %d", resp.StatusCode)
+	}
+}
