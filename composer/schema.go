@@ -1,9 +1,12 @@
-// Package composer reads a platform file (platform.tsk) into a Platform:
-// the services, routes, circuit breakers, health checks and event routes
-// it declares. The section and key names are the contract that platform
-// files rely on (see examples/reference/platform.tsk); every unknown
-// section or key, wrong type and bad duration is a diagnostic with its
-// FILE:LINE:COL.
+// Package composer is the platform model, pure (no sockets, no
+// goroutines): it reads a platform file (platform.tsk) into a Platform
+// (the services, routes, circuit breakers, health checks and event routes
+// it declares), validates it, resolves it into every component's
+// effective settings (Resolve), and says what a reload from one resolved
+// platform to another does (Diff). The section and key names are the
+// contract that platform files rely on (see
+// examples/reference/platform.tsk); every unknown section or key, wrong
+// type and bad duration is a diagnostic with its FILE:LINE:COL.
 package composer
 
 import (

@@ -1,3 +1,11 @@
+// Package runner runs a platform: it builds a generation from the
+// resolved platform (composer.Resolved), serves it, and on every reload
+// carries out the composer.Diff from the running platform to the file's:
+// what the Diff keeps is carried over with what it learned, what it adds
+// or replaces is built, and what it removes or replaces stops after the
+// swap. It supervises the process services, wires the event bus and its
+// routes, watches the platform's files, and shows itself to the admin API
+// through admin.Platform.
 package runner
 
 import (
