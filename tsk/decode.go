@@ -145,6 +145,12 @@ func (d *decoder) errorf(pos Pos, format string, args ...any) {
 	d.diags = append(d.diags, Diagnostic{Pos: pos, Msg: msg})
 }
 
+// errorfAt reports a problem with v, at v's range.
+func (d *decoder) errorfAt(v *Value, format string, args ...any) {
+	d.errorf(v.Pos, format, args...)
+	d.diags[len(d.diags)-1].End = v.End
+}
+
 // push appends a key to the path and returns the mark to pop back to.
 func (d *decoder) push(key string) int {
 	n := len(d.path)
@@ -238,18 +244,18 @@ func (d *decoder) value(v *Value, rv reflect.Value) {
 	case reflect.Interface:
 		d.iface(v, rv)
 	default:
-		d.errorf(v.Pos, "cannot decode into Go type %s", t)
+		d.errorfAt(v, "cannot decode into Go type %s", t)
 	}
 }
 
 // mismatch reports a value of the wrong type.
 func (d *decoder) mismatch(v *Value, want string) {
-	d.errorf(v.Pos, "expected %s, got %s", want, v.Describe())
+	d.errorfAt(v, "expected %s, got %s", want, v.Describe())
 }
 
 // operator reports an operator that the evaluator left alone.
 func (d *decoder) operator(v *Value) {
-	d.errorf(v.Pos, "@%s(...) cannot be evaluated here (only @env, @date, var() and @file.tsk.get have values)", operatorName(v))
+	d.errorfAt(v, "@%s(...) cannot be evaluated here (only @env, @date, var() and @file.tsk.get have values)", operatorName(v))
 }
 
 // operatorName returns the name of the operator in v: an expression over
@@ -282,7 +288,7 @@ func (d *decoder) unmarshaler(v *Value, u Unmarshaler) {
 	case errors.As(err, &one):
 		d.diags = append(d.diags, one)
 	default:
-		d.errorf(v.Pos, "%s", err.Error())
+		d.errorfAt(v, "%s", err.Error())
 	}
 }
 
@@ -297,15 +303,15 @@ func (d *decoder) duration(v *Value, rv reflect.Value) {
 		dur, err := time.ParseDuration(s)
 		if err != nil {
 			if v.FromEnv {
-				d.errorf(v.Pos, "invalid duration from the environment %s", examples)
+				d.errorfAt(v, "invalid duration from the environment %s", examples)
 			} else {
-				d.errorf(v.Pos, "invalid duration %q %s", v.Str, examples)
+				d.errorfAt(v, "invalid duration %q %s", v.Str, examples)
 			}
 			return
 		}
 		rv.SetInt(int64(dur))
 	case Int:
-		d.errorf(v.Pos, `expected a duration with a unit, got int %d (write "%ds")`, v.Int, v.Int)
+		d.errorfAt(v, `expected a duration with a unit, got int %d (write "%ds")`, v.Int, v.Int)
 	default:
 		d.mismatch(v, `a duration such as "30s"`)
 	}
@@ -319,9 +325,9 @@ func (d *decoder) text(v *Value, rv reflect.Value) {
 	u := rv.Addr().Interface().(encoding.TextUnmarshaler)
 	if err := u.UnmarshalText([]byte(v.Str)); err != nil {
 		if v.FromEnv {
-			d.errorf(v.Pos, "cannot decode the string from the environment into %s", rv.Type())
+			d.errorfAt(v, "cannot decode the string from the environment into %s", rv.Type())
 		} else {
-			d.errorf(v.Pos, "cannot decode %s into %s: %v", v.Describe(), rv.Type(), err)
+			d.errorfAt(v, "cannot decode %s into %s: %v", v.Describe(), rv.Type(), err)
 		}
 	}
 }
@@ -363,7 +369,7 @@ func (d *decoder) int(v *Value, rv reflect.Value) {
 			return
 		}
 		if f < -twoTo63 || f >= twoTo63 {
-			d.errorf(v.Pos, "%s is out of range for %s", formatFloat(f), rv.Kind())
+			d.errorfAt(v, "%s is out of range for %s", formatFloat(f), rv.Kind())
 			return
 		}
 		n = int64(f)
@@ -371,7 +377,7 @@ func (d *decoder) int(v *Value, rv reflect.Value) {
 		var err error
 		n, err = strconv.ParseInt(strings.TrimSpace(v.Str), 10, 64)
 		if errors.Is(err, strconv.ErrRange) || err == nil && rv.OverflowInt(n) {
-			d.errorf(v.Pos, "the integer from the environment is out of range for %s", rv.Kind())
+			d.errorfAt(v, "the integer from the environment is out of range for %s", rv.Kind())
 			return
 		}
 		if err != nil {
@@ -383,7 +389,7 @@ func (d *decoder) int(v *Value, rv reflect.Value) {
 		return
 	}
 	if rv.OverflowInt(n) {
-		d.errorf(v.Pos, "%s is out of range for %s", numText(v, n), rv.Kind())
+		d.errorfAt(v, "%s is out of range for %s", numText(v, n), rv.Kind())
 		return
 	}
 	rv.SetInt(n)
@@ -394,7 +400,7 @@ func (d *decoder) uint(v *Value, rv reflect.Value) {
 	switch {
 	case v.Kind == Int:
 		if v.Int < 0 {
-			d.errorf(v.Pos, "%d is out of range for %s", v.Int, rv.Kind())
+			d.errorfAt(v, "%d is out of range for %s", v.Int, rv.Kind())
 			return
 		}
 		n = uint64(v.Int)
@@ -405,7 +411,7 @@ func (d *decoder) uint(v *Value, rv reflect.Value) {
 			return
 		}
 		if f < 0 || f >= twoTo64 {
-			d.errorf(v.Pos, "%s is out of range for %s", formatFloat(f), rv.Kind())
+			d.errorfAt(v, "%s is out of range for %s", formatFloat(f), rv.Kind())
 			return
 		}
 		n = uint64(f)
@@ -421,7 +427,7 @@ func (d *decoder) uint(v *Value, rv reflect.Value) {
 			n, err = strconv.ParseUint(s, 10, 64)
 		}
 		if errors.Is(err, strconv.ErrRange) || err == nil && rv.OverflowUint(n) {
-			d.errorf(v.Pos, "the integer from the environment is out of range for %s", rv.Kind())
+			d.errorfAt(v, "the integer from the environment is out of range for %s", rv.Kind())
 			return
 		}
 		if err != nil {
@@ -433,7 +439,7 @@ func (d *decoder) uint(v *Value, rv reflect.Value) {
 		return
 	}
 	if rv.OverflowUint(n) {
-		d.errorf(v.Pos, "%s is out of range for %s", numText(v, int64(n)), rv.Kind())
+		d.errorfAt(v, "%s is out of range for %s", numText(v, int64(n)), rv.Kind())
 		return
 	}
 	rv.SetUint(n)
@@ -458,7 +464,7 @@ func (d *decoder) float(v *Value, rv reflect.Value) {
 		var err error
 		f, err = strconv.ParseFloat(strings.TrimSpace(v.Str), 64)
 		if errors.Is(err, strconv.ErrRange) || err == nil && rv.OverflowFloat(f) {
-			d.errorf(v.Pos, "the number from the environment is out of range for %s", rv.Kind())
+			d.errorfAt(v, "the number from the environment is out of range for %s", rv.Kind())
 			return
 		}
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -470,7 +476,7 @@ func (d *decoder) float(v *Value, rv reflect.Value) {
 		return
 	}
 	if rv.OverflowFloat(f) {
-		d.errorf(v.Pos, "%s is out of range for %s", formatFloat(f), rv.Kind())
+		d.errorfAt(v, "%s is out of range for %s", formatFloat(f), rv.Kind())
 		return
 	}
 	rv.SetFloat(f)
@@ -503,7 +509,7 @@ func (d *decoder) array(v *Value, rv reflect.Value) {
 		return
 	}
 	if len(v.List) != rv.Len() {
-		d.errorf(v.Pos, "expected an array of %d items, got %d", rv.Len(), len(v.List))
+		d.errorfAt(v, "expected an array of %d items, got %d", rv.Len(), len(v.List))
 		return
 	}
 	for i, item := range v.List {
@@ -516,7 +522,7 @@ func (d *decoder) array(v *Value, rv reflect.Value) {
 func (d *decoder) mapValue(v *Value, rv reflect.Value) {
 	t := rv.Type()
 	if t.Key().Kind() != reflect.String {
-		d.errorf(v.Pos, "cannot decode into Go type %s (map keys must be strings)", t)
+		d.errorfAt(v, "cannot decode into Go type %s (map keys must be strings)", t)
 		return
 	}
 	obj := v
@@ -603,7 +609,7 @@ func (d *decoder) iface(v *Value, rv reflect.Value) {
 		}
 	}
 	if rv.NumMethod() > 0 {
-		d.errorf(v.Pos, "cannot decode into Go type %s", rv.Type())
+		d.errorfAt(v, "cannot decode into Go type %s", rv.Type())
 		return
 	}
 	if !d.concrete(v) {
@@ -681,11 +687,11 @@ func (d *decoder) object(obj *Value, rv reflect.Value, sf *structFields, fromRan
 		}
 	}
 	if sf.restErr != "" {
-		d.errorf(obj.Pos, "%s", sf.restErr)
+		d.errorfAt(obj, "%s", sf.restErr)
 	}
 	for _, i := range sf.required {
 		if !seen[i] {
-			d.errorf(obj.Pos, "missing required key %q", sf.list[i].name)
+			d.errorfAt(obj, "missing required key %q", sf.list[i].name)
 		}
 	}
 }
