@@ -39,6 +39,8 @@ type Resolved struct {
 	// Platform is the platform as decoded, for the views that draw it
 	// (graph, dashboard, the admin API's lists).
 	Platform *Platform `json:"platform"`
+	// Src is where the document is written; its sections are its keys.
+	Src Source `json:"-"`
 
 	// restartWanted is set by Carry: what the file asked for that takes
 	// effect at the next start.
@@ -99,7 +101,8 @@ type ResolvedService struct {
 	Health *health.Settings `json:"health_checks,omitempty"`
 	// Process is what a process service runs (nil for other kinds).
 	Process *ProcessSpec `json:"process,omitempty"`
-	Pos     tsk.Pos      `json:"-"`
+	// Src is the service's block.
+	Src Source `json:"-"`
 }
 
 // ProcessSpec is what the instances of a process service run. Anything
@@ -136,7 +139,8 @@ type ResolvedRoute struct {
 	DeadLetter string       `json:"dead_letter"`
 	// Match is the compiled filter (nil: every event).
 	Match func(events.Event) (bool, error) `json:"-"`
-	Pos   tsk.Pos                          `json:"-"`
+	// Src is the route's block.
+	Src Source `json:"-"`
 }
 
 // signals are the stop signals a platform file can name.
@@ -163,19 +167,12 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	if abs, err := filepath.Abs(base); err == nil {
 		base = abs
 	}
-	lookup := func(path string) *tsk.Value {
-		if doc == nil {
-			return nil
-		}
-		return doc.Lookup(path)
+	var root Source
+	if doc != nil {
+		root = Source{doc.Root}
 	}
-	pos := func(path string) tsk.Pos {
-		if v := lookup(path); v != nil {
-			return v.Pos
-		}
-		return tsk.Pos{}
-	}
-	r := &Resolved{Platform: p, Services: map[string]*ResolvedService{},
+	services, routes := root.Key("services"), root.Key("event_routes")
+	r := &Resolved{Platform: p, Src: root, Services: map[string]*ResolvedService{},
 		Breakers: map[string]breaker.Settings{}, EventRoutes: map[string]*ResolvedRoute{}}
 	c := p.Composer
 	r.Composer = ComposerSettings{Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
@@ -195,7 +192,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	for name, s := range p.Services {
 		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, DependsOn: s.DependsOn,
 			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
-			StartTimeout: s.StartTimeout, Pos: pos("services." + name)}
+			StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
 		if rs.Balancer == "" {
 			rs.Balancer = "round_robin"
 		}
@@ -205,10 +202,10 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		switch s.Kind {
 		case "http":
 			rs.Instances = s.Instances.URLs
-			rs.Health = resolveHealth(p, lookup, name)
+			rs.Health = resolveHealth(p, root, name)
 		case "process":
 			if len(s.Routes) > 0 || s.HealthEndpoint != "" {
-				rs.Health = resolveHealth(p, lookup, name)
+				rs.Health = resolveHealth(p, root, name)
 			}
 			dir := base
 			if s.Dir != "" {
@@ -232,7 +229,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		for _, target := range breakerTargets(p) {
 			cfg := p.CircuitBreaker.CircuitBreaker
 			if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-				cfg = overlayKeys(cfg, over, lookup("circuit_breaker."+target))
+				cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
 			}
 			r.Breakers[target] = breaker.Settings{
 				FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
@@ -243,10 +240,11 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 
 	for name, er := range p.EventRoutes {
-		retry := overlayKeys(p.Events.Retry, er.Retry, lookup("event_routes."+name+".retry"))
+		src := sourceOf(routes, name)
+		retry := overlayKeys(p.Events.Retry, er.Retry, sourceOf(src, "retry").Value())
 		rr := &ResolvedRoute{Topic: er.Topic, Filter: er.Filter, To: er.To, DeadLetter: er.DeadLetter,
 			Retry: events.Retry{Attempts: retry.Attempts, Backoff: retry.Backoff, Max: retry.MaxBackoff},
-			Pos:   pos("event_routes." + name)}
+			Src:   src}
 		if rr.DeadLetter == "" {
 			rr.DeadLetter = er.Topic + ".dlq"
 		}
@@ -278,10 +276,10 @@ func (r *Resolved) Compile() {
 
 // resolveHealth is the effective health checks of a service: the
 // section's defaults, its block in [health_checks], its health_endpoint.
-func resolveHealth(p *Platform, lookup func(string) *tsk.Value, name string) *health.Settings {
+func resolveHealth(p *Platform, root Source, name string) *health.Settings {
 	hc := p.HealthChecks.HealthCheck
 	if over, ok := p.HealthChecks.PerService[name]; ok {
-		hc = overlayKeys(hc, over, lookup("health_checks."+name))
+		hc = overlayKeys(hc, over, sourceOf(root.Key("health_checks"), name).Value())
 	}
 	if s := p.Services[name]; s != nil && s.HealthEndpoint != "" {
 		hc.Path = s.HealthEndpoint
@@ -331,20 +329,19 @@ func overlayKeys[T any](def, over T, block *tsk.Value) T {
 	return out
 }
 
+// sourceOf is the source of key in a block, the zero Source when the
+// block does not set it.
+func sourceOf(block Source, key string) Source {
+	if block.Has(key) {
+		return block.Key(key)
+	}
+	return Source{}
+}
+
 // absUnder is path made absolute relative to base.
 func absUnder(base, path string) string {
 	if filepath.IsAbs(path) {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(base, path)
-}
-
-// LoadResolved loads, validates and resolves a platform file: what a
-// reload and `composer plan` compare with the running platform.
-func LoadResolved(loader *tsk.Loader, path string) (*Resolved, *tsk.Document, error) {
-	p, doc, err := Load(loader, path)
-	if err != nil {
-		return nil, doc, err
-	}
-	return Resolve(p, doc), doc, nil
 }

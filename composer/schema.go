@@ -345,10 +345,21 @@ func (d *SeedDuration) UnmarshalTSK(v *tsk.Value) error {
 	return fmt.Errorf(`expected a duration such as "30s" or true (the default, %s), got %s`, SeedRecoveryTimeout, v.Describe())
 }
 
-// Load reads, decodes and validates a platform file. The returned document
-// lists the files the platform was built from, also when there are errors.
-// The error is a tsk.Diagnostics.
+// Load reads, decodes, resolves and validates a platform file. The
+// returned document lists the files the platform was built from, also
+// when there are errors. The error is a tsk.Diagnostics.
 func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
+	r, doc, err := LoadResolved(l, path)
+	if err != nil {
+		return nil, doc, err
+	}
+	return r.Platform, doc, nil
+}
+
+// LoadResolved loads a platform file into its resolved platform, which
+// it validates: what a reload and `composer plan` compare with the
+// running platform. The error is a tsk.Diagnostics.
+func LoadResolved(l *tsk.Loader, path string) (*Resolved, *tsk.Document, error) {
 	doc, err := l.Load(path)
 	if err != nil {
 		return nil, doc, err
@@ -357,10 +368,11 @@ func Load(l *tsk.Loader, path string) (*Platform, *tsk.Document, error) {
 	if err := doc.Decode(p); err != nil {
 		return nil, doc, err
 	}
-	if diags := Validate(p, doc); len(diags) > 0 {
+	r := Resolve(p, doc)
+	if diags := Validate(r); len(diags) > 0 {
 		return nil, doc, diags
 	}
-	return p, doc, nil
+	return r, doc, nil
 }
 
 // Defaults returns a platform with the defaults that a platform file

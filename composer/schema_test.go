@@ -121,15 +121,31 @@ func compareGolden(t *testing.T, golden, got string) {
 
 // TestWarnings checks what a valid platform says that has no effect.
 func TestWarnings(t *testing.T) {
-	p, doc, err := Load(&tsk.Loader{LookupEnv: noEnv}, "testdata/warnings.tsk")
+	r, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, "testdata/warnings.tsk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := Warnings(p, doc)
+	ws := Warnings(r)
 	for _, w := range ws {
 		if w.Severity != tsk.Warning {
 			t.Errorf("%v is not a warning", w)
 		}
 	}
 	compareGolden(t, "testdata/warnings.err", ws.Error()+"\n")
+}
+
+// TestValidateWithoutASource: a platform built in Go, not read from a
+// file, is validated too; its problems have no position.
+func TestValidateWithoutASource(t *testing.T) {
+	p := Defaults()
+	p.Services = map[string]*Service{"billing": {Kind: "http", LoadBalancer: "fastest"}}
+	diags := Validate(Resolve(p, nil))
+	if len(diags) != 2 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	for _, d := range diags {
+		if d.Pos.Line != 0 {
+			t.Errorf("a position out of nowhere: %v", d)
+		}
+	}
 }

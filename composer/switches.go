@@ -3,6 +3,7 @@ package composer
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -56,47 +57,54 @@ var kindKeys = map[string][]string{
 // service's kind, breaker blocks of services that have no breaker. They
 // do not make a platform invalid (the seed's own files set the switches),
 // and they have Severity tsk.Warning.
-func Warnings(p *Platform, doc *tsk.Document) tsk.Diagnostics {
+func Warnings(r *Resolved) tsk.Diagnostics {
+	p := r.Platform
 	var out tsk.Diagnostics
-	warn := func(v *tsk.Value, format string, args ...any) {
-		out = append(out, tsk.Diagnostic{Pos: v.Pos, End: v.End, Severity: tsk.Warning, Msg: fmt.Sprintf(format, args...)})
+	warn := func(src Source, format string, args ...any) {
+		out = append(out, tsk.Diagnostic{Pos: src.Pos(), End: src.End(), Severity: tsk.Warning, Msg: fmt.Sprintf(format, args...)})
 	}
-	for _, r := range switchRules {
-		v := doc.Lookup(r.path)
-		if v == nil || r.honor != nil && v.Kind == tsk.Bool && v.Bool == *r.honor {
+	for _, rule := range switchRules {
+		section, key, _ := strings.Cut(rule.path, ".")
+		if !r.Src.Key(section).Has(key) {
 			continue
 		}
-		warn(v, "%s: %s; the switch has no effect", r.path, r.what)
-	}
-	if v := doc.Lookup("microservices_architecture.distributed_tracing"); v != nil && v.Kind == tsk.Bool &&
-		v.Bool != p.Configuration.EnableDistributedTracing {
-		warn(v, "microservices_architecture.distributed_tracing: tracing follows [microservices_configuration] enable_distributed_tracing (%v); the switch has no effect",
-			p.Configuration.EnableDistributedTracing)
-	}
-	if v := doc.Lookup("microservices_components"); v != nil && v.Kind == tsk.Object && v.Obj.Len() > 0 {
-		warn(v, "[microservices_components] names components the composer does not read; it has no effect")
-	}
-	for _, name := range serviceOrder(doc, sortedKeys(p.Services)) {
-		s, block := p.Services[name], doc.Lookup("services."+name)
-		if s == nil || block == nil || block.Kind != tsk.Object {
+		src := r.Src.Key(section).Key(key)
+		if v := src.Value(); rule.honor != nil && v.Kind == tsk.Bool && v.Bool == *rule.honor {
 			continue
 		}
-		for _, m := range block.Obj.Members() {
+		warn(src, "%s: %s; the switch has no effect", rule.path, rule.what)
+	}
+	if arch := r.Src.Key("microservices_architecture"); arch.Has("distributed_tracing") {
+		src := arch.Key("distributed_tracing")
+		if v := src.Value(); v.Kind == tsk.Bool && v.Bool != p.Configuration.EnableDistributedTracing {
+			warn(src, "microservices_architecture.distributed_tracing: tracing follows [microservices_configuration] enable_distributed_tracing (%v); the switch has no effect",
+				p.Configuration.EnableDistributedTracing)
+		}
+	}
+	if r.Src.Has("microservices_components") && len(r.Src.Key("microservices_components").Keys()) > 0 {
+		warn(r.Src.Key("microservices_components"), "[microservices_components] names components the composer does not read; it has no effect")
+	}
+	for _, name := range serviceOrder(r, sortedKeys(p.Services)) {
+		s, rs := p.Services[name], r.Services[name]
+		if s == nil || rs == nil {
+			continue
+		}
+		for _, m := range rs.Src.Members() {
 			if kinds, ok := kindKeys[m.Key]; ok && !slices.Contains(kinds, s.Kind) {
-				warn(m.Value, "services.%s.%s: %s applies to %s services; for %s %s service it has no effect",
+				warn(Source{m.Value}, "services.%s.%s: %s applies to %s services; for %s %s service it has no effect",
 					name, m.Key, m.Key, joinOr(kinds), article(s.Kind), s.Kind)
 			}
 		}
 	}
+	breakers := r.Src.Key("circuit_breaker")
 	if p.Configuration.EnableCircuitBreaker {
-		targets := breakerTargets(p)
 		for _, name := range sortedKeys(p.CircuitBreaker.PerTarget) {
-			if v := doc.Lookup("circuit_breaker." + name); v != nil && p.Services[name] != nil && !slices.Contains(targets, name) {
-				warn(v, "circuit_breaker.%s: %s has no breaker (only http and process services, and services something calls, do)", name, name)
+			if _, ok := r.Breakers[name]; !ok && p.Services[name] != nil && breakers.Has(name) {
+				warn(breakers.Key(name), "circuit_breaker.%s: %s has no breaker (only http and process services, and services something calls, do)", name, name)
 			}
 		}
-	} else if v := doc.Lookup("circuit_breaker"); v != nil {
-		warn(v, "[circuit_breaker] has no effect: enable_circuit_breaker is false")
+	} else if r.Src.Has("circuit_breaker") {
+		warn(breakers, "[circuit_breaker] has no effect: enable_circuit_breaker is false")
 	}
 	return out.Sort()
 }

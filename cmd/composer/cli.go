@@ -137,14 +137,14 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "composer validate: --format is text or json, not %q\n", *format)
 		return 2
 	}
-	p, doc, err := composer.Load(&tsk.Loader{}, *file)
+	r, doc, err := composer.LoadResolved(&tsk.Loader{}, *file)
 	var diags parser.Diagnostics
 	switch {
 	case errors.As(err, &diags):
 	case err != nil:
 		diags = parser.Diagnostics{{Pos: parser.Pos{Filename: *file}, Msg: err.Error()}}
 	default:
-		diags = composer.Warnings(p, doc)
+		diags = composer.Warnings(r)
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -159,7 +159,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *format == "text" {
-		fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(p.Services), len(p.EventRoutes), len(doc.Files))
+		fmt.Fprintf(stdout, "%s: %d services, %d event routes (%d files)\n", *file, len(r.Services), len(r.EventRoutes), len(doc.Files))
 	}
 	return 0
 }

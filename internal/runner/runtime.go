@@ -251,7 +251,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if r.adminLn, err = net.Listen("tcp", model.Composer.Admin); err != nil {
 		return fail(fmt.Errorf("admin: listen on %s: %w", model.Composer.Admin, err))
 	}
-	for _, w := range composer.Warnings(model.Platform, doc) {
+	for _, w := range composer.Warnings(model) {
 		log.Warn(w.Error())
 	}
 	r.status.Started = time.Now().UTC()
