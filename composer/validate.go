@@ -14,7 +14,6 @@ import (
 
 	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/kafkabus"
-	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -180,7 +179,7 @@ type validator struct {
 
 // at reports a problem at an element's range.
 func (v *validator) at(src Source, format string, args ...any) {
-	d := parser.Errorf(src.Pos(), format, args...)
+	d := tsk.Errorf(src.Pos(), format, args...)
 	d.End = src.End()
 	v.diags = append(v.diags, d)
 }
@@ -248,7 +247,7 @@ func (v *validator) filter(src Source, expr string) {
 			pos.Line += e.Line - 1
 			pos.Column = e.Column
 		}
-		v.diags = append(v.diags, parser.Errorf(pos, "filter: %s", e.Msg))
+		v.diags = append(v.diags, tsk.Errorf(pos, "filter: %s", e.Msg))
 	}
 }
 

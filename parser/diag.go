@@ -10,130 +10,71 @@ import (
 )
 
 // Pos is a position in a source file: file name, byte offset, 1-based line
-// and 1-based column counted in bytes (as the Go tools count them).
-type Pos = lexer.Position
-
-// Severity says whether a diagnostic makes its input invalid.
-type Severity uint8
-
-// The severities. The zero value is an error.
-const (
-	Error   Severity = iota // the input is invalid
-	Warning                 // the input is valid, but probably not what was meant
-)
-
-func (s Severity) String() string {
-	if s == Warning {
-		return "warning"
-	}
-	return "error"
+// and 1-based column counted in bytes (as the Go tools count them). It is
+// the parser's own type: participle's positions are converted (PosOf) at
+// the parser's edge, and package tsk uses this type for its values and
+// diagnostics.
+type Pos struct {
+	Filename string
+	Offset   int
+	Line     int
+	Column   int
 }
 
-// MarshalText writes "error" or "warning".
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// PosOf converts a position of participle's lexer (the tokens of the
+// syntax tree carry them) into a Pos.
+func PosOf(p lexer.Position) Pos { return Pos(p) }
 
-// Diagnostic is one problem found in a source file: its severity, its
-// range (Pos to End; End is zero when only the start is known) and its
-// message.
-type Diagnostic struct {
-	Pos      Pos
-	End      Pos
-	Severity Severity
-	Msg      string
+// TokenPos is where a token of the syntax tree starts.
+func TokenPos(t lexer.Token) Pos { return Pos(t.Pos) }
+
+// Error is one syntax problem of a source file. Package tsk reports it as
+// a tsk.Diagnostic.
+type Error struct {
+	Pos Pos
+	Msg string
 }
 
-// Error formats the diagnostic as FILE:LINE:COL: message, or FILE:LINE:COL:
-// warning: message for a warning.
-func (d Diagnostic) Error() string {
-	msg := d.Msg
-	if d.Severity == Warning {
-		msg = "warning: " + msg
-	}
-	if d.Pos.Line == 0 {
-		if d.Pos.Filename == "" {
-			return msg
+// Error formats the problem as FILE:LINE:COL: message.
+func (e Error) Error() string {
+	if e.Pos.Line == 0 {
+		if e.Pos.Filename == "" {
+			return e.Msg
 		}
-		return d.Pos.Filename + ": " + msg
+		return e.Pos.Filename + ": " + e.Msg
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", d.Pos.Filename, d.Pos.Line, d.Pos.Column, msg)
+	return fmt.Sprintf("%s:%d:%d: %s", e.Pos.Filename, e.Pos.Line, e.Pos.Column, e.Msg)
 }
 
-// JSON is a diagnostic as the command-line tools print it with
-// --format json.
-type JSON struct {
-	File      string   `json:"file"`
-	Line      int      `json:"line"`
-	Column    int      `json:"column"`
-	EndLine   int      `json:"end_line"`
-	EndColumn int      `json:"end_column"`
-	Severity  Severity `json:"severity"`
-	Message   string   `json:"message"`
-}
+// Errors is a list of syntax problems. A nil or empty list means success;
+// a non-empty list is an error whose text has one problem per line.
+type Errors []Error
 
-// JSON returns the diagnostic in its JSON form; an unknown end is the
-// start.
-func (d Diagnostic) JSON() JSON {
-	end := d.End
-	if end.Line == 0 {
-		end = d.Pos
-	}
-	return JSON{File: d.Pos.Filename, Line: d.Pos.Line, Column: d.Pos.Column, EndLine: end.Line, EndColumn: end.Column,
-		Severity: d.Severity, Message: d.Msg}
-}
-
-// HasErrors reports whether any diagnostic is an error.
-func (ds Diagnostics) HasErrors() bool {
-	for _, d := range ds {
-		if d.Severity == Error {
-			return true
-		}
-	}
-	return false
-}
-
-// JSON returns the diagnostics in their JSON form (an empty list for none).
-func (ds Diagnostics) JSON() []JSON {
-	out := make([]JSON, len(ds))
-	for i, d := range ds {
-		out[i] = d.JSON()
-	}
-	return out
-}
-
-// Diagnostics is a list of problems. A nil or empty list means success; a
-// non-empty list is an error whose text has one diagnostic per line.
-type Diagnostics []Diagnostic
-
-func (ds Diagnostics) Error() string {
-	lines := make([]string, len(ds))
-	for i, d := range ds {
-		lines[i] = d.Error()
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
 }
 
-// Err returns ds as an error, or nil when it is empty.
-func (ds Diagnostics) Err() error {
-	if len(ds) == 0 {
+// Err returns es as an error, or nil when it is empty.
+func (es Errors) Err() error {
+	if len(es) == 0 {
 		return nil
 	}
-	return ds
+	return es
 }
 
-// Sort orders the diagnostics by file, line and column, keeping the order
-// of diagnostics at the same position, and drops exact duplicates.
-func (ds Diagnostics) Sort() Diagnostics {
-	slices.SortStableFunc(ds, func(a, b Diagnostic) int {
+// Sort orders the problems by file, line and column, keeping the order of
+// problems at the same position, and drops exact duplicates.
+func (es Errors) Sort() Errors {
+	slices.SortStableFunc(es, func(a, b Error) int {
 		return cmp.Or(
 			cmp.Compare(a.Pos.Filename, b.Pos.Filename),
 			cmp.Compare(a.Pos.Line, b.Pos.Line),
 			cmp.Compare(a.Pos.Column, b.Pos.Column),
 		)
 	})
-	return slices.CompactFunc(ds, func(a, b Diagnostic) bool { return a == b })
-}
-
-// Errorf makes a diagnostic at pos.
-func Errorf(pos Pos, format string, args ...any) Diagnostic {
-	return Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+	return slices.CompactFunc(es, func(a, b Error) bool { return a == b })
 }

@@ -10,9 +10,9 @@ import (
 
 // Comment is one comment of the source, kept for the formatter.
 type Comment struct {
-	Pos  lexer.Position
-	End  lexer.Position // position just after the comment's last byte
-	Text string         // verbatim, including the # or // or /* */ markers
+	Pos  Pos
+	End  Pos    // position just after the comment's last byte
+	Text string // verbatim, including the # or // or /* */ markers
 	// OwnLine is true when nothing but white space precedes the comment on its line.
 	OwnLine bool
 }
@@ -52,7 +52,7 @@ type scanner struct {
 	toks     []lexer.Token   // the current block of tokens
 	blocks   [][]lexer.Token // full blocks before it (see flush)
 	comments []Comment
-	errs     Diagnostics
+	errs     Errors
 	unclosed bool // a bracket is still open at the end of the input
 }
 
@@ -109,7 +109,7 @@ func (s *scanner) position(off int) lexer.Position {
 }
 
 func (s *scanner) errorf(off int, format string, args ...any) {
-	s.errs = append(s.errs, Diagnostic{Pos: s.position(off), Msg: fmt.Sprintf(format, args...)})
+	s.errs = append(s.errs, Error{Pos: PosOf(s.position(off)), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (s *scanner) emit(typ lexer.TokenType, start, end int) {
@@ -213,7 +213,7 @@ func (s *scanner) lexComment() {
 		s.pos = s.lineEnd(start)
 	}
 	text := strings.TrimRight(s.src[start:s.pos], " \t\r")
-	s.comments = append(s.comments, Comment{Pos: startPos, End: s.position(s.pos), Text: text, OwnLine: own})
+	s.comments = append(s.comments, Comment{Pos: PosOf(startPos), End: PosOf(s.position(s.pos)), Text: text, OwnLine: own})
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
@@ -304,8 +304,8 @@ func (s *scanner) checkUTF8() {
 		r, size := utf8.DecodeRuneInString(s.src[i:])
 		if r == utf8.RuneError && size <= 1 && reported != line {
 			reported = line
-			s.errs = append(s.errs, Diagnostic{
-				Pos: lexer.Position{Filename: s.file, Offset: i, Line: line, Column: i - lineStart + 1},
+			s.errs = append(s.errs, Error{
+				Pos: PosOf(lexer.Position{Filename: s.file, Offset: i, Line: line, Column: i - lineStart + 1}),
 				Msg: fmt.Sprintf("invalid UTF-8 byte 0x%02x", c),
 			})
 		}
@@ -368,7 +368,7 @@ func (s *scanner) run() {
 	for i := len(s.frames) - 1; i > 0; i-- {
 		if s.frames[i] != frameHeader {
 			open := s.opened[i]
-			s.errs = append(s.errs, Diagnostic{Pos: open, Msg: fmt.Sprintf("%q is never closed (expected %q)", s.src[open.Offset:open.Offset+1], closerOf(s.frames[i]))})
+			s.errs = append(s.errs, Error{Pos: PosOf(open), Msg: fmt.Sprintf("%q is never closed (expected %q)", s.src[open.Offset:open.Offset+1], closerOf(s.frames[i]))})
 			s.unclosed = true
 		}
 	}

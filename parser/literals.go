@@ -203,7 +203,7 @@ func (s *scanner) errorAtOffset(off int, msg string) {
 		ls += nl + 1
 		line++
 	}
-	s.errs = append(s.errs, Diagnostic{Pos: lexer.Position{Filename: s.file, Offset: off, Line: line, Column: off - ls + 1}, Msg: msg})
+	s.errs = append(s.errs, Error{Pos: PosOf(lexer.Position{Filename: s.file, Offset: off, Line: line, Column: off - ls + 1}), Msg: msg})
 }
 
 // advanceTo moves s.pos to end, counting the newlines passed.

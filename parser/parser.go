@@ -29,7 +29,7 @@ var (
 // Parse parses one file. It returns the syntax tree and every problem found.
 // When there are diagnostics the tree holds the statements that parsed (it is
 // never nil), which is enough for tools that want to go on reporting.
-func Parse(filename string, src []byte) (*File, Diagnostics) {
+func Parse(filename string, src []byte) (*File, Errors) {
 	file, diags, _ := ParsePieces(filename, src, nil)
 	return file, diags
 }
@@ -45,7 +45,7 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 // may already have been handed over), and the file is parsed again
 // statement by statement to report every error; streamed is then false, and
 // the caller should start over with the returned tree.
-func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Diagnostics, streamed bool) {
+func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Errors, streamed bool) {
 	s := newScanner(filename, string(src))
 	s.run()
 	// Each block of tokens holds whole top-level statements (see flush):
@@ -67,12 +67,12 @@ func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, d
 		// keep what parses.
 		toks, parts := joinBlocks(blocks, eof)
 		file = &File{}
-		var perrs Diagnostics
+		var perrs Errors
 		file.Items = parseItems(toks[:len(toks)-1], toks[len(toks)-1], &perrs)
 		if s.unclosed {
 			// The lexer reported where the unclosed bracket opened; the
 			// parser would only add "unexpected end of input".
-			perrs = slices.DeleteFunc(perrs, func(d Diagnostic) bool { return d.Pos == toks[len(toks)-1].Pos })
+			perrs = slices.DeleteFunc(perrs, func(d Error) bool { return d.Pos == PosOf(toks[len(toks)-1].Pos) })
 		}
 		yamlHints(src, perrs)
 		diags = append(diags, dropSameLine(perrs, diags)...)
@@ -84,7 +84,7 @@ func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, d
 
 // dropSameLine removes parse errors on lines that already have a lexical
 // error: they are its consequence, not a second problem.
-func dropSameLine(perrs, lexErrs Diagnostics) Diagnostics {
+func dropSameLine(perrs, lexErrs Errors) Errors {
 	if len(lexErrs) == 0 {
 		return perrs
 	}
@@ -233,7 +233,7 @@ func safeParse[G any](p *participle.Parser[G], l *sliceLexer) (g *G, err error) 
 
 // parseItems parses a statement list one statement at a time (recovery
 // mode). end is the token that ends the list (its closing bracket or EOF).
-func parseItems(toks []lexer.Token, end lexer.Token, errs *Diagnostics) []*Item {
+func parseItems(toks []lexer.Token, end lexer.Token, errs *Errors) []*Item {
 	var items []*Item
 	for len(toks) > 0 {
 		n := statementLen(toks)
@@ -295,18 +295,18 @@ func statementLen(toks []lexer.Token) int {
 // toDiagnostic turns a participle error into a diagnostic that names the
 // offending token in TuskLang's terms and what was expected instead. stmt
 // is the statement being parsed, for context.
-func toDiagnostic(err error, stmt []lexer.Token) Diagnostic {
+func toDiagnostic(err error, stmt []lexer.Token) Error {
 	var pe errParserPanic
 	if errors.As(err, &pe) {
-		return Diagnostic{Pos: pe.at.Pos, Msg: "unexpected " + describeEnd(pe.at)}
+		return Error{Pos: PosOf(pe.at.Pos), Msg: "unexpected " + describeEnd(pe.at)}
 	}
 	var ute *participle.UnexpectedTokenError
 	if !errors.As(err, &ute) {
 		var perr participle.Error
 		if errors.As(err, &perr) {
-			return Diagnostic{Pos: perr.Position(), Msg: perr.Message()}
+			return Error{Pos: PosOf(perr.Position()), Msg: perr.Message()}
 		}
-		return Diagnostic{Msg: err.Error()}
+		return Error{Msg: err.Error()}
 	}
 	t := ute.Unexpected
 	msg := "unexpected " + describeEnd(t)
@@ -324,7 +324,7 @@ func toDiagnostic(err error, stmt []lexer.Token) Diagnostic {
 			msg += ", expected " + strings.NewReplacer("<sep>", "a new line", "<key>", "a key", "<close>", `"}"`).Replace(exp[i+len("(expected "):len(exp)-1])
 		}
 	}
-	return Diagnostic{Pos: t.Pos, Msg: msg + hint(t)}
+	return Error{Pos: PosOf(t.Pos), Msg: msg + hint(t)}
 }
 
 // previous returns the token before t in stmt (zero when none).
@@ -360,13 +360,13 @@ func hint(t lexer.Token) string {
 }
 
 // ParseString is Parse for a string.
-func ParseString(filename, src string) (*File, Diagnostics) {
+func ParseString(filename, src string) (*File, Errors) {
 	return Parse(filename, []byte(src))
 }
 
 // Lex returns the tokens of src as "Type:value" strings (for tests and
 // debugging).
-func Lex(filename, src string) ([]string, Diagnostics) {
+func Lex(filename, src string) ([]string, Errors) {
 	s := newScanner(filename, src)
 	s.run()
 	names := lexer.SymbolsByRune(lexDefinition{})
@@ -379,7 +379,7 @@ func Lex(filename, src string) ([]string, Diagnostics) {
 
 // yamlHints explains "expected a value" errors on a line ending in ':'
 // whose next line is indented further: YAML-style nesting.
-func yamlHints(src []byte, errs Diagnostics) {
+func yamlHints(src []byte, errs Errors) {
 	lines := strings.Split(string(src), "\n")
 	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
 	for i, d := range errs {

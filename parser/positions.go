@@ -6,7 +6,7 @@ import "github.com/alecthomas/participle/v2/lexer"
 // position just after its last token.
 
 // TokenEnd returns the position just after t.
-func TokenEnd(t lexer.Token) Pos { return OffsetPos(t.Pos, t.Value, len(t.Value)) }
+func TokenEnd(t lexer.Token) Pos { return OffsetPos(PosOf(t.Pos), t.Value, len(t.Value)) }
 
 // Pos returns the position of the file's first statement.
 func (f *File) Pos() Pos {
@@ -20,16 +20,16 @@ func (f *File) Pos() Pos {
 func (it *Item) Pos() Pos {
 	switch {
 	case it.Entry != nil:
-		return it.Entry.Key.Pos
+		return PosOf(it.Entry.Key.Pos)
 	case it.VarDef != nil:
-		return it.VarDef.Name.Pos
+		return PosOf(it.VarDef.Name.Pos)
 	case it.Section != nil:
-		return it.Section.Open.Pos
+		return PosOf(it.Section.Open.Pos)
 	case it.Include != nil:
-		return it.Include.Directive.Pos
+		return PosOf(it.Include.Directive.Pos)
 	}
 	if it.Pairs != nil {
-		return it.Pairs.Pos
+		return PosOf(it.Pairs.Pos)
 	}
 	return Pos{}
 }
@@ -53,7 +53,7 @@ func (it *Item) End() Pos {
 }
 
 // Pos returns the position of the entry's key.
-func (e *Entry) Pos() Pos { return e.Key.Pos }
+func (e *Entry) Pos() Pos { return PosOf(e.Key.Pos) }
 
 // End returns the position just after the entry's value.
 func (e *Entry) End() Pos {
@@ -69,19 +69,19 @@ func (e *Entry) End() Pos {
 }
 
 // Pos returns the position of the block's opening bracket.
-func (b *Block) Pos() Pos { return b.Open.Pos }
+func (b *Block) Pos() Pos { return PosOf(b.Open.Pos) }
 
 // End returns the position just after the block's closing bracket.
 func (b *Block) End() Pos { return TokenEnd(b.Close) }
 
 // Pos returns the position of the array's '['.
-func (a *Array) Pos() Pos { return a.Open.Pos }
+func (a *Array) Pos() Pos { return PosOf(a.Open.Pos) }
 
 // End returns the position just after the array's ']'.
 func (a *Array) End() Pos { return TokenEnd(a.Close) }
 
 // Pos returns the position of the argument list's '('.
-func (a *Args) Pos() Pos { return a.Open.Pos }
+func (a *Args) Pos() Pos { return PosOf(a.Open.Pos) }
 
 // End returns the position just after the argument list's ')'.
 func (a *Args) End() Pos { return TokenEnd(a.Close) }
@@ -89,7 +89,7 @@ func (a *Args) End() Pos { return TokenEnd(a.Close) }
 // Pos returns the position of the expression's first token.
 func (x *Expr) Pos() Pos {
 	if x.Simple.Type != 0 {
-		return x.Simple.Pos
+		return PosOf(x.Simple.Pos)
 	}
 	return x.Head.Pos()
 }
@@ -108,7 +108,7 @@ func (x *Expr) End() Pos {
 }
 
 // Pos returns the position of the operator.
-func (b *BinOp) Pos() Pos { return b.Op.Pos }
+func (b *BinOp) Pos() Pos { return PosOf(b.Op.Pos) }
 
 // End returns the position just after the right operand.
 func (b *BinOp) End() Pos { return b.Right.End() }
@@ -117,17 +117,17 @@ func (b *BinOp) End() Pos { return b.Right.End() }
 func (p *Primary) Pos() Pos {
 	switch {
 	case p.Prefix.Type != 0:
-		return p.Prefix.Pos
+		return PosOf(p.Prefix.Pos)
 	case p.Scalar.Type != 0:
-		return p.Scalar.Pos
+		return PosOf(p.Scalar.Pos)
 	case p.Call != nil:
-		return p.Call.Name.Pos
+		return PosOf(p.Call.Name.Pos)
 	case p.Array != nil:
 		return p.Array.Pos()
 	case p.Object != nil:
 		return p.Object.Pos()
 	case p.Paren != nil:
-		return p.POpen.Pos
+		return PosOf(p.POpen.Pos)
 	}
 	return Pos{}
 }
@@ -150,7 +150,7 @@ func (p *Primary) End() Pos {
 }
 
 // Pos returns the position of the call's name.
-func (c *Call) Pos() Pos { return c.Name.Pos }
+func (c *Call) Pos() Pos { return PosOf(c.Name.Pos) }
 
 // End returns the position just after the call and its chain.
 func (c *Call) End() Pos {
@@ -164,7 +164,7 @@ func (c *Call) End() Pos {
 }
 
 // Pos returns the position of the link's name.
-func (l *Link) Pos() Pos { return l.Name.Pos }
+func (l *Link) Pos() Pos { return PosOf(l.Name.Pos) }
 
 // End returns the position just after the link.
 func (l *Link) End() Pos {

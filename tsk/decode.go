@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-
-	"github.com/tuskcompose/composer/parser"
 )
 
 // Unmarshaler is implemented by types that decode themselves from a value
@@ -710,7 +708,7 @@ func (d *decoder) unknown(mem *Member, names []string) {
 	if s := Suggest(mem.Key, names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	d.diags = append(d.diags, parser.Errorf(mem.KeyPos, "%s", msg))
+	d.diags = append(d.diags, Errorf(mem.KeyPos, "%s", msg))
 }
 
 // fieldByIndex returns the field at index, allocating nil embedded

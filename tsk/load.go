@@ -24,22 +24,6 @@ import (
 	"github.com/tuskcompose/composer/parser"
 )
 
-// Diagnostic is one problem, with its position.
-type Diagnostic = parser.Diagnostic
-
-// Diagnostics is a list of problems; as an error it prints one
-// FILE:LINE:COL: message per line.
-type Diagnostics = parser.Diagnostics
-
-// Severity says whether a diagnostic makes its input invalid.
-type Severity = parser.Severity
-
-// The severities.
-const (
-	Error   = parser.Error
-	Warning = parser.Warning
-)
-
 // Loader loads documents. The zero value reads files from disk, the
 // process environment and the wall clock; tests set the fields. A Loader
 // may be used by several goroutines at once.
@@ -166,7 +150,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 		e = newEvaluator(r, name)
 		e.items(file.Items)
 	}
-	r.diags = append(r.diags, diags...)
+	r.diags = append(r.diags, syntax(diags)...)
 	return e.root
 }
 

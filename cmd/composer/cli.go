@@ -19,7 +19,6 @@ import (
 
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/logging"
-	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/tsk"
 )
 
@@ -114,14 +113,9 @@ func runPlatform(args []string, stderr io.Writer) int {
 }
 
 func printErr(stderr io.Writer, err error) {
-	var diags parser.Diagnostics
-	if errors.As(err, &diags) {
-		for _, d := range diags {
-			fmt.Fprintln(stderr, d.Error())
-		}
-		return
+	for _, d := range tsk.AsDiagnostics(err, "") {
+		fmt.Fprintln(stderr, d.Error())
 	}
-	fmt.Fprintln(stderr, err)
 }
 
 // validate reports every error and warning of a platform file; it exits
@@ -138,12 +132,8 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	r, doc, err := composer.LoadResolved(&tsk.Loader{}, *file)
-	var diags parser.Diagnostics
-	switch {
-	case errors.As(err, &diags):
-	case err != nil:
-		diags = parser.Diagnostics{{Pos: parser.Pos{Filename: *file}, Msg: err.Error()}}
-	default:
+	diags := tsk.AsDiagnostics(err, *file)
+	if err == nil {
 		diags = composer.Warnings(r)
 	}
 	if *format == "json" {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/tuskcompose/composer/parser"
 	"github.com/tuskcompose/composer/parser/format"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -108,14 +107,9 @@ func (c *cli) load(name string) (*tsk.Document, bool) {
 
 // report prints an error: diagnostics one per line.
 func (c *cli) report(err error) {
-	var diags parser.Diagnostics
-	if errors.As(err, &diags) {
-		for _, d := range diags {
-			fmt.Fprintln(c.stderr, d.Error())
-		}
-		return
+	for _, d := range tsk.AsDiagnostics(err, "") {
+		fmt.Fprintln(c.stderr, d.Error())
 	}
-	fmt.Fprintln(c.stderr, err)
 }
 
 func (c *cli) json(args []string) int {
@@ -187,7 +181,7 @@ func (c *cli) check(args []string) int {
 		}
 		return status
 	}
-	var all parser.Diagnostics
+	var all tsk.Diagnostics
 	for _, name := range pos {
 		var err error
 		if name == "-" {
@@ -200,12 +194,7 @@ func (c *cli) check(args []string) int {
 		} else {
 			_, err = tsk.Load(name)
 		}
-		var diags parser.Diagnostics
-		if errors.As(err, &diags) {
-			all = append(all, diags...)
-		} else if err != nil {
-			all = append(all, parser.Diagnostic{Pos: parser.Pos{Filename: name}, Msg: err.Error()})
-		}
+		all = append(all, tsk.AsDiagnostics(err, name)...)
 	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")

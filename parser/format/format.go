@@ -59,7 +59,7 @@ const indentWidth = 4
 // the parser hands it a statement without content, it returns a diagnostic
 // at that statement and no output. The result does not depend on filename,
 // which only names the file in diagnostics.
-func Source(filename string, src []byte) ([]byte, parser.Diagnostics) {
+func Source(filename string, src []byte) ([]byte, parser.Errors) {
 	f, diags := parser.Parse(filename, src)
 	if len(diags) > 0 {
 		return nil, diags
@@ -94,7 +94,7 @@ func tokPos(t lexer.Token) pos {
 type printer struct {
 	comments []parser.Comment
 	next     int // index of the first comment not printed yet
-	errs     parser.Diagnostics
+	errs     parser.Errors
 
 	out    []byte
 	indent int // current nesting level
@@ -311,7 +311,7 @@ func (p *printer) item(it *parser.Item) {
 		p.needSpace = true
 		p.print(tokPos(it.Include.Path), it.Include.Path.Value)
 	default:
-		p.errs = append(p.errs, parser.Diagnostic{Pos: it.Pos(), Msg: msgUnexpanded})
+		p.errs = append(p.errs, parser.Error{Pos: it.Pos(), Msg: msgUnexpanded})
 	}
 }
 
