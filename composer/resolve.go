@@ -55,8 +55,11 @@ type ComposerSettings struct {
 	Admin        string `json:"admin"`
 	DataDir      string `json:"data_dir"` // absolute
 	OTLPEndpoint string `json:"otlp_endpoint"`
-	Metrics      bool   `json:"enable_metrics"`
-	Tracing      bool   `json:"enable_distributed_tracing"`
+	// DrainTimeout bounds a retired generation's requests and upgraded
+	// connections.
+	DrainTimeout time.Duration `json:"drain_timeout"`
+	Metrics      bool          `json:"enable_metrics"`
+	Tracing      bool          `json:"enable_distributed_tracing"`
 }
 
 // BusSettings are the event bus's: [events] without the retry defaults,
@@ -176,7 +179,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		Breakers: map[string]breaker.Settings{}, EventRoutes: map[string]*ResolvedRoute{}}
 	c := p.Composer
 	r.Composer = ComposerSettings{Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
-		OTLPEndpoint: c.OTLPEndpoint, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
+		OTLPEndpoint: c.OTLPEndpoint, DrainTimeout: c.DrainTimeout, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
 	e := p.Events
 	r.Bus = BusSettings{Kind: e.Bus, Group: c.Name, Brokers: e.Brokers, ClientID: e.ClientID, TLS: e.TLS,
 		SASL: BusSASL{Mechanism: e.SASL.Mechanism, Username: e.SASL.Username}, Topics: e.Topics,

@@ -79,6 +79,9 @@ type Settings struct {
 	// OTLPEndpoint is where traces go (OTLP over HTTP, host:port or URL);
 	// the OTEL_EXPORTER_OTLP_* variables work too. Neither: no tracing.
 	OTLPEndpoint string `tsk:"otlp_endpoint"`
+	// DrainTimeout bounds how long a retired generation's requests and
+	// upgraded connections may go on after a reload or a stop.
+	DrainTimeout time.Duration `tsk:"drain_timeout"`
 }
 
 // Service is one block of [services].
@@ -382,7 +385,8 @@ func Defaults() *Platform {
 	hc, cb, kb, retry := health.Defaults, breaker.Defaults, kafkabus.Defaults, events.DefaultRetry
 	return &Platform{
 		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true, EnableCircuitBreaker: true},
-		Composer:      Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data"},
+		Composer: Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data",
+			DrainTimeout: 30 * time.Second},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
 			Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold,
 			Path: hc.Path, StartInterval: hc.StartInterval,

@@ -124,6 +124,9 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 	}
+	if p.Composer.DrainTimeout < 0 {
+		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
+	}
 	v.routeConflicts(r, order)
 	v.cycles(r, names)
 	events := r.Src.Key("events")

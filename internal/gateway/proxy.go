@@ -267,9 +267,29 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 		in.Done()
 		return nil, err
 	}
-	// The request is in flight on the instance until its body is read.
+	// The request is in flight on the instance until its body is read:
+	// for an upgrade (101), until the connection closes.
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &doneConn{ReadWriteCloser: rwc, in: in}
+		return resp, nil
+	}
 	resp.Body = &doneBody{ReadCloser: resp.Body, in: in}
 	return resp, nil
+}
+
+// doneConn is the connection of an upgraded request (a WebSocket): the
+// reverse proxy needs it writable. It ends the instance's request once,
+// when closed.
+type doneConn struct {
+	io.ReadWriteCloser
+	in   *balancer.Instance
+	once sync.Once
+}
+
+func (c *doneConn) Close() error {
+	err := c.ReadWriteCloser.Close()
+	c.once.Do(c.in.Done)
+	return err
 }
 
 // doneBody ends the instance's request once, when the body is closed.

@@ -126,8 +126,14 @@ type generation struct {
 	// refs counts the requests serving on this generation, plus one while
 	// it is the current one (see acquire); drained is closed when it
 	// reaches zero.
-	refs    atomic.Int64
-	drained chan struct{}
+	refs        atomic.Int64
+	drained     chan struct{}
+	drainedOnce sync.Once
+	// ctx ends when the generation has drained after its retirement (or
+	// drain_timeout passed): upgraded connections (WebSockets) still open
+	// on it are closed then.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	number    int
 	model     *composer.Resolved // composer.Carry'd: the settings it runs with
@@ -167,6 +173,12 @@ func (r *Runner) acquire() *generation {
 				return g
 			}
 		}
+		if r.current.Load() == g {
+			// The current generation has no references left: the runner
+			// is stopping. Serve on it rather than spin.
+			g.refs.Add(1)
+			return g
+		}
 	}
 }
 
@@ -174,8 +186,25 @@ func (r *Runner) acquire() *generation {
 // when the generation is retired).
 func (g *generation) release() {
 	if g.refs.Add(-1) == 0 {
-		close(g.drained)
+		g.drainedOnce.Do(func() { close(g.drained) })
 	}
+}
+
+// serve serves a request on the current generation. An upgraded
+// connection (a WebSocket) keeps the generation until it closes, and is
+// closed when the generation's context ends (drain_timeout after the
+// reload or stop that retired it); other requests pay nothing for that.
+func (r *Runner) serve(w http.ResponseWriter, req *http.Request) {
+	g := r.acquire()
+	defer g.release()
+	if req.Header.Get("Upgrade") != "" {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		stop := context.AfterFunc(g.ctx, cancel)
+		defer stop()
+		req = req.WithContext(ctx)
+	}
+	g.handler.ServeHTTP(w, req)
 }
 
 // wait waits until the generation's requests have ended, at most limit.
@@ -295,11 +324,7 @@ func (r *Runner) gen() *generation { return r.current.Load() }
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
 	r.gatewaySrv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			g := r.acquire()
-			defer g.release()
-			g.handler.ServeHTTP(w, req)
-		}),
+		Handler:           http.HandlerFunc(r.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	r.adminSrv = &http.Server{Handler: admin.Handler(r), ReadHeaderTimeout: 10 * time.Second}
@@ -355,6 +380,15 @@ func (r *Runner) Stop(ctx context.Context) error {
 	}
 	r.reloadMu.Lock()
 	g := r.gen()
+	// Upgraded connections are not the server's to wait for: they hold the
+	// generation until they close, up to drain_timeout (or ctx's end).
+	g.release()
+	limit := g.model.Composer.DrainTimeout
+	if d, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(d))
+	}
+	g.wait(limit)
+	g.cancel()
 	r.stopProcesses(ctx, g)
 	supervisor.Sweep(r.runID) // what left the processes' groups
 	r.runs.Remove(r.runID)
@@ -504,12 +538,18 @@ func diagnostics(err error) []string {
 // Called with reloadMu held, after the swap.
 func (r *Runner) retire(old, next *generation) {
 	acts := next.actions
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		old.wait(old.model.Composer.DrainTimeout)
+		old.cancel() // what is still open on it (upgraded connections) closes
+	}()
 	for name, pg := range old.processes {
 		if next.processes[name] != pg {
 			r.bg.Add(1)
 			go func() {
 				defer r.bg.Done()
-				old.wait(10 * time.Second)
+				old.wait(old.model.Composer.DrainTimeout)
 				pg.stop(r.ctx)
 			}()
 		}
@@ -545,6 +585,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		breakers: map[string]*breaker.Breaker{}, instances: map[string]*balancer.Instance{},
 		services: map[string]*serviceEntry{}, processes: map[string]*processGroup{}, routes: map[string]*routeEntry{}}
 	g.refs.Store(1) // the runner's, until the next swap
+	g.ctx, g.cancel = context.WithCancel(r.ctx)
 	if prev != nil {
 		g.number = prev.number + 1
 	}

@@ -21,13 +21,16 @@ import (
 func noEnv(string) (string, bool) { return "", false }
 
 // platform writes a platform file on loopback ports, with data in dir.
-func platform(dir, extra string) string {
+func platform(dir, extra string) string { return platformWith(dir, "", extra) }
+
+// platformWith is platform with more [composer] settings.
+func platformWith(dir, settings, extra string) string {
 	return fmt.Sprintf(`[composer]
 name: "shop"
 listen: "127.0.0.1:0"
 admin: "127.0.0.1:0"
 data_dir: %q
-
+%s
 [services]
 users { kind: "builtin", routes: ["/users", "/users/:id"] }
 orders { kind: "builtin", routes: ["/orders", "/orders/:id", "/orders/:id/status"], calls: ["users"] }
@@ -45,7 +48,7 @@ recovery_timeout: "1m"
 [event_routes]
 welcome { topic: "user.created", to: ["notifications"] }
 order_confirmation { topic: "order.created", to: ["notifications"] }
-%s`, filepath.Join(dir, "data"), extra)
+%s`, filepath.Join(dir, "data"), settings, extra)
 }
 
 type running struct {
@@ -56,9 +59,15 @@ type running struct {
 
 func startPlatform(t *testing.T, extra string) *running {
 	t.Helper()
+	return startPlatformWith(t, "", extra)
+}
+
+// startPlatformWith is startPlatform with more [composer] settings.
+func startPlatformWith(t *testing.T, settings, extra string) *running {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "platform.tsk")
-	if err := os.WriteFile(file, []byte(platform(dir, extra)), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(platformWith(dir, settings, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -76,7 +85,12 @@ func startPlatform(t *testing.T, extra string) *running {
 
 func (p *running) rewrite(t *testing.T, extra string) {
 	t.Helper()
-	if err := os.WriteFile(p.file, []byte(platform(p.dir, extra)), 0o644); err != nil {
+	p.rewriteWith(t, "", extra)
+}
+
+func (p *running) rewriteWith(t *testing.T, settings, extra string) {
+	t.Helper()
+	if err := os.WriteFile(p.file, []byte(platformWith(p.dir, settings, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
