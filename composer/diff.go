@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/services"
 )
 
@@ -193,7 +194,8 @@ func components(r *Resolved) map[string]map[string]any {
 	put(KindBus, KindBus, r.Bus)
 	for name, s := range r.Services {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
-			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout})
+			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
+			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -231,6 +233,9 @@ type serviceView struct {
 	Calls        []string      `json:"calls"`
 	DependsOn    Dependencies  `json:"depends_on"`
 	StartTimeout time.Duration `json:"start_timeout"`
+	Retry        gateway.Retry `json:"retry"`
+	Deadline     time.Duration `json:"deadline"`
+	MaxBodySize  int64         `json:"max_body_size"`
 }
 
 type balancerView struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -99,6 +100,11 @@ type ResolvedService struct {
 	StripPrefix bool          `json:"strip_prefix"`
 	// StartTimeout is how long dependents wait for the service.
 	StartTimeout time.Duration `json:"start_timeout"`
+	// Retry is the backoff, budget and body limit of the retries.
+	Retry    gateway.Retry `json:"retry"`
+	Deadline time.Duration `json:"deadline"`
+	// MaxBodySize is the largest request body the gateway takes (413 over).
+	MaxBodySize int64 `json:"max_body_size"`
 	// Health is nil for a service that is not health-checked: builtins,
 	// and processes with neither routes nor a health_endpoint.
 	Health *health.Settings `json:"health_checks,omitempty"`
@@ -202,6 +208,10 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		if rs.StartTimeout <= 0 {
 			rs.StartTimeout = DefaultStartTimeout
 		}
+		rs.Retry, rs.Deadline, rs.MaxBodySize = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize
+		if rs.MaxBodySize <= 0 {
+			rs.MaxBodySize = gateway.DefaultMaxBodySize
+		}
 		switch s.Kind {
 		case "http":
 			rs.Instances = s.Instances.URLs
@@ -275,6 +285,29 @@ func (r *Resolved) Compile() {
 	for _, rr := range r.EventRoutes {
 		rr.compile()
 	}
+}
+
+// resolveRetry is a service's retry settings over gateway.RetryDefaults;
+// the budget's keys may be set to 0.
+func resolveRetry(s *Service, src Source) gateway.Retry {
+	r := gateway.RetryDefaults
+	if s.RetryBackoff > 0 {
+		r.Backoff = s.RetryBackoff
+	}
+	if s.MaxRetryBackoff > 0 {
+		r.MaxBackoff = s.MaxRetryBackoff
+	}
+	if s.RetryBodyLimit > 0 {
+		r.BodyLimit = s.RetryBodyLimit
+	}
+	budget := src.Key("retry_budget")
+	if src.Has("retry_budget") && budget.Has("ratio") || s.RetryBudget.Ratio > 0 {
+		r.BudgetRatio = s.RetryBudget.Ratio
+	}
+	if src.Has("retry_budget") && budget.Has("min_per_second") || s.RetryBudget.MinPerSecond > 0 {
+		r.BudgetMinPerSecond = s.RetryBudget.MinPerSecond
+	}
+	return r
 }
 
 // resolveHealth is the effective health checks of a service: the

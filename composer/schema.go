@@ -107,6 +107,22 @@ type Service struct {
 	StopSignal     string            `tsk:"stop_signal"`
 	StopTimeout    time.Duration     `tsk:"stop_timeout"`
 	StartTimeout   time.Duration     `tsk:"start_timeout"` // how long dependents wait for it
+
+	// The request path (http and process services).
+	RetryBackoff    time.Duration `tsk:"retry_backoff"`
+	MaxRetryBackoff time.Duration `tsk:"max_retry_backoff"`
+	RetryBudget     RetryBudget   `tsk:"retry_budget"`
+	RetryBodyLimit  int64         `tsk:"retry_body_limit"` // bytes
+	Deadline        time.Duration `tsk:"deadline"`         // across all tries
+	MaxBodySize     int64         `tsk:"max_body_size"`    // bytes of a request body
+}
+
+// RetryBudget is `retry_budget { ratio, min_per_second }`: retries over
+// the last 10 s stay under ratio × the requests plus min_per_second a
+// second.
+type RetryBudget struct {
+	Ratio        float64 `tsk:"ratio"`
+	MinPerSecond int     `tsk:"min_per_second"`
 }
 
 // Instances is `instances`: the URLs of an http service's instances, or

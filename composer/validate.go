@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -93,6 +94,24 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			if s.MaxRestarts < 0 {
 				v.at(src.Key("max_restarts"), "max_restarts cannot be negative")
 			}
+		}
+		for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
+			"deadline": s.Deadline, "timeout": s.Timeout} {
+			if d < 0 {
+				v.at(src.Key(key), "%s cannot be negative", key)
+			}
+		}
+		if s.Retries < 0 {
+			v.at(src.Key("retries"), "retries cannot be negative")
+		}
+		if s.RetryBackoff > 0 && s.MaxRetryBackoff > 0 && s.MaxRetryBackoff < s.RetryBackoff {
+			v.at(src.Key("max_retry_backoff"), "max_retry_backoff %s is less than retry_backoff %s", s.MaxRetryBackoff, s.RetryBackoff)
+		}
+		if b := s.RetryBudget; b.Ratio < 0 || b.MinPerSecond < 0 {
+			v.at(src.Key("retry_budget"), "retry_budget: ratio and min_per_second cannot be negative")
+		}
+		if s.RetryBodyLimit < 0 || s.MaxBodySize < 0 {
+			v.at(src, "retry_body_limit and max_body_size are sizes in bytes, not negative")
 		}
 		for i, c := range s.Calls {
 			if !slices.Contains(names, c) {

@@ -28,6 +28,10 @@ func RequestID(next http.Handler) http.Handler {
 	})
 }
 
+// DefaultMaxBodySize is the largest request body a service takes when it
+// sets no max_body_size.
+const DefaultMaxBodySize = 1 << 20
+
 // BodyLimit refuses request bodies over limit bytes with a JSON 413.
 func BodyLimit(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -35,8 +35,15 @@ type Upstream struct {
 	Balancer    *balancer.Balancer
 	Breaker     *breaker.Breaker
 	Timeout     time.Duration // of one try, until the answer's headers; 0 is no limit
-	Retries     int           // further tries of an idempotent request, each on another instance
-	StripPrefix string        // removed from the path before forwarding
+	Retries     int           // further tries of an idempotent request, on another instance while one is left
+	Retry       Retry         // backoff, budget and body limit of the retries
+	// Budget is the service's retry budget, shared by its routes (nil:
+	// retries are not budgeted).
+	Budget *Budget
+	// Deadline bounds a request across all its tries, its answer's body
+	// included (0: none).
+	Deadline    time.Duration
+	StripPrefix string // removed from the path before forwarding
 	// Transport makes the calls; its response-header timeout is Timeout
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
@@ -163,27 +170,68 @@ type tries struct {
 	base http.RoundTripper
 }
 
-func idempotent(r *http.Request) bool {
-	switch r.Method {
+// idempotentMethod reports whether a request of the method may be sent
+// twice (RFC 9110's idempotent methods).
+func idempotentMethod(m string) bool {
+	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
-		return r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
+		return true
 	}
 	return false
 }
 
+// RoundTrip makes the tries of one request. A failed try (5xx, timeout,
+// connection error) of an idempotent request is tried again, on another
+// instance while one is left, else on the same one, after a backoff and
+// only while the service's retry budget allows; when the tries run out,
+// the client gets the last real answer, status, headers and body. (Only
+// when no try got an answer is the error the gateway's own.)
 func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 	u := t.u
+	if u.Budget != nil && u.Retries > 0 {
+		u.Budget.request()
+	}
+	retryable := u.Retries > 0 && idempotentMethod(req.Method) && replayable(req, u.Retry.BodyLimit)
+	var cancel context.CancelFunc
+	if u.Deadline > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), u.Deadline)
+		req = req.WithContext(ctx)
+	}
+	resp, err := t.tries(req, retryable)
+	if cancel != nil {
+		if resp == nil {
+			cancel()
+		} else {
+			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel} // the deadline covers the body too
+		}
+	}
+	return resp, err
+}
+
+func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error) {
+	u := t.u
 	var tried []*balancer.Instance
+	var last *kept // the last failed answer, while another try is made
+	fail := func(err error) (*http.Response, error) {
+		if last != nil {
+			return last.answer(), nil
+		}
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		ticket, retryAfter, ok := u.Breaker.Allow()
 		if !ok {
 			trace.SpanFromContext(req.Context()).AddEvent("circuit breaker open", trace.WithAttributes(attribute.String("service", u.Name)))
-			return nil, &openError{retryAfter}
+			return fail(&openError{retryAfter})
 		}
 		in := u.Balancer.Pick(tried...)
+		if in == nil && len(tried) > 0 {
+			in = u.Balancer.Pick() // none left: the same one again
+		}
 		if in == nil {
 			u.Breaker.Done(ticket, breaker.Ignored)
-			return nil, errNoInstance
+			return fail(errNoInstance)
 		}
 		tried = append(tried, in)
 		resp, err := t.try(req, in, attempt)
@@ -196,18 +244,42 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 		if u.OnTry != nil && outcome != breaker.Ignored {
 			u.OnTry(tryOutcome(outcome, err), attempt > 0)
 		}
-		if outcome != breaker.Failure || attempt >= u.Retries || !idempotent(req) || req.Context().Err() != nil {
+		again := outcome == breaker.Failure && retryable && attempt < u.Retries && req.Context().Err() == nil &&
+			(u.Budget == nil || u.Budget.retry(u.Retry))
+		var failed *http.Response // the answer the retry follows (nil: a transport error)
+		if again && resp != nil {
+			if k, ok := keep(resp); ok {
+				last, failed, resp = k, k.resp, nil
+			} else {
+				again = false // a failed answer too large to hold is the answer
+			}
+		}
+		if !again {
+			if resp != nil {
+				return resp, nil
+			}
 			var te interface{ Timeout() bool }
 			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
 				err = errTimeout
 			}
-			return resp, err
+			return fail(err)
 		}
-		if resp != nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
+		if sleepCtx(req.Context(), u.Retry.wait(attempt+1, failed)) != nil {
+			return fail(errTimeout)
 		}
 	}
+}
+
+// cancelBody ends a request's deadline when its answer's body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func tryOutcome(o breaker.Outcome, err error) string {

@@ -707,7 +707,8 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 		case "http", "process":
 			e := g.services[name]
 			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
-				Retries: s.Retries, Transport: r.transportFor(s.Timeout), Log: r.log}
+				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline,
+				Transport: r.transportFor(s.Timeout), Log: r.log}
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
 			}
@@ -717,16 +718,16 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 					u.StripPrefix = staticPrefix(route)
 				}
 				routeService[route] = name
-				engine.Any(route, gin.WrapH(u.Handler()))
+				engine.Any(route, gin.WrapH(gateway.BodyLimit(s.MaxBodySize, u.Handler())))
 			}
 			continue
 		}
 		for _, route := range s.Routes {
-			engine.Any(route, gin.WrapH(h))
+			engine.Any(route, gin.WrapH(gateway.BodyLimit(s.MaxBodySize, h)))
 			routeService[route] = name
 		}
 	}
-	return gateway.RequestID(gateway.BodyLimit(1<<20, engine))
+	return gateway.RequestID(engine)
 }
 
 // consume starts the consumer of an event route.

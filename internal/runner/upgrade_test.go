@@ -122,3 +122,45 @@ func TestWebSocketClosedAfterDrainTimeout(t *testing.T) {
 	}
 	t.Logf("closed %s after the reload", time.Since(start).Round(time.Millisecond))
 }
+
+// TestServerSentEventsStream: an answer written in parts reaches the
+// client part by part through the gateway, not buffered whole.
+func TestServerSentEventsStream(t *testing.T) {
+	next := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "data: two\n\n")
+	}))
+	t.Cleanup(up.Close)
+	p := startPlatform(t, fmt.Sprintf("[services]\nfeed { kind: \"http\", instances: [%q], routes: [\"/feed\"] }\n", up.URL))
+	resp, err := http.Get("http://" + p.r.GatewayAddr() + "/feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	done := make(chan string, 1)
+	go func() {
+		n, _ := resp.Body.Read(buf)
+		done <- string(buf[:n])
+	}()
+	select {
+	case got := <-done:
+		if got != "data: one\n\n" {
+			t.Errorf("first part %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event did not arrive before the second was written: the answer is buffered")
+	}
+	close(next)
+}

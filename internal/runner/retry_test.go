@@ -1,0 +1,66 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestRetriesThroughThePlatform: the platform file's retry keys reach the
+// request path: a 500 survives the retries intact, a PUT's body reaches
+// the second instance unchanged, and max_body_size answers 413.
+func TestRetriesThroughThePlatform(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	instance := func(name string, status int) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/health" {
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			seen[name] = append(seen[name], r.Method+" "+string(b))
+			mu.Unlock()
+			w.Header().Set("X-Instance", name)
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "%s says %d", name, status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	broken, fine := instance("broken", 500), instance("fine", 200)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+lonely { kind: "http", instances: [%q], routes: ["/lonely"], retries: 2, retry_backoff: "1ms", max_retry_backoff: "2ms" }
+pair { kind: "http", instances: [%q, %q], routes: ["/pair"], retries: 1, retry_backoff: "1ms", max_body_size: 64 }
+[circuit_breaker]
+failure_threshold: 100
+`, broken.URL, broken.URL, fine.URL))
+	gw := "http://" + p.r.GatewayAddr()
+	status, body := call(t, "GET", gw+"/lonely", "")
+	if status != 500 || body != "broken says 500" {
+		t.Errorf("the last real answer: %d %q", status, body)
+	}
+	mu.Lock()
+	if n := len(seen["broken"]); n != 3 {
+		t.Errorf("%d tries of the lone instance, want 3", n)
+	}
+	seen = map[string][]string{}
+	mu.Unlock()
+	for range 2 {
+		if status, body := call(t, "PUT", gw+"/pair", "the same bytes"); status != 200 {
+			t.Errorf("PUT: %d %s", status, body)
+		}
+	}
+	mu.Lock()
+	if got := strings.Join(seen["fine"], ","); got != "PUT the same bytes,PUT the same bytes" {
+		t.Errorf("the fine instance saw %q", got)
+	}
+	mu.Unlock()
+	if status, body := call(t, "PUT", gw+"/pair", strings.Repeat("x", 65)); status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too large") {
+		t.Errorf("a body over max_body_size: %d %s", status, body)
+	}
+}
