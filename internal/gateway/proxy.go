@@ -31,12 +31,12 @@ import (
 
 // Upstream is a service behind the gateway.
 type Upstream struct {
-	Name        string
-	Balancer    *balancer.Balancer
-	Breaker     *breaker.Breaker
-	Timeout     time.Duration // of one try, until the answer's headers; 0 is no limit
-	Retries     int           // further tries of an idempotent request, on another instance while one is left
-	Retry       Retry         // backoff, budget and body limit of the retries
+	Name     string
+	Balancer *balancer.Balancer
+	Breaker  *breaker.Breaker
+	Timeout  time.Duration // of one try, until the answer's headers; 0 is no limit
+	Retries  int           // further tries of an idempotent request, on another instance while one is left
+	Retry    Retry         // backoff, budget and body limit of the retries
 	// Budget is the service's retry budget, shared by its routes (nil:
 	// retries are not budgeted).
 	Budget *Budget

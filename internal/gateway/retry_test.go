@@ -129,7 +129,7 @@ func TestRetryBudget(t *testing.T) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
 	gw, _ := gatewayFor(t, Upstream{Name: "s", Retries: 3, Budget: &Budget{},
 		Breaker: breaker.New(breaker.Settings{FailureThreshold: 1 << 30}, nil, nil),
-		Retry: Retry{BudgetRatio: 0.2, BodyLimit: 1 << 10}}, up.URL)
+		Retry:   Retry{BudgetRatio: 0.2, BodyLimit: 1 << 10}}, up.URL)
 	const requests = 200
 	for range requests {
 		if resp, _ := get(t, gw.URL+"/a"); resp.StatusCode != 500 {
