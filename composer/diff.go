@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/services"
 )
@@ -204,10 +205,10 @@ func components(r *Resolved) map[string]map[string]any {
 			for _, u := range s.Instances {
 				put(KindInstance, name+" "+u, u)
 			}
-			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances})
+			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances, Outlier: s.Outlier})
 		case "process":
 			put(KindProcess, name, s.Process)
-			put(KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process)})
+			put(KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process), Outlier: s.Outlier})
 		}
 		if s.Health != nil {
 			put(KindHealthCheck, name, s.Health)
@@ -243,7 +244,8 @@ type balancerView struct {
 	Instances []string `json:"instances,omitempty"`
 	// Process is a digest of the process spec: new instances, a new
 	// balancer.
-	Process string `json:"process,omitempty"`
+	Process string           `json:"process,omitempty"`
+	Outlier balancer.Outlier `json:"outlier_detection"`
 }
 
 type storeConsumer struct {

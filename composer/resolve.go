@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/events"
@@ -105,6 +106,8 @@ type ResolvedService struct {
 	Deadline time.Duration `json:"deadline"`
 	// MaxBodySize is the largest request body the gateway takes (413 over).
 	MaxBodySize int64 `json:"max_body_size"`
+	// Outlier is the outlier ejection of an http or process service.
+	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
 	// and processes with neither routes nor a health_endpoint.
 	Health *health.Settings `json:"health_checks,omitempty"`
@@ -212,6 +215,9 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		if rs.MaxBodySize <= 0 {
 			rs.MaxBodySize = gateway.DefaultMaxBodySize
 		}
+		if s.Kind == "http" || s.Kind == "process" {
+			rs.Outlier = resolveOutlier(p, root, name)
+		}
 		switch s.Kind {
 		case "http":
 			rs.Instances = s.Instances.URLs
@@ -308,6 +314,18 @@ func resolveRetry(s *Service, src Source) gateway.Retry {
 		r.BudgetMinPerSecond = s.RetryBudget.MinPerSecond
 	}
 	return r
+}
+
+// resolveOutlier is a service's outlier ejection: the section's, then the
+// keys its own block's outlier_detection sets.
+func resolveOutlier(p *Platform, root Source, name string) balancer.Outlier {
+	o := p.HealthChecks.OutlierDetection
+	if over, ok := p.HealthChecks.PerService[name]; ok {
+		block := sourceOf(sourceOf(root.Key("health_checks"), name), "outlier_detection")
+		o = overlayKeys(o, over.OutlierDetection, block.Value())
+	}
+	return balancer.Outlier{ConsecutiveFailures: o.ConsecutiveFailures, BaseEjectionTime: o.BaseEjectionTime,
+		MaxEjectionTime: o.MaxEjectionTime, MaxEjectionPercent: o.MaxEjectionPercent}
 }
 
 // resolveHealth is the effective health checks of a service: the

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/health"
@@ -228,6 +229,17 @@ type HealthCheck struct {
 	// StartInterval is the time between probes of an instance that has
 	// not passed one yet (a process starting), as compose's start_interval.
 	StartInterval time.Duration `tsk:"start_interval"`
+	// OutlierDetection ejects instances whose real requests fail.
+	OutlierDetection OutlierDetection `tsk:"outlier_detection"`
+}
+
+// OutlierDetection is `outlier_detection { ... }` in [health_checks]:
+// passive health, from the real requests (Envoy's outlier detection).
+type OutlierDetection struct {
+	ConsecutiveFailures int           `tsk:"consecutive_failures"` // 0: off
+	BaseEjectionTime    time.Duration `tsk:"base_ejection_time"`
+	MaxEjectionTime     time.Duration `tsk:"max_ejection_time"`
+	MaxEjectionPercent  int           `tsk:"max_ejection_percent"`
 }
 
 // HealthChecks is [health_checks]: defaults, then per-service blocks.
@@ -398,7 +410,7 @@ func LoadResolved(l *tsk.Loader, path string) (*Resolved, *tsk.Document, error) 
 // overrides. Those of health checks, breakers, event retries and the
 // Kafka bus are their packages' own Defaults, written once there.
 func Defaults() *Platform {
-	hc, cb, kb, retry := health.Defaults, breaker.Defaults, kafkabus.Defaults, events.DefaultRetry
+	hc, cb, kb, retry, od := health.Defaults, breaker.Defaults, kafkabus.Defaults, events.DefaultRetry, balancer.OutlierDefaults
 	return &Platform{
 		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true, EnableCircuitBreaker: true},
 		Composer: Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data",
@@ -406,6 +418,8 @@ func Defaults() *Platform {
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
 			Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold,
 			Path: hc.Path, StartInterval: hc.StartInterval,
+			OutlierDetection: OutlierDetection{ConsecutiveFailures: od.ConsecutiveFailures, BaseEjectionTime: od.BaseEjectionTime,
+				MaxEjectionTime: od.MaxEjectionTime, MaxEjectionPercent: od.MaxEjectionPercent},
 		}},
 		CircuitBreaker: CircuitBreakers{CircuitBreaker: CircuitBreaker{
 			FailureThreshold: SeedCount(cb.FailureThreshold), RecoveryTimeout: SeedDuration(cb.RecoveryTimeout),

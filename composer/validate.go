@@ -179,6 +179,11 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 	}
+	hcs := r.Src.Key("health_checks")
+	v.outlier(hcs.Key("outlier_detection"), p.HealthChecks.OutlierDetection)
+	for _, name := range sortedKeys(p.HealthChecks.PerService) {
+		v.outlier(hcs.Key(name).Key("outlier_detection"), p.HealthChecks.PerService[name].OutlierDetection)
+	}
 	blocks(v, r.Src.Key("circuit_breaker"), "circuit_breaker", p.CircuitBreaker.PerTarget, names)
 	blocks(v, r.Src.Key("health_checks"), "health_checks", p.HealthChecks.PerService, names)
 	return v.diags.Sort()
@@ -235,6 +240,19 @@ func (v *validator) kafka(src Source, e Events) {
 	}
 	if e.Linger < 0 {
 		v.at(src.Key("linger"), "linger cannot be negative")
+	}
+}
+
+// outlier checks an outlier_detection block.
+func (v *validator) outlier(src Source, o OutlierDetection) {
+	if o.ConsecutiveFailures < 0 {
+		v.at(src.Key("consecutive_failures"), "consecutive_failures cannot be negative (0 turns outlier detection off)")
+	}
+	if o.BaseEjectionTime < 0 || o.MaxEjectionTime < 0 {
+		v.at(src, "ejection times cannot be negative")
+	}
+	if o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100 {
+		v.at(src.Key("max_ejection_percent"), "max_ejection_percent %d is not 0 to 100", o.MaxEjectionPercent)
 	}
 }
 

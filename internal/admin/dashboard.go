@@ -63,11 +63,15 @@ func snapshot(r Platform, prev map[string]int64, elapsed time.Duration) (Snapsho
 		if svc.Kind != "builtin" {
 			healthy, unhealthy := 0, 0
 			for _, in := range svc.Instances {
-				v.Instances = append(v.Instances, InstanceView(in))
-				switch in.Health {
+				iv := InstanceView{Address: in.Address, Health: in.Health, InFlight: in.InFlight}
+				if in.EjectedUntil != nil {
+					iv.Health = "ejected"
+				}
+				v.Instances = append(v.Instances, iv)
+				switch iv.Health {
 				case balancer.Healthy.String():
 					healthy++
-				case balancer.Unhealthy.String():
+				case balancer.Unhealthy.String(), "ejected":
 					unhealthy++
 				}
 			}

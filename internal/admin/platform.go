@@ -92,6 +92,10 @@ type Instance struct {
 	Address  string `json:"address"`
 	Health   string `json:"health"`
 	InFlight int64  `json:"in_flight"`
+	// EjectedUntil is set while outlier detection keeps the instance out
+	// of the balancer; Ejections counts the times it did.
+	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
+	Ejections    int        `json:"ejections,omitempty"`
 }
 
 // Process is one instance of a process service, as `composer ps` shows it.

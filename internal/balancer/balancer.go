@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Health is what the health checks know of an instance.
@@ -38,6 +39,13 @@ type Instance struct {
 	health   atomic.Int32
 	inFlight atomic.Int64
 	passed   atomic.Bool
+
+	// Outlier ejection (Balancer.Observe): the real requests that failed
+	// in a row, the times ejected, and until when (Unix nanoseconds; 0:
+	// never).
+	failures     atomic.Int32
+	ejections    atomic.Int32
+	ejectedUntil atomic.Int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed at the next change of health; nil until asked for
@@ -85,6 +93,18 @@ func (in *Instance) Passed() bool { return in.passed.Load() }
 // MarkPassed records that a health probe passed (the health checker calls it).
 func (in *Instance) MarkPassed() { in.passed.Store(true) }
 
+// EjectedUntil is when the instance's ejection ends; the zero time when
+// it is not ejected.
+func (in *Instance) EjectedUntil() time.Time {
+	if u := in.ejectedUntil.Load(); u > time.Now().UnixNano() {
+		return time.Unix(0, u)
+	}
+	return time.Time{}
+}
+
+// Ejections is how many times the instance was ejected.
+func (in *Instance) Ejections() int { return int(in.ejections.Load()) }
+
 // InFlight returns the number of requests the instance is serving.
 func (in *Instance) InFlight() int64 { return in.inFlight.Load() }
 
@@ -103,6 +123,69 @@ type Balancer struct {
 	policy    Policy
 	instances []*Instance
 	next      atomic.Uint64
+	outlier   Outlier
+}
+
+// Outlier configures outlier ejection, Envoy's passive health: an
+// instance whose real requests fail ConsecutiveFailures times in a row is
+// out of the balancer for BaseEjectionTime × the times it was ejected (at
+// most MaxEjectionTime), whatever its active probes say; never more than
+// MaxEjectionPercent of the instances at once, though one may always be.
+// ConsecutiveFailures 0 turns it off. The JSON names are the platform
+// file's keys.
+type Outlier struct {
+	ConsecutiveFailures int           `json:"consecutive_failures"`
+	BaseEjectionTime    time.Duration `json:"base_ejection_time"`
+	MaxEjectionTime     time.Duration `json:"max_ejection_time"`
+	MaxEjectionPercent  int           `json:"max_ejection_percent"`
+}
+
+// OutlierDefaults are the outlier ejection of a service that sets none:
+// the one place they are written.
+var OutlierDefaults = Outlier{ConsecutiveFailures: 5, BaseEjectionTime: 30 * time.Second,
+	MaxEjectionTime: 300 * time.Second, MaxEjectionPercent: 50}
+
+// WithOutlier sets the balancer's outlier ejection; call it before the
+// balancer is used.
+func (b *Balancer) WithOutlier(o Outlier) *Balancer {
+	b.outlier = o
+	return b
+}
+
+// Observe records the outcome of a real request to one of the
+// balancer's instances, and ejects the instance when its failures in a
+// row reach the threshold.
+func (b *Balancer) Observe(in *Instance, failed bool) {
+	o := b.outlier
+	if o.ConsecutiveFailures <= 0 {
+		return
+	}
+	if !failed {
+		if in.failures.Load() != 0 {
+			in.failures.Store(0)
+		}
+		return
+	}
+	if in.failures.Add(1) < int32(o.ConsecutiveFailures) {
+		return
+	}
+	now := time.Now().UnixNano()
+	if in.ejectedUntil.Load() > now {
+		return // ejected already (requests that were under way)
+	}
+	ejected := 0
+	for _, x := range b.instances {
+		if x != in && x.ejectedUntil.Load() > now {
+			ejected++
+		}
+	}
+	if ejected > 0 && (ejected+1)*100 > o.MaxEjectionPercent*len(b.instances) {
+		return // too many out already
+	}
+	n := in.ejections.Add(1)
+	d := min(o.BaseEjectionTime*time.Duration(n), o.MaxEjectionTime)
+	in.ejectedUntil.Store(now + int64(d))
+	in.failures.Store(0)
 }
 
 // New returns a balancer; an empty policy is round robin.
@@ -141,9 +224,18 @@ func (b *Balancer) Pick(tried ...*Instance) *Instance {
 func (in *Instance) Done() { in.inFlight.Add(-1) }
 
 func (b *Balancer) pick(want Health, tried []*Instance) *Instance {
+	var now int64 // read once, when an instance has been ejected
 	ok := func(in *Instance) bool {
 		if in.Health() != want {
 			return false
+		}
+		if u := in.ejectedUntil.Load(); u != 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			if u > now {
+				return false
+			}
 		}
 		for _, t := range tried {
 			if t == in {

@@ -1,8 +1,10 @@
 package balancer
 
 import (
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func instances(n int, h Health) []*Instance {
@@ -135,4 +137,84 @@ func BenchmarkPick(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestOutlierEjection(t *testing.T) {
+	newSet := func(n int, o Outlier) (*Balancer, []*Instance) {
+		var ins []*Instance
+		for i := range n {
+			in := NewInstance(fmt.Sprintf("http://127.0.0.1:%d", 7001+i))
+			in.SetHealth(Healthy)
+			ins = append(ins, in)
+		}
+		b, _ := New(RoundRobin, ins)
+		return b.WithOutlier(o), ins
+	}
+	fail := func(b *Balancer, in *Instance, times int) {
+		for range times {
+			b.Observe(in, true)
+		}
+	}
+	o := Outlier{ConsecutiveFailures: 2, BaseEjectionTime: time.Minute, MaxEjectionTime: 3 * time.Minute, MaxEjectionPercent: 50}
+	for _, tc := range []struct {
+		name      string
+		instances int
+		failing   int
+		ejected   int
+	}{
+		{"one of four", 4, 1, 1},
+		{"never more than half", 4, 4, 2},
+		{"a lone instance may be ejected", 1, 1, 1},
+		{"one of two at 50%", 2, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, ins := newSet(tc.instances, o)
+			for _, in := range ins[:tc.failing] {
+				fail(b, in, 2)
+			}
+			n := 0
+			for _, in := range ins {
+				if !in.EjectedUntil().IsZero() {
+					n++
+				}
+			}
+			if n != tc.ejected {
+				t.Errorf("%d ejected, want %d", n, tc.ejected)
+			}
+		})
+	}
+	t.Run("a success resets the count", func(t *testing.T) {
+		b, ins := newSet(2, o)
+		b.Observe(ins[0], true)
+		b.Observe(ins[0], false)
+		b.Observe(ins[0], true)
+		if !ins[0].EjectedUntil().IsZero() {
+			t.Error("ejected after failures that were not in a row")
+		}
+	})
+	t.Run("ejected instances are not picked; the time grows and is capped", func(t *testing.T) {
+		b, ins := newSet(2, o)
+		fail(b, ins[0], 2)
+		for range 10 {
+			if in := b.Pick(); in != ins[1] {
+				t.Fatalf("picked %v", in)
+			} else {
+				in.Done()
+			}
+		}
+		for n, want := range []time.Duration{2 * time.Minute, 3 * time.Minute, 3 * time.Minute} {
+			ins[0].ejectedUntil.Store(0) // the ejection ends
+			fail(b, ins[0], 2)
+			if got := time.Until(ins[0].EjectedUntil()).Round(time.Minute); got != want {
+				t.Errorf("ejection %d lasts %s, want %s", n+2, got, want)
+			}
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		b, ins := newSet(2, Outlier{})
+		fail(b, ins[0], 100)
+		if !ins[0].EjectedUntil().IsZero() {
+			t.Error("ejected with outlier detection off")
+		}
+	})
 }

@@ -241,6 +241,9 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 		}
 		outcome := breaker.Classify(status, err, req.Context())
 		u.Breaker.Done(ticket, outcome)
+		if outcome != breaker.Ignored {
+			u.Balancer.Observe(in, outcome == breaker.Failure)
+		}
 		if u.OnTry != nil && outcome != breaker.Ignored {
 			u.OnTry(tryOutcome(outcome, err), attempt > 0)
 		}

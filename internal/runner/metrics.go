@@ -118,6 +118,8 @@ var (
 		"Calls an open circuit breaker refused.", []string{"target"}, nil)
 	descInstanceHealthy = prometheus.NewDesc("composer_instance_healthy",
 		"1 when the instance passes its health checks, 0 when it fails them or is not probed yet.", []string{"service", "instance"}, nil)
+	descInstanceEjected = prometheus.NewDesc("composer_instance_ejected",
+		"1 while outlier detection keeps an instance out of its service's balancer.", []string{"service", "instance"}, nil)
 	descInstanceInFlight = prometheus.NewDesc("composer_instance_in_flight",
 		"Requests an instance is serving.", []string{"service", "instance"}, nil)
 	descOutbox = prometheus.NewDesc("composer_outbox_events",
@@ -131,7 +133,7 @@ var (
 )
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBreakerState, descBreakerTransitions, descBreakerRejected, descInstanceHealthy,
+	for _, d := range []*prometheus.Desc{descBreakerState, descBreakerTransitions, descBreakerRejected, descInstanceHealthy, descInstanceEjected,
 		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp} {
 		ch <- d
 	}
@@ -158,6 +160,11 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descInstanceHealthy, prometheus.GaugeValue, v, name, in.Address)
+			ejected := 0.0
+			if !in.EjectedUntil().IsZero() {
+				ejected = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descInstanceEjected, prometheus.GaugeValue, ejected, name, in.Address)
 			ch <- prometheus.MustNewConstMetric(descInstanceInFlight, prometheus.GaugeValue, float64(in.InFlight()), name, in.Address)
 		}
 	}

@@ -620,6 +620,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 				e.balancer = prev.services[name].balancer
 			} else {
 				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), ins) // validated
+				e.balancer.WithOutlier(s.Outlier)
 			}
 			if kept(composer.KindHealthCheck, name) {
 				e.checker = prev.services[name].checker
@@ -642,6 +643,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 				e.balancer = prev.services[name].balancer
 			} else {
 				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), pg.instances) // validated
+				e.balancer.WithOutlier(s.Outlier)
 			}
 			switch {
 			case s.Health == nil:

@@ -35,7 +35,11 @@ func (r *Runner) Services() []admin.Service {
 		svc := admin.Service{Name: name, Kind: s.Kind, Routes: s.Routes}
 		if e := g.services[name]; e != nil {
 			for _, in := range e.balancer.Instances() {
-				svc.Instances = append(svc.Instances, admin.Instance{Address: in.Address, Health: in.Health().String(), InFlight: in.InFlight()})
+				v := admin.Instance{Address: in.Address, Health: in.Health().String(), InFlight: in.InFlight(), Ejections: in.Ejections()}
+				if until := in.EjectedUntil(); !until.IsZero() {
+					v.EjectedUntil = &until
+				}
+				svc.Instances = append(svc.Instances, v)
 			}
 		}
 		out = append(out, svc)
