@@ -196,7 +196,7 @@ func components(r *Resolved) map[string]map[string]any {
 	for name, s := range r.Services {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
-			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize})
+			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -205,7 +205,7 @@ func components(r *Resolved) map[string]map[string]any {
 			for _, u := range s.Instances {
 				put(KindInstance, name+" "+u, u)
 			}
-			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances, Outlier: s.Outlier})
+			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances, Weights: s.Weights, Outlier: s.Outlier})
 		case "process":
 			put(KindProcess, name, s.Process)
 			put(KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process), Outlier: s.Outlier})
@@ -237,11 +237,13 @@ type serviceView struct {
 	Retry        gateway.Retry `json:"retry"`
 	Deadline     time.Duration `json:"deadline"`
 	MaxBodySize  int64         `json:"max_body_size"`
+	HashOn       string        `json:"hash_on"`
 }
 
 type balancerView struct {
 	Policy    string   `json:"load_balancer"`
 	Instances []string `json:"instances,omitempty"`
+	Weights   []int    `json:"weights,omitempty"`
 	// Process is a digest of the process spec: new instances, a new
 	// balancer.
 	Process string           `json:"process,omitempty"`

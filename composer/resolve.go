@@ -95,6 +95,8 @@ type ResolvedService struct {
 	Calls       []string      `json:"calls"`
 	DependsOn   Dependencies  `json:"depends_on"`
 	Instances   []string      `json:"instances"` // http: the URLs
+	Weights     []int         `json:"weights"`   // http: the instances' weights (nil: all 1)
+	HashOn      string        `json:"hash_on"`   // consistent_hash: what the key is
 	Balancer    string        `json:"load_balancer"`
 	Timeout     time.Duration `json:"timeout"`
 	Retries     int           `json:"retries"`
@@ -202,7 +204,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 
 	for name, s := range p.Services {
-		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, DependsOn: s.DependsOn,
+		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, DependsOn: s.DependsOn, HashOn: s.HashOn,
 			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
 			StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
 		if rs.Balancer == "" {
@@ -220,7 +222,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		}
 		switch s.Kind {
 		case "http":
-			rs.Instances = s.Instances.URLs
+			rs.Instances, rs.Weights = s.Instances.URLs, s.Instances.Weights
 			rs.Health = resolveHealth(p, root, name)
 		case "process":
 			if len(s.Routes) > 0 || s.HealthEndpoint != "" {

@@ -94,6 +94,7 @@ type Service struct {
 	DependsOn      Dependencies      `tsk:"depends_on"`
 	Instances      Instances         `tsk:"instances"`
 	LoadBalancer   string            `tsk:"load_balancer"`
+	HashOn         string            `tsk:"hash_on"` // consistent_hash: header:NAME, cookie:NAME or client_ip
 	Timeout        time.Duration     `tsk:"timeout"`
 	Retries        int               `tsk:"retries"`
 	StripPrefix    bool              `tsk:"strip_prefix"`
@@ -126,11 +127,15 @@ type RetryBudget struct {
 	MinPerSecond int     `tsk:"min_per_second"`
 }
 
-// Instances is `instances`: the URLs of an http service's instances, or
-// how many copies of a process service run.
+// Instances is `instances`: the URLs of an http service's instances
+// (each a string, or a block { url, weight }), or how many copies of a
+// process service run.
 type Instances struct {
-	URLs  []string
-	Count int
+	URLs []string
+	// Weights are the instances' weights (Weights[i] is URLs[i]'s); nil
+	// when no instance names one (all 1).
+	Weights []int
+	Count   int
 }
 
 // UnmarshalTSK implements tsk.Unmarshaler: a list of strings or a count.
@@ -143,14 +148,40 @@ func (in *Instances) UnmarshalTSK(v *tsk.Value) error {
 		*in = Instances{Count: int(v.Int)}
 		return nil
 	case tsk.Array:
-		urls := make([]string, len(v.List))
+		out := Instances{URLs: make([]string, len(v.List))}
 		for i, e := range v.List {
-			if e.Kind != tsk.String {
-				return fmt.Errorf("expected a list of URLs, got %s at %d", e.Describe(), i)
+			switch e.Kind {
+			case tsk.String:
+				out.URLs[i] = e.Str
+				continue
+			case tsk.Object:
+				u, w := e.Obj.Get("url"), e.Obj.Get("weight")
+				for _, k := range e.Obj.Keys() {
+					if k != "url" && k != "weight" {
+						return fmt.Errorf("instance %d: unknown key %q (an instance is { url, weight })%s", i, k, suggest(k, []string{"url", "weight"}))
+					}
+				}
+				if u == nil || u.Kind != tsk.String {
+					return fmt.Errorf(`instance %d: expected { url: "http://...", weight: N }, with a url`, i)
+				}
+				out.URLs[i] = u.Str
+				if w != nil {
+					if w.Kind != tsk.Int || w.Int < 1 || w.Int > 1000 {
+						return fmt.Errorf("instance %d: weight is a whole number from 1 to 1000, got %s", i, w.Describe())
+					}
+					if out.Weights == nil {
+						out.Weights = make([]int, len(v.List))
+						for j := range out.Weights {
+							out.Weights[j] = 1
+						}
+					}
+					out.Weights[i] = int(w.Int)
+				}
+				continue
 			}
-			urls[i] = e.Str
+			return fmt.Errorf("expected a list of URLs or { url, weight } blocks, got %s at %d", e.Describe(), i)
 		}
-		*in = Instances{URLs: urls}
+		*in = out
 		return nil
 	}
 	return fmt.Errorf(`expected a list of URLs (["http://127.0.0.1:7001"]) or a number of copies, got %s`, v.Describe())

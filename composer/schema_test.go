@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +149,39 @@ func TestValidateWithoutASource(t *testing.T) {
 			t.Errorf("a position out of nowhere: %v", d)
 		}
 	}
+}
+
+func TestInstanceBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name, instances, err string
+	}{
+		{"weights", `[{ url: "http://127.0.0.1:7001", weight: 3 }, "http://127.0.0.1:7002"]`, ""},
+		{"a typo", `[{ url: "http://127.0.0.1:7001", wieght: 3 }]`, `unknown key "wieght" (an instance is { url, weight }) (did you mean "weight"?)`},
+		{"no url", `[{ weight: 3 }]`, "with a url"},
+		{"weight 0", `[{ url: "http://127.0.0.1:7001", weight: 0 }]`, "weight is a whole number from 1 to 1000, got int 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, writeFile(t, dir, "[services]\nb { kind: \"http\", instances: "+tc.instances+" }\n"))
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			case tc.err == "":
+				if got := r.Services["b"].Weights; len(got) != 2 || got[0] != 3 || got[1] != 1 {
+					t.Errorf("weights %v", got)
+				}
+			case err == nil || !strings.Contains(err.Error(), tc.err):
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, dir, src string) string {
+	t.Helper()
+	file := filepath.Join(dir, "platform.tsk")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tuskcompose/composer/internal/eventfilter"
+	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -22,7 +23,7 @@ import (
 // The values that enumerated settings accept.
 var (
 	serviceKinds  = []string{"builtin", "http", "process"}
-	loadBalancers = []string{"round_robin", "least_requests", "random"}
+	loadBalancers = []string{"round_robin", "least_requests", "random", "consistent_hash"}
 	restarts      = []string{"no", "on-failure", "always"}
 	buses         = []string{"embedded", "kafka"}
 	conditions    = []string{"started", "healthy", "completed"}
@@ -73,6 +74,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			if s.LoadBalancer != "" {
 				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
 			}
+			v.hashOn(src, s)
 		case "process":
 			if len(s.Command) == 0 {
 				v.at(src, "a process service needs a command: [\"./bin/app\", \"--port\", \"${PORT}\"]")
@@ -80,6 +82,10 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			if s.Restart != "" {
 				v.oneOf(src.Key("restart"), s.Restart, restarts)
 			}
+			if s.LoadBalancer != "" {
+				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
+			}
+			v.hashOn(src, s)
 			if s.Instances.URLs != nil {
 				v.at(src.Key("instances"), "a process service's instances is a number of copies, such as 2")
 			}
@@ -240,6 +246,19 @@ func (v *validator) kafka(src Source, e Events) {
 	}
 	if e.Linger < 0 {
 		v.at(src.Key("linger"), "linger cannot be negative")
+	}
+}
+
+// hashOn checks consistent_hash's key: a header, a cookie or the
+// client's address.
+func (v *validator) hashOn(src Source, s *Service) {
+	switch {
+	case s.LoadBalancer == "consistent_hash" && s.HashOn == "":
+		v.at(src.Key("load_balancer"), `consistent_hash needs hash_on: "header:NAME", "cookie:NAME" or "client_ip"`)
+	case s.HashOn != "" && s.LoadBalancer != "consistent_hash":
+		v.at(src.Key("hash_on"), `hash_on is for load_balancer: "consistent_hash"`)
+	case s.HashOn != "" && !gateway.ValidHashOn(s.HashOn):
+		v.at(src.Key("hash_on"), `hash_on %q is not "header:NAME", "cookie:NAME" or "client_ip"`, s.HashOn)
 	}
 }
 

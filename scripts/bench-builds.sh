@@ -42,6 +42,6 @@ for round in $(seq "$ROUNDS"); do
 done | tee "$work/rounds.txt"
 awk '
   function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-  { p = $3; sub(/us$/, "", p); if ($1 == "base") { nb++; rb[nb] = $2; pb[nb] = p } else { nn++; rn[nn] = $2; pn[nn] = p } }
+  { p = $3; if (p ~ /ms$/) { sub(/ms$/, "", p); p *= 1000 } else sub(/us$/, "", p); if ($1 == "base") { nb++; rb[nb] = $2; pb[nb] = p } else { nn++; rn[nn] = $2; pn[nn] = p } }
   END { printf "median req/s: base %.0f, new %.0f (new/base %.2f)\nmedian p50 at one connection (us): base %.0f, new %.0f (new/base %.2f)\n",
         med(rb, nb), med(rn, nn), med(rn, nn) / med(rb, nb), med(pb, nb), med(pn, nn), med(pn, nn) / med(pb, nb) }' "$work/rounds.txt"

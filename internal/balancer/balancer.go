@@ -3,9 +3,14 @@
 package balancer
 
 import (
+	"cmp"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net/url"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,9 +118,16 @@ type Policy string
 
 // The policies.
 const (
-	RoundRobin    Policy = "round_robin"
+	// RoundRobin is smooth weighted round robin (nginx's): with equal
+	// weights, plain round robin.
+	RoundRobin Policy = "round_robin"
+	// LeastRequests picks the lesser loaded (in flight / weight) of two
+	// random instances: the power of two choices.
 	LeastRequests Policy = "least_requests"
 	Random        Policy = "random"
+	// ConsistentHash keeps a key (PickKey) on one instance: a ring of
+	// virtual nodes, so that when an instance leaves, only its keys move.
+	ConsistentHash Policy = "consistent_hash"
 )
 
 // Balancer spreads requests over a service's instances.
@@ -124,6 +136,70 @@ type Balancer struct {
 	instances []*Instance
 	next      atomic.Uint64
 	outlier   Outlier
+
+	// Weights (WithWeights); nil: all 1.
+	weights []int
+	// Smooth weighted round robin's current weights, under mu.
+	mu      sync.Mutex
+	current []int
+	// ring is consistent_hash's: virtual nodes sorted by hash.
+	ring []vnode
+}
+
+type vnode struct {
+	hash uint64
+	i    int // index in instances
+}
+
+// vnodesPerWeight is how many points an instance of weight 1 has on the
+// ring.
+const vnodesPerWeight = 160
+
+// WithWeights sets the instances' weights (weights[i] is instances[i]'s,
+// at least 1); call it before the balancer is used.
+func (b *Balancer) WithWeights(weights []int) *Balancer {
+	same := true
+	for _, w := range weights {
+		same = same && w == 1
+	}
+	if same || len(weights) != len(b.instances) {
+		weights = nil
+	}
+	b.weights = weights
+	b.current = make([]int, len(b.instances))
+	if b.policy == ConsistentHash {
+		b.buildRing()
+	}
+	return b
+}
+
+func (b *Balancer) weight(i int) int {
+	if b.weights == nil {
+		return 1
+	}
+	return b.weights[i]
+}
+
+func (b *Balancer) buildRing() {
+	b.ring = b.ring[:0]
+	for i, in := range b.instances {
+		for v := range vnodesPerWeight * b.weight(i) {
+			b.ring = append(b.ring, vnode{hash: hashKey(in.Address + "#" + strconv.Itoa(v)), i: i})
+		}
+	}
+	slices.SortFunc(b.ring, func(x, y vnode) int { return cmp.Compare(x.hash, y.hash) })
+}
+
+// hashKey is FNV-1a of the key, then a mix so that keys that differ in
+// their last bytes spread over the ring.
+func hashKey(key string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, key)
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return x
 }
 
 // Outlier configures outlier ejection, Envoy's passive health: an
@@ -193,11 +269,15 @@ func New(policy Policy, instances []*Instance) (*Balancer, error) {
 	switch policy {
 	case "":
 		policy = RoundRobin
-	case RoundRobin, LeastRequests, Random:
+	case RoundRobin, LeastRequests, Random, ConsistentHash:
 	default:
-		return nil, fmt.Errorf("unknown load balancer %q (round_robin, least_requests, random)", policy)
+		return nil, fmt.Errorf("unknown load balancer %q (round_robin, least_requests, random, consistent_hash)", policy)
 	}
-	return &Balancer{policy: policy, instances: instances}, nil
+	b := &Balancer{policy: policy, instances: instances, current: make([]int, len(instances))}
+	if policy == ConsistentHash {
+		b.buildRing()
+	}
+	return b, nil
 }
 
 // Instances returns the balancer's instances. The slice must not be changed.
@@ -209,10 +289,15 @@ func (b *Balancer) Instances() []*Instance { return b.instances }
 // its first probes finish); unhealthy ones never are. Instances in tried
 // are skipped (a retry goes to another instance). Pick returns nil when no
 // instance qualifies.
-func (b *Balancer) Pick(tried ...*Instance) *Instance {
-	in := b.pick(Healthy, tried)
+func (b *Balancer) Pick(tried ...*Instance) *Instance { return b.PickKey("", tried...) }
+
+// PickKey is Pick with the request's key, which consistent_hash follows
+// (the other policies ignore it; so does consistent_hash for an empty
+// key, which goes round robin).
+func (b *Balancer) PickKey(key string, tried ...*Instance) *Instance {
+	in := b.pick(Healthy, key, tried)
 	if in == nil {
-		in = b.pick(Unknown, tried)
+		in = b.pick(Unknown, key, tried)
 	}
 	if in != nil {
 		in.inFlight.Add(1)
@@ -223,7 +308,7 @@ func (b *Balancer) Pick(tried ...*Instance) *Instance {
 // Done ends a request that Pick gave to the instance.
 func (in *Instance) Done() { in.inFlight.Add(-1) }
 
-func (b *Balancer) pick(want Health, tried []*Instance) *Instance {
+func (b *Balancer) pick(want Health, key string, tried []*Instance) *Instance {
 	var now int64 // read once, when an instance has been ejected
 	ok := func(in *Instance) bool {
 		if in.Health() != want {
@@ -248,24 +333,56 @@ func (b *Balancer) pick(want Health, tried []*Instance) *Instance {
 	if n == 0 {
 		return nil
 	}
-	switch b.policy {
-	case LeastRequests:
-		var best *Instance
-		start := int(b.next.Add(1) % uint64(n)) // ties go round robin
-		for i := range n {
-			in := b.instances[(start+i)%n]
-			if ok(in) && (best == nil || in.InFlight() < best.InFlight()) {
-				best = in
+	switch {
+	case b.policy == ConsistentHash && key != "" && len(b.ring) > 0:
+		h := hashKey(key)
+		at, _ := slices.BinarySearchFunc(b.ring, h, func(v vnode, h uint64) int { return cmp.Compare(v.hash, h) })
+		for k := range len(b.ring) {
+			if in := b.instances[b.ring[(at+k)%len(b.ring)].i]; ok(in) {
+				return in
 			}
 		}
-		return best
-	case Random:
+		return nil
+	case b.policy == LeastRequests:
+		// The power of two choices: two instances at random, the lesser
+		// loaded for its weight.
+		first := b.randomOK(ok, -1)
+		if first < 0 {
+			return nil
+		}
+		second := b.randomOK(ok, first)
+		if second < 0 || b.instances[first].InFlight()*int64(b.weight(second)) <= b.instances[second].InFlight()*int64(b.weight(first)) {
+			return b.instances[first]
+		}
+		return b.instances[second]
+	case b.policy == Random:
 		start := rand.IntN(n)
 		for i := range n {
 			if in := b.instances[(start+i)%n]; ok(in) {
 				return in
 			}
 		}
+	case b.weights != nil:
+		// Smooth weighted round robin: every eligible instance gains its
+		// weight, the highest is chosen and gives back the total.
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		best, total := -1, 0
+		for i, in := range b.instances {
+			if !ok(in) {
+				continue
+			}
+			b.current[i] += b.weights[i]
+			total += b.weights[i]
+			if best < 0 || b.current[i] > b.current[best] {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		b.current[best] -= total
+		return b.instances[best]
 	default:
 		// Each look takes the next turn, so the instances after a skipped
 		// one do not get its share.
@@ -276,4 +393,17 @@ func (b *Balancer) pick(want Health, tried []*Instance) *Instance {
 		}
 	}
 	return nil
+}
+
+// randomOK returns the index of a random instance that ok accepts, other
+// than not (-1: none).
+func (b *Balancer) randomOK(ok func(*Instance) bool, not int) int {
+	n := len(b.instances)
+	start := rand.IntN(n)
+	for k := range n {
+		if i := (start + k) % n; i != not && ok(b.instances[i]) {
+			return i
+		}
+	}
+	return -1
 }

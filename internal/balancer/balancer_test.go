@@ -218,3 +218,105 @@ func TestOutlierEjection(t *testing.T) {
 		}
 	})
 }
+
+// TestWeights: smooth weighted round robin gives 3:1 within a few
+// percent, and least_requests respects the weights.
+func TestWeights(t *testing.T) {
+	for _, policy := range []Policy{RoundRobin, LeastRequests} {
+		t.Run(string(policy), func(t *testing.T) {
+			a, b := NewInstance("http://127.0.0.1:7001"), NewInstance("http://127.0.0.1:7002")
+			a.SetHealth(Healthy)
+			b.SetHealth(Healthy)
+			bal, _ := New(policy, []*Instance{a, b})
+			bal.WithWeights([]int{3, 1})
+			counts := map[*Instance]int{}
+			var open []*Instance
+			for range 1000 {
+				in := bal.Pick()
+				counts[in]++
+				if policy == LeastRequests {
+					// Requests stay in flight a while, so the load decides.
+					open = append(open, in)
+					if len(open) > 40 {
+						open[0].Done()
+						open = open[1:]
+					}
+				} else {
+					in.Done()
+				}
+			}
+			ratio := float64(counts[a]) / float64(counts[b])
+			low, high := 2.9, 3.1 // round robin: exact but for the rounding
+			if policy == LeastRequests {
+				low, high = 2.5, 3.5 // by load: near the weights
+			}
+			if ratio < low || ratio > high {
+				t.Errorf("%d:%d, want 3:1 (%.1f to %.1f)", counts[a], counts[b], low, high)
+			}
+		})
+	}
+}
+
+// TestConsistentHash: a key stays on its instance; when an instance
+// leaves, only its keys move.
+func TestConsistentHash(t *testing.T) {
+	ins := make([]*Instance, 4)
+	for i := range ins {
+		ins[i] = NewInstance(fmt.Sprintf("http://127.0.0.1:%d", 7001+i))
+		ins[i].SetHealth(Healthy)
+	}
+	before, _ := New(ConsistentHash, ins)
+	owner := map[string]string{}
+	spread := map[string]int{}
+	for k := range 2000 {
+		key := fmt.Sprintf("user-%d", k)
+		in := before.PickKey(key)
+		in.Done()
+		if again := before.PickKey(key); again != in {
+			t.Fatalf("key %s moved from %s to %s", key, in.Address, again.Address)
+		} else {
+			again.Done()
+		}
+		owner[key] = in.Address
+		spread[in.Address]++
+	}
+	for _, in := range ins {
+		if n := spread[in.Address]; n < 300 || n > 700 {
+			t.Errorf("%s has %d of 2000 keys", in.Address, n)
+		}
+	}
+	after, _ := New(ConsistentHash, []*Instance{ins[0], ins[1], ins[3]}) // the third left
+	moved := 0
+	for key, was := range owner {
+		in := after.PickKey(key)
+		in.Done()
+		if in.Address != was {
+			moved++
+			if was != ins[2].Address {
+				t.Errorf("key %s moved from %s, which stayed, to %s", key, was, in.Address)
+			}
+		}
+	}
+	if moved != spread[ins[2].Address] {
+		t.Errorf("%d keys moved, want the %d of the instance that left", moved, spread[ins[2].Address])
+	}
+	// An unhealthy owner: its keys go to the next instance on the ring,
+	// and come back when it is healthy again.
+	ins[0].SetHealth(Unhealthy)
+	for key, was := range owner {
+		if was == ins[0].Address {
+			if in := before.PickKey(key); in == ins[0] {
+				t.Fatal("picked an unhealthy instance")
+			} else {
+				in.Done()
+			}
+			ins[0].SetHealth(Healthy)
+			if in := before.PickKey(key); in != ins[0] {
+				t.Errorf("key %s did not come back", key)
+			} else {
+				in.Done()
+			}
+			break
+		}
+	}
+}

@@ -44,6 +44,9 @@ type Upstream struct {
 	// included (0: none).
 	Deadline    time.Duration
 	StripPrefix string // removed from the path before forwarding
+	// Key, when set, is the request's key for a consistent_hash balancer
+	// (HashKey).
+	Key func(*http.Request) string
 	// Transport makes the calls; its response-header timeout is Timeout
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
@@ -213,6 +216,10 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 	u := t.u
 	var tried []*balancer.Instance
 	var last *kept // the last failed answer, while another try is made
+	key := ""
+	if u.Key != nil {
+		key = u.Key(req)
+	}
 	fail := func(err error) (*http.Response, error) {
 		if last != nil {
 			return last.answer(), nil
@@ -225,9 +232,9 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 			trace.SpanFromContext(req.Context()).AddEvent("circuit breaker open", trace.WithAttributes(attribute.String("service", u.Name)))
 			return fail(&openError{retryAfter})
 		}
-		in := u.Balancer.Pick(tried...)
+		in := u.Balancer.PickKey(key, tried...)
 		if in == nil && len(tried) > 0 {
-			in = u.Balancer.Pick() // none left: the same one again
+			in = u.Balancer.PickKey(key) // none left: the same one again
 		}
 		if in == nil {
 			u.Breaker.Done(ticket, breaker.Ignored)

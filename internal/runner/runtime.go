@@ -620,7 +620,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 				e.balancer = prev.services[name].balancer
 			} else {
 				e.balancer, _ = balancer.New(balancer.Policy(s.Balancer), ins) // validated
-				e.balancer.WithOutlier(s.Outlier)
+				e.balancer.WithOutlier(s.Outlier).WithWeights(s.Weights)
 			}
 			if kept(composer.KindHealthCheck, name) {
 				e.checker = prev.services[name].checker
@@ -709,7 +709,7 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 		case "http", "process":
 			e := g.services[name]
 			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
-				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline,
+				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
 				Transport: r.transportFor(s.Timeout), Log: r.log}
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
