@@ -196,7 +196,7 @@ func components(r *Resolved) map[string]map[string]any {
 	for name, s := range r.Services {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
-			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn})
+			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -238,6 +238,8 @@ type serviceView struct {
 	Deadline     time.Duration `json:"deadline"`
 	MaxBodySize  int64         `json:"max_body_size"`
 	HashOn       string        `json:"hash_on"`
+	// StreamIdleTimeout closes an answer that stays silent that long.
+	StreamIdleTimeout time.Duration `json:"stream_idle_timeout"`
 }
 
 type balancerView struct {

@@ -108,6 +108,8 @@ type ResolvedService struct {
 	Deadline time.Duration `json:"deadline"`
 	// MaxBodySize is the largest request body the gateway takes (413 over).
 	MaxBodySize int64 `json:"max_body_size"`
+	// StreamIdleTimeout closes an answer that stays silent that long.
+	StreamIdleTimeout time.Duration `json:"stream_idle_timeout"`
 	// Outlier is the outlier ejection of an http or process service.
 	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
@@ -213,7 +215,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		if rs.StartTimeout <= 0 {
 			rs.StartTimeout = DefaultStartTimeout
 		}
-		rs.Retry, rs.Deadline, rs.MaxBodySize = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize
+		rs.Retry, rs.Deadline, rs.MaxBodySize, rs.StreamIdleTimeout = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize, s.StreamIdleTimeout
 		if rs.MaxBodySize <= 0 {
 			rs.MaxBodySize = gateway.DefaultMaxBodySize
 		}
@@ -256,6 +258,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 				FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
 				MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
 				HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
+				SlowCallDuration: cfg.SlowCallDuration, SlowCallRatio: cfg.SlowCallRatio,
 			}
 		}
 	}

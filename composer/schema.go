@@ -117,6 +117,8 @@ type Service struct {
 	RetryBodyLimit  int64         `tsk:"retry_body_limit"` // bytes
 	Deadline        time.Duration `tsk:"deadline"`         // across all tries
 	MaxBodySize     int64         `tsk:"max_body_size"`    // bytes of a request body
+	// StreamIdleTimeout closes an answer that stays silent that long.
+	StreamIdleTimeout time.Duration `tsk:"stream_idle_timeout"`
 }
 
 // RetryBudget is `retry_budget { ratio, min_per_second }`: retries over
@@ -288,6 +290,8 @@ type CircuitBreaker struct {
 	FailureRatio        float64       `tsk:"failure_ratio"`
 	Window              time.Duration `tsk:"window"`
 	MinimumRequests     int           `tsk:"minimum_requests"`
+	SlowCallDuration    time.Duration `tsk:"slow_call_duration"` // a call this long or longer is slow
+	SlowCallRatio       float64       `tsk:"slow_call_ratio"`    // slow calls / requests over window that open the breaker
 }
 
 // CircuitBreakers is [circuit_breaker]: defaults, then per-target blocks.

@@ -50,7 +50,7 @@ var kindKeys = map[string][]string{
 	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
 	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
 	"stop_timeout": {"process"}, "retry_backoff": {"http", "process"}, "max_retry_backoff": {"http", "process"},
-	"retry_budget": {"http", "process"}, "hash_on": {"http", "process"}, "retry_body_limit": {"http", "process"}, "deadline": {"http", "process"},
+	"retry_budget": {"http", "process"}, "hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"}, "retry_body_limit": {"http", "process"}, "deadline": {"http", "process"},
 }
 
 // Warnings reports what a valid platform says that has no effect: the

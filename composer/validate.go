@@ -102,7 +102,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 		for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
-			"deadline": s.Deadline, "timeout": s.Timeout} {
+			"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout} {
 			if d < 0 {
 				v.at(src.Key(key), "%s cannot be negative", key)
 			}
@@ -185,6 +185,11 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 	}
+	cbs := r.Src.Key("circuit_breaker")
+	v.slowCalls(cbs, p.CircuitBreaker.CircuitBreaker)
+	for _, name := range sortedKeys(p.CircuitBreaker.PerTarget) {
+		v.slowCalls(cbs.Key(name), p.CircuitBreaker.PerTarget[name])
+	}
 	hcs := r.Src.Key("health_checks")
 	v.outlier(hcs.Key("outlier_detection"), p.HealthChecks.OutlierDetection)
 	for _, name := range sortedKeys(p.HealthChecks.PerService) {
@@ -259,6 +264,19 @@ func (v *validator) hashOn(src Source, s *Service) {
 		v.at(src.Key("hash_on"), `hash_on is for load_balancer: "consistent_hash"`)
 	case s.HashOn != "" && !gateway.ValidHashOn(s.HashOn):
 		v.at(src.Key("hash_on"), `hash_on %q is not "header:NAME", "cookie:NAME" or "client_ip"`, s.HashOn)
+	}
+}
+
+// slowCalls checks the slow-call rule of a breaker block.
+func (v *validator) slowCalls(src Source, cb CircuitBreaker) {
+	if cb.SlowCallRatio < 0 || cb.SlowCallRatio > 1 {
+		v.at(src.Key("slow_call_ratio"), "slow_call_ratio %g is not 0 to 1", cb.SlowCallRatio)
+	}
+	if cb.SlowCallDuration < 0 {
+		v.at(src.Key("slow_call_duration"), "slow_call_duration cannot be negative")
+	}
+	if src.Has("slow_call_ratio") && cb.SlowCallRatio > 0 && cb.SlowCallDuration == 0 && !src.Has("slow_call_duration") && v.p.CircuitBreaker.SlowCallDuration == 0 {
+		v.at(src.Key("slow_call_ratio"), `slow_call_ratio needs slow_call_duration ("2s"): how long a slow call is`)
 	}
 }
 

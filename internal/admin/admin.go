@@ -70,6 +70,7 @@ func Handler(r Platform) http.Handler {
 			ConsecutiveFailures int     `json:"consecutive_failures"`
 			WindowRequests      int     `json:"window_requests"`
 			WindowFailures      int     `json:"window_failures"`
+			WindowSlow          int     `json:"window_slow_calls"`
 			RetryAfterSeconds   float64 `json:"retry_after_seconds,omitempty"`
 			Successes           uint64  `json:"successes"`
 			Failures            uint64  `json:"failures"`
@@ -78,7 +79,7 @@ func Handler(r Platform) http.Handler {
 		}
 		out := map[string]view{}
 		for name, s := range r.Breakers() {
-			out[name] = view{s.State.String(), s.ConsecutiveFailures, s.WindowRequests, s.WindowFailures,
+			out[name] = view{s.State.String(), s.ConsecutiveFailures, s.WindowRequests, s.WindowFailures, s.WindowSlow,
 				s.RetryAfter.Seconds(), s.Successes, s.Failures, s.Rejected, s.Transitions}
 		}
 		writeJSON(w, 200, out)

@@ -66,6 +66,12 @@ type Settings struct {
 	// NoHalfOpen skips the half-open state: after RecoveryTimeout the
 	// breaker closes and lets every call through (half_open_state: false).
 	NoHalfOpen bool `json:"no_half_open"`
+	// Slow calls (resilience4j): a call that takes SlowCallDuration or
+	// longer, whatever its outcome, is slow; SlowCallRatio of slow calls
+	// over Window (after MinimumRequests) opens the breaker, and a slow
+	// probe opens it again. Zero turns the rule off.
+	SlowCallDuration time.Duration `json:"slow_call_duration"`
+	SlowCallRatio    float64       `json:"slow_call_ratio"`
 }
 
 // Defaults are the settings of a breaker that sets nothing but its
@@ -77,8 +83,8 @@ var Defaults = Settings{FailureThreshold: 5, Window: 10 * time.Second, RecoveryT
 const buckets = 10
 
 type bucket struct {
-	start              int64 // unix nanoseconds of the bucket's start
-	requests, failures int
+	start                    int64 // unix nanoseconds of the bucket's start
+	requests, failures, slow int
 }
 
 // Breaker is a circuit breaker. Its methods may be called from many
@@ -113,6 +119,7 @@ type Snapshot struct {
 	ConsecutiveFailures int
 	WindowRequests      int
 	WindowFailures      int
+	WindowSlow          int           // slow calls in the window
 	RetryAfter          time.Duration // while open
 	Stats
 }
@@ -121,6 +128,7 @@ type Snapshot struct {
 type Ticket struct {
 	generation uint64
 	halfOpen   bool
+	start      int64 // unix nanoseconds, when slow calls are counted
 }
 
 // New returns a closed breaker. now is its clock (nil: time.Now);
@@ -171,6 +179,9 @@ func (b *Breaker) Allow() (t Ticket, retryAfter time.Duration, ok bool) {
 	default:
 		t, ok = Ticket{generation: b.generation}, true
 	}
+	if ok && b.settings.SlowCallDuration > 0 {
+		t.start = now.UnixNano()
+	}
 	b.mu.Unlock()
 	b.notify(c)
 	return t, retryAfter, ok
@@ -192,6 +203,7 @@ func (b *Breaker) Done(t Ticket, o Outcome) {
 	default:
 		b.stats.Ignored++
 	}
+	slow := t.start != 0 && o != Ignored && now.UnixNano()-t.start >= int64(b.settings.SlowCallDuration)
 	var c change
 	switch {
 	case t.generation != b.generation:
@@ -200,9 +212,9 @@ func (b *Breaker) Done(t Ticket, o Outcome) {
 			b.probes-- // an ignored probe frees its place
 		}
 	case t.halfOpen:
-		c = b.probeDone(o, now)
+		c = b.probeDone(o, slow, now)
 	default:
-		c = b.closedDone(o, now)
+		c = b.closedDone(o, slow, now)
 	}
 	b.mu.Unlock()
 	b.notify(c)
@@ -215,19 +227,28 @@ type change struct {
 }
 
 // closedDone counts an outcome while closed. Called with b.mu held.
-func (b *Breaker) closedDone(o Outcome, now time.Time) change {
+func (b *Breaker) closedDone(o Outcome, slow bool, now time.Time) change {
 	bk := b.bucket(now)
 	bk.requests++
+	s := b.settings
+	if slow {
+		bk.slow++
+		if s.SlowCallRatio > 0 {
+			requests, _, slowCalls := b.windowCounts(now)
+			if requests >= max(s.MinimumRequests, 1) && float64(slowCalls) >= s.SlowCallRatio*float64(requests) {
+				return b.set(Open, now)
+			}
+		}
+	}
 	if o == Success {
 		b.consecutive = 0
 		return change{}
 	}
 	bk.failures++
 	b.consecutive++
-	s := b.settings
 	trip := s.FailureThreshold > 0 && b.consecutive >= s.FailureThreshold
 	if !trip && s.FailureRatio > 0 {
-		requests, failures := b.windowCounts(now)
+		requests, failures, _ := b.windowCounts(now)
 		trip = requests >= max(s.MinimumRequests, 1) && float64(failures) >= s.FailureRatio*float64(requests)
 	}
 	if trip {
@@ -236,9 +257,10 @@ func (b *Breaker) closedDone(o Outcome, now time.Time) change {
 	return change{}
 }
 
-// probeDone counts a half-open probe's outcome. Called with b.mu held.
-func (b *Breaker) probeDone(o Outcome, now time.Time) change {
-	if o == Failure {
+// probeDone counts a half-open probe's outcome: a failed or slow probe
+// opens the breaker again. Called with b.mu held.
+func (b *Breaker) probeDone(o Outcome, slow bool, now time.Time) change {
+	if o == Failure || slow && b.settings.SlowCallRatio > 0 {
 		return b.set(Open, now)
 	}
 	b.successes++
@@ -294,15 +316,16 @@ func (b *Breaker) bucket(now time.Time) *bucket {
 }
 
 // windowCounts adds up the buckets inside the window. Called with b.mu held.
-func (b *Breaker) windowCounts(now time.Time) (requests, failures int) {
+func (b *Breaker) windowCounts(now time.Time) (requests, failures, slow int) {
 	oldest := now.UnixNano() - int64(b.settings.Window)
 	for _, bk := range b.window {
 		if bk.start > oldest {
 			requests += bk.requests
 			failures += bk.failures
+			slow += bk.slow
 		}
 	}
-	return requests, failures
+	return requests, failures, slow
 }
 
 // State returns the current state (an open breaker whose timeout has
@@ -323,7 +346,7 @@ func (b *Breaker) Snapshot() Snapshot {
 		}
 	}
 	snap := Snapshot{State: state, ConsecutiveFailures: b.consecutive, Stats: b.stats}
-	snap.WindowRequests, snap.WindowFailures = b.windowCounts(now)
+	snap.WindowRequests, snap.WindowFailures, snap.WindowSlow = b.windowCounts(now)
 	if state == Open {
 		snap.RetryAfter = b.openUntil.Sub(now)
 	}

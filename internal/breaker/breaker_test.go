@@ -301,3 +301,52 @@ func BenchmarkGobreakerPeer(b *testing.B) {
 		}
 	}
 }
+
+// TestSlowCalls: slow calls open the breaker at slow_call_ratio over the
+// window, whatever their outcome, and a slow probe opens it again.
+func TestSlowCalls(t *testing.T) {
+	c := newClock()
+	b := New(Settings{SlowCallDuration: 100 * time.Millisecond, SlowCallRatio: 0.5, MinimumRequests: 4,
+		Window: 10 * time.Second, RecoveryTimeout: time.Second}, c.now, nil)
+	call := func(took time.Duration, o Outcome) {
+		t.Helper()
+		tk, _, ok := b.Allow()
+		if !ok {
+			t.Fatal("refused")
+		}
+		c.advance(took)
+		b.Done(tk, o)
+	}
+	call(10*time.Millisecond, Success)
+	call(150*time.Millisecond, Success) // slow, though it succeeded
+	call(10*time.Millisecond, Success)
+	if b.State() != Closed {
+		t.Fatal("opened before minimum_requests")
+	}
+	call(200*time.Millisecond, Success) // 2 slow of 4: the ratio
+	if b.State() != Open {
+		t.Fatalf("state %v after half the calls were slow", b.State())
+	}
+	c.advance(time.Second)
+	if b.State() != HalfOpen {
+		t.Fatalf("state %v after the recovery timeout", b.State())
+	}
+	call(300*time.Millisecond, Success) // a slow probe
+	if b.State() != Open {
+		t.Errorf("state %v after a slow probe", b.State())
+	}
+	c.advance(time.Second)
+	call(time.Millisecond, Success)
+	if b.State() != Closed {
+		t.Errorf("state %v after a quick probe", b.State())
+	}
+}
+
+func BenchmarkAllowDoneSlowCalls(b *testing.B) {
+	br := New(Settings{FailureThreshold: 5, SlowCallDuration: time.Second, SlowCallRatio: 0.5, MinimumRequests: 20}, nil, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		t, _, _ := br.Allow()
+		br.Done(t, Success)
+	}
+}

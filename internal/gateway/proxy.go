@@ -47,6 +47,9 @@ type Upstream struct {
 	// Key, when set, is the request's key for a consistent_hash balancer
 	// (HashKey).
 	Key func(*http.Request) string
+	// StreamIdleTimeout closes an answer whose body stays silent that
+	// long (a stream whose instance stopped writing); 0: none.
+	StreamIdleTimeout time.Duration
 	// Transport makes the calls; its response-header timeout is Timeout
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
@@ -355,8 +358,38 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 		resp.Body = &doneConn{ReadWriteCloser: rwc, in: in}
 		return resp, nil
 	}
+	if t.u.StreamIdleTimeout > 0 {
+		resp.Body = newIdleBody(resp.Body, t.u.StreamIdleTimeout)
+	}
 	resp.Body = &doneBody{ReadCloser: resp.Body, in: in}
 	return resp, nil
+}
+
+// idleBody closes a body that has not given a byte for its timeout: the
+// reverse proxy's copy then ends, and so does the client's answer.
+type idleBody struct {
+	io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer
+}
+
+func newIdleBody(body io.ReadCloser, timeout time.Duration) *idleBody {
+	b := &idleBody{ReadCloser: body, timeout: timeout}
+	b.timer = time.AfterFunc(timeout, func() { body.Close() })
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.timeout)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.ReadCloser.Close()
 }
 
 // doneConn is the connection of an upgraded request (a WebSocket): the

@@ -710,7 +710,8 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			e := g.services[name]
 			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
 				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
-				Transport: r.transportFor(s.Timeout), Log: r.log}
+				StreamIdleTimeout: s.StreamIdleTimeout,
+				Transport:         r.transportFor(s.Timeout), Log: r.log}
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
 			}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -163,4 +164,39 @@ func TestServerSentEventsStream(t *testing.T) {
 		t.Fatal("the first event did not arrive before the second was written: the answer is buffered")
 	}
 	close(next)
+}
+
+// TestStreamIdleTimeout: a stream whose instance stops writing is closed
+// after the service's stream_idle_timeout.
+func TestStreamIdleTimeout(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // and then nothing
+	}))
+	t.Cleanup(up.Close)
+	p := startPlatform(t, fmt.Sprintf("[services]\nfeed { kind: \"http\", instances: [%q], routes: [\"/feed\"], stream_idle_timeout: \"200ms\" }\n", up.URL))
+	resp, err := http.Get("http://" + p.r.GatewayAddr() + "/feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	select {
+	case <-done:
+		if took := time.Since(start); took < 150*time.Millisecond {
+			t.Errorf("closed after %s, before the idle timeout", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the silent stream was not closed")
+	}
 }
