@@ -20,6 +20,7 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test ./tsk -run '^$$' -bench Load -benchmem -count $(BENCHCOUNT) -timeout 30m | $(GO) run ./internal/gendoc/cmd/benchtable
 	$(GO) test -run '^$$' -bench 'Decode|Source' -benchmem ./tsk ./parser/format
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/breaker
+	$(GO) test -run '^$$' -bench Resilience -benchtime 2000x ./internal/gateway
 	$(GO) test -run '^$$' -bench ReloadApplied -benchtime 20x -count $(BENCHCOUNT) ./composer
 	$(GO) test -run '^$$' -bench 'Publish|Delivery' -benchtime 20000x -count $(BENCHCOUNT) ./internal/kafkabus
 	$(GO) test -run '^$$' -bench Latency -benchtime 2000x -count $(BENCHCOUNT) ./internal/kafkabus
