@@ -4,17 +4,24 @@
 # route: router, breaker, balancer, request id) and through nginx. The
 # proxy under test is pinned to CPU 0; the upstream and wrk share CPU 1.
 # Every address is on loopback. Needs wrk and nginx (Debian packages).
+# BASE=<commit> adds that commit's build of the composer ("base", same
+# platform on its own port) beside the working tree's, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-7}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+BASE=${BASE:-}
+trap 'kill $(jobs -p) 2>/dev/null; [ -n "$BASE" ] && git worktree remove --force "$work/base-src" 2>/dev/null; rm -rf "$work"' EXIT
 
 go build -o "$work/upstream" ./internal/benchtools/upstream
 go build -o "$work/bareproxy" ./internal/benchtools/bareproxy
 go build -o "$work/composer" ./cmd/composer
+if [ -n "$BASE" ]; then
+    git worktree add -q "$work/base-src" "$BASE"
+    (cd "$work/base-src" && go build -o "$work/base" ./cmd/composer)
+fi
 
 cat > "$work/platform.tsk" <<TSK
 [composer]
@@ -48,6 +55,10 @@ NGINX
 taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
 taskset -c 0 "$work/bareproxy" -listen 127.0.0.1:18002 -upstream http://127.0.0.1:18001 &
 GOMAXPROCS=1 taskset -c 0 "$work/composer" -f "$work/platform.tsk" 2> "$work/composer.log" &
+if [ -n "$BASE" ]; then
+    sed -e 's/18003/18005/; s/18013/18015/; s|/data"|/data-base"|' "$work/platform.tsk" > "$work/base.tsk"
+    GOMAXPROCS=1 taskset -c 0 "$work/base" -f "$work/base.tsk" 2> "$work/base.log" &
+fi
 taskset -c 0 nginx -c "$work/nginx.conf" &
 sleep 2
 
@@ -63,6 +74,7 @@ p50() { # name url: one 2 s run at one connection
 }
 
 targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/"
+[ -n "$BASE" ] && targets="$targets base=http://127.0.0.1:18005/"
 {
     for t in $targets; do throughput "${t%%=*}" "${t#*=}"; done
     # Latency at one connection varies from run to run by more than the
@@ -86,10 +98,11 @@ awk '
     }
     END {
         printf "\n| target | req/s (%s conns) | p50 at 1 conn (median of %d) | added p50 |\n|---|--:|--:|--:|\n", "'"$CONNS"'", n["direct"]
-        split("direct bareproxy composer nginx", order, " ")
+        nt = split("direct bareproxy composer nginx base", order, " ")
         d = median("direct")
-        for (i = 1; i <= 4; i++) { t = order[i]; p[t] = median(t); printf "| %s | %.0f | %.0f µs | %.0f µs |\n", t, rps[t], p[t], p[t] - d }
+        for (i = 1; i <= nt; i++) { t = order[i]; if (!(t in rps)) continue; p[t] = median(t); printf "| %s | %.0f | %.0f µs | %.0f µs |\n", t, rps[t], p[t], p[t] - d }
         printf "\ncomposer / bare gin+ReverseProxy (req/s): %.2f\ncomposer / nginx (req/s): %.2f\nbare / nginx (req/s): %.2f\n",
             rps["composer"]/rps["bareproxy"], rps["composer"]/rps["nginx"], rps["bareproxy"]/rps["nginx"]
         printf "added p50, composer / nginx: %.2f\nadded p50, bare / nginx: %.2f\n", (p["composer"]-d)/(p["nginx"]-d), (p["bareproxy"]-d)/(p["nginx"]-d)
+        if ("base" in rps) printf "composer / base build (req/s): %.2f\nadded p50, composer / base build: %.2f\n", rps["composer"]/rps["base"], (p["composer"]-d)/(p["base"]-d)
     }' "$work/results"
