@@ -45,12 +45,13 @@ var switchRules = []switchRule{
 // kindKeys are the keys of a service block that mean something only for
 // some kinds.
 var kindKeys = map[string][]string{
-	"instances": {"http", "process"}, "load_balancer": {"http", "process"}, "timeout": {"http", "process"},
-	"retries": {"http", "process"}, "strip_prefix": {"http", "process"},
+	"instances": {"http", "process"}, "load_balancer": {"http", "process"}, "strip_prefix": {"http", "process"},
+	"hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"},
 	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
 	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
-	"stop_timeout": {"process"}, "retry_backoff": {"http", "process"}, "max_retry_backoff": {"http", "process"},
-	"retry_budget": {"http", "process"}, "hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"}, "retry_body_limit": {"http", "process"}, "deadline": {"http", "process"},
+	"stop_timeout": {"process"},
+	// timeout, retries and the other retry keys apply to every kind: for a
+	// builtin, to the calls other services make to it (orders -> users).
 }
 
 // Warnings reports what a valid platform says that has no effect: the

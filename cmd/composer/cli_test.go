@@ -34,7 +34,7 @@ func TestValidateCommand(t *testing.T) {
 		{"completion zsh", []string{"completion", "zsh"}, 0, "bashcompinit", ""},
 		{"completion fish", []string{"completion", "fish"}, 0, "__fish_seen_subcommand_from plan' -l format", ""},
 		{"completion of an unknown shell", []string{"completion", "tcsh"}, 2, "", "no completion"},
-		{"warnings only", []string{"validate", "-f", "../../composer/testdata/warnings.tsk"}, 0, "2 services", "warning: services.users.timeout"},
+		{"warnings only", []string{"validate", "-f", "../../composer/testdata/warnings.tsk"}, 0, "2 services", "warning: services.users.strip_prefix"},
 		{"validate as json", []string{"validate", "-f", "../../composer/testdata/invalid.tsk", "--format", "json"}, 1, `"severity": "error"`, ""},
 		{"warnings as json", []string{"validate", "-f", "../../composer/testdata/warnings.tsk", "--format", "json"}, 0, `"severity": "warning"`, ""},
 		{"graph as mermaid", []string{"graph", "-f", "../../platform.tsk"}, 0, "svc_orders ==>|\"breaker users\"| svc_users", ""},

@@ -111,6 +111,19 @@ func (u *Upstream) Handler() http.Handler {
 	}
 }
 
+// RoundTripper returns u's request path as a client's transport, for a
+// call made in the composer itself (the built-in orders calling users):
+// the same breaker, balancer, retries, timeouts, metrics and spans as a
+// request through the gateway. The request's URL is replaced by the
+// instance's, but for its path and query.
+func (u *Upstream) RoundTripper() http.RoundTripper {
+	transport := u.Transport
+	if transport == nil {
+		transport = NewTransport(u.Timeout)
+	}
+	return &tries{u: u, base: transport}
+}
+
 // buffers lends the reverse proxies their copy buffers, which they would
 // otherwise allocate, 32 KiB each, for every response.
 var buffers bufferPool

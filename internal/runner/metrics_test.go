@@ -53,7 +53,11 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 		t.Fatalf("reload: %+v", res)
 	}
 	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
-	createUser(t, gw, "ada")
+	id := createUser(t, gw, "ada")
+	// orders checks the user through the request path of any call.
+	if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":5}]}`, id)); status != 201 {
+		t.Fatalf("order: %d %s", status, body)
+	}
 	call(t, "GET", gw+"/nowhere", "")
 	for i := 0; i < 3; i++ { // the breaker opens after 2 failures (failure_threshold: 2)
 		call(t, "GET", gw+"/billing/invoices", "")
@@ -69,6 +73,7 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 		`composer_http_requests_total{code="5xx",method="GET",route="/billing/*path",service="billing"}`: "3",
 		`composer_http_request_duration_seconds_count{route="/billing/*path",service="billing"}`:         "3",
 		`composer_upstream_tries_total{outcome="failure",retry="false",service="billing"}`:               "2",
+		`composer_upstream_tries_total{outcome="success",retry="false",service="users"}`:                 "1",
 		`composer_breaker_state{state="open",target="billing"}`:                                          "1",
 		`composer_breaker_state{state="closed",target="billing"}`:                                        "0",
 		`composer_breaker_transitions_total{target="billing"}`:                                           "1",

@@ -666,8 +666,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	}
 
 	// Built-in services, on the one store; every generation mounts its own.
-	env := services.Env{Store: r.store, Users: &services.UsersClient{BaseURL: "http://" + r.GatewayAddr(),
-		HTTP: &http.Client{Timeout: 5 * time.Second}, Breaker: g.breakers["users"]}}
+	env := services.Env{Store: r.store, Users: &services.UsersClient{BaseURL: "http://users",
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: r.callTo(g, model, "users").RoundTripper()}}}
 	builtins := map[string]services.Service{}
 	for _, d := range services.Registry {
 		builtins[d.Name] = d.New(env)
@@ -683,6 +683,25 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		g.routes[name] = r.consume(name, model.EventRoutes[name], builtins)
 	}
 	return g
+}
+
+// callTo is the request path of a call from inside the composer to a
+// built-in service (orders -> users): the target's breaker, timeout and
+// retries, its instance the gateway itself.
+func (r *Runner) callTo(g *generation, model *composer.Resolved, target string) *gateway.Upstream {
+	self := balancer.NewInstance("http://" + r.GatewayAddr())
+	self.SetHealth(balancer.Healthy)
+	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{self})
+	up := &gateway.Upstream{Name: target, Balancer: bal, Breaker: g.breakers[target], Log: r.log, Transport: r.transportFor(0)}
+	if s := model.Services[target]; s != nil {
+		up.Timeout, up.Retries, up.Retry, up.Deadline = s.Timeout, s.Retries, s.Retry, s.Deadline
+		up.Transport = r.transportFor(s.Timeout)
+		up.Budget = &gateway.Budget{}
+	}
+	if r.metrics != nil {
+		up.OnTry = tryCounters(r.metrics, target)
+	}
+	return up
 }
 
 // gateway is the handler of a generation: gin's router over the
