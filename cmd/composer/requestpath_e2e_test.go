@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,6 +56,24 @@ func TestRequestPathThroughTheBinary(t *testing.T) {
 		io.WriteString(w, "no space left")
 	}))
 	defer broken.Close()
+	// Instances that say who they are and record what they received.
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	named := func(name string, status int) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/health" {
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			seen[name] = append(seen[name], r.Header.Get("X-User")+"|"+string(b))
+			mu.Unlock()
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	bad, good, a, b, h1, h2 := named("bad", 502), named("good", 200), named("a", 200), named("b", 200), named("h1", 200), named("h2", 200)
 	file := filepath.Join(dir, "platform.tsk")
 	platform := func(extra string) string {
 		return fmt.Sprintf(`[composer]
@@ -64,12 +83,15 @@ data_dir: "data"
 [services]
 chat { kind: "http", instances: [%q], routes: ["/ws"] }
 store { kind: "http", instances: [%q], routes: ["/store/*path"], retries: 2, retry_backoff: "1ms" }
+pair { kind: "http", instances: [%q, %q], routes: ["/pair"], retries: 1, retry_backoff: "1ms" }
+weighted { kind: "http", instances: [{ url: %q, weight: 3 }, %q], routes: ["/weighted"] }
+sticky { kind: "http", instances: [%q, %q], routes: ["/sticky"], load_balancer: "consistent_hash", hash_on: "header:X-User" }
 [health_checks]
 interval: "100ms"
 store { outlier_detection { consecutive_failures: 6, base_ejection_time: "1m" } }
 [circuit_breaker]
 failure_threshold: 100
-%s`, freePort(t), echo.URL, broken.URL, extra)
+%s`, freePort(t), echo.URL, broken.URL, bad.URL, good.URL, a.URL, b.URL, h1.URL, h2.URL, extra)
 	}
 	writePlatform(t, file, platform(""))
 	comp := startBinary(t, bin, file)
@@ -138,5 +160,51 @@ failure_threshold: 100
 	}
 	if status, body := httpDo(t, "GET", comp.gateway+"/store/item", ""); status != http.StatusServiceUnavailable {
 		t.Errorf("with its only instance ejected: %d %s", status, body)
+	}
+
+	// A PUT with a body, retried on the second instance with the same bytes.
+	for range 2 {
+		if status, body := httpDo(t, "PUT", comp.gateway+"/pair", "the same bytes"); status != 200 {
+			t.Errorf("PUT: %d %s", status, body)
+		}
+	}
+	// Weights 3:1 over 1,000 requests; a header's key on one instance.
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 1000 {
+		if r, err := client.Get(comp.gateway + "/weighted"); err == nil {
+			r.Body.Close()
+		}
+	}
+	for k := range 40 {
+		for range 3 {
+			req, _ := http.NewRequest("GET", comp.gateway+"/sticky", nil)
+			req.Header.Set("X-User", fmt.Sprint("user-", k))
+			if r, err := client.Do(req); err == nil {
+				r.Body.Close()
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(seen["good"], ","); got != "|the same bytes,|the same bytes" {
+		t.Errorf("the second instance received %q", got)
+	}
+	if ratio := float64(len(seen["a"])) / float64(len(seen["b"])); ratio < 2.9 || ratio > 3.1 {
+		t.Errorf("weights 3:1 gave %d:%d", len(seen["a"]), len(seen["b"]))
+	}
+	where := map[string]map[string]bool{}
+	for _, inst := range []string{"h1", "h2"} {
+		for _, line := range seen[inst] {
+			key, _, _ := strings.Cut(line, "|")
+			if where[key] == nil {
+				where[key] = map[string]bool{}
+			}
+			where[key][inst] = true
+		}
+	}
+	for key, on := range where {
+		if len(on) != 1 {
+			t.Errorf("key %s reached %v", key, on)
+		}
 	}
 }
