@@ -65,21 +65,33 @@ func TestRetryGoesElsewhere(t *testing.T) {
 	}
 }
 
+// TestLeastRequests: the power of two choices never picks the busier of
+// its two, so a lone busy instance is never chosen, and an idle one among
+// busy ones gets about two thirds of the picks of three.
 func TestLeastRequests(t *testing.T) {
 	ins := instances(3, Healthy)
 	b, _ := New(LeastRequests, ins)
-	busy := b.Pick()
-	busy2 := b.Pick()
-	if busy == busy2 {
-		t.Fatal("two requests on one instance while others were idle")
+	for range 5 {
+		ins[0].inFlight.Add(1)
 	}
-	third := b.Pick()
-	if third == busy || third == busy2 {
-		t.Fatal("the idle instance was not chosen")
+	for range 300 {
+		in := b.Pick()
+		if in == ins[0] {
+			t.Fatal("picked the busy instance over an idle one")
+		}
+		in.Done()
 	}
-	busy.Done()
-	if in := b.Pick(); in != busy {
-		t.Errorf("picked %s, want the one that finished", in.Address)
+	ins[1].inFlight.Add(5) // now only ins[2] is idle
+	idle := 0
+	for range 3000 {
+		in := b.Pick()
+		if in == ins[2] {
+			idle++
+		}
+		in.Done()
+	}
+	if share := float64(idle) / 3000; share < 0.6 || share > 0.73 {
+		t.Errorf("the idle instance had %.0f%% of the picks, want about 67%%", 100*share)
 	}
 }
 

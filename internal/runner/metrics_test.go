@@ -66,6 +66,7 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 		_, body := call(t, "GET", gw+"/notifications", "")
 		return strings.Contains(body, "welcome")
 	})
+	eventually(t, "the outbox relayed", func() bool { return scrape(t, admin)["composer_outbox_events"] == "0" })
 	m := scrape(t, admin)
 	want := map[string]string{
 		`composer_http_requests_total{code="2xx",method="POST",route="/users",service="users"}`:          "1",
