@@ -64,3 +64,21 @@ failure_threshold: 100
 		t.Errorf("a body over max_body_size: %d %s", status, body)
 	}
 }
+
+// TestShopWithoutPublicUserLookups: orders checks users in process, so
+// the shop works when users' public routes are reduced to ["/users"].
+func TestShopWithoutPublicUserLookups(t *testing.T) {
+	p := startPlatform(t, "[services]\nusers { routes: [\"/users\"] }\n")
+	gw := "http://" + p.r.GatewayAddr()
+	if status, _ := call(t, "GET", gw+"/users/1", ""); status != 404 {
+		t.Fatalf("GET /users/1 is public: %d", status)
+	}
+	id := createUser(t, gw, "ada")
+	status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":5}]}`, id))
+	if status != 201 {
+		t.Fatalf("an order of a user that exists: %d %s", status, body)
+	}
+	if status, _ := call(t, "POST", gw+"/orders", `{"user_id":999,"items":[{"product_id":"a","quantity":1,"price":5}]}`); status != 422 {
+		t.Errorf("an order of a user that does not exist: %d", status)
+	}
+}

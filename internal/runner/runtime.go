@@ -666,12 +666,16 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	}
 
 	// Built-in services, on the one store; every generation mounts its own.
+	// orders reaches users in process, through the request path of any
+	// call: it works whether or not users has public routes.
+	usersEngine := &gateway.InProcess{}
 	env := services.Env{Store: r.store, Users: &services.UsersClient{BaseURL: "http://users",
-		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: r.callTo(g, model, "users").RoundTripper()}}}
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: r.callTo(g, model, "users", usersEngine).RoundTripper()}}}
 	builtins := map[string]services.Service{}
 	for _, d := range services.Registry {
 		builtins[d.Name] = d.New(env)
 	}
+	usersEngine.Handler = r.builtinHandler(builtins["users"], "users")
 	g.handler = r.gateway(g, model, builtins)
 
 	// Event routes: a consumer each.
@@ -687,21 +691,38 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 
 // callTo is the request path of a call from inside the composer to a
 // built-in service (orders -> users): the target's breaker, timeout and
-// retries, its instance the gateway itself.
-func (r *Runner) callTo(g *generation, model *composer.Resolved, target string) *gateway.Upstream {
-	self := balancer.NewInstance("http://" + r.GatewayAddr())
+// retries; its one instance is the target's own handler, in process.
+func (r *Runner) callTo(g *generation, model *composer.Resolved, target string, inProcess http.RoundTripper) *gateway.Upstream {
+	self := balancer.NewInstance("http://" + target + ".in-process")
 	self.SetHealth(balancer.Healthy)
 	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{self})
-	up := &gateway.Upstream{Name: target, Balancer: bal, Breaker: g.breakers[target], Log: r.log, Transport: r.transportFor(0)}
+	up := &gateway.Upstream{Name: target, Balancer: bal, Breaker: g.breakers[target], Log: r.log, Transport: inProcess}
 	if s := model.Services[target]; s != nil {
 		up.Timeout, up.Retries, up.Retry, up.Deadline = s.Timeout, s.Retries, s.Retry, s.Deadline
-		up.Transport = r.transportFor(s.Timeout)
 		up.Budget = &gateway.Budget{}
 	}
 	if r.metrics != nil {
 		up.OnTry = tryCounters(r.metrics, target)
 	}
 	return up
+}
+
+// builtinHandler is a built-in service's own router, all of its routes,
+// for calls in process (with a server span, as the gateway's requests).
+func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
+	engine := gin.New()
+	engine.Use(gin.Recovery())
+	if tracing.Enabled() {
+		routes := map[string]string{}
+		if d := services.Lookup(name); d != nil {
+			for _, route := range d.Routes {
+				routes[route] = name
+			}
+		}
+		engine.Use(traceRequests(routes))
+	}
+	s.Register(engine)
+	return engine
 }
 
 // gateway is the handler of a generation: gin's router over the
