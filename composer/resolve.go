@@ -249,17 +249,24 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 
 	if p.Configuration.EnableCircuitBreaker {
+		for _, er := range p.EventRoutes {
+			for _, to := range er.To {
+				if svc, _ := EventTarget(to); p.Services[svc] != nil && p.Services[svc].Kind != "builtin" {
+					cfg := p.CircuitBreaker.CircuitBreaker
+					if over, ok := p.CircuitBreaker.PerTarget[svc]; ok {
+						cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), svc).Value())
+					}
+					r.Breakers[EventBreaker(svc)] = breakerSettings(cfg)
+				}
+			}
+		}
 		for _, target := range breakerTargets(p) {
 			cfg := p.CircuitBreaker.CircuitBreaker
 			if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
 				cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
 			}
-			r.Breakers[target] = breaker.Settings{
-				FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
-				MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
-				HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
-				SlowCallDuration: cfg.SlowCallDuration, SlowCallRatio: cfg.SlowCallRatio,
-			}
+			r.Breakers[target] = breakerSettings(cfg)
+
 		}
 	}
 
@@ -346,6 +353,34 @@ func resolveHealth(p *Platform, root Source, name string) *health.Settings {
 	return &health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
 		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval}
 }
+
+// breakerSettings are a [circuit_breaker] block's settings for the breaker package.
+func breakerSettings(cfg CircuitBreaker) breaker.Settings {
+	return breaker.Settings{
+		FailureThreshold: int(cfg.FailureThreshold), FailureRatio: cfg.FailureRatio, Window: cfg.Window,
+		MinimumRequests: cfg.MinimumRequests, RecoveryTimeout: time.Duration(cfg.RecoveryTimeout),
+		HalfOpenMaxRequests: cfg.HalfOpenMaxRequests, NoHalfOpen: !cfg.HalfOpenState,
+		SlowCallDuration: cfg.SlowCallDuration, SlowCallRatio: cfg.SlowCallRatio,
+	}
+}
+
+// EventTarget splits an event route target that names a service
+// ("billing", "billing/hooks/order") into the service and the path ("" for
+// none); a URL gives "", "".
+func EventTarget(to string) (service, path string) {
+	if strings.Contains(to, "://") {
+		return "", ""
+	}
+	service, rest, found := strings.Cut(to, "/")
+	if found {
+		path = "/" + rest
+	}
+	return service, path
+}
+
+// EventBreaker is the name of the breaker of the deliveries of events to
+// a service: "events->billing".
+func EventBreaker(service string) string { return "events->" + service }
 
 // breakerTargets are the call targets that have a breaker: every http and
 // process service, and every service something calls.

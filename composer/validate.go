@@ -178,10 +178,17 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				}
 				continue
 			}
-			if _, ok := p.Services[to]; !ok {
-				v.at(at, "event route target %q is not a service%s", to, suggest(to, names))
-			} else if d := services.Lookup(to); d == nil || !d.Consumes || p.Services[to].Kind != "builtin" {
-				v.at(at, "event route target %q: service %s does not consume events (give a URL, such as \"http://127.0.0.1:7001/hooks\")", to, to)
+			svc, path := EventTarget(to)
+			s, ok := p.Services[svc]
+			switch {
+			case !ok:
+				v.at(at, "event route target %q is not a service%s", to, suggest(svc, names))
+			case s.Kind == "builtin":
+				if d := services.Lookup(svc); d == nil || !d.Consumes {
+					v.at(at, "event route target %q: the built-in %s does not consume events (give a URL, or an http or process service)", to, svc)
+				} else if path != "" {
+					v.at(at, "event route target %q: the built-in %s takes events itself; name it without a path", to, svc)
+				}
 			}
 		}
 	}

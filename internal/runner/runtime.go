@@ -146,6 +146,10 @@ type generation struct {
 	services  map[string]*serviceEntry      // http and process services
 	processes map[string]*processGroup
 	routes    map[string]*routeEntry
+	// deliveries are the request paths of events to services by name
+	// (an event route's `to: ["billing/hooks"]`), with their breakers
+	// events->NAME.
+	deliveries map[string]*gateway.Upstream
 }
 
 // serviceEntry is what stands in front of an http or process service's
@@ -583,7 +587,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	g := &generation{number: 1, model: model, platform: model.Platform, files: files, actions: acts,
 		drained:  make(chan struct{}),
 		breakers: map[string]*breaker.Breaker{}, instances: map[string]*balancer.Instance{},
-		services: map[string]*serviceEntry{}, processes: map[string]*processGroup{}, routes: map[string]*routeEntry{}}
+		services: map[string]*serviceEntry{}, processes: map[string]*processGroup{}, routes: map[string]*routeEntry{},
+		deliveries: map[string]*gateway.Upstream{}}
 	g.refs.Store(1) // the runner's, until the next swap
 	g.ctx, g.cancel = context.WithCancel(r.ctx)
 	if prev != nil {
@@ -677,6 +682,18 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	}
 	usersEngine.Handler = r.builtinHandler(builtins["users"], "users")
 	g.handler = r.gateway(g, model, builtins)
+
+	// Deliveries of events to services by name.
+	for _, name := range sortedKeys(model.Services) {
+		s, e := model.Services[name], g.services[name]
+		if b, ok := g.breakers[composer.EventBreaker(name)]; ok && e != nil {
+			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: b, Timeout: s.Timeout,
+				Transport: r.transportFor(s.Timeout), Log: r.log}
+		} else if e != nil && !model.Platform.Configuration.EnableCircuitBreaker {
+			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Timeout: s.Timeout,
+				Transport: r.transportFor(s.Timeout), Log: r.log}
+		}
+	}
 
 	// Event routes: a consumer each.
 	for _, name := range sortedKeys(model.EventRoutes) {
@@ -781,6 +798,13 @@ func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[s
 			handlers = append(handlers, c.Handle)
 			continue
 		}
+		if svc, path := composer.EventTarget(to); svc != "" {
+			// A service by name: through its balancer and events->NAME
+			// breaker, those of the generation running at each delivery.
+			client := &http.Client{Timeout: 10 * time.Second, Transport: deliveryTransport{r, svc}}
+			handlers = append(handlers, events.HTTPTarget(client, "http://"+svc+path))
+			continue
+		}
 		handlers = append(handlers, events.HTTPTarget(&http.Client{Timeout: 10 * time.Second}, to)) // a URL: validated
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
@@ -800,6 +824,22 @@ func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[s
 		}
 	}()
 	return entry
+}
+
+// deliveryTransport posts an event to a service by name, through the
+// current generation's delivery path to it (a consumer outlives the
+// generation that started it).
+type deliveryTransport struct {
+	r       *Runner
+	service string
+}
+
+func (t deliveryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	up := t.r.gen().deliveries[t.service]
+	if up == nil {
+		return nil, fmt.Errorf("service %s is not in the running platform", t.service)
+	}
+	return up.RoundTripper().RoundTrip(req)
 }
 
 // staticPrefix is a route's path before its first parameter:
