@@ -124,17 +124,20 @@ type ResolvedService struct {
 // ProcessSpec is what the instances of a process service run. Anything
 // in it that changes replaces the instances (blue-green).
 type ProcessSpec struct {
-	Command        []string          `json:"command"`
-	Shell          bool              `json:"shell"`
-	Dir            string            `json:"dir"` // absolute
-	Env            map[string]string `json:"env"`
-	Port           int               `json:"port"`   // of the first instance; 0: a free port each
-	Copies         int               `json:"copies"` // instances
-	Restart        string            `json:"restart"`
-	MaxRestarts    int               `json:"max_restarts"`
-	RestartBackoff time.Duration     `json:"restart_backoff"`
-	StopSignal     string            `json:"stop_signal"` // upper case
-	StopTimeout    time.Duration     `json:"stop_timeout"`
+	Command []string          `json:"command"`
+	Shell   bool              `json:"shell"`
+	Dir     string            `json:"dir"` // absolute
+	Env     map[string]string `json:"env"`
+	Port    int               `json:"port"`   // of the first instance; 0: a free port each
+	Copies  int               `json:"copies"` // instances
+	// Calls are the services it calls: each an upstream address in its
+	// environment, so a change replaces the instances.
+	Calls          []string      `json:"calls"`
+	Restart        string        `json:"restart"`
+	MaxRestarts    int           `json:"max_restarts"`
+	RestartBackoff time.Duration `json:"restart_backoff"`
+	StopSignal     string        `json:"stop_signal"` // upper case
+	StopTimeout    time.Duration `json:"stop_timeout"`
 }
 
 // Signal is the spec's stop signal (SIGTERM when it names none).
@@ -235,7 +238,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 				dir = absUnder(base, s.Dir)
 			}
 			spec := &ProcessSpec{Command: s.Command, Shell: s.Shell, Dir: dir, Env: s.Env, Port: s.Port,
-				Copies: max(s.Instances.Count, 1), Restart: s.Restart, MaxRestarts: s.MaxRestarts,
+				Copies: max(s.Instances.Count, 1), Calls: slices.Sorted(slices.Values(s.Calls)), Restart: s.Restart, MaxRestarts: s.MaxRestarts,
 				RestartBackoff: s.RestartBackoff, StopSignal: strings.ToUpper(s.StopSignal), StopTimeout: s.StopTimeout}
 			if spec.Restart == "" {
 				spec.Restart = "on-failure"
@@ -257,6 +260,17 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 						cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), svc).Value())
 					}
 					r.Breakers[EventBreaker(svc)] = breakerSettings(cfg)
+				}
+			}
+		}
+		for _, caller := range sortedKeys(p.Services) {
+			if s := p.Services[caller]; s.Kind == "process" {
+				for _, target := range s.Calls {
+					cfg := p.CircuitBreaker.CircuitBreaker
+					if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
+						cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
+					}
+					r.Breakers[PairBreaker(caller, target)] = breakerSettings(cfg)
 				}
 			}
 		}
@@ -376,6 +390,23 @@ func EventTarget(to string) (service, path string) {
 		path = "/" + rest
 	}
 	return service, path
+}
+
+// PairBreaker is the name of the breaker of a process's calls to a
+// service through the mesh: "orders->users".
+func PairBreaker(caller, target string) string { return caller + "->" + target }
+
+// EnvName is the stem of the environment variables that give a process
+// a service's upstream address: COMPOSER_<TARGET>, the name upper-cased,
+// every character other than a letter or a digit turned into _.
+func EnvName(target string) string {
+	b := []byte("COMPOSER_" + strings.ToUpper(target))
+	for i := len("COMPOSER_"); i < len(b); i++ {
+		if c := b[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // EventBreaker is the name of the breaker of the deliveries of events to

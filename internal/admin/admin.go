@@ -24,6 +24,7 @@ import (
 //	GET  /v1/platform          the running platform, resolved (what composer plan compares with)
 //	GET  /v1/services          services, instances and their health
 //	GET  /v1/breakers          every circuit breaker's state and counts
+//	GET  /v1/mesh              the calls of process services through the mesh: addresses, breakers
 //	GET  /v1/processes         the instances of process services: state, pid, restarts, health, uptime
 //	GET  /v1/services/{name}/logs?instance=   a process service's last output lines
 //	GET  /v1/events?type=&subject=&limit=   the event store
@@ -48,6 +49,7 @@ func Handler(r Platform) http.Handler {
 	mux.HandleFunc("GET /v1/platform", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Model()) })
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Services()) })
 	mux.HandleFunc("GET /v1/processes", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Processes()) })
+	mux.HandleFunc("GET /v1/mesh", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, r.Mesh()) })
 	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, req *http.Request) {
 		lines, ok := r.Logs(req.PathValue("name"))
 		if !ok {

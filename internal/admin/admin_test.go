@@ -56,6 +56,9 @@ func (f *fake) Reload() Reload           { return f.reload }
 func (f *fake) Counts() map[string]int64 { return nil }
 func (f *fake) Metrics() http.Handler    { return nil }
 func (f *fake) Done() <-chan struct{}    { return f.done }
+func (f *fake) Mesh() []MeshPair {
+	return []MeshPair{{Caller: "a", Target: "b", Address: "127.0.0.1:1"}}
+}
 
 func TestAdminAPI(t *testing.T) {
 	f := &fake{done: make(chan struct{}), reload: Reload{OK: false, Diagnostics: []string{"platform.tsk:1:1: bad"}}}
@@ -67,6 +70,7 @@ func TestAdminAPI(t *testing.T) {
 		has                string
 	}{
 		{"GET", "/v1/status", "", 200, `"generation": 3`},
+		{"GET", "/v1/mesh", "", 200, `"caller": "a"`},
 		{"GET", "/readyz", "", 200, `"status": "ready"`},
 		{"GET", "/v1/breakers", "", 200, `"state": "open"`},
 		{"GET", "/v1/services/api/logs", "", 200, `"text": "first"`},

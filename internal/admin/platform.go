@@ -47,6 +47,17 @@ type Platform interface {
 	Metrics() http.Handler
 	// Done is closed when the platform stops.
 	Done() <-chan struct{}
+	// Mesh lists the calls of process services through the composer.
+	Mesh() []MeshPair
+}
+
+// MeshPair is one declared call through the mesh: its upstream address
+// (in the caller's environment) and its breaker's state.
+type MeshPair struct {
+	Caller  string `json:"caller"`
+	Target  string `json:"target"`
+	Address string `json:"address"`
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // Status is what /v1/status reports.

@@ -50,7 +50,11 @@ var colors = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95"
 // probe them once they start.
 func (r *Runner) newProcessGroup(s *composer.ResolvedService, name string, color string, check *health.Checker) (*processGroup, error) {
 	ps := s.Process
-	spec := supervisor.Spec{Service: name, Command: ps.Command, Shell: ps.Shell, Dir: ps.Dir, Env: ps.Env, Restart: ps.Restart,
+	vars, err := r.meshVars(name, ps.Calls)
+	if err != nil {
+		return nil, err
+	}
+	spec := supervisor.Spec{Service: name, Command: ps.Command, Shell: ps.Shell, Dir: ps.Dir, Env: ps.Env, Restart: ps.Restart, Vars: vars,
 		MaxRestarts: ps.MaxRestarts, Backoff: ps.RestartBackoff, StopSignal: ps.Signal(), StopTimeout: ps.StopTimeout,
 		RunID: r.runID}
 	g := &processGroup{name: name, spec: *ps, deps: s.DependsOn, gone: make(chan struct{}), check: check}

@@ -26,7 +26,9 @@ import (
 var diffSeed = flag.Uint64("diff-seed", 0, "the seed of TestReloadCarriesOutThePlan's platforms (0: from the clock)")
 
 // TestMain lets the test binary be a process service: with
-// COMPOSER_TEST_SERVE set it answers HTTP on $PORT until it is stopped,
+// COMPOSER_TEST_SERVE set it answers HTTP on $PORT until it is stopped
+// (with COMPOSER_TEST_FORWARD, the name of a variable holding a URL, by
+// forwarding each request to that URL's /x),
 // after COMPOSER_TEST_DELAY (a duration) when set, and writes the time it
 // started listening (Unix nanoseconds) to COMPOSER_TEST_LISTENED when set.
 func TestMain(m *testing.M) {
@@ -41,8 +43,21 @@ func TestMain(m *testing.M) {
 		if f := os.Getenv("COMPOSER_TEST_LISTENED"); f != "" {
 			os.WriteFile(f, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
 		}
-		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			io.WriteString(w, "ok")
+		forward := os.Getenv("COMPOSER_TEST_FORWARD") // the name of a variable with a URL
+		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if forward == "" || r.URL.Path == "/health" {
+				io.WriteString(w, "ok")
+				return
+			}
+			resp, err := http.Get(os.Getenv(forward) + "/x")
+			if err != nil {
+				w.WriteHeader(599)
+				io.WriteString(w, err.Error())
+				return
+			}
+			defer resp.Body.Close()
+			w.WriteHeader(resp.StatusCode)
+			io.Copy(w, resp.Body)
 		}))
 		os.Exit(1)
 	}
@@ -87,8 +102,8 @@ func randomPlatform(rng *rand.Rand, dir string) string {
 	}
 	if worker {
 		routes := pick(`routes: ["/work"], `, "")
-		fmt.Fprintf(&b, "worker { kind: \"process\", command: [%q, \"-test.run=^$\", %q], %sinstances: %d, env: { COMPOSER_TEST_SERVE: \"1\" } }\n",
-			os.Args[0], pick("-test.count=1", "-test.count=2"), routes, 1+rng.IntN(2))
+		fmt.Fprintf(&b, "worker { kind: \"process\", command: [%q, \"-test.run=^$\", %q], %sinstances: %d, calls: %s, env: { COMPOSER_TEST_SERVE: \"1\" } }\n",
+			os.Args[0], pick("-test.count=1", "-test.count=2"), routes, 1+rng.IntN(2), pick(`[]`, `["users"]`, `["users", "orders"]`))
 	}
 	fmt.Fprintf(&b, "[health_checks]\ninterval: %q\nretries: %d\n", pick("50ms", "100ms"), 1+rng.IntN(2))
 	if billing && chance(0.5) {

@@ -87,6 +87,10 @@ type Runner struct {
 		cancel context.CancelFunc
 		done   chan struct{}
 	}
+	// mesh is the upstream listeners of the process services' calls, by
+	// caller->target; guarded by meshMu.
+	meshMu sync.Mutex
+	mesh   map[string]*meshPair
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
 	transports map[time.Duration]http.RoundTripper
@@ -146,6 +150,10 @@ type generation struct {
 	services  map[string]*serviceEntry      // http and process services
 	processes map[string]*processGroup
 	routes    map[string]*routeEntry
+	// pairs are the request paths of the mesh's calls, by caller->target;
+	// builtins the built-in services' handlers, for calls in process.
+	pairs    map[string]http.Handler
+	builtins map[string]http.Handler
 	// deliveries are the request paths of events to services by name
 	// (an event route's `to: ["billing/hooks"]`), with their breakers
 	// events->NAME.
@@ -237,7 +245,8 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{}}
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{},
+		mesh: map[string]*meshPair{}}
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
 	if n := r.runs.Sweep(); n > 0 {
@@ -394,6 +403,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	g.wait(limit)
 	g.cancel()
 	r.stopProcesses(ctx, g)
+	r.closeMesh(nil)
 	supervisor.Sweep(r.runID) // what left the processes' groups
 	r.runs.Remove(r.runID)
 	for _, s := range g.services {
@@ -547,6 +557,7 @@ func (r *Runner) retire(old, next *generation) {
 		defer r.bg.Done()
 		old.wait(old.model.Composer.DrainTimeout)
 		old.cancel() // what is still open on it (upgraded connections) closes
+		r.closeMesh(r.gen().pairs)
 	}()
 	for name, pg := range old.processes {
 		if next.processes[name] != pg {
@@ -588,7 +599,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		drained:  make(chan struct{}),
 		breakers: map[string]*breaker.Breaker{}, instances: map[string]*balancer.Instance{},
 		services: map[string]*serviceEntry{}, processes: map[string]*processGroup{}, routes: map[string]*routeEntry{},
-		deliveries: map[string]*gateway.Upstream{}}
+		deliveries: map[string]*gateway.Upstream{}, pairs: map[string]http.Handler{}, builtins: map[string]http.Handler{}}
 	g.refs.Store(1) // the runner's, until the next swap
 	g.ctx, g.cancel = context.WithCancel(r.ctx)
 	if prev != nil {
@@ -680,7 +691,18 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	for _, d := range services.Registry {
 		builtins[d.Name] = d.New(env)
 	}
-	usersEngine.Handler = r.builtinHandler(builtins["users"], "users")
+	for name, s := range builtins {
+		g.builtins[name] = r.builtinHandler(s, name)
+	}
+	usersEngine.Handler = g.builtins["users"]
+	// The mesh: a path per declared call of a process service.
+	for _, caller := range sortedKeys(model.Services) {
+		if s := model.Services[caller]; s.Process != nil {
+			for _, target := range s.Process.Calls {
+				g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
+			}
+		}
+	}
 	g.handler = r.gateway(g, model, builtins)
 
 	// Deliveries of events to services by name.

@@ -42,6 +42,10 @@ type Spec struct {
 	StopTimeout time.Duration  // 0: 10 s; then SIGKILL
 	// RunID, when set, is given to the process as RunEnv, for Sweep.
 	RunID string
+	// Vars are more variables the composer gives the process (the
+	// addresses of the services it calls): in its environment, and as
+	// ${NAME} in Command and Env, like ${PORT}.
+	Vars map[string]string
 }
 
 // MinUptime is how long a process must run for its next restart to count
@@ -306,7 +310,12 @@ func describe(err error) string {
 // process group, SIGKILL when the composer dies.
 func (p *Process) command() *exec.Cmd {
 	port := fmt.Sprint(p.port)
-	expand := func(s string) string { return strings.ReplaceAll(s, "${PORT}", port) }
+	pairs := []string{"${PORT}", port}
+	for k, v := range p.spec.Vars {
+		pairs = append(pairs, "${"+k+"}", v)
+	}
+	replacer := strings.NewReplacer(pairs...)
+	expand := replacer.Replace
 	var cmd *exec.Cmd
 	if p.spec.Shell {
 		cmd = exec.Command("/bin/sh", "-c", expand(strings.Join(p.spec.Command, " ")))
@@ -319,6 +328,9 @@ func (p *Process) command() *exec.Cmd {
 	}
 	cmd.Dir = p.spec.Dir
 	cmd.Env = append(os.Environ(), "PORT="+port, fmt.Sprintf("COMPOSER_INSTANCE=%d", p.index))
+	for k, v := range p.spec.Vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	for k, v := range p.spec.Env {
 		cmd.Env = append(cmd.Env, k+"="+expand(v))
 	}

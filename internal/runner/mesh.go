@@ -1,0 +1,144 @@
+package runner
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/tuskcompose/composer/composer"
+	"github.com/tuskcompose/composer/internal/admin"
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/gateway"
+)
+
+// meshPair is the upstream listener of one declared call of a process
+// service (caller -> target), on loopback: its address is in the
+// caller's environment (COMPOSER_<TARGET>_URL). It lives as long as a
+// generation has the call, so an unchanged pair keeps its port across
+// reloads; what it serves is the current generation's request path to
+// the target.
+type meshPair struct {
+	caller, target string
+	ln             net.Listener
+	srv            *http.Server
+}
+
+// meshAddr returns the address of a pair's listener, opening it the first
+// time. Called with reloadMu held (or before Start).
+func (r *Runner) meshAddr(caller, target string) (string, error) {
+	key := composer.PairBreaker(caller, target)
+	r.meshMu.Lock()
+	defer r.meshMu.Unlock()
+	if p := r.mesh[key]; p != nil {
+		return p.ln.Addr().String(), nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("mesh listener for %s: %w", key, err)
+	}
+	p := &meshPair{caller: caller, target: target, ln: ln}
+	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: gateway.RequestID(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.serveMesh(w, req, caller, target) }))}
+	r.mesh[key] = p
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		if err := p.srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			r.log.Error("mesh listener", "pair", key, "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// closeMesh closes the listeners of the pairs no generation has any
+// more (keep says which remain).
+func (r *Runner) closeMesh(keep map[string]http.Handler) {
+	r.meshMu.Lock()
+	defer r.meshMu.Unlock()
+	for key, p := range r.mesh {
+		if _, ok := keep[key]; !ok {
+			p.srv.Close()
+			delete(r.mesh, key)
+		}
+	}
+}
+
+// serveMesh serves a call through a pair's listener with the current
+// generation's request path to the target. A pair the serving
+// generation does not have yet (its caller starts for the next one, as a
+// blue-green replacement) gets a path without the pair's breaker.
+func (r *Runner) serveMesh(w http.ResponseWriter, req *http.Request, caller, target string) {
+	g := r.acquire()
+	defer g.release()
+	h := g.pairs[composer.PairBreaker(caller, target)]
+	if h == nil {
+		h = r.pairPath(g, caller, target)
+	}
+	h.ServeHTTP(w, req)
+}
+
+// pairPath is the request path of a caller's calls to a target: the
+// target's balancer (or, for a builtin, its handler in process), the
+// pair's breaker, the target's timeout, retries and deadline, try metrics
+// labelled caller->target.
+func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
+	key := composer.PairBreaker(caller, target)
+	s := g.model.Services[target]
+	if s == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			gateway.WriteError(w, req, http.StatusServiceUnavailable, "service "+target+" is not in the running platform")
+		})
+	}
+	up := &gateway.Upstream{Name: key, Breaker: g.breakers[key], Timeout: s.Timeout, Retries: s.Retries, Retry: s.Retry,
+		Budget: &gateway.Budget{}, Deadline: s.Deadline, Transport: r.transportFor(s.Timeout), Log: r.log,
+		StreamIdleTimeout: s.StreamIdleTimeout}
+	if e := g.services[target]; e != nil {
+		up.Balancer = e.balancer
+	} else if h := g.builtins[target]; h != nil {
+		self := balancer.NewInstance("http://" + target + ".in-process")
+		self.SetHealth(balancer.Healthy)
+		up.Balancer, _ = balancer.New(balancer.RoundRobin, []*balancer.Instance{self})
+		up.Transport = &gateway.InProcess{Handler: h}
+	}
+	if up.Balancer == nil {
+		up.Balancer, _ = balancer.New(balancer.RoundRobin, nil)
+	}
+	if r.metrics != nil {
+		up.OnTry = tryCounters(r.metrics, key)
+	}
+	return gateway.BodyLimit(s.MaxBodySize, up.Handler())
+}
+
+// meshVars are the variables that give a process its upstream
+// addresses, opening the listeners it needs.
+func (r *Runner) meshVars(caller string, calls []string) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, target := range calls {
+		addr, err := r.meshAddr(caller, target)
+		if err != nil {
+			return nil, err
+		}
+		name := composer.EnvName(target)
+		vars[name+"_URL"], vars[name+"_ADDR"] = "http://"+addr, addr
+	}
+	return vars, nil
+}
+
+// Mesh lists the pairs with their addresses and breaker states.
+func (r *Runner) Mesh() []admin.MeshPair {
+	g := r.gen()
+	r.meshMu.Lock()
+	defer r.meshMu.Unlock()
+	out := []admin.MeshPair{}
+	for key, p := range r.mesh {
+		mp := admin.MeshPair{Caller: p.caller, Target: p.target, Address: p.ln.Addr().String()}
+		if b := g.breakers[key]; b != nil {
+			mp.Breaker = admin.StateName(b.State())
+		}
+		out = append(out, mp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Caller+out[i].Target < out[j].Caller+out[j].Target })
+	return out
+}
