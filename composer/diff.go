@@ -195,7 +195,7 @@ func components(r *Resolved) map[string]map[string]any {
 	put(KindBus, KindBus, r.Bus)
 	for name, s := range r.Services {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
-			StripPrefix: s.StripPrefix, Calls: s.Calls, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
+			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
 			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
@@ -232,6 +232,7 @@ type serviceView struct {
 	Retries      int           `json:"retries"`
 	StripPrefix  bool          `json:"strip_prefix"`
 	Calls        []string      `json:"calls"`
+	Publishes    []string      `json:"publishes"`
 	DependsOn    Dependencies  `json:"depends_on"`
 	StartTimeout time.Duration `json:"start_timeout"`
 	Retry        gateway.Retry `json:"retry"`

@@ -93,6 +93,7 @@ type ResolvedService struct {
 	Kind        string        `json:"kind"`
 	Routes      []string      `json:"routes"`
 	Calls       []string      `json:"calls"`
+	Publishes   []string      `json:"publishes"` // the event types it may publish
 	DependsOn   Dependencies  `json:"depends_on"`
 	Instances   []string      `json:"instances"` // http: the URLs
 	Weights     []int         `json:"weights"`   // http: the instances' weights (nil: all 1)
@@ -209,7 +210,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 
 	for name, s := range p.Services {
-		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, DependsOn: s.DependsOn, HashOn: s.HashOn,
+		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, HashOn: s.HashOn,
 			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
 			StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
 		if rs.Balancer == "" {

@@ -91,6 +91,7 @@ type Service struct {
 	Routes         []string          `tsk:"routes"`
 	HealthEndpoint string            `tsk:"health_endpoint"`
 	Calls          []string          `tsk:"calls"`
+	Publishes      []string          `tsk:"publishes"` // the event types a process may publish at COMPOSER_EVENTS_URL
 	DependsOn      Dependencies      `tsk:"depends_on"`
 	Instances      Instances         `tsk:"instances"`
 	LoadBalancer   string            `tsk:"load_balancer"`

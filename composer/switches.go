@@ -49,7 +49,7 @@ var kindKeys = map[string][]string{
 	"hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"},
 	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
 	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
-	"stop_timeout": {"process"},
+	"stop_timeout": {"process"}, "publishes": {"process"},
 	// timeout, retries and the other retry keys apply to every kind: for a
 	// builtin, to the calls other services make to it (orders -> users).
 }

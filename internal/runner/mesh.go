@@ -112,9 +112,13 @@ func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 }
 
 // meshVars are the variables that give a process its upstream
-// addresses, opening the listeners it needs.
+// addresses and its events address, opening the listeners it needs.
 func (r *Runner) meshVars(caller string, calls []string) (map[string]string, error) {
-	vars := map[string]string{}
+	addr, err := r.eventsAddr(caller)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{"COMPOSER_EVENTS_URL": "http://" + addr + "/"}
 	for _, target := range calls {
 		addr, err := r.meshAddr(caller, target)
 		if err != nil {

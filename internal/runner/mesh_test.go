@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestMeshCalls: processes that call a service get its upstream address
@@ -63,5 +64,52 @@ func TestMeshCalls(t *testing.T) {
 	}
 	if s := p.r.Breakers()["c->b"].State.String(); s != "open" {
 		t.Errorf("c->b %s after c's own calls failed", s)
+	}
+}
+
+// TestPublishThroughTheComposer: a process publishes at its
+// COMPOSER_EVENTS_URL; the event gets source /services/<name>, is
+// routed like any other, and a type it does not list in publishes is
+// refused.
+func TestPublishThroughTheComposer(t *testing.T) {
+	got := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	t.Cleanup(hook.Close)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+billing { kind: "process", command: [%q, "-test.run=^$"], publishes: ["invoice.paid"], env: { COMPOSER_TEST_SERVE: "1" } }
+[event_routes]
+paid { topic: "invoice.paid", to: [%q] }
+`, os.Args[0], hook.URL))
+	p.r.meshMu.Lock()
+	url := "http://" + p.r.publishers["billing"].ln.Addr().String() + "/"
+	p.r.meshMu.Unlock()
+	post := func(ce string) (int, string) {
+		resp, err := http.Post(url, "application/cloudevents+json", strings.NewReader(ce))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := post(`{"specversion":"1.0","type":"invoice.paid","source":"/services/orders","subject":"7","data":{"amount":3}}`); status != 202 {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	select {
+	case ce := <-got:
+		if !strings.Contains(ce, `"source":"/services/billing"`) || !strings.Contains(ce, `"amount":3`) {
+			t.Errorf("delivered %s", ce)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the published event was not delivered")
+	}
+	if status, body := post(`{"type":"order.created"}`); status != 403 || !strings.Contains(body, "does not publish") {
+		t.Errorf("a type billing does not publish: %d %s", status, body)
+	}
+	if status, _ := post(`not json`); status != 400 {
+		t.Errorf("garbage: %d", status)
 	}
 }

@@ -89,8 +89,9 @@ type Runner struct {
 	}
 	// mesh is the upstream listeners of the process services' calls, by
 	// caller->target; guarded by meshMu.
-	meshMu sync.Mutex
-	mesh   map[string]*meshPair
+	meshMu     sync.Mutex
+	mesh       map[string]*meshPair
+	publishers map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
 	transports map[time.Duration]http.RoundTripper
@@ -246,7 +247,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{},
-		mesh: map[string]*meshPair{}}
+		mesh: map[string]*meshPair{}, publishers: map[string]*publisher{}}
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
 	if n := r.runs.Sweep(); n > 0 {
@@ -404,6 +405,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	g.cancel()
 	r.stopProcesses(ctx, g)
 	r.closeMesh(nil)
+	r.closePublishers(nil)
 	supervisor.Sweep(r.runID) // what left the processes' groups
 	r.runs.Remove(r.runID)
 	for _, s := range g.services {
@@ -557,7 +559,9 @@ func (r *Runner) retire(old, next *generation) {
 		defer r.bg.Done()
 		old.wait(old.model.Composer.DrainTimeout)
 		old.cancel() // what is still open on it (upgraded connections) closes
-		r.closeMesh(r.gen().pairs)
+		cur := r.gen()
+		r.closeMesh(cur.pairs)
+		r.closePublishers(func(name string) bool { return cur.processes[name] != nil })
 	}()
 	for name, pg := range old.processes {
 		if next.processes[name] != pg {
