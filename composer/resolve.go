@@ -52,6 +52,10 @@ type Resolved struct {
 // ComposerSettings are the settings that take effect at start: a reload
 // that changes them reports needs-restart and keeps the running ones.
 type ComposerSettings struct {
+	// MeshListen is [mesh] listen: the shared listener of the callers
+	// the composer does not start; MeshStrict refuses undeclared calls.
+	MeshListen   string `json:"mesh_listen"`
+	MeshStrict   bool   `json:"mesh_strict"`
 	Name         string `json:"name"`
 	Listen       string `json:"listen"`
 	Admin        string `json:"admin"`
@@ -195,7 +199,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	r := &Resolved{Platform: p, Src: root, Services: map[string]*ResolvedService{},
 		Breakers: map[string]breaker.Settings{}, EventRoutes: map[string]*ResolvedRoute{}}
 	c := p.Composer
-	r.Composer = ComposerSettings{Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
+	r.Composer = ComposerSettings{MeshListen: p.Mesh.Listen, MeshStrict: p.Mesh.Strict, Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
 		OTLPEndpoint: c.OTLPEndpoint, DrainTimeout: c.DrainTimeout, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
 	e := p.Events
 	r.Bus = BusSettings{Kind: e.Bus, Group: c.Name, Brokers: e.Brokers, ClientID: e.ClientID, TLS: e.TLS,
@@ -265,7 +269,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			}
 		}
 		for _, caller := range sortedKeys(p.Services) {
-			if s := p.Services[caller]; s.Kind == "process" {
+			if s := p.Services[caller]; s.Kind == "process" || s.Kind == "http" {
 				for _, target := range s.Calls {
 					cfg := p.CircuitBreaker.CircuitBreaker
 					if over, ok := p.CircuitBreaker.PerTarget[target]; ok {

@@ -32,6 +32,7 @@ type Platform struct {
 	Components    map[string]string   `tsk:"microservices_components"`
 
 	Composer       Settings              `tsk:"composer"`
+	Mesh           Mesh                  `tsk:"mesh"`
 	Services       map[string]*Service   `tsk:"services"`
 	HealthChecks   HealthChecks          `tsk:"health_checks"`
 	CircuitBreaker CircuitBreakers       `tsk:"circuit_breaker"`
@@ -69,6 +70,15 @@ type EventDrivenSwitches struct {
 	EventConsumption bool `tsk:"event_consumption"`
 	EventSourcing    bool `tsk:"event_sourcing"`
 	CQRS             bool `tsk:"cqrs"`
+}
+
+// Mesh is [mesh]: the shared listener where callers the composer does
+// not start (http services, code elsewhere on the machine) reach the
+// services: the first path segment names the target, the header
+// X-Composer-Caller the caller.
+type Mesh struct {
+	Listen string `tsk:"listen"` // default 127.0.0.1:0 (a free loopback port, in /v1/mesh)
+	Strict bool   `tsk:"strict"` // default true: a call `calls` does not declare gets 403
 }
 
 // Settings is [composer].
@@ -449,6 +459,7 @@ func Defaults() *Platform {
 	hc, cb, kb, retry, od := health.Defaults, breaker.Defaults, kafkabus.Defaults, events.DefaultRetry, balancer.OutlierDefaults
 	return &Platform{
 		Configuration: Configuration{EnableMetrics: true, EnableDistributedTracing: true, EnableCircuitBreaker: true},
+		Mesh:          Mesh{Listen: "127.0.0.1:0", Strict: true},
 		Composer: Settings{Name: "composer", Listen: "127.0.0.1:8080", Admin: "127.0.0.1:9090", DataDir: "./data",
 			DrainTimeout: 30 * time.Second},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{

@@ -149,6 +149,9 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 	}
+	if _, _, err := net.SplitHostPort(p.Mesh.Listen); err != nil {
+		v.at(r.Src.Key("mesh").Key("listen"), "[mesh] listen %q is not a host:port such as \"127.0.0.1:9191\"", p.Mesh.Listen)
+	}
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}

@@ -67,6 +67,8 @@ type Status struct {
 	LastReload Reload    `json:"last_reload"`
 	Started    time.Time `json:"started"`
 	Bus        BusState  `json:"bus"`
+	// Mesh is the address of [mesh] listen.
+	Mesh string `json:"mesh"`
 }
 
 // BusState says whether the event bus can be reached.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tuskcompose/composer/composer"
@@ -85,6 +87,9 @@ func (r *Runner) serveMesh(w http.ResponseWriter, req *http.Request, caller, tar
 // labelled caller->target.
 func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 	key := composer.PairBreaker(caller, target)
+	if caller == "" {
+		key = target // an undeclared call (a mesh that is not strict): the target's own breaker
+	}
 	s := g.model.Services[target]
 	if s == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -145,4 +150,46 @@ func (r *Runner) Mesh() []admin.MeshPair {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Caller+out[i].Target < out[j].Caller+out[j].Target })
 	return out
+}
+
+// serveShared serves [mesh] listen: /<target>/<path> from the caller that
+// X-Composer-Caller names; with strict, only the calls its `calls`
+// declares.
+func (r *Runner) serveShared(w http.ResponseWriter, req *http.Request) {
+	g := r.acquire()
+	defer g.release()
+	target, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	if g.model.Services[target] == nil {
+		gateway.WriteError(w, req, http.StatusNotFound, fmt.Sprintf("no service %q: call /<service>/<path>", target))
+		return
+	}
+	caller := req.Header.Get(CallerHeader)
+	declared := false
+	if s := g.model.Services[caller]; s != nil {
+		declared = slices.Contains(s.Calls, target)
+	}
+	if !declared && g.model.Composer.MeshStrict {
+		gateway.WriteError(w, req, http.StatusForbidden, fmt.Sprintf("%s does not declare a call to %s (calls, or %s)", orNobody(caller), target, CallerHeader))
+		return
+	}
+	if !declared {
+		caller = "" // not strict: the target's own breaker
+	}
+	h := g.pairs[composer.PairBreaker(caller, target)]
+	if h == nil {
+		h = r.pairPath(g, caller, target)
+	}
+	out := req.Clone(req.Context())
+	out.URL.Path, out.URL.RawPath = "/"+rest, ""
+	h.ServeHTTP(w, out)
+}
+
+// CallerHeader names the caller of a call through [mesh] listen.
+const CallerHeader = "X-Composer-Caller"
+
+func orNobody(caller string) string {
+	if caller == "" {
+		return "a call without " + CallerHeader
+	}
+	return caller
 }

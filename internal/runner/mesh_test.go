@@ -113,3 +113,49 @@ paid { topic: "invoice.paid", to: [%q] }
 		t.Errorf("garbage: %d", status)
 	}
 }
+
+// TestSharedMeshListener: callers the composer does not start reach the
+// services at [mesh] listen, /<target>/<path>, naming themselves in
+// X-Composer-Caller; strict refuses what calls does not declare.
+func TestSharedMeshListener(t *testing.T) {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		io.WriteString(w, "b saw "+r.URL.Path)
+	}))
+	t.Cleanup(b.Close)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+b { kind: "http", instances: [%q] }
+web { kind: "http", instances: ["http://127.0.0.1:1"], calls: ["b"] }
+`, b.URL))
+	mesh := "http://" + p.r.Status().Mesh
+	do := func(path, caller string) (int, string) {
+		req, _ := http.NewRequest("GET", mesh+path, nil)
+		if caller != "" {
+			req.Header.Set("X-Composer-Caller", caller)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, body := do("/b/invoices/7", "web"); status != 200 || body != "b saw /invoices/7" {
+		t.Errorf("web -> b: %d %q", status, body)
+	}
+	if _, ok := p.r.Breakers()["web->b"]; !ok {
+		t.Error("no breaker web->b")
+	}
+	if status, body := do("/b/x", ""); status != 403 || !strings.Contains(body, "X-Composer-Caller") {
+		t.Errorf("no caller: %d %s", status, body)
+	}
+	if status, _ := do("/users/1", "web"); status != 403 {
+		t.Errorf("an undeclared call: %d", status)
+	}
+	if status, _ := do("/nobody/x", "web"); status != 404 {
+		t.Errorf("no such service: %d", status)
+	}
+}

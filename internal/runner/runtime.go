@@ -56,7 +56,11 @@ type Runner struct {
 	loader *tsk.Loader
 	log    *slog.Logger
 
-	gatewayLn, adminLn   net.Listener
+	gatewayLn, adminLn net.Listener
+	// meshLn is [mesh] listen, the shared listener of the callers the
+	// composer does not start.
+	meshLn               net.Listener
+	meshSrv              *http.Server
 	gatewaySrv, adminSrv *http.Server
 
 	store *store.Store
@@ -257,7 +261,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		log.Warn("cannot record this run's id: processes it leaves behind after a crash are not swept", "err", err)
 	}
 	fail := func(err error) (*Runner, error) {
-		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn} {
+		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn, r.meshLn} {
 			if ln != nil {
 				ln.Close()
 			}
@@ -293,6 +297,9 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	}
 	if r.adminLn, err = net.Listen("tcp", model.Composer.Admin); err != nil {
 		return fail(fmt.Errorf("admin: listen on %s: %w", model.Composer.Admin, err))
+	}
+	if r.meshLn, err = net.Listen("tcp", model.Composer.MeshListen); err != nil {
+		return fail(fmt.Errorf("[mesh] listen on %s: %w", model.Composer.MeshListen, err))
 	}
 	for _, w := range composer.Warnings(model) {
 		log.Warn(w.Error())
@@ -342,10 +349,11 @@ func (r *Runner) Start() {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	r.adminSrv = &http.Server{Handler: admin.Handler(r), ReadHeaderTimeout: 10 * time.Second}
+	r.meshSrv = &http.Server{Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
-	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}} {
+	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}, {r.meshSrv, r.meshLn}} {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
@@ -378,7 +386,7 @@ func (r *Runner) Start() {
 		r.project(r.gen().model)
 		r.reloadMu.Unlock()
 	}
-	r.log.Info("platform running", "gateway", r.GatewayAddr(), "admin", r.AdminAddr(), "generation", r.gen().number)
+	r.log.Info("platform running", "gateway", r.GatewayAddr(), "admin", r.AdminAddr(), "mesh", r.meshLn.Addr().String(), "generation", r.gen().number)
 }
 
 // Stop drains in-flight requests (up to ctx's deadline) and stops
@@ -387,10 +395,12 @@ func (r *Runner) Stop(ctx context.Context) error {
 	var err error
 	if r.gatewaySrv != nil {
 		err = r.gatewaySrv.Shutdown(ctx)
+		r.meshSrv.Shutdown(ctx)
 		r.adminSrv.Shutdown(ctx)
 	} else {
 		r.gatewayLn.Close()
 		r.adminLn.Close()
+		r.meshLn.Close()
 	}
 	r.reloadMu.Lock()
 	g := r.gen()
@@ -534,6 +544,7 @@ func (r *Runner) Status() Status {
 	st := r.status
 	r.statusMu.Unlock()
 	st.Bus = *r.busOK.Load()
+	st.Mesh = r.meshLn.Addr().String()
 	return st
 }
 
@@ -701,8 +712,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	usersEngine.Handler = g.builtins["users"]
 	// The mesh: a path per declared call of a process service.
 	for _, caller := range sortedKeys(model.Services) {
-		if s := model.Services[caller]; s.Process != nil {
-			for _, target := range s.Process.Calls {
+		if s := model.Services[caller]; s.Kind == "process" || s.Kind == "http" {
+			for _, target := range s.Calls {
 				g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
 			}
 		}
