@@ -52,7 +52,11 @@ func GraphOf(p *Platform) Graph {
 			g.Edges = append(g.Edges, Edge{From: "gateway", To: "svc_" + nodeID(name), Kind: "route", Label: strings.Join(s.Routes, " ")})
 		}
 		for _, c := range s.Calls {
-			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(c), Kind: "call", Label: "breaker " + c})
+			label := "breaker " + c
+			if s.Kind == "process" || s.Kind == "http" {
+				label = "breaker " + PairBreaker(name, c) // the pair's own, through the mesh
+			}
+			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(c), Kind: "call", Label: label})
 		}
 		for _, d := range s.DependsOn {
 			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(d.Service), Kind: "depends", Label: d.Condition})
@@ -72,8 +76,9 @@ func GraphOf(p *Platform) Graph {
 			label += " [" + er.Filter + "]"
 		}
 		for _, to := range er.To {
-			target := "svc_" + nodeID(to)
-			if _, ok := p.Services[to]; !ok {
+			svc, _ := EventTarget(to)
+			target := "svc_" + nodeID(svc)
+			if _, ok := p.Services[svc]; !ok {
 				target = "url_" + nodeID(to)
 				if !endpoints[target] {
 					endpoints[target] = true

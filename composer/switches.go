@@ -28,8 +28,8 @@ var (
 // enable_metrics of [microservices_configuration] are honoured and are
 // not listed.
 var switchRules = []switchRule{
-	{"microservices_architecture.service_mesh", no, "the composer has no service mesh yet"},
-	{"microservices_configuration.enable_service_mesh", no, "the composer has no service mesh yet"},
+	{"microservices_architecture.service_mesh", yes, "services reach each other through the composer whenever they declare calls"},
+	{"microservices_configuration.enable_service_mesh", yes, "services reach each other through the composer whenever they declare calls"},
 	{"microservices_architecture.api_gateway", yes, "the gateway always runs"},
 	{"microservices_architecture.event_driven", yes, "event routes run whenever [event_routes] declares them"},
 	{"service_communication.grpc", no, "services are reached over HTTP only"},
