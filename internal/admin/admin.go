@@ -182,5 +182,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "orders->users", not "orders-\u003eusers"
 	enc.Encode(v)
 }
