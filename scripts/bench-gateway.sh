@@ -30,6 +30,9 @@ admin: "127.0.0.1:18013"
 data_dir: "$work/data"
 [services]
 bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"], timeout: "5s" }
+loadgen { kind: "http", instances: ["http://127.0.0.1:18001"], calls: ["bench"] }
+[mesh]
+listen: "127.0.0.1:18006"
 [health_checks]
 path: "/"
 TSK
@@ -56,24 +59,28 @@ taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
 taskset -c 0 "$work/bareproxy" -listen 127.0.0.1:18002 -upstream http://127.0.0.1:18001 &
 GOMAXPROCS=1 taskset -c 0 "$work/composer" -f "$work/platform.tsk" 2> "$work/composer.log" &
 if [ -n "$BASE" ]; then
-    sed -e 's/18003/18005/; s/18013/18015/; s|/data"|/data-base"|' "$work/platform.tsk" > "$work/base.tsk"
+    sed -e 's/18003/18005/; s/18013/18015/; s|/data"|/data-base"|' -e '/^\[mesh\]/d; /18006/d; /^loadgen/d' "$work/platform.tsk" > "$work/base.tsk"
     GOMAXPROCS=1 taskset -c 0 "$work/base" -f "$work/base.tsk" 2> "$work/base.log" &
 fi
 taskset -c 0 nginx -c "$work/nginx.conf" &
 sleep 2
 
+# The mesh target is a call through [mesh] listen, from the caller
+# loadgen to bench: one mesh hop in front of the same upstream.
+hdr() { [ "$1" = mesh ] && printf '%s' "X-Composer-Caller: loadgen" || printf '%s' "X-Bench: 1"; }
+
 throughput() { # name url
-    taskset -c 1 wrk -t1 -c"$CONNS" -d3s "$2" > /dev/null # warm up: connections, heap
+    taskset -c 1 wrk -t1 -c"$CONNS" -d3s -H "$(hdr "$1")" "$2" > /dev/null # warm up: connections, heap
     local rps
-    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "$2" | awk '/Requests\/sec/ {print $2}')
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" -H "$(hdr "$1")" "$2" | awk '/Requests\/sec/ {print $2}')
     printf "%s rps %s\n" "$1" "$rps"
 }
 
 p50() { # name url: one 2 s run at one connection
-    taskset -c 1 wrk -t1 -c1 -d2s --latency "$2" | awk -v n="$1" '$1=="50%" {v=$2; sub(/us$/, "", v); if ($2 ~ /ms$/) {sub(/ms$/, "", v); v*=1000}; print n, "p50", v}'
+    taskset -c 1 wrk -t1 -c1 -d2s --latency -H "$(hdr "$1")" "$2" | awk -v n="$1" '$1=="50%" {v=$2; sub(/us$/, "", v); if ($2 ~ /ms$/) {sub(/ms$/, "", v); v*=1000}; print n, "p50", v}'
 }
 
-targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/"
+targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/ mesh=http://127.0.0.1:18006/bench/"
 [ -n "$BASE" ] && targets="$targets base=http://127.0.0.1:18005/"
 {
     for t in $targets; do throughput "${t%%=*}" "${t#*=}"; done
@@ -98,11 +105,12 @@ awk '
     }
     END {
         printf "\n| target | req/s (%s conns) | p50 at 1 conn (median of %d) | added p50 |\n|---|--:|--:|--:|\n", "'"$CONNS"'", n["direct"]
-        nt = split("direct bareproxy composer nginx base", order, " ")
+        nt = split("direct bareproxy composer mesh nginx base", order, " ")
         d = median("direct")
         for (i = 1; i <= nt; i++) { t = order[i]; if (!(t in rps)) continue; p[t] = median(t); printf "| %s | %.0f | %.0f µs | %.0f µs |\n", t, rps[t], p[t], p[t] - d }
         printf "\ncomposer / bare gin+ReverseProxy (req/s): %.2f\ncomposer / nginx (req/s): %.2f\nbare / nginx (req/s): %.2f\n",
             rps["composer"]/rps["bareproxy"], rps["composer"]/rps["nginx"], rps["bareproxy"]/rps["nginx"]
         printf "added p50, composer / nginx: %.2f\nadded p50, bare / nginx: %.2f\n", (p["composer"]-d)/(p["nginx"]-d), (p["bareproxy"]-d)/(p["nginx"]-d)
+        if ("mesh" in rps) printf "mesh hop / nginx sidecar (req/s): %.2f\nadded p50, mesh hop / nginx sidecar: %.2f\n", rps["mesh"]/rps["nginx"], (p["mesh"]-d)/(p["nginx"]-d)
         if ("base" in rps) printf "composer / base build (req/s): %.2f\nadded p50, composer / base build: %.2f\n", rps["composer"]/rps["base"], (p["composer"]-d)/(p["base"]-d)
     }' "$work/results"
