@@ -31,6 +31,7 @@ type Metrics struct {
 	generation prometheus.Gauge
 	published  *prometheus.CounterVec
 	events     *prometheus.CounterVec
+	mesh       *prometheus.CounterVec
 }
 
 // New returns the metrics, registered.
@@ -63,10 +64,22 @@ func New() *Metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "composer_events_total", Help: "Deliveries of event routes, by outcome (delivered, retried, filtered, dead_lettered).",
 		}, []string{"route", "outcome"}),
+		mesh: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_mesh_tries_total", Help: "Tries of the calls between services through the mesh, by caller, target and outcome (success, failure, timeout).",
+		}, []string{"caller", "target", "outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.tries, m.reloads, m.reloadTime, m.generation, m.published, m.events,
+	m.Registry.MustRegister(m.requests, m.duration, m.tries, m.reloads, m.reloadTime, m.generation, m.published, m.events, m.mesh,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// MeshCounter is the counter of one outcome of a caller's tries to a
+// target through the mesh (nil Metrics: nil).
+func (m *Metrics) MeshCounter(caller, target, outcome string) prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.mesh.WithLabelValues(caller, target, outcome)
 }
 
 // Handler serves the metrics in Prometheus' text format.

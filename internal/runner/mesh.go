@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/admin"
 	"github.com/tuskcompose/composer/internal/balancer"
@@ -111,7 +112,15 @@ func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 		up.Balancer, _ = balancer.New(balancer.RoundRobin, nil)
 	}
 	if r.metrics != nil {
-		up.OnTry = tryCounters(r.metrics, key)
+		tries := tryCounters(r.metrics, key)
+		byPair := map[string]prometheus.Counter{}
+		for _, o := range []string{"success", "failure", "timeout"} {
+			byPair[o] = r.metrics.MeshCounter(caller, target, o)
+		}
+		up.OnTry = func(outcome string, retry bool) {
+			tries(outcome, retry)
+			byPair[outcome].Inc()
+		}
 	}
 	return gateway.BodyLimit(s.MaxBodySize, up.Handler())
 }

@@ -47,6 +47,19 @@ func TestMeshCalls(t *testing.T) {
 	if status, body := call(t, "GET", gw+"/a", ""); status != 200 || body != "b says hi" {
 		t.Fatalf("a -> b: %d %q", status, body)
 	}
+	if m := scrape(t, "http://"+p.r.AdminAddr()); m[`composer_mesh_tries_total{caller="a",target="b",outcome="success"}`] != "1" &&
+		m[`composer_mesh_tries_total{caller="a",outcome="success",target="b"}`] != "1" {
+		t.Errorf("no mesh metric of the call a -> b")
+	}
+	// An unrelated reload: the pairs keep their ports.
+	addrs := fmt.Sprint(p.r.Mesh())
+	p.rewrite(t, fmt.Sprintf("[services]\nb { kind: \"http\", instances: [%q] }\n%s%snotifications { routes: [] }\n", b.URL, caller("a"), caller("c")))
+	if res := p.r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	if got := fmt.Sprint(p.r.Mesh()); got != addrs {
+		t.Errorf("the pairs moved: %s -> %s", addrs, got)
+	}
 	mesh := p.r.Mesh()
 	if len(mesh) != 2 || mesh[0].Caller != "a" || mesh[1].Caller != "c" || !strings.HasPrefix(mesh[0].Address, "127.0.0.1:") {
 		t.Fatalf("/v1/mesh: %+v", mesh)
