@@ -196,7 +196,8 @@ func components(r *Resolved) map[string]map[string]any {
 	for name, s := range r.Services {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
-			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout})
+			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
+			Protocol: s.Protocol})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -241,6 +242,7 @@ type serviceView struct {
 	HashOn       string        `json:"hash_on"`
 	// StreamIdleTimeout closes an answer that stays silent that long.
 	StreamIdleTimeout time.Duration `json:"stream_idle_timeout"`
+	Protocol          string        `json:"protocol"`
 }
 
 type balancerView struct {

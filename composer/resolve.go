@@ -102,6 +102,7 @@ type ResolvedService struct {
 	Instances   []string      `json:"instances"` // http: the URLs
 	Weights     []int         `json:"weights"`   // http: the instances' weights (nil: all 1)
 	HashOn      string        `json:"hash_on"`   // consistent_hash: what the key is
+	Protocol    string        `json:"protocol"`  // http | h2c | grpc
 	Balancer    string        `json:"load_balancer"`
 	Timeout     time.Duration `json:"timeout"`
 	Retries     int           `json:"retries"`
@@ -222,6 +223,10 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		}
 		if rs.StartTimeout <= 0 {
 			rs.StartTimeout = DefaultStartTimeout
+		}
+		rs.Protocol = s.Protocol
+		if rs.Protocol == "" {
+			rs.Protocol = "http"
 		}
 		rs.Retry, rs.Deadline, rs.MaxBodySize, rs.StreamIdleTimeout = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize, s.StreamIdleTimeout
 		if rs.MaxBodySize <= 0 {

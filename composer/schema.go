@@ -105,7 +105,8 @@ type Service struct {
 	DependsOn      Dependencies      `tsk:"depends_on"`
 	Instances      Instances         `tsk:"instances"`
 	LoadBalancer   string            `tsk:"load_balancer"`
-	HashOn         string            `tsk:"hash_on"` // consistent_hash: header:NAME, cookie:NAME or client_ip
+	HashOn         string            `tsk:"hash_on"`  // consistent_hash: header:NAME, cookie:NAME or client_ip
+	Protocol       string            `tsk:"protocol"` // http (default) | h2c | grpc: how the instances are spoken to
 	Timeout        time.Duration     `tsk:"timeout"`
 	Retries        int               `tsk:"retries"`
 	StripPrefix    bool              `tsk:"strip_prefix"`

@@ -46,7 +46,7 @@ var switchRules = []switchRule{
 // some kinds.
 var kindKeys = map[string][]string{
 	"instances": {"http", "process"}, "load_balancer": {"http", "process"}, "strip_prefix": {"http", "process"},
-	"hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"},
+	"hash_on": {"http", "process"}, "stream_idle_timeout": {"http", "process"}, "protocol": {"http", "process"},
 	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
 	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
 	"stop_timeout": {"process"}, "publishes": {"process"},

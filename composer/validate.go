@@ -24,6 +24,7 @@ import (
 var (
 	serviceKinds  = []string{"builtin", "http", "process"}
 	loadBalancers = []string{"round_robin", "least_requests", "random", "consistent_hash"}
+	protocols     = []string{"http", "h2c", "grpc"}
 	restarts      = []string{"no", "on-failure", "always"}
 	buses         = []string{"embedded", "kafka"}
 	conditions    = []string{"started", "healthy", "completed"}
@@ -75,6 +76,9 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
 			}
 			v.hashOn(src, s)
+			if s.Protocol != "" {
+				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
+			}
 		case "process":
 			if len(s.Command) == 0 {
 				v.at(src, "a process service needs a command: [\"./bin/app\", \"--port\", \"${PORT}\"]")
@@ -86,6 +90,9 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
 			}
 			v.hashOn(src, s)
+			if s.Protocol != "" {
+				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
+			}
 			if s.Instances.URLs != nil {
 				v.at(src.Key("instances"), "a process service's instances is a number of copies, such as 2")
 			}

@@ -88,6 +88,22 @@ func NewTransport(timeout time.Duration) http.RoundTripper {
 	}
 }
 
+// NewH2CTransport returns the transport of services spoken to over
+// HTTP/2 without TLS (protocol h2c or grpc: prior knowledge): trailers
+// and streams in both directions pass; timeout bounds the wait for an
+// answer's headers (0: no limit).
+func NewH2CTransport(timeout time.Duration) http.RoundTripper {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Protocols:             protocols,
+		ResponseHeaderTimeout: timeout,
+		IdleConnTimeout:       90 * time.Second,
+	}
+}
+
 // Handler returns the handler that forwards requests to u.
 func (u *Upstream) Handler() http.Handler {
 	transport := u.Transport

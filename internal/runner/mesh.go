@@ -98,7 +98,7 @@ func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 		})
 	}
 	up := &gateway.Upstream{Name: key, Breaker: g.breakers[key], Timeout: s.Timeout, Retries: s.Retries, Retry: s.Retry,
-		Budget: &gateway.Budget{}, Deadline: s.Deadline, Transport: r.transportFor(s.Timeout), Log: r.log,
+		Budget: &gateway.Budget{}, Deadline: s.Deadline, Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log,
 		StreamIdleTimeout: s.StreamIdleTimeout}
 	if e := g.services[target]; e != nil {
 		up.Balancer = e.balancer

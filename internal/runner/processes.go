@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"reflect"
 	"sync"
@@ -427,7 +426,7 @@ func (r *Runner) prepareProcesses(m *composer.Resolved, prev *generation, acts c
 			if prev != nil && acts.Of(composer.KindHealthCheck, name) == composer.Keep {
 				check = prev.services[name].checker
 			} else {
-				check = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				check = health.New(*s.Health, r.probe(s))
 				check.Start(r.ctx, nil)
 				made = append(made, check)
 			}

@@ -98,7 +98,7 @@ type Runner struct {
 	publishers map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
-	transports map[time.Duration]http.RoundTripper
+	transports map[transportKey]http.RoundTripper
 
 	ctx    context.Context // lives as long as the runner
 	cancel context.CancelFunc
@@ -250,7 +250,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[time.Duration]http.RoundTripper{},
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[transportKey]http.RoundTripper{},
 		mesh: map[string]*meshPair{}, publishers: map[string]*publisher{}}
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
@@ -344,7 +344,11 @@ func (r *Runner) gen() *generation { return r.current.Load() }
 
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
+	protocols := new(http.Protocols) // HTTP/1.1 and h2c (prior knowledge) on the one port
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
 	r.gatewaySrv = &http.Server{
+		Protocols:         protocols,
 		Handler:           http.HandlerFunc(r.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -659,7 +663,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 					e.checker.Add(in) // new instances; the others are probed already
 				}
 			} else {
-				e.checker = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				e.checker = health.New(*s.Health, r.probe(s))
 				e.checker.Start(r.ctx, ins)
 			}
 			g.services[name] = e
@@ -685,7 +689,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 			default:
 				// The process is kept, its checks changed: probe its
 				// instances with the new settings.
-				e.checker = health.New(*s.Health, health.HTTPProbe(&http.Client{}, s.Health.Path))
+				e.checker = health.New(*s.Health, r.probe(s))
 				e.checker.Start(r.ctx, nil)
 				pg.useChecker(e.checker)
 			}
@@ -725,10 +729,10 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		s, e := model.Services[name], g.services[name]
 		if b, ok := g.breakers[composer.EventBreaker(name)]; ok && e != nil {
 			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: b, Timeout: s.Timeout,
-				Transport: r.transportFor(s.Timeout), Log: r.log}
+				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
 		} else if e != nil && !model.Platform.Configuration.EnableCircuitBreaker {
 			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Timeout: s.Timeout,
-				Transport: r.transportFor(s.Timeout), Log: r.log}
+				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
 		}
 	}
 
@@ -805,7 +809,7 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
 				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
 				StreamIdleTimeout: s.StreamIdleTimeout,
-				Transport:         r.transportFor(s.Timeout), Log: r.log}
+				Transport:         r.transportFor(s.Protocol, s.Timeout), Log: r.log}
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
 			}
@@ -888,13 +892,36 @@ func staticPrefix(route string) string {
 	return strings.TrimSuffix(route, "/")
 }
 
-// transportFor returns the transport for a try timeout. Called with
-// reloadMu held (or before Start).
-func (r *Runner) transportFor(timeout time.Duration) http.RoundTripper {
-	t := r.transports[timeout]
+// transportFor returns the transport for a protocol (http, h2c, grpc)
+// and a try timeout. Called with reloadMu held (or before Start).
+func (r *Runner) transportFor(protocol string, timeout time.Duration) http.RoundTripper {
+	key := transportKey{protocol == "h2c" || protocol == "grpc", timeout}
+	t := r.transports[key]
 	if t == nil {
-		t = gateway.NewTransport(timeout)
-		r.transports[timeout] = t
+		if key.h2c {
+			t = gateway.NewH2CTransport(timeout)
+		} else {
+			t = gateway.NewTransport(timeout)
+		}
+		r.transports[key] = t
 	}
 	return t
+}
+
+type transportKey struct {
+	h2c     bool
+	timeout time.Duration
+}
+
+// probe is the active health check of a service's instances: gRPC's
+// health protocol for grpc services, an HTTP GET of the health path
+// otherwise (over h2c for h2c services).
+func (r *Runner) probe(s *composer.ResolvedService) health.Probe {
+	switch s.Protocol {
+	case "grpc":
+		return health.GRPCProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, "")
+	case "h2c":
+		return health.HTTPProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, s.Health.Path)
+	}
+	return health.HTTPProbe(&http.Client{}, s.Health.Path)
 }

@@ -1,0 +1,78 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+// TestGRPCThroughTheGateway: a grpc-go server behind a `protocol: "grpc"`
+// service, health-checked with gRPC's health protocol, reached by a
+// grpc-go client through the gateway's port (h2c beside HTTP/1.1), with
+// the status codes of the trailers intact.
+func TestGRPCThroughTheGateway(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("billing", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+
+	p := startPlatform(t, fmt.Sprintf(`[services]
+hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
+`, ln.Addr()))
+	eventually(t, "the gRPC instance healthy", func() bool {
+		for _, s := range p.r.Services() {
+			if s.Name == "hc" {
+				return len(s.Instances) == 1 && s.Instances[0].Health == "healthy"
+			}
+		}
+		return false
+	})
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Check through the gateway: %v %v", resp, err)
+	}
+	if resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "billing"}); err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("Check(billing): %v %v", resp, err)
+	}
+	// An error status (a trailers-only answer) reaches the client as it is.
+	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{Service: "nobody"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("Check(nobody): %v, want NotFound", err)
+	}
+	// A server stream (Watch) through the gateway.
+	stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := stream.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("Watch: %v %v", first, err)
+	}
+	hs.SetServingStatus("billing", healthpb.HealthCheckResponse_SERVING)
+	if next, err := stream.Recv(); err != nil || next.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("Watch's next message: %v %v", next, err)
+	}
+}
