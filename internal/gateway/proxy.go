@@ -50,6 +50,11 @@ type Upstream struct {
 	// StreamIdleTimeout closes an answer whose body stays silent that
 	// long (a stream whose instance stopped writing); 0: none.
 	StreamIdleTimeout time.Duration
+	// GRPC reads a call's outcome from its grpc-status, not its HTTP
+	// status (gRPC errors arrive as 200): from the headers of a
+	// trailers-only answer (which may be retried when UNAVAILABLE), else
+	// from the trailers once the body has been read.
+	GRPC bool
 	// Transport makes the calls; its response-header timeout is Timeout
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
@@ -226,7 +231,7 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 	if u.Budget != nil && u.Retries > 0 {
 		u.Budget.request()
 	}
-	retryable := u.Retries > 0 && idempotentMethod(req.Method) && replayable(req, u.Retry.BodyLimit)
+	retryable := u.Retries > 0 && (idempotentMethod(req.Method) || u.GRPC) && replayable(req, u.Retry.BodyLimit)
 	var cancel context.CancelFunc
 	if u.Deadline > 0 {
 		var ctx context.Context
@@ -279,15 +284,29 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 			status = resp.StatusCode
 		}
 		outcome := breaker.Classify(status, err, req.Context())
-		u.Breaker.Done(ticket, outcome)
-		if outcome != breaker.Ignored {
-			u.Balancer.Observe(in, outcome == breaker.Failure)
+		count := func(outcome breaker.Outcome) {
+			u.Breaker.Done(ticket, outcome)
+			if outcome != breaker.Ignored {
+				u.Balancer.Observe(in, outcome == breaker.Failure)
+			}
+			if u.OnTry != nil && outcome != breaker.Ignored {
+				u.OnTry(tryOutcome(outcome, err), attempt > 0)
+			}
 		}
-		if u.OnTry != nil && outcome != breaker.Ignored {
-			u.OnTry(tryOutcome(outcome, err), attempt > 0)
+		grpcRetry := true // a gRPC call is tried again only when UNAVAILABLE before any answer
+		switch {
+		case u.GRPC && resp != nil && status == http.StatusOK && resp.Header.Get("Grpc-Status") != "":
+			code := resp.Header.Get("Grpc-Status") // trailers-only: nothing was answered yet
+			outcome, grpcRetry = grpcOutcome(code), code == "14"
+			count(outcome)
+		case u.GRPC && resp != nil && status == http.StatusOK:
+			outcome, grpcRetry = breaker.Success, false // known when the trailers come
+			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context(), done: count}
+		default:
+			count(outcome)
 		}
 		again := outcome == breaker.Failure && retryable && attempt < u.Retries && req.Context().Err() == nil &&
-			(u.Budget == nil || u.Budget.retry(u.Retry))
+			(!u.GRPC || grpcRetry) && (u.Budget == nil || u.Budget.retry(u.Retry))
 		var failed *http.Response // the answer the retry follows (nil: a transport error)
 		if again && resp != nil {
 			if k, ok := keep(resp); ok {

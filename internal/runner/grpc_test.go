@@ -76,3 +76,70 @@ hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.h
 		t.Errorf("Watch's next message: %v %v", next, err)
 	}
 }
+
+// flaky answers Check with the status the service name asks for.
+type flaky struct {
+	healthpb.UnimplementedHealthServer
+}
+
+func (flaky) Check(_ context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	switch req.Service {
+	case "unavailable":
+		return nil, status.Error(codes.Unavailable, "down")
+	case "invalid":
+		return nil, status.Error(codes.InvalidArgument, "your fault")
+	}
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+// TestGRPCStatusDrivesTheBreaker: gRPC errors arrive as HTTP 200; the
+// breaker reads their grpc-status: the caller's errors do not count,
+// UNAVAILABLE does, and opens it.
+func TestGRPCStatusDrivesTheBreaker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, flaky{})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
+`, ln.Addr()))
+	eventually(t, "the gRPC instance healthy", func() bool {
+		for _, s := range p.r.Services() {
+			if s.Name == "hc" {
+				return len(s.Instances) == 1 && s.Instances[0].Health == "healthy"
+			}
+		}
+		return false
+	})
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 5 {
+		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "invalid"}); status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("invalid: %v", err)
+		}
+	}
+	if s := p.r.Breakers()["hc"].State.String(); s != "closed" {
+		t.Fatalf("the caller's own errors opened the breaker: %s", s)
+	}
+	for range 2 { // failure_threshold: 2
+		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "unavailable"}); status.Code(err) != codes.Unavailable {
+			t.Fatalf("unavailable: %v", err)
+		}
+	}
+	if s := p.r.Breakers()["hc"].State.String(); s != "open" {
+		t.Errorf("after two UNAVAILABLE: %s", s)
+	}
+	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+		t.Error("a call went through the open breaker")
+	}
+}

@@ -806,7 +806,7 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			h = sub
 		case "http", "process":
 			e := g.services[name]
-			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout,
+			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout, GRPC: s.Protocol == "grpc",
 				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
 				StreamIdleTimeout: s.StreamIdleTimeout,
 				Transport:         r.transportFor(s.Protocol, s.Timeout), Log: r.log}
