@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -196,11 +198,53 @@ func (u *Upstream) writeError(w http.ResponseWriter, r *http.Request, err error)
 	WriteError(w, r, status, msg)
 }
 
-// WriteError writes a JSON error: {"error": msg, "request_id": id}.
+// WriteError writes a JSON error: {"error": msg, "request_id": id}; to a
+// gRPC request, the same error in gRPC's own form (WriteGRPCError).
 func WriteError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if IsGRPC(r) {
+		WriteGRPCError(w, grpcCode(status), msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg, "request_id": r.Header.Get(RequestIDHeader)})
+}
+
+// IsGRPC reports whether a request is a gRPC call.
+func IsGRPC(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+}
+
+// WriteGRPCError answers a gRPC call with an error of the composer's own,
+// as gRPC does (Trailers-Only: HTTP 200, grpc-status and grpc-message in
+// the headers).
+func WriteGRPCError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/grpc")
+	h.Set("Grpc-Status", strconv.Itoa(code))
+	h.Set("Grpc-Message", url.PathEscape(msg)) // percent-encoded, as the spec asks
+	w.WriteHeader(http.StatusOK)
+}
+
+// grpcCode is the gRPC status of one of the gateway's own HTTP errors.
+func grpcCode(status int) int {
+	switch status {
+	case http.StatusServiceUnavailable, http.StatusBadGateway:
+		return 14 // UNAVAILABLE
+	case http.StatusNotFound:
+		return 12 // UNIMPLEMENTED
+	case http.StatusGatewayTimeout:
+		return 4 // DEADLINE_EXCEEDED
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		return 8 // RESOURCE_EXHAUSTED
+	case http.StatusForbidden:
+		return 7 // PERMISSION_DENIED
+	case http.StatusUnauthorized:
+		return 16 // UNAUTHENTICATED
+	case http.StatusBadRequest:
+		return 3 // INVALID_ARGUMENT
+	}
+	return 2 // UNKNOWN
 }
 
 // tries makes the calls of one request: a try per instance, under the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,7 +140,14 @@ hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.h
 	if s := p.r.Breakers()["hc"].State.String(); s != "open" {
 		t.Errorf("after two UNAVAILABLE: %s", s)
 	}
-	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
-		t.Error("a call went through the open breaker")
+	// The composer's own errors come in gRPC's form.
+	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{})
+	if st, _ := status.FromError(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "circuit breaker open") {
+		t.Errorf("through the open breaker: %v", err)
+	}
+	var out healthpb.HealthCheckResponse
+	err = conn.Invoke(ctx, "/shop.v1.Nothing/Do", &healthpb.HealthCheckRequest{}, &out)
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("a method no route serves: %v", err)
 	}
 }
