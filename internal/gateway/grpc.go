@@ -31,7 +31,7 @@ type grpcBody struct {
 	resp *http.Response
 	ctx  context.Context
 	once sync.Once
-	done func(breaker.Outcome)
+	done func(breaker.Outcome) // nil: the outcome was known from the headers
 }
 
 func (b *grpcBody) Read(p []byte) (int, error) {
@@ -50,6 +50,12 @@ func (b *grpcBody) Close() error {
 
 func (b *grpcBody) finish() {
 	b.once.Do(func() {
+		if in, ok := b.ctx.Value(inboundKey{}).(io.Closer); ok {
+			in.Close() // the answer has ended: the client's side of the stream too
+		}
+		if b.done == nil {
+			return // counted from the headers already
+		}
 		code := b.resp.Trailer.Get("Grpc-Status")
 		switch {
 		case code != "":

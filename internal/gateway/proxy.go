@@ -117,7 +117,7 @@ func (u *Upstream) Handler() http.Handler {
 	if transport == nil {
 		transport = NewTransport(u.Timeout)
 	}
-	return &httputil.ReverseProxy{
+	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetXForwarded()
 			if u.StripPrefix != "" {
@@ -132,7 +132,24 @@ func (u *Upstream) Handler() http.Handler {
 		ErrorHandler: u.writeError,
 		BufferPool:   &buffers,
 	}
+	if !u.GRPC {
+		return proxy
+	}
+	// A gRPC stream the server ends while the client still sends: the
+	// HTTP/2 transport waits for the request body's copy to end before it
+	// lets the answer end, so the client's side is closed once the answer
+	// has ended (grpcBody).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r = r.WithContext(context.WithValue(r.Context(), inboundKey{}, r.Body))
+		}
+		proxy.ServeHTTP(w, r)
+	})
 }
+
+// inboundKey holds, in a gRPC request's context, the client's request
+// body, for grpcBody to close when the answer ends.
+type inboundKey struct{}
 
 // RoundTripper returns u's request path as a client's transport, for a
 // call made in the composer itself (the built-in orders calling users):
@@ -343,6 +360,7 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 			code := resp.Header.Get("Grpc-Status") // trailers-only: nothing was answered yet
 			outcome, grpcRetry = grpcOutcome(code), code == "14"
 			count(outcome)
+			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context()} // to end the client's side
 		case u.GRPC && resp != nil && status == http.StatusOK:
 			outcome, grpcRetry = breaker.Success, false // known when the trailers come
 			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context(), done: count}

@@ -129,10 +129,7 @@ tests { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grp
 			}
 			// An error after data keeps its code and message.
 			duplex.Send(&testpb.StreamingOutputCallRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.FailedPrecondition), Message: "not now"}})
-			// Known limit (see the issue's notes): the end of a stream that
-			// the server ends while the client is still sending reaches the
-			// client through the gateway only once it half-closes.
-			duplex.CloseSend()
+			// The server ends the stream while the client still sends.
 			_, err = duplex.Recv()
 			if st, _ := status.FromError(err); st.Code() != codes.FailedPrecondition || st.Message() != "not now" {
 				errs <- fmt.Errorf("error after data: %v", err)
