@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -61,32 +59,10 @@ func (streams) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) er
 // an error sent after data, and 100 concurrent streams on one
 // connection.
 func TestGRPCStreams(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	testpb.RegisterTestServiceServer(srv, streams{})
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	p := startPlatform(t, fmt.Sprintf(`[services]
-tests { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.testing.TestService/*method"] }
-`, ln.Addr()))
-	eventually(t, "the gRPC instance healthy", func() bool {
-		for _, s := range p.r.Services() {
-			if s.Name == "tests" {
-				return len(s.Instances) == 1 && s.Instances[0].Health == "healthy"
-			}
-		}
-		return false
-	})
-	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	_, conn := grpcPlatform(t, srv, "tests", "/grpc.testing.TestService/*method")
 	client := testpb.NewTestServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

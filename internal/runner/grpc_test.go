@@ -16,39 +16,40 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// grpcPlatform serves srv on loopback behind a `protocol: "grpc"`
+// service named svc with the given route, waits until the composer finds
+// it healthy (srv must have a health service), and returns a client
+// connection to the gateway.
+func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string) (*running, *grpc.ClientConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := startPlatform(t, fmt.Sprintf("[services]\n%s { kind: \"http\", protocol: \"grpc\", instances: [\"http://%s\"], routes: [%q] }\n",
+		svc, ln.Addr(), route))
+	waitHealthy(t, p, svc)
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return p, conn
+}
+
 // TestGRPCThroughTheGateway: a grpc-go server behind a `protocol: "grpc"`
 // service, health-checked with gRPC's health protocol, reached by a
 // grpc-go client through the gateway's port (h2c beside HTTP/1.1), with
 // the status codes of the trailers intact.
 func TestGRPCThroughTheGateway(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("billing", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-
-	p := startPlatform(t, fmt.Sprintf(`[services]
-hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
-`, ln.Addr()))
-	eventually(t, "the gRPC instance healthy", func() bool {
-		for _, s := range p.r.Services() {
-			if s.Name == "hc" {
-				return len(s.Instances) == 1 && s.Instances[0].Health == "healthy"
-			}
-		}
-		return false
-	})
-	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, conn := grpcPlatform(t, srv, "hc", "/grpc.health.v1.Health/*method")
 	client := healthpb.NewHealthClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -97,30 +98,9 @@ func (flaky) Check(_ context.Context, req *healthpb.HealthCheckRequest) (*health
 // breaker reads their grpc-status: the caller's errors do not count,
 // UNAVAILABLE does, and opens it.
 func TestGRPCStatusDrivesTheBreaker(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, flaky{})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	p := startPlatform(t, fmt.Sprintf(`[services]
-hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
-`, ln.Addr()))
-	eventually(t, "the gRPC instance healthy", func() bool {
-		for _, s := range p.r.Services() {
-			if s.Name == "hc" {
-				return len(s.Instances) == 1 && s.Instances[0].Health == "healthy"
-			}
-		}
-		return false
-	})
-	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	p, conn := grpcPlatform(t, srv, "hc", "/grpc.health.v1.Health/*method")
 	client := healthpb.NewHealthClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -141,7 +121,7 @@ hc { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.h
 		t.Errorf("after two UNAVAILABLE: %s", s)
 	}
 	// The composer's own errors come in gRPC's form.
-	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{})
+	_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
 	if st, _ := status.FromError(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "circuit breaker open") {
 		t.Errorf("through the open breaker: %v", err)
 	}

@@ -35,15 +35,7 @@ func TestMeshCalls(t *testing.T) {
 	}
 	p := startPlatform(t, fmt.Sprintf("[services]\nb { kind: \"http\", instances: [%q] }\n%s%s", b.URL, caller("a"), caller("c")))
 	gw := "http://" + p.r.GatewayAddr()
-	eventually(t, "a and c serving", func() bool {
-		healthy := 0
-		for _, s := range p.r.Services() {
-			if (s.Name == "a" || s.Name == "c") && len(s.Instances) == 1 && s.Instances[0].Health == "healthy" {
-				healthy++
-			}
-		}
-		return healthy == 2
-	})
+	waitHealthy(t, p, "a", "c")
 	if status, body := call(t, "GET", gw+"/a", ""); status != 200 || body != "b says hi" {
 		t.Fatalf("a -> b: %d %q", status, body)
 	}

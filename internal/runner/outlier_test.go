@@ -33,14 +33,7 @@ api { outlier_detection { consecutive_failures: 3, base_ejection_time: "300ms" }
 failure_threshold: 100
 `, bad.URL, good.URL))
 	gw := "http://" + p.r.GatewayAddr()
-	eventually(t, "both instances healthy", func() bool {
-		for _, s := range p.r.Services() {
-			if s.Name == "api" {
-				return s.Instances[0].Health == "healthy" && s.Instances[1].Health == "healthy"
-			}
-		}
-		return false
-	})
+	waitHealthy(t, p, "api")
 	for badHits.Load() < 3 {
 		call(t, "GET", gw+"/api", "")
 	}

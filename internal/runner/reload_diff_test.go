@@ -1,12 +1,10 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -144,16 +142,7 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 	if err := os.WriteFile(file, []byte(randomPlatform(rng, dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Stop(ctx)
-	})
+	r := startFile(t, file)
 	steps := 12
 	if testing.Short() {
 		steps = 4

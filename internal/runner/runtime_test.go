@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,28 @@ import (
 )
 
 func noEnv(string) (string, bool) { return "", false }
+
+// waitHealthy waits until every instance of the named services passes
+// its health checks.
+func waitHealthy(t *testing.T, p *running, names ...string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%v healthy", names), func() bool {
+		healthy := 0
+		for _, s := range p.r.Services() {
+			if !slices.Contains(names, s.Name) || len(s.Instances) == 0 {
+				continue
+			}
+			ok := true
+			for _, in := range s.Instances {
+				ok = ok && in.Health == "healthy"
+			}
+			if ok {
+				healthy++
+			}
+		}
+		return healthy == len(names)
+	})
+}
 
 // platform writes a platform file on loopback ports, with data in dir.
 func platform(dir, extra string) string { return platformWith(dir, "", extra) }
@@ -70,6 +93,12 @@ func startPlatformWith(t *testing.T, settings, extra string) *running {
 	if err := os.WriteFile(file, []byte(platformWith(dir, settings, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return &running{r: startFile(t, file), file: file, dir: dir}
+}
+
+// startFile starts a runner on a platform file, stopped when the test ends.
+func startFile(t *testing.T, file string) *Runner {
+	t.Helper()
 	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +109,7 @@ func startPlatformWith(t *testing.T, settings, extra string) *running {
 		defer cancel()
 		r.Stop(ctx)
 	})
-	return &running{r: r, file: file, dir: dir}
+	return r
 }
 
 func (p *running) rewrite(t *testing.T, extra string) {

@@ -2,14 +2,10 @@ package runner
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/tuskcompose/composer/tsk"
 )
 
 // TestWatchConfigMapSwap lays the platform out as a Kubernetes ConfigMap
@@ -33,10 +29,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	must(os.Symlink("..2026_12_01_1", filepath.Join(dir, "..data")))
 	must(os.Symlink("..data/platform.tsk", filepath.Join(dir, "platform.tsk")))
 	file := filepath.Join(dir, "platform.tsk")
-	r, err := New(file, &tsk.Loader{LookupEnv: noEnv}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	must(err)
-	r.Start()
-	t.Cleanup(func() { r.Stop(context.Background()) })
+	r := startFile(t, file)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Watch(ctx, 5*time.Millisecond)
