@@ -116,6 +116,9 @@ type ResolvedService struct {
 	MaxBodySize int64 `json:"max_body_size"`
 	// StreamIdleTimeout closes an answer that stays silent that long.
 	StreamIdleTimeout time.Duration `json:"stream_idle_timeout"`
+	// GRPC is how a gRPC service's calls are judged and bounded (nil
+	// unless protocol is "grpc").
+	GRPC *gateway.GRPC `json:"grpc,omitempty"`
 	// Outlier is the outlier ejection of an http or process service.
 	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
@@ -227,6 +230,17 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		rs.Protocol = s.Protocol
 		if rs.Protocol == "" {
 			rs.Protocol = "http"
+		}
+		if rs.Protocol == "grpc" {
+			g := gateway.GRPCDefaults
+			if s.FailureCodes != nil {
+				g.FailureCodes = lowerAll(s.FailureCodes)
+			}
+			if s.RetryOn != nil {
+				g.RetryOn = lowerAll(s.RetryOn)
+			}
+			g.StreamTimeout = s.StreamTimeout
+			rs.GRPC = &g
 		}
 		rs.Retry, rs.Deadline, rs.MaxBodySize, rs.StreamIdleTimeout = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize, s.StreamIdleTimeout
 		if rs.MaxBodySize <= 0 {
@@ -374,8 +388,16 @@ func resolveHealth(p *Platform, root Source, name string) *health.Settings {
 	if s := p.Services[name]; s != nil && s.HealthEndpoint != "" {
 		hc.Path = s.HealthEndpoint
 	}
-	return &health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
-		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval}
+	out := &health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
+		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval,
+		Protocol: hc.Protocol, GRPCService: hc.GRPCService}
+	if out.Protocol == "" {
+		out.Protocol = "http"
+		if s := p.Services[name]; s != nil && s.Protocol == "grpc" {
+			out.Protocol = "grpc"
+		}
+	}
+	return out
 }
 
 // breakerSettings are a [circuit_breaker] block's settings for the breaker package.
@@ -471,6 +493,15 @@ func sourceOf(block Source, key string) Source {
 		return block.Key(key)
 	}
 	return Source{}
+}
+
+// lowerAll is names in lower case.
+func lowerAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
 }
 
 // absUnder is path made absolute relative to base.

@@ -131,6 +131,13 @@ type Service struct {
 	MaxBodySize     int64         `tsk:"max_body_size"`    // bytes of a request body
 	// StreamIdleTimeout closes an answer that stays silent that long.
 	StreamIdleTimeout time.Duration `tsk:"stream_idle_timeout"`
+
+	// gRPC (protocol "grpc"): which status codes are failures and which
+	// are tried again (names such as "unavailable"), and the longest a
+	// call may live, streams included.
+	FailureCodes  []string      `tsk:"failure_codes"`
+	RetryOn       []string      `tsk:"retry_on"`
+	StreamTimeout time.Duration `tsk:"stream_timeout"`
 }
 
 // RetryBudget is `retry_budget { ratio, min_per_second }`: retries over
@@ -274,6 +281,11 @@ type HealthCheck struct {
 	// StartInterval is the time between probes of an instance that has
 	// not passed one yet (a process starting), as compose's start_interval.
 	StartInterval time.Duration `tsk:"start_interval"`
+	// Protocol is how instances are probed: "http" or "grpc" (the
+	// service's own protocol when unset); GRPCService is the name a gRPC
+	// probe asks about ("" for the whole server).
+	Protocol    string `tsk:"protocol"`
+	GRPCService string `tsk:"grpc_service"`
 	// OutlierDetection ejects instances whose real requests fail.
 	OutlierDetection OutlierDetection `tsk:"outlier_detection"`
 }

@@ -32,7 +32,7 @@ var switchRules = []switchRule{
 	{"microservices_configuration.enable_service_mesh", yes, "services reach each other through the composer whenever they declare calls"},
 	{"microservices_architecture.api_gateway", yes, "the gateway always runs"},
 	{"microservices_architecture.event_driven", yes, "event routes run whenever [event_routes] declares them"},
-	{"service_communication.grpc", no, "services are reached over HTTP only"},
+	{"service_communication.grpc", yes, `gRPC is spoken with every service whose protocol is "grpc", and the built-in services serve it`},
 	{"service_communication.http", yes, "services are always reached over HTTP"},
 	{"service_communication.message_queue", yes, "events always go over the bus of [events]"},
 	{"service_communication.event_streaming", yes, "events always go over the bus of [events]"},
@@ -53,6 +53,10 @@ var kindKeys = map[string][]string{
 	// timeout, retries and the other retry keys apply to every kind: for a
 	// builtin, to the calls other services make to it (orders -> users).
 }
+
+// grpcKeys are the keys of a service block that mean something only with
+// protocol "grpc".
+var grpcKeys = []string{"failure_codes", "retry_on", "stream_timeout"}
 
 // Warnings reports what a valid platform says that has no effect: the
 // seed's switches that change nothing, keys that do not apply to their
@@ -95,6 +99,9 @@ func Warnings(r *Resolved) tsk.Diagnostics {
 			if kinds, ok := kindKeys[m.Key]; ok && !slices.Contains(kinds, s.Kind) {
 				warn(Source{m.Value}, "services.%s.%s: %s applies to %s services; for %s %s service it has no effect",
 					name, m.Key, m.Key, joinOr(kinds), article(s.Kind), s.Kind)
+			} else if slices.Contains(grpcKeys, m.Key) && rs.Protocol != "grpc" {
+				warn(Source{m.Value}, `services.%s.%s: %s applies to services with protocol: "grpc"; for protocol %q it has no effect`,
+					name, m.Key, m.Key, rs.Protocol)
 			}
 		}
 	}

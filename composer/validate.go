@@ -25,9 +25,11 @@ var (
 	serviceKinds  = []string{"builtin", "http", "process"}
 	loadBalancers = []string{"round_robin", "least_requests", "random", "consistent_hash"}
 	protocols     = []string{"http", "h2c", "grpc"}
-	restarts      = []string{"no", "on-failure", "always"}
-	buses         = []string{"embedded", "kafka"}
-	conditions    = []string{"started", "healthy", "completed"}
+	// healthProtocols are how instances can be probed.
+	healthProtocols = []string{"http", "grpc"}
+	restarts        = []string{"no", "on-failure", "always"}
+	buses           = []string{"embedded", "kafka"}
+	conditions      = []string{"started", "healthy", "completed"}
 )
 
 // Validate checks what decoding alone cannot: settings with a fixed set of
@@ -108,8 +110,20 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				v.at(src.Key("max_restarts"), "max_restarts cannot be negative")
 			}
 		}
+		for _, key := range []string{"failure_codes", "retry_on"} {
+			codes := s.FailureCodes
+			if key == "retry_on" {
+				codes = s.RetryOn
+			}
+			for i, c := range codes {
+				if _, ok := gateway.CodeOf(c); !ok {
+					v.at(src.Key(key).Item(i), "%q is not a gRPC status code (%s)%s", c, strings.Join(gateway.GRPCCodes[:], ", "),
+						suggest(strings.ToLower(c), gateway.GRPCCodes[:]))
+				}
+			}
+		}
 		for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
-			"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout} {
+			"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout, "stream_timeout": s.StreamTimeout} {
 			if d < 0 {
 				v.at(src.Key(key), "%s cannot be negative", key)
 			}
@@ -209,8 +223,14 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	}
 	hcs := r.Src.Key("health_checks")
 	v.outlier(hcs.Key("outlier_detection"), p.HealthChecks.OutlierDetection)
+	if pr := p.HealthChecks.Protocol; pr != "" {
+		v.oneOf(hcs.Key("protocol"), pr, healthProtocols)
+	}
 	for _, name := range sortedKeys(p.HealthChecks.PerService) {
 		v.outlier(hcs.Key(name).Key("outlier_detection"), p.HealthChecks.PerService[name].OutlierDetection)
+		if pr := p.HealthChecks.PerService[name].Protocol; pr != "" {
+			v.oneOf(hcs.Key(name).Key("protocol"), pr, healthProtocols)
+		}
 	}
 	blocks(v, r.Src.Key("circuit_breaker"), "circuit_breaker", p.CircuitBreaker.PerTarget, names)
 	blocks(v, r.Src.Key("health_checks"), "health_checks", p.HealthChecks.PerService, names)

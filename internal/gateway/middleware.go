@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/tuskcompose/composer/internal/store"
 )
@@ -51,4 +54,34 @@ func BodyLimit(limit int64, next http.Handler) http.Handler {
 func IsBodyTooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
+}
+
+// Recover turns a handler's panic into a JSON 500 (Recovered).
+func Recover(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if rec := recover(); rec != nil {
+				Recovered(log, w, r, rec)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Recovered answers a request whose handler panicked with rec: a JSON
+// 500, logged with the stack when log is set; but http.ErrAbortHandler,
+// the reverse proxy's signal that an answer broke off half-way, panics
+// on to net/http, so that the client's connection (or HTTP/2 stream) is
+// reset and a cut answer never looks complete. (gin's own Recovery
+// swallows it, and net/http then ends a truncated body as if it were
+// whole.) Call it from the deferred function that recovered.
+func Recovered(log *slog.Logger, w http.ResponseWriter, r *http.Request, rec any) {
+	if err, ok := rec.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(rec)
+	}
+	if log != nil {
+		log.ErrorContext(r.Context(), "handler panicked", "request_id", r.Header.Get(RequestIDHeader),
+			"path", r.URL.Path, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+	}
+	WriteError(w, r, http.StatusInternalServerError, "internal error")
 }

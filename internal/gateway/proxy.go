@@ -52,11 +52,16 @@ type Upstream struct {
 	// StreamIdleTimeout closes an answer whose body stays silent that
 	// long (a stream whose instance stopped writing); 0: none.
 	StreamIdleTimeout time.Duration
-	// GRPC reads a call's outcome from its grpc-status, not its HTTP
-	// status (gRPC errors arrive as 200): from the headers of a
-	// trailers-only answer (which may be retried when UNAVAILABLE), else
-	// from the trailers once the body has been read.
-	GRPC bool
+	// GRPC, for a gRPC service, reads a call's outcome from its
+	// grpc-status, not its HTTP status (gRPC errors arrive as 200): from
+	// the headers of a Trailers-Only answer (which may be retried, on the
+	// policy's RetryOn codes), else from the trailers once the body has
+	// been read. The call's deadline is its grpc-timeout clamped by
+	// Deadline and StreamTimeout (grpcDeadline), passed on to the
+	// instance; Timeout runs from when the client has sent all of its
+	// side, so that a stream the client still sends on is never cut by
+	// it. nil: not gRPC.
+	GRPC *GRPCPolicy
 	// Transport makes the calls; its response-header timeout is Timeout
 	// (nil: NewTransport(Timeout)). Callers share one per timeout value,
 	// to share idle connections.
@@ -132,7 +137,7 @@ func (u *Upstream) Handler() http.Handler {
 		ErrorHandler: u.writeError,
 		BufferPool:   &buffers,
 	}
-	if !u.GRPC {
+	if u.GRPC == nil {
 		return proxy
 	}
 	// A gRPC stream the server ends while the client still sends: the
@@ -292,14 +297,33 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 	if u.Budget != nil && u.Retries > 0 {
 		u.Budget.request()
 	}
-	retryable := u.Retries > 0 && (idempotentMethod(req.Method) || u.GRPC) && replayable(req, u.Retry.BodyLimit)
+	var retryable bool
+	var record *recordBody
+	deadline := u.Deadline
+	if u.GRPC != nil {
+		deadline = grpcDeadline(req.Header, u.Deadline, u.GRPC.StreamTimeout)
+		if retryable = u.Retries > 0; retryable && req.Body != nil && req.Body != http.NoBody {
+			// Kept as it is sent, not read ahead: the client of a stream
+			// may wait for the answer before it sends more.
+			record = &recordBody{in: req.Body, limit: u.Retry.BodyLimit}
+			req.Body = record
+			req.GetBody = func() (io.ReadCloser, error) {
+				if body, ok := record.replay(); ok {
+					return body, nil
+				}
+				return nil, errors.New("the call's body cannot be sent again")
+			}
+		}
+	} else {
+		retryable = u.Retries > 0 && idempotentMethod(req.Method) && replayable(req, u.Retry.BodyLimit)
+	}
 	var cancel context.CancelFunc
-	if u.Deadline > 0 {
+	if deadline > 0 {
 		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), u.Deadline)
+		ctx, cancel = context.WithTimeout(req.Context(), deadline)
 		req = req.WithContext(ctx)
 	}
-	resp, err := t.tries(req, retryable)
+	resp, err := t.tries(req, retryable, record)
 	if cancel != nil {
 		if resp == nil {
 			cancel()
@@ -310,7 +334,7 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error) {
+func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*http.Response, error) {
 	u := t.u
 	var tried []*balancer.Instance
 	var last *kept // the last failed answer, while another try is made
@@ -354,21 +378,29 @@ func (t *tries) tries(req *http.Request, retryable bool) (*http.Response, error)
 				u.OnTry(tryOutcome(outcome, err), attempt > 0)
 			}
 		}
-		grpcRetry := true // a gRPC call is tried again only when UNAVAILABLE before any answer
+		again := outcome == breaker.Failure
 		switch {
-		case u.GRPC && resp != nil && status == http.StatusOK && resp.Header.Get("Grpc-Status") != "":
-			code := resp.Header.Get("Grpc-Status") // trailers-only: nothing was answered yet
-			outcome, grpcRetry = grpcOutcome(code), code == "14"
+		case u.GRPC != nil && resp != nil && status == http.StatusOK && resp.Header.Get("Grpc-Status") != "":
+			// Trailers-Only: nothing was answered yet, so it may be retried.
+			outcome = u.GRPC.outcome(resp.Header.Get("Grpc-Status"))
 			count(outcome)
+			again = u.GRPC.retry(resp)
+			if d, ok := pushback(resp); ok && d > u.Retry.MaxBackoff {
+				again = false // never sooner than the server asks, never longer than max_retry_backoff
+			}
 			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context()} // to end the client's side
-		case u.GRPC && resp != nil && status == http.StatusOK:
-			outcome, grpcRetry = breaker.Success, false // known when the trailers come
-			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context(), done: count}
+		case u.GRPC != nil && resp != nil && status == http.StatusOK:
+			outcome, again = breaker.Success, false // known when the trailers come
+			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context(), policy: u.GRPC, done: count}
 		default:
 			count(outcome)
 		}
-		again := outcome == breaker.Failure && retryable && attempt < u.Retries && req.Context().Err() == nil &&
-			(!u.GRPC || grpcRetry) && (u.Budget == nil || u.Budget.retry(u.Retry))
+		if record != nil {
+			_, sent := record.replay()
+			again = again && sent // a call still sending, or too large to keep, is not sent again
+		}
+		again = again && retryable && attempt < u.Retries && req.Context().Err() == nil &&
+			(u.Budget == nil || u.Budget.retry(u.Retry))
 		var failed *http.Response // the answer the retry follows (nil: a transport error)
 		if again && resp != nil {
 			if k, ok := keep(resp); ok {
@@ -457,7 +489,14 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 			return nil, err
 		}
 	}
+	var stop func() bool // a gRPC try's timeout, once armed
+	if t.u.GRPC != nil {
+		out, stop = t.grpcTry(out)
+	}
 	resp, err = t.base.RoundTrip(out)
+	if stop != nil && !stop() && err != nil {
+		err = errTimeout
+	}
 	if err != nil {
 		in.Done()
 		return nil, err
@@ -473,6 +512,49 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 	}
 	resp.Body = &doneBody{ReadCloser: resp.Body, in: in}
 	return resp, nil
+}
+
+// grpcTry prepares a gRPC try: the time left of the call's deadline
+// goes to the instance in grpc-timeout, and the try's Timeout runs from
+// when the client has sent all of its side (at once for a call without
+// a body). stop disarms the timeout and reports whether it had not
+// fired; the try's context ends with the answer's body.
+func (t *tries) grpcTry(out *http.Request) (*http.Request, func() bool) {
+	if dl, ok := out.Context().Deadline(); ok {
+		if !tracing.Enabled() { // (with tracing, try has cloned the header already)
+			out.Header = out.Header.Clone() // the reverse proxy's copy is shared by the tries
+		}
+		out.Header.Set("Grpc-Timeout", FormatGRPCTimeout(time.Until(dl)))
+	}
+	if t.u.Timeout <= 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithCancel(out.Context())
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	arm := func() {
+		mu.Lock()
+		if !stopped {
+			timer = time.AfterFunc(t.u.Timeout, cancel)
+		}
+		mu.Unlock()
+	}
+	out = out.WithContext(ctx)
+	if out.Body == nil || out.Body == http.NoBody {
+		arm()
+	} else {
+		out.Body = &sentBody{ReadCloser: out.Body, sent: arm}
+	}
+	return out, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil && !timer.Stop() {
+			return false
+		}
+		return true
+	}
 }
 
 // idleBody closes a body that has not given a byte for its timeout: the

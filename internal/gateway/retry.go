@@ -24,7 +24,8 @@ type Retry struct {
 	// Backoff is the base of the wait before a retry: the n-th waits a
 	// random time up to Backoff × 2^(n-1) (full jitter), at most
 	// MaxBackoff. A Retry-After of a 503 or 429 answer is waited instead,
-	// up to MaxBackoff.
+	// up to MaxBackoff; a gRPC answer's grpc-retry-pushback-ms too (one
+	// longer than MaxBackoff is not retried).
 	Backoff    time.Duration `json:"retry_backoff"`
 	MaxBackoff time.Duration `json:"max_retry_backoff"`
 	// The budget: retries over the last 10 s stay under BudgetRatio × the
@@ -40,6 +41,11 @@ type Retry struct {
 // wait is the wait before retry n (from 1), given the answer that
 // failed (nil for a transport error).
 func (r Retry) wait(n int, failed *http.Response) time.Duration {
+	if failed != nil {
+		if d, ok := pushback(failed); ok { // a gRPC server's grpc-retry-pushback-ms
+			return d
+		}
+	}
 	if failed != nil && (failed.StatusCode == http.StatusServiceUnavailable || failed.StatusCode == http.StatusTooManyRequests) {
 		if s, err := strconv.Atoi(failed.Header.Get("Retry-After")); err == nil && s >= 0 {
 			return min(time.Duration(s)*time.Second, r.MaxBackoff)

@@ -21,7 +21,7 @@ func GRPCProbe(client *http.Client, service string) Probe {
 	// HealthCheckRequest{service}: field 1, bytes.
 	var msg []byte
 	if service != "" {
-		msg = append([]byte{0x0a, byte(len(service))}, service...)
+		msg = append(binary.AppendUvarint([]byte{0x0a}, uint64(len(service))), service...)
 	}
 	frame := make([]byte, 5, 5+len(msg))
 	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))

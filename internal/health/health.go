@@ -29,6 +29,11 @@ type Settings struct {
 	// not passed one yet (a process starting), so that it is routable
 	// soon after it listens.
 	StartInterval time.Duration `json:"start_interval"`
+	// Protocol is how an instance is asked: "http" (a GET of Path) or
+	// "grpc" (grpc.health.v1.Health/Check about GRPCService, "" for the
+	// whole server). A service's default is its own protocol's.
+	Protocol    string `json:"protocol"`
+	GRPCService string `json:"grpc_service"`
 }
 
 // Defaults are the settings of a check that sets nothing: the one place

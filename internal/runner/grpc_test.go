@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +18,11 @@ import (
 )
 
 // grpcPlatform serves srv on loopback behind a `protocol: "grpc"`
-// service named svc with the given route, waits until the composer finds
-// it healthy (srv must have a health service), and returns a client
-// connection to the gateway.
-func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string) (*running, *grpc.ClientConn) {
+// service named svc with the given routes (comma-separated; and more keys of its block,
+// such as `, retries: 1`), waits until the composer finds it healthy (srv
+// must have a health service), and returns a client connection to the
+// gateway.
+func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string, keys ...string) (*running, *grpc.ClientConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,8 +30,12 @@ func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string) (*running, 
 	}
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
-	p := startPlatform(t, fmt.Sprintf("[services]\n%s { kind: \"http\", protocol: \"grpc\", instances: [\"http://%s\"], routes: [%q] }\n",
-		svc, ln.Addr(), route))
+	var routes []string
+	for _, r := range strings.Split(route, ",") {
+		routes = append(routes, strconv.Quote(r))
+	}
+	p := startPlatform(t, fmt.Sprintf("[services]\n%s { kind: \"http\", protocol: \"grpc\", instances: [\"http://%s\"], routes: [%s]%s }\n",
+		svc, ln.Addr(), strings.Join(routes, ", "), strings.Join(keys, "")))
 	waitHealthy(t, p, svc)
 	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

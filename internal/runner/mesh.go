@@ -97,7 +97,7 @@ func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 			gateway.WriteError(w, req, http.StatusServiceUnavailable, "service "+target+" is not in the running platform")
 		})
 	}
-	up := &gateway.Upstream{Name: key, Breaker: g.breakers[key], Timeout: s.Timeout, Retries: s.Retries, Retry: s.Retry, GRPC: s.Protocol == "grpc",
+	up := &gateway.Upstream{Name: key, Breaker: g.breakers[key], Timeout: s.Timeout, Retries: s.Retries, Retry: s.Retry, GRPC: grpcPolicy(s),
 		Budget: &gateway.Budget{}, Deadline: s.Deadline, Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log,
 		StreamIdleTimeout: s.StreamIdleTimeout}
 	if e := g.services[target]; e != nil {

@@ -82,3 +82,29 @@ func TestShopWithoutPublicUserLookups(t *testing.T) {
 		t.Errorf("an order of a user that does not exist: %d", status)
 	}
 }
+
+// TestCutAnswerIsNotWhole: an instance that dies half-way through an
+// answer leaves the client with a broken answer (a reset connection),
+// not one that looks complete: chunked, the last chunk never comes.
+func TestCutAnswerIsNotWhole(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		w.Write([]byte("the first half"))
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	p := startPlatform(t, fmt.Sprintf("[services]\ncut { kind: \"http\", instances: [%q], routes: [\"/cut\"] }\n", srv.URL))
+	resp, err := http.Get("http://" + p.r.GatewayAddr() + "/cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("a cut answer read as whole: %q", body)
+	}
+}

@@ -769,7 +769,7 @@ func (r *Runner) callTo(g *generation, model *composer.Resolved, target string, 
 // for calls in process (with a server span, as the gateway's requests).
 func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 	engine := gin.New()
-	engine.Use(gin.Recovery())
+	engine.Use(recoverPanics(r.log))
 	if tracing.Enabled() {
 		routes := map[string]string{}
 		if d := services.Lookup(name); d != nil {
@@ -787,7 +787,7 @@ func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 // services' routes.
 func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
 	engine := gin.New()
-	engine.Use(gin.Recovery())
+	engine.Use(recoverPanics(r.log))
 	routeService := map[string]string{} // filled below, read by measure once serving
 	if tracing.Enabled() {
 		engine.Use(traceRequests(routeService))
@@ -806,7 +806,7 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			h = sub
 		case "http", "process":
 			e := g.services[name]
-			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout, GRPC: s.Protocol == "grpc",
+			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout, GRPC: grpcPolicy(s),
 				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
 				StreamIdleTimeout: s.StreamIdleTimeout,
 				Transport:         r.transportFor(s.Protocol, s.Timeout), Log: r.log}
@@ -895,6 +895,9 @@ func staticPrefix(route string) string {
 // transportFor returns the transport for a protocol (http, h2c, grpc)
 // and a try timeout. Called with reloadMu held (or before Start).
 func (r *Runner) transportFor(protocol string, timeout time.Duration) http.RoundTripper {
+	if protocol == "grpc" {
+		timeout = 0 // a gRPC try's timeout runs from when the client has sent (gateway.Upstream.GRPC)
+	}
 	key := transportKey{protocol == "h2c" || protocol == "grpc", timeout}
 	t := r.transports[key]
 	if t == nil {
@@ -914,14 +917,36 @@ type transportKey struct {
 }
 
 // probe is the active health check of a service's instances: gRPC's
-// health protocol for grpc services, an HTTP GET of the health path
-// otherwise (over h2c for h2c services).
+// health protocol when its checks' protocol is grpc (a grpc service's
+// default), an HTTP GET of the health path otherwise (over h2c for h2c
+// and grpc services).
 func (r *Runner) probe(s *composer.ResolvedService) health.Probe {
-	switch s.Protocol {
-	case "grpc":
-		return health.GRPCProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, "")
-	case "h2c":
+	switch {
+	case s.Health.Protocol == "grpc":
+		return health.GRPCProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, s.Health.GRPCService)
+	case s.Protocol == "h2c" || s.Protocol == "grpc":
 		return health.HTTPProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, s.Health.Path)
 	}
 	return health.HTTPProbe(&http.Client{}, s.Health.Path)
+}
+
+// grpcPolicy is the compiled gRPC settings of a service (nil unless its
+// protocol is grpc).
+func grpcPolicy(s *composer.ResolvedService) *gateway.GRPCPolicy {
+	if s.GRPC == nil {
+		return nil
+	}
+	return s.GRPC.Policy()
+}
+
+// recoverPanics is gateway.Recover as gin middleware.
+func recoverPanics(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if rec := recover(); rec != nil {
+				gateway.Recovered(log, c.Writer, c.Request, rec)
+			}
+		}()
+		c.Next()
+	}
 }
