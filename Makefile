@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-builds fuzz lint
+.PHONY: help build test bench bench-gateway bench-builds fuzz lint proto
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,14 @@ fuzz: ## a short run of every fuzz target (FUZZTIME each)
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+proto: ## regenerate proto/'s Go code (needs protoc: apt-get install protobuf-compiler)
+	GOBIN=$(CURDIR)/.bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(CURDIR)/.bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH=$(CURDIR)/.bin:$$PATH protoc -I proto -I /usr/include --go_out=. --go_opt=module=github.com/tuskcompose/composer \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/tuskcompose/composer $$(git ls-files 'proto/*.proto')
 
 lint: ## go vet, staticcheck and gofmt
 	$(GO) vet $(PKGS)

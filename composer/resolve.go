@@ -16,6 +16,7 @@ import (
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
+	builtins "github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
 
@@ -221,6 +222,15 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, HashOn: s.HashOn,
 			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
 			StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
+		if d := builtins.Lookup(name); s.Kind == "builtin" && d != nil {
+			// A built-in's own calls (orders asks users) are declared
+			// whether or not the file names them.
+			for _, c := range d.Calls {
+				if !slices.Contains(rs.Calls, c) && p.Services[c] != nil {
+					rs.Calls = append(slices.Clone(rs.Calls), c)
+				}
+			}
+		}
 		if rs.Balancer == "" {
 			rs.Balancer = "round_robin"
 		}
@@ -287,15 +297,13 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 				}
 			}
 		}
-		for _, caller := range sortedKeys(p.Services) {
-			if s := p.Services[caller]; s.Kind == "process" || s.Kind == "http" {
-				for _, target := range s.Calls {
-					cfg := p.CircuitBreaker.CircuitBreaker
-					if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-						cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
-					}
-					r.Breakers[PairBreaker(caller, target)] = breakerSettings(cfg)
+		for _, caller := range sortedKeys(r.Services) {
+			for _, target := range r.Services[caller].Calls {
+				cfg := p.CircuitBreaker.CircuitBreaker
+				if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
+					cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
 				}
+				r.Breakers[PairBreaker(caller, target)] = breakerSettings(cfg)
 			}
 		}
 		for _, target := range breakerTargets(p) {

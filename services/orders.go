@@ -16,6 +16,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/tracing"
+	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
 )
 
 // The order statuses of the seed, and the changes allowed between them.
@@ -101,18 +102,30 @@ func (o *Orders) Register(r gin.IRouter) {
 	r.POST("/orders", o.create)
 	r.GET("/orders/:id", o.get)
 	r.PUT("/orders/:id/status", o.setStatus)
+	r.Any(OrdersGRPCRoute, gin.WrapH(grpcHandler(&shopv1.Orders_ServiceDesc, ordersGRPC{o: o})))
 }
 
-type createOrderRequest struct {
+// NewOrder is what an order is created with.
+type NewOrder struct {
 	UserID uint64 `json:"user_id"`
 	Items  []Item `json:"items"`
 }
 
 func (o *Orders) create(c *gin.Context) {
-	var req createOrderRequest
+	var req NewOrder
 	if !decodeJSON(c, &req) {
 		return
 	}
+	order, err := o.Create(c.Request.Context(), c.GetHeader("X-Request-Id"), req)
+	answer(c, http.StatusCreated, order, err)
+}
+
+// Create validates an order, checks that its user exists (through the
+// UserChecker), stores it as Pending and emits order.created in the same
+// transaction; requestID becomes the event's correlation id. Its errors
+// are Problems: Invalid, Unprocessable (no such user), Unavailable (users
+// cannot be asked, or no store node), Internal.
+func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Order, error) {
 	var problems []string
 	if req.UserID == 0 {
 		problems = append(problems, "user_id: a user's id")
@@ -134,17 +147,14 @@ func (o *Orders) create(c *gin.Context) {
 		total += float64(it.Quantity) * it.Price
 	}
 	if len(problems) > 0 {
-		writeError(c, http.StatusBadRequest, strings.Join(problems, "; "))
-		return
+		return Order{}, problem(Invalid, "%s", strings.Join(problems, "; "))
 	}
-	exists, err := o.users.UserExists(c.Request.Context(), req.UserID)
+	exists, err := o.users.UserExists(ctx, req.UserID)
 	switch {
 	case err != nil:
-		writeError(c, http.StatusServiceUnavailable, "cannot check the user: "+err.Error())
-		return
+		return Order{}, problem(Unavailable, "cannot check the user: %v", err)
 	case !exists:
-		writeError(c, http.StatusUnprocessableEntity, fmt.Sprintf("no user %d", req.UserID))
-		return
+		return Order{}, problem(Unprocessable, "no user %d", req.UserID)
 	}
 	now := o.now().UTC()
 	order := Order{UserID: req.UserID, Items: req.Items, TotalAmount: math.Round(total*100) / 100, Status: "Pending", CreatedAt: now, UpdatedAt: now}
@@ -160,19 +170,17 @@ func (o *Orders) create(c *gin.Context) {
 		data, _ := json.Marshal(order)
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderCreated, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx),
 		})
 		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNoNode):
-		writeError(c, http.StatusServiceUnavailable, err.Error())
-		return
+		return Order{}, problem(Unavailable, "%s", err.Error())
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "cannot store the order")
-		return
+		return Order{}, problem(Internal, "cannot store the order")
 	}
-	c.JSON(http.StatusCreated, order)
+	return order, nil
 }
 
 func (o *Orders) get(c *gin.Context) {
@@ -180,16 +188,21 @@ func (o *Orders) get(c *gin.Context) {
 	if !ok {
 		return
 	}
+	order, err := o.Get(id)
+	answer(c, http.StatusOK, order, err)
+}
+
+// Get returns the order with the id; NotFound when there is none.
+func (o *Orders) Get(id uint64) (Order, error) {
 	var order Order
 	found, err := o.store.Get("orders", id, &order)
 	switch {
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "cannot read the order")
+		return Order{}, problem(Internal, "cannot read the order")
 	case !found:
-		writeError(c, http.StatusNotFound, fmt.Sprintf("no order %d", id))
-	default:
-		c.JSON(http.StatusOK, order)
+		return Order{}, problem(NotFound, "no order %d", id)
 	}
+	return order, nil
 }
 
 type statusRequest struct {
@@ -218,9 +231,17 @@ func (o *Orders) setStatus(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if _, known := orderTransitions[req.Status]; !known {
-		writeError(c, http.StatusBadRequest, fmt.Sprintf("status %q is not one of Pending, Confirmed, Shipped, Delivered, Cancelled", req.Status))
-		return
+	order, err := o.SetStatus(c.Request.Context(), c.GetHeader("X-Request-Id"), id, req.Status)
+	answer(c, http.StatusOK, order, err)
+}
+
+// SetStatus changes an order's status, when its status allows the change,
+// and emits order.status_changed in the same transaction (setting the
+// status it has changes nothing). Its errors are Problems: Invalid (not
+// a status), NotFound, NotAllowed, Internal.
+func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, status string) (Order, error) {
+	if _, known := orderTransitions[status]; !known {
+		return Order{}, problem(Invalid, "status %q is not one of Pending, Confirmed, Shipped, Delivered, Cancelled", status)
 	}
 	var order Order
 	err := o.store.Update(func(tx *store.Tx) error {
@@ -231,37 +252,36 @@ func (o *Orders) setStatus(c *gin.Context) {
 		if !found {
 			return errNoOrder
 		}
-		if order.Status == req.Status {
+		if order.Status == status {
 			return nil
 		}
 		allowed := false
 		for _, s := range orderTransitions[order.Status] {
-			allowed = allowed || s == req.Status
+			allowed = allowed || s == status
 		}
 		if !allowed {
-			return errTransition{order.Status, req.Status}
+			return errTransition{order.Status, status}
 		}
 		from := order.Status
-		order.Status, order.UpdatedAt = req.Status, o.now().UTC()
+		order.Status, order.UpdatedAt = status, o.now().UTC()
 		if err := tx.Put("orders", id, order); err != nil {
 			return err
 		}
-		data, _ := json.Marshal(statusChange{ID: id, From: from, To: req.Status, UpdatedAt: order.UpdatedAt})
+		data, _ := json.Marshal(statusChange{ID: id, From: from, To: status, UpdatedAt: order.UpdatedAt})
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx),
 		})
 		return err
 	})
 	var bad errTransition
 	switch {
 	case errors.Is(err, errNoOrder):
-		writeError(c, http.StatusNotFound, fmt.Sprintf("no order %d", id))
+		return Order{}, problem(NotFound, "no order %d", id)
 	case errors.As(err, &bad):
-		writeError(c, http.StatusConflict, bad.Error())
+		return Order{}, problem(NotAllowed, "%s", bad.Error())
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "cannot store the order")
-	default:
-		c.JSON(http.StatusOK, order)
+		return Order{}, problem(Internal, "cannot store the order")
 	}
+	return order, nil
 }

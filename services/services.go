@@ -1,10 +1,12 @@
 // Package services holds the seed's built-in services, the example domain
 // that a platform file runs with `kind: "builtin"`:
 //
-//   - users: POST /users, GET /users/:id; publishes user.created;
-//   - orders: POST /orders (checking the user over HTTP through a circuit
-//     breaker, UsersClient), GET /orders/:id, PUT /orders/:id/status;
-//     publishes order.created and order.status_changed;
+//   - users: POST /users, GET /users/:id, and shop.v1.Users over gRPC;
+//     publishes user.created;
+//   - orders: POST /orders (checking the user through a circuit breaker,
+//     over gRPC in a platform: UsersGRPCClient), GET /orders/:id,
+//     PUT /orders/:id/status, and shop.v1.Orders over gRPC; publishes
+//     order.created and order.status_changed;
 //   - notifications: reacts to user.created and order.created (Handle,
 //     idempotent on the event id), GET /notifications.
 //
@@ -46,16 +48,19 @@ type Descriptor struct {
 	Routes    []string // the routes it serves; a platform exposes some or all
 	Publishes []string // the topics it publishes
 	Consumes  bool     // events can be routed to it (New returns a Consumer)
+	// Calls are the services it calls itself (through the mesh, with the
+	// pair's breaker), when the platform has them.
+	Calls []string
 	New       func(Env) Service
 }
 
 // Registry lists the built-in services, in the order they depend on
 // each other (orders calls users; notifications reacts to both).
 var Registry = []Descriptor{
-	{Name: "users", Routes: []string{"/users", "/users/:id", "/health"}, Publishes: []string{EventUserCreated},
+	{Name: "users", Routes: []string{"/users", "/users/:id", "/health", UsersGRPCRoute}, Publishes: []string{EventUserCreated},
 		New: func(env Env) Service { return NewUsers(env.Store) }},
-	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status"},
-		Publishes: []string{EventOrderCreated, EventOrderStatusChanged},
+	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status", OrdersGRPCRoute},
+		Publishes: []string{EventOrderCreated, EventOrderStatusChanged}, Calls: []string{"users"},
 		New:       func(env Env) Service { return NewOrders(env.Store, env.Users) }},
 	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true,
 		New: func(env Env) Service { return NewNotifications(env.Store, nil) }},

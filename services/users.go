@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/tracing"
+	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
 )
 
 // User is a user as the users service answers it (never with the password).
@@ -53,21 +55,31 @@ func (u *Users) Register(r gin.IRouter) {
 	r.POST("/users", u.create)
 	r.GET("/users/:id", u.get)
 	r.GET("/health", health)
+	r.Any(UsersGRPCRoute, gin.WrapH(grpcHandler(&shopv1.Users_ServiceDesc, usersGRPC{u: u})))
 }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
 
-type createUserRequest struct {
+// NewUser is what a user is created with.
+type NewUser struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
 }
 
 func (u *Users) create(c *gin.Context) {
-	var req createUserRequest
+	var req NewUser
 	if !decodeJSON(c, &req) {
 		return
 	}
+	user, err := u.Create(c.Request.Context(), c.GetHeader("X-Request-Id"), req)
+	answer(c, http.StatusCreated, user, err)
+}
+
+// Create validates and stores a user, and emits user.created in the same
+// transaction; requestID becomes the event's correlation id. Its errors
+// are Problems: Invalid, Taken, Unavailable (no store node), Internal.
+func (u *Users) Create(ctx context.Context, requestID string, req NewUser) (User, error) {
 	var problems []string
 	if !usernamePattern.MatchString(req.Username) {
 		problems = append(problems, "username: 3 to 32 letters, digits, '.', '_' or '-'")
@@ -79,13 +91,11 @@ func (u *Users) create(c *gin.Context) {
 		problems = append(problems, "password: 8 to 72 characters")
 	}
 	if len(problems) > 0 {
-		writeError(c, http.StatusBadRequest, strings.Join(problems, "; "))
-		return
+		return User{}, problem(Invalid, "%s", strings.Join(problems, "; "))
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), u.cost)
 	if err != nil {
-		writeError(c, http.StatusInternalServerError, "cannot hash the password")
-		return
+		return User{}, problem(Internal, "cannot hash the password")
 	}
 	var user User
 	err = u.store.Update(func(tx *store.Tx) error {
@@ -111,21 +121,20 @@ func (u *Users) create(c *gin.Context) {
 		data, _ := json.Marshal(user)
 		_, err = tx.Emit(store.Event{
 			Type: EventUserCreated, Source: "/services/users", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: c.GetHeader("X-Request-Id"), TraceParent: tracing.TraceParent(c.Request.Context()),
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx),
 		})
 		return err
 	})
 	var conflict errConflict
 	switch {
 	case errors.As(err, &conflict):
-		writeError(c, http.StatusConflict, fmt.Sprintf("%s is already taken", string(conflict)))
+		return User{}, problem(Taken, "%s is already taken", string(conflict))
 	case errors.Is(err, store.ErrNoNode):
-		writeError(c, http.StatusServiceUnavailable, err.Error())
+		return User{}, problem(Unavailable, "%s", err.Error())
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "cannot store the user")
-	default:
-		c.JSON(http.StatusCreated, user)
+		return User{}, problem(Internal, "cannot store the user")
 	}
+	return user, nil
 }
 
 // errConflict names the field whose value is taken.
@@ -148,16 +157,31 @@ func (u *Users) get(c *gin.Context) {
 	if !ok {
 		return
 	}
+	user, err := u.Get(id)
+	answer(c, http.StatusOK, user, err)
+}
+
+// Get returns the user with the id; NotFound when there is none.
+func (u *Users) Get(id uint64) (User, error) {
 	var su storedUser
 	found, err := u.store.Get("users", id, &su)
 	switch {
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "cannot read the user")
+		return User{}, problem(Internal, "cannot read the user")
 	case !found:
-		writeError(c, http.StatusNotFound, fmt.Sprintf("no user %d", id))
-	default:
-		c.JSON(http.StatusOK, su.User)
+		return User{}, problem(NotFound, "no user %d", id)
 	}
+	return su.User, nil
+}
+
+// answer writes an operation's result: v with status, or its error as
+// a JSON error with the error's HTTP status.
+func answer(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		writeError(c, HTTPStatus(err), err.Error())
+		return
+	}
+	c.JSON(status, v)
 }
 
 // health answers the health checks of a built-in service.

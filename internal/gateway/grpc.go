@@ -317,3 +317,22 @@ func (b *recordBody) replay() (io.ReadCloser, bool) {
 	}
 	return nil, false
 }
+
+// AnsweredGRPCStatus is the grpc-status a handler has answered a gRPC
+// call with, read from its ResponseWriter's header once it has returned:
+// a Trailers-Only answer's header, or a trailer (announced, or set with
+// http.TrailerPrefix as the reverse proxy does); "" when there is none
+// (the call broke off).
+func AnsweredGRPCStatus(h http.Header) string {
+	if v := h.Get("Grpc-Status"); v != "" {
+		return v
+	}
+	return h.Get(http.TrailerPrefix + "Grpc-Status")
+}
+
+// GRPCMethod splits a gRPC call's path, /package.Service/Method, into
+// the service and the method; ok is false for a path of another shape.
+func GRPCMethod(path string) (service, method string, ok bool) {
+	service, method, ok = strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return service, method, ok && service != "" && method != "" && !strings.Contains(method, "/")
+}

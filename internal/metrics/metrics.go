@@ -9,11 +9,13 @@
 package metrics
 
 import (
+	"sync"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -32,7 +34,16 @@ type Metrics struct {
 	published  *prometheus.CounterVec
 	events     *prometheus.CounterVec
 	mesh       *prometheus.CounterVec
+	grpc       *prometheus.CounterVec
+	// grpcMethods bounds the label sets of grpc: a route such as
+	// /shop.v1.Billing/*method matches any method a client names.
+	grpcMu      sync.Mutex
+	grpcMethods map[string]struct{}
 }
+
+// maxGRPCMethods is how many gRPC service and method pairs are counted
+// by name; calls of further ones are counted as method "other".
+const maxGRPCMethods = 512
 
 // New returns the metrics, registered.
 func New() *Metrics {
@@ -67,8 +78,12 @@ func New() *Metrics {
 		mesh: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "composer_mesh_tries_total", Help: "Tries of the calls between services through the mesh, by caller, target and outcome (success, failure, timeout).",
 		}, []string{"caller", "target", "outcome"}),
+		grpc: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "composer_grpc_calls_total", Help: "gRPC calls the gateway answered, by service of the platform, gRPC service, method and status code (\"none\": the call broke off without one).",
+		}, []string{"service", "grpc_service", "grpc_method", "code"}),
+		grpcMethods: map[string]struct{}{},
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.tries, m.reloads, m.reloadTime, m.generation, m.published, m.events, m.mesh,
+	m.Registry.MustRegister(m.requests, m.duration, m.tries, m.reloads, m.reloadTime, m.generation, m.published, m.events, m.mesh, m.grpc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,6 +109,30 @@ func (m *Metrics) Request(service, route, method string, status int, took time.D
 	}
 	m.requests.WithLabelValues(service, route, method, strconv.Itoa(status/100)+"xx").Inc()
 	m.duration.WithLabelValues(service, route).Observe(took.Seconds())
+}
+
+// GRPC counts one gRPC call the gateway answered: its platform service,
+// its gRPC service and method, and its status code (a number, or ""
+// when it broke off).
+func (m *Metrics) GRPC(service, grpcService, method, status string) {
+	if m == nil {
+		return
+	}
+	key := grpcService + "/" + method
+	m.grpcMu.Lock()
+	if _, ok := m.grpcMethods[key]; !ok {
+		if len(m.grpcMethods) >= maxGRPCMethods {
+			grpcService, method = "other", "other"
+		} else {
+			m.grpcMethods[key] = struct{}{}
+		}
+	}
+	m.grpcMu.Unlock()
+	code := "none"
+	if n, err := strconv.Atoi(status); err == nil {
+		code = codes.Code(n).String()
+	}
+	m.grpc.WithLabelValues(service, grpcService, method, code).Inc()
 }
 
 // Try counts one call to an instance.

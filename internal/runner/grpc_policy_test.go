@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -270,4 +274,47 @@ func TestGRPCTimeout(t *testing.T) {
 	if _, err := stream.Recv(); err != io.EOF {
 		t.Errorf("the stream's end: %v", err)
 	}
+}
+
+// TestGRPCHealthNamesAService: a gRPC probe asks about grpc_service, and
+// an instance whose health service says NOT_SERVING for it leaves the
+// balancer, and comes back when it says SERVING.
+func TestGRPCHealthNamesAService(t *testing.T) {
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("shop.v1.Ledger", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+ledger { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
+[health_checks]
+ledger { grpc_service: "shop.v1.Ledger", interval: "50ms", retries: 1 }
+`, ln.Addr()))
+	state := func() string {
+		for _, s := range p.r.Services() {
+			if s.Name == "ledger" && len(s.Instances) == 1 {
+				return s.Instances[0].Health
+			}
+		}
+		return ""
+	}
+	eventually(t, "ledger healthy", func() bool { return state() == "healthy" })
+	hs.SetServingStatus("shop.v1.Ledger", healthpb.HealthCheckResponse_NOT_SERVING)
+	eventually(t, "ledger unhealthy on NOT_SERVING", func() bool { return state() == "unhealthy" })
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := check(t, conn, "", 5*time.Second); status.Code(err) != codes.Unavailable {
+		t.Errorf("a call with the only instance out of the balancer: %v, want Unavailable", err)
+	}
+	hs.SetServingStatus("shop.v1.Ledger", healthpb.HealthCheckResponse_SERVING)
+	eventually(t, "ledger healthy again", func() bool { return state() == "healthy" })
 }

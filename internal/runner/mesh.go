@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,10 +11,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/admin"
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/gateway"
+	"github.com/tuskcompose/composer/internal/tracing"
 )
 
 // meshPair is the upstream listener of one declared call of a process
@@ -42,7 +47,7 @@ func (r *Runner) meshAddr(caller, target string) (string, error) {
 		return "", fmt.Errorf("mesh listener for %s: %w", key, err)
 	}
 	p := &meshPair{caller: caller, target: target, ln: ln}
-	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Protocols: plainAndH2C(), // gRPC targets too
 		Handler: gateway.RequestID(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.serveMesh(w, req, caller, target) }))}
 	r.mesh[key] = p
 	r.bg.Add(1)
@@ -53,6 +58,55 @@ func (r *Runner) meshAddr(caller, target string) (string, error) {
 		}
 	}()
 	return ln.Addr().String(), nil
+}
+
+// meshConn is a gRPC connection from a built-in service to its pair's
+// listener (orders -> users), made once: it dials the listener's address
+// when it connects, so a listener opened again after a reload that
+// dropped the pair is found.
+func (r *Runner) meshConn(caller, target string) *grpc.ClientConn {
+	key := composer.PairBreaker(caller, target)
+	r.meshMu.Lock()
+	conn := r.meshConns[key]
+	r.meshMu.Unlock()
+	if conn != nil {
+		return conn
+	}
+	dial := func(ctx context.Context, _ string) (net.Conn, error) {
+		addr, err := r.meshAddr(caller, target)
+		if err != nil {
+			return nil, err
+		}
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+key, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dial), grpc.WithUnaryInterceptor(propagateTrace))
+	if err != nil {
+		panic(err) // only a target that does not parse fails, and this one does
+	}
+	r.meshMu.Lock()
+	defer r.meshMu.Unlock()
+	if c := r.meshConns[key]; c != nil {
+		conn.Close()
+		return c
+	}
+	r.meshConns[key] = conn
+	return conn
+}
+
+// propagateTrace sends a call's trace context (traceparent) with it, so
+// that the mesh's spans join the caller's trace.
+func propagateTrace(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if tracing.Enabled() {
+		h := http.Header{}
+		tracing.Inject(ctx, h)
+		for k, v := range h {
+			for _, x := range v {
+				ctx = metadata.AppendToOutgoingContext(ctx, strings.ToLower(k), x)
+			}
+		}
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 // closeMesh closes the listeners of the pairs no generation has any
@@ -75,6 +129,9 @@ func (r *Runner) closeMesh(keep map[string]http.Handler) {
 func (r *Runner) serveMesh(w http.ResponseWriter, req *http.Request, caller, target string) {
 	g := r.acquire()
 	defer g.release()
+	if tracing.Enabled() {
+		req = req.WithContext(tracing.Extract(req.Context(), req.Header)) // the caller's trace
+	}
 	h := g.pairs[composer.PairBreaker(caller, target)]
 	if h == nil {
 		h = r.pairPath(g, caller, target)
@@ -121,6 +178,20 @@ func (r *Runner) pairPath(g *generation, caller, target string) http.Handler {
 			tries(outcome, retry)
 			byPair[outcome].Inc()
 		}
+	}
+	if g.builtins[target] != nil && up.GRPC == nil {
+		// A builtin answers HTTP/JSON and gRPC: its gRPC calls are judged
+		// by their grpc-status.
+		grpcUp := *up
+		grpcUp.GRPC = gateway.GRPCDefaults.Policy()
+		plain, grpcPath := up.Handler(), grpcUp.Handler()
+		return gateway.BodyLimit(s.MaxBodySize, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if gateway.IsGRPC(req) {
+				grpcPath.ServeHTTP(w, req)
+				return
+			}
+			plain.ServeHTTP(w, req)
+		}))
 	}
 	return gateway.BodyLimit(s.MaxBodySize, up.Handler())
 }
@@ -188,7 +259,11 @@ func (r *Runner) serveShared(w http.ResponseWriter, req *http.Request) {
 	if h == nil {
 		h = r.pairPath(g, caller, target)
 	}
-	out := req.Clone(req.Context())
+	ctx := req.Context()
+	if tracing.Enabled() {
+		ctx = tracing.Extract(ctx, req.Header) // the caller's trace
+	}
+	out := req.Clone(ctx)
 	out.URL.Path, out.URL.RawPath = "/"+rest, ""
 	h.ServeHTTP(w, out)
 }

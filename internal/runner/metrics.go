@@ -16,6 +16,7 @@ import (
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/metrics"
 	"github.com/tuskcompose/composer/internal/supervisor"
 )
@@ -61,6 +62,11 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 			service = s
 		}
 		m.Request(service, route, c.Request.Method, c.Writer.Status(), time.Since(start))
+		if service != "none" && gateway.IsGRPC(c.Request) {
+			if svc, method, ok := gateway.GRPCMethod(c.Request.URL.Path); ok {
+				m.GRPC(service, svc, method, gateway.AnsweredGRPCStatus(c.Writer.Header()))
+			}
+		}
 		counts.add("svc:" + service)
 	}
 }

@@ -54,7 +54,7 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 	}
 	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
 	id := createUser(t, gw, "ada")
-	// orders checks the user through the request path of any call.
+	// orders checks the user over gRPC through the mesh, the pair's path.
 	if status, body := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":"a","quantity":1,"price":5}]}`, id)); status != 201 {
 		t.Fatalf("order: %d %s", status, body)
 	}
@@ -74,7 +74,8 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 		`composer_http_requests_total{code="5xx",method="GET",route="/billing/*path",service="billing"}`: "3",
 		`composer_http_request_duration_seconds_count{route="/billing/*path",service="billing"}`:         "3",
 		`composer_upstream_tries_total{outcome="failure",retry="false",service="billing"}`:               "2",
-		`composer_upstream_tries_total{outcome="success",retry="false",service="users"}`:                 "1",
+		`composer_upstream_tries_total{outcome="success",retry="false",service="orders->users"}`:         "1",
+		`composer_mesh_tries_total{caller="orders",outcome="success",target="users"}`:                    "1",
 		`composer_breaker_state{state="open",target="billing"}`:                                          "1",
 		`composer_breaker_state{state="closed",target="billing"}`:                                        "0",
 		`composer_breaker_transitions_total{target="billing"}`:                                           "1",

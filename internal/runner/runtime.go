@@ -26,6 +26,7 @@ import (
 	"github.com/tuskcompose/composer/composer"
 
 	"github.com/gin-gonic/gin"
+	"google.golang.org/grpc"
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
@@ -37,6 +38,7 @@ import (
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
+	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -95,6 +97,10 @@ type Runner struct {
 	// caller->target; guarded by meshMu.
 	meshMu     sync.Mutex
 	mesh       map[string]*meshPair
+	// meshConns are the gRPC connections of the built-in services' own
+	// calls (orders -> users) to their pairs' listeners, by
+	// caller->target; guarded by meshMu, closed by Stop.
+	meshConns map[string]*grpc.ClientConn
 	publishers map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
@@ -251,7 +257,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[transportKey]http.RoundTripper{},
-		mesh: map[string]*meshPair{}, publishers: map[string]*publisher{}}
+		mesh: map[string]*meshPair{}, meshConns: map[string]*grpc.ClientConn{}, publishers: map[string]*publisher{}}
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
 	if n := r.runs.Sweep(); n > 0 {
@@ -337,6 +343,16 @@ func (r *Runner) GatewayAddr() string { return r.gatewayLn.Addr().String() }
 // AdminAddr is the admin API's address.
 func (r *Runner) AdminAddr() string { return r.adminLn.Addr().String() }
 
+// plainAndH2C are the protocols of the gateway's and the mesh's
+// listeners: HTTP/1.1 and HTTP/2 without TLS (prior knowledge, as gRPC
+// clients speak it) on the one port.
+func plainAndH2C() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
 // gen is the current generation, for views that read it without holding
 // a reference (nothing of it is stopped while they read: what a reload
 // removes stops after the swap, and views tolerate a stopped component).
@@ -344,16 +360,13 @@ func (r *Runner) gen() *generation { return r.current.Load() }
 
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
-	protocols := new(http.Protocols) // HTTP/1.1 and h2c (prior knowledge) on the one port
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
 	r.gatewaySrv = &http.Server{
-		Protocols:         protocols,
+		Protocols:         plainAndH2C(),
 		Handler:           http.HandlerFunc(r.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	r.adminSrv = &http.Server{Handler: admin.Handler(r), ReadHeaderTimeout: 10 * time.Second}
-	r.meshSrv = &http.Server{Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
+	r.meshSrv = &http.Server{Protocols: plainAndH2C(), Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
@@ -418,6 +431,12 @@ func (r *Runner) Stop(ctx context.Context) error {
 	g.wait(limit)
 	g.cancel()
 	r.stopProcesses(ctx, g)
+	r.meshMu.Lock()
+	for key, conn := range r.meshConns {
+		conn.Close()
+		delete(r.meshConns, key)
+	}
+	r.meshMu.Unlock()
 	r.closeMesh(nil)
 	r.closePublishers(nil)
 	supervisor.Sweep(r.runID) // what left the processes' groups
@@ -701,11 +720,11 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	}
 
 	// Built-in services, on the one store; every generation mounts its own.
-	// orders reaches users in process, through the request path of any
-	// call: it works whether or not users has public routes.
-	usersEngine := &gateway.InProcess{}
-	env := services.Env{Store: r.store, Users: &services.UsersClient{BaseURL: "http://users",
-		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: r.callTo(g, model, "users", usersEngine).RoundTripper()}}}
+	// orders asks users over gRPC through the mesh, as a process would:
+	// the pair orders->users, its breaker, users' timeout and retries
+	// (and users' handler in process, whether or not users has public
+	// routes).
+	env := services.Env{Store: r.store, Users: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("orders", "users"))}}
 	builtins := map[string]services.Service{}
 	for _, d := range services.Registry {
 		builtins[d.Name] = d.New(env)
@@ -713,13 +732,10 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	for name, s := range builtins {
 		g.builtins[name] = r.builtinHandler(s, name)
 	}
-	usersEngine.Handler = g.builtins["users"]
-	// The mesh: a path per declared call of a process service.
+	// The mesh: a path per declared call.
 	for _, caller := range sortedKeys(model.Services) {
-		if s := model.Services[caller]; s.Kind == "process" || s.Kind == "http" {
-			for _, target := range s.Calls {
-				g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
-			}
+		for _, target := range model.Services[caller].Calls {
+			g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
 		}
 	}
 	g.handler = r.gateway(g, model, builtins)
@@ -745,24 +761,6 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		g.routes[name] = r.consume(name, model.EventRoutes[name], builtins)
 	}
 	return g
-}
-
-// callTo is the request path of a call from inside the composer to a
-// built-in service (orders -> users): the target's breaker, timeout and
-// retries; its one instance is the target's own handler, in process.
-func (r *Runner) callTo(g *generation, model *composer.Resolved, target string, inProcess http.RoundTripper) *gateway.Upstream {
-	self := balancer.NewInstance("http://" + target + ".in-process")
-	self.SetHealth(balancer.Healthy)
-	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{self})
-	up := &gateway.Upstream{Name: target, Balancer: bal, Breaker: g.breakers[target], Log: r.log, Transport: inProcess}
-	if s := model.Services[target]; s != nil {
-		up.Timeout, up.Retries, up.Retry, up.Deadline = s.Timeout, s.Retries, s.Retry, s.Deadline
-		up.Budget = &gateway.Budget{}
-	}
-	if r.metrics != nil {
-		up.OnTry = tryCounters(r.metrics, target)
-	}
-	return up
 }
 
 // builtinHandler is a built-in service's own router, all of its routes,

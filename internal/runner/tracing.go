@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tuskcompose/composer/internal/events"
+	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/tracing"
 )
 
@@ -35,9 +37,33 @@ func traceRequests(routes map[string]string) gin.HandlerFunc {
 		if status >= http.StatusInternalServerError {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
+		if svc, method, ok := gateway.GRPCMethod(c.Request.URL.Path); ok && gateway.IsGRPC(c.Request) {
+			grpcSpan(span, svc, method, gateway.AnsweredGRPCStatus(c.Writer.Header()))
+		}
 		span.End()
 	}
 }
+
+// grpcSpan names a gRPC call's server span after its method
+// (shop.v1.Users/GetUser) and gives it OpenTelemetry's RPC attributes;
+// the server's trouble (gateway.GRPCDefaults' failure codes, or no
+// status) is an error.
+func grpcSpan(span trace.Span, service, method, status string) {
+	span.SetName(service + "/" + method)
+	span.SetAttributes(attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", service), attribute.String("rpc.method", method))
+	code, err := strconv.Atoi(status)
+	if err != nil {
+		span.SetStatus(codes.Error, "the call ended without a grpc-status")
+		return
+	}
+	span.SetAttributes(attribute.Int("rpc.grpc.status_code", code))
+	if grpcFailures.Has(code) {
+		span.SetStatus(codes.Error, gateway.GRPCCodes[code])
+	}
+}
+
+// grpcFailures are the codes a gRPC server span counts as an error.
+var grpcFailures = gateway.GRPCDefaults.Policy().Failures
 
 // tracingBus makes a producer span of every event the relay publishes, in
 // the trace of the request that wrote it.

@@ -50,11 +50,11 @@ func TestOneTraceFromOrderToNotification(t *testing.T) {
 		}
 	}
 	// The chain: the gateway's span of POST /orders; the orders service's
-	// call to users; the gateway's span of that GET /users/:id; the
+	// call to users through the mesh; users' span of that gRPC call; the
 	// publish of order.created; its delivery to the notifications.
 	parent := map[string]string{
-		"call users":                 "POST /orders",
-		"GET /users/:id":             "call users",
+		"call orders->users":         "POST /orders",
+		"shop.v1.Users/GetUser":      "call orders->users",
 		"publish order.created":      "POST /orders",
 		"deliver order_confirmation": "POST /orders",
 	}

@@ -1,0 +1,114 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
+)
+
+// builtinGRPC exposes the built-in services' gRPC APIs beside their
+// HTTP routes (a later [services] block adds to the earlier one).
+const builtinGRPC = `
+[services]
+users { routes: ["/users", "/users/:id", "/shop.v1.Users/*method"] }
+orders { routes: ["/orders", "/orders/:id", "/orders/:id/status", "/shop.v1.Orders/*method"] }
+`
+
+// TestBuiltinsSpeakGRPC: shop.v1.Users and shop.v1.Orders on the
+// gateway's port, on the same store and with the same rules as the JSON
+// routes (each error its gRPC code), the events they emit, and orders
+// asking users over gRPC through the mesh's pair orders->users.
+func TestBuiltinsSpeakGRPC(t *testing.T) {
+	p := startPlatform(t, builtinGRPC)
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	users, orders := shopv1.NewUsersClient(conn), shopv1.NewOrdersClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	ada, err := users.CreateUser(ctx, &shopv1.CreateUserRequest{Username: "ada", Email: "ada@example.com", Password: "correct horse"})
+	if err != nil || ada.Id == 0 || ada.CreatedAt == nil {
+		t.Fatalf("CreateUser: %v %v", ada, err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want codes.Code
+		msg  string
+	}{
+		{"a taken username", func() error {
+			_, err := users.CreateUser(ctx, &shopv1.CreateUserRequest{Username: "ada", Email: "other@example.com", Password: "correct horse"})
+			return err
+		}, codes.AlreadyExists, "username is already taken"},
+		{"a bad email", func() error {
+			_, err := users.CreateUser(ctx, &shopv1.CreateUserRequest{Username: "bob", Email: "bob", Password: "correct horse"})
+			return err
+		}, codes.InvalidArgument, "email"},
+		{"no such user", func() error { _, err := users.GetUser(ctx, &shopv1.GetUserRequest{Id: 999}); return err }, codes.NotFound, "no user 999"},
+		{"an order of nobody", func() error {
+			_, err := orders.CreateOrder(ctx, &shopv1.CreateOrderRequest{UserId: 999, Items: []*shopv1.Item{{ProductId: "p", Quantity: 1, Price: 1}}})
+			return err
+		}, codes.FailedPrecondition, "no user 999"},
+		{"an order without items", func() error {
+			_, err := orders.CreateOrder(ctx, &shopv1.CreateOrderRequest{UserId: ada.Id})
+			return err
+		}, codes.InvalidArgument, "items"},
+	} {
+		if st, _ := status.FromError(tc.call()); st.Code() != tc.want || !strings.Contains(st.Message(), tc.msg) {
+			t.Errorf("%s: %v, want %s %q", tc.name, st, tc.want, tc.msg)
+		}
+	}
+	got, err := users.GetUser(ctx, &shopv1.GetUserRequest{Id: ada.Id})
+	if err != nil || got.Username != "ada" || got.Email != "ada@example.com" {
+		t.Fatalf("GetUser: %v %v", got, err)
+	}
+	order, err := orders.CreateOrder(ctx, &shopv1.CreateOrderRequest{UserId: ada.Id,
+		Items: []*shopv1.Item{{ProductId: "book", Quantity: 2, Price: 12.5}}})
+	if err != nil || order.Status != "Pending" || order.TotalAmount != 25 {
+		t.Fatalf("CreateOrder: %v %v", order, err)
+	}
+	if _, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Delivered"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("Pending to Delivered: %v, want FailedPrecondition", err)
+	}
+	if o, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Confirmed"}); err != nil || o.Status != "Confirmed" {
+		t.Errorf("Pending to Confirmed: %v %v", o, err)
+	}
+	// The same store as the JSON routes.
+	gw := "http://" + p.r.GatewayAddr()
+	if code, body := call(t, "GET", fmt.Sprintf("%s/orders/%d", gw, order.Id), ""); code != 200 || !strings.Contains(body, `"status":"Confirmed"`) {
+		t.Errorf("GET /orders/%d: %d %s", order.Id, code, body)
+	}
+	eventually(t, "the welcome and the confirmation", func() bool {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		return strings.Contains(body, "welcome") && strings.Contains(body, "order_confirmation")
+	})
+	// orders asked users twice (the order of nobody, then ada's), over
+	// the pair's breaker; NOT_FOUND is an answer, not a failure.
+	b := p.r.Breakers()["orders->users"]
+	if b.Successes != 2 || b.Failures != 0 {
+		t.Errorf("the breaker orders->users: %+v, want 2 successes", b)
+	}
+	m := scrape(t, "http://"+p.r.AdminAddr())
+	for k, want := range map[string]string{
+		`composer_grpc_calls_total{code="OK",grpc_method="CreateUser",grpc_service="shop.v1.Users",service="users"}`:                    "1",
+		`composer_grpc_calls_total{code="AlreadyExists",grpc_method="CreateUser",grpc_service="shop.v1.Users",service="users"}`:         "1",
+		`composer_grpc_calls_total{code="FailedPrecondition",grpc_method="CreateOrder",grpc_service="shop.v1.Orders",service="orders"}`: "1",
+		`composer_mesh_tries_total{caller="orders",outcome="success",target="users"}`:                                                   "2",
+	} {
+		if m[k] != want {
+			t.Errorf("%s = %q, want %s", k, m[k], want)
+		}
+	}
+}
