@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
@@ -110,5 +114,74 @@ func TestBuiltinsSpeakGRPC(t *testing.T) {
 		if m[k] != want {
 			t.Errorf("%s = %q, want %s", k, m[k], want)
 		}
+	}
+}
+
+// TestComposerHealthService: the composer answers grpc.health.v1 on the
+// gateway's port about its services, by name or by the gRPC service a
+// route serves: Check, Watch (a change comes as it happens) and List.
+func TestComposerHealthService(t *testing.T) {
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := startPlatform(t, builtinGRPC+fmt.Sprintf(`ledger { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/shop.v1.Ledger/*method"] }
+`, ln.Addr()))
+	waitHealthy(t, p, "ledger")
+	conn, err := grpc.NewClient(p.r.GatewayAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, want := range map[string]healthpb.HealthCheckResponse_ServingStatus{
+		"": healthpb.HealthCheckResponse_SERVING, "users": healthpb.HealthCheckResponse_SERVING,
+		"shop.v1.Users": healthpb.HealthCheckResponse_SERVING, "ledger": healthpb.HealthCheckResponse_SERVING,
+		"shop.v1.Ledger": healthpb.HealthCheckResponse_SERVING,
+	} {
+		if resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: name}); err != nil || resp.Status != want {
+			t.Errorf("Check(%q): %v %v, want %s", name, resp, err, want)
+		}
+	}
+	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "nobody"}); status.Code(err) != codes.NotFound {
+		t.Errorf("Check(nobody): %v, want NotFound", err)
+	}
+	list, err := client.List(ctx, &healthpb.HealthListRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range list.Statuses {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if got := strings.Join(names, ","); got != ",ledger,notifications,orders,shop.v1.Ledger,shop.v1.Orders,shop.v1.Users,users" {
+		t.Errorf("List: %s", got)
+	}
+	watch, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "ledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := watch.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Watch(ledger): %v %v", first, err)
+	}
+	srv.Stop() // its instance fails its probes
+	if next, err := watch.Recv(); err != nil || next.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("Watch(ledger) once it is down: %v %v", next, err)
+	}
+	unknown, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := unknown.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_SERVICE_UNKNOWN {
+		t.Errorf("Watch(nobody): %v %v", first, err)
 	}
 }

@@ -101,6 +101,12 @@ type Runner struct {
 	// calls (orders -> users) to their pairs' listeners, by
 	// caller->target; guarded by meshMu, closed by Stop.
 	meshConns map[string]*grpc.ClientConn
+	// ownGRPC is the composer's own gRPC services (grpcown.go), served
+	// on the gateway's port; stopping is closed when Stop begins (it ends
+	// their Watch streams).
+	ownGRPC  *grpc.Server
+	stopping chan struct{}
+	stopOnce sync.Once
 	publishers map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
@@ -257,7 +263,9 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[transportKey]http.RoundTripper{},
-		mesh: map[string]*meshPair{}, meshConns: map[string]*grpc.ClientConn{}, publishers: map[string]*publisher{}}
+		mesh: map[string]*meshPair{}, meshConns: map[string]*grpc.ClientConn{}, publishers: map[string]*publisher{},
+		stopping: make(chan struct{})}
+	r.ownGRPC = r.newOwnGRPC()
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
 	if n := r.runs.Sweep(); n > 0 {
@@ -409,6 +417,7 @@ func (r *Runner) Start() {
 // Stop drains in-flight requests (up to ctx's deadline) and stops
 // everything.
 func (r *Runner) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.stopping) })
 	var err error
 	if r.gatewaySrv != nil {
 		err = r.gatewaySrv.Shutdown(ctx)
@@ -431,6 +440,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	g.wait(limit)
 	g.cancel()
 	r.stopProcesses(ctx, g)
+	r.ownGRPC.Stop()
 	r.meshMu.Lock()
 	for key, conn := range r.meshConns {
 		conn.Close()
@@ -825,6 +835,14 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			engine.Any(route, gin.WrapH(gateway.BodyLimit(s.MaxBodySize, h)))
 			routeService[route] = name
 		}
+	}
+	var routes []string
+	for _, s := range model.Services {
+		routes = append(routes, s.Routes...)
+	}
+	for _, route := range ownGRPCRoutes(routes) {
+		routeService[route] = "composer"
+		engine.Any(route, gin.WrapH(gateway.BodyLimit(gateway.DefaultMaxBodySize, r.ownGRPC)))
 	}
 	return gateway.RequestID(engine)
 }
