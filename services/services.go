@@ -51,7 +51,7 @@ type Descriptor struct {
 	// Calls are the services it calls itself (through the mesh, with the
 	// pair's breaker), when the platform has them.
 	Calls []string
-	New       func(Env) Service
+	New   func(Env) Service
 }
 
 // Registry lists the built-in services, in the order they depend on
@@ -61,7 +61,7 @@ var Registry = []Descriptor{
 		New: func(env Env) Service { return NewUsers(env.Store) }},
 	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status", OrdersGRPCRoute},
 		Publishes: []string{EventOrderCreated, EventOrderStatusChanged}, Calls: []string{"users"},
-		New:       func(env Env) Service { return NewOrders(env.Store, env.Users) }},
+		New: func(env Env) Service { return NewOrders(env.Store, env.Users) }},
 	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true,
 		New: func(env Env) Service { return NewNotifications(env.Store, nil) }},
 }

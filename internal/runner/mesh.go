@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/admin"
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/tracing"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // meshPair is the upstream listener of one declared call of a process

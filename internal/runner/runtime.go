@@ -95,8 +95,8 @@ type Runner struct {
 	}
 	// mesh is the upstream listeners of the process services' calls, by
 	// caller->target; guarded by meshMu.
-	meshMu     sync.Mutex
-	mesh       map[string]*meshPair
+	meshMu sync.Mutex
+	mesh   map[string]*meshPair
 	// meshConns are the gRPC connections of the built-in services' own
 	// calls (orders -> users) to their pairs' listeners, by
 	// caller->target; guarded by meshMu, closed by Stop.
@@ -104,9 +104,9 @@ type Runner struct {
 	// ownGRPC is the composer's own gRPC services (grpcown.go), served
 	// on the gateway's port; stopping is closed when Stop begins (it ends
 	// their Watch streams).
-	ownGRPC  *grpc.Server
-	stopping chan struct{}
-	stopOnce sync.Once
+	ownGRPC    *grpc.Server
+	stopping   chan struct{}
+	stopOnce   sync.Once
 	publishers map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
