@@ -3,6 +3,7 @@ package composer
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +21,9 @@ type Node struct {
 	ID    string `json:"id"`
 	Label string `json:"label"`
 	Kind  string `json:"kind"` // gateway | builtin | http | process | topic | endpoint
+	// Protocol is "grpc" for a service spoken to over gRPC or serving a
+	// gRPC route (shop.v1.Users), "h2c" for plain HTTP/2; empty else.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Edge is a route, a call, a dependency or an event route.
@@ -28,6 +32,13 @@ type Edge struct {
 	To    string `json:"to"`
 	Kind  string `json:"kind"` // route | call | depends | event
 	Label string `json:"label"`
+}
+
+// isGRPCRoute reports whether a route serves a gRPC service:
+// /package.Service/*method.
+func isGRPCRoute(route string) bool {
+	svc, rest, ok := strings.Cut(strings.TrimPrefix(route, "/"), "/")
+	return ok && strings.Contains(svc, ".") && strings.HasPrefix(rest, "*")
 }
 
 // GraphOf draws a platform. Its order is the file's sorted names, so the
@@ -44,7 +55,17 @@ func GraphOf(p *Platform) Graph {
 		case s.Kind == "process":
 			label = fmt.Sprintf("%s (process ×%d)", name, max(s.Instances.Count, 1))
 		}
-		g.Nodes = append(g.Nodes, Node{ID: "svc_" + nodeID(name), Label: label, Kind: s.Kind})
+		protocol := ""
+		switch {
+		case s.Protocol == "grpc" || s.Protocol == "h2c":
+			protocol = s.Protocol
+		case slices.ContainsFunc(s.Routes, isGRPCRoute):
+			protocol = "grpc"
+		}
+		if protocol == "grpc" {
+			label += " · gRPC"
+		}
+		g.Nodes = append(g.Nodes, Node{ID: "svc_" + nodeID(name), Label: label, Kind: s.Kind, Protocol: protocol})
 	}
 	for _, name := range sortedKeys(p.Services) {
 		s := p.Services[name]
@@ -52,11 +73,8 @@ func GraphOf(p *Platform) Graph {
 			g.Edges = append(g.Edges, Edge{From: "gateway", To: "svc_" + nodeID(name), Kind: "route", Label: strings.Join(s.Routes, " ")})
 		}
 		for _, c := range s.Calls {
-			label := "breaker " + c
-			if s.Kind == "process" || s.Kind == "http" {
-				label = "breaker " + PairBreaker(name, c) // the pair's own, through the mesh
-			}
-			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(c), Kind: "call", Label: label})
+			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(c), Kind: "call",
+				Label: "breaker " + PairBreaker(name, c)}) // the pair's own, through the mesh
 		}
 		for _, d := range s.DependsOn {
 			g.Edges = append(g.Edges, Edge{From: "svc_" + nodeID(name), To: "svc_" + nodeID(d.Service), Kind: "depends", Label: d.Condition})

@@ -36,7 +36,7 @@ func TestValidateCommand(t *testing.T) {
 		{"warnings only", []string{"validate", "-f", "../../composer/testdata/warnings.tsk"}, 0, "2 services", "warning: services.users.strip_prefix"},
 		{"validate as json", []string{"validate", "-f", "../../composer/testdata/invalid.tsk", "--format", "json"}, 1, `"severity": "error"`, ""},
 		{"warnings as json", []string{"validate", "-f", "../../composer/testdata/warnings.tsk", "--format", "json"}, 0, `"severity": "warning"`, ""},
-		{"graph as mermaid", []string{"graph", "-f", "../../platform.tsk"}, 0, "svc_orders ==>|\"breaker users\"| svc_users", ""},
+		{"graph as mermaid", []string{"graph", "-f", "../../platform.tsk"}, 0, "svc_orders ==>|\"breaker orders->users\"| svc_users", ""},
 		{"graph as dot", []string{"graph", "-f", "../../platform.tsk", "--format", "dot"}, 0, "topic_user_created -> svc_notifications", ""},
 		{"graph of a bad format", []string{"graph", "-f", "../../platform.tsk", "--format", "png"}, 2, "", `--format "png"`},
 	}

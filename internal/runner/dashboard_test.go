@@ -42,6 +42,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	extra := fmt.Sprintf(`
 [services]
 billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
+users { routes: ["/users", "/users/:id", "/shop.v1.Users/*method"] }
 [health_checks]
 billing { interval: "1h" }
 `, billingURL)
@@ -72,7 +73,7 @@ billing { interval: "1h" }
 		chromedp.Navigate(admin+"/dashboard/"),
 		chromedp.WaitVisible(`g.node[data-id="svc_billing"][data-state="healthy"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`g.edge[data-to="svc_billing"][data-breaker-state="closed"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`g.node[data-id="svc_users"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`g.node[data-id="svc_users"][data-protocol="grpc"]`, chromedp.ByQuery), // it serves shop.v1.Users
 		chromedp.WaitVisible(`circle.instance[data-instance="`+billingURL+`"][data-health="healthy"]`, chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("the dashboard with a healthy platform: %v", err)

@@ -72,7 +72,7 @@ function drawGraph(snap) {
   for (const n of snap.graph.nodes) {
     const p = pos[n.id];
     const state = nodeState(n, snap);
-    const g = el("g", { class: `node ${state}`, "data-id": n.id, "data-state": state }, svg);
+    const g = el("g", { class: `node ${state} ${n.protocol || ""}`, "data-id": n.id, "data-state": state, "data-protocol": n.protocol || "" }, svg);
     el("rect", { x: p.x, y: p.y, width: p.w, height: p.h }, g);
     const t = el("text", { x: p.x + 8, y: p.y + p.h / 2 }, g);
     t.textContent = n.label.length > 34 ? n.label.slice(0, 33) + "…" : n.label;
