@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-builds fuzz lint proto
+.PHONY: help build test bench bench-gateway bench-grpc bench-builds fuzz lint proto soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk (needs wrk, nginx)
 	./scripts/bench-gateway.sh
 
+bench-grpc: ## gRPC unary calls through the composer, a bare h2c ReverseProxy and nginx grpc_pass (needs nginx, protobuf-compiler)
+	./scripts/bench-grpc.sh
+
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
 	./scripts/bench-builds.sh
 
@@ -38,6 +41,10 @@ fuzz: ## a short run of every fuzz target (FUZZTIME each)
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+SOAK_DURATION ?= 3m
+soak: ## long runs that make test leaves out: one gRPC stream through the gateway for SOAK_DURATION
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -race -run Soak -count=1 -timeout 30m -v ./internal/runner
 
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
