@@ -17,10 +17,9 @@ type switchRule struct {
 	what  string
 }
 
-var (
-	yes = func() *bool { b := true; return &b }()
-	no  = func() *bool { b := false; return &b }()
-)
+// yes is a switch rule's honor: true (every switch the composer does
+// not honour today is one it always behaves as if set).
+var yes = func() *bool { b := true; return &b }()
 
 // switchRules are the seed's switches that do not change what the
 // composer does: each is reported when it asks for something else than

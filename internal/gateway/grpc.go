@@ -233,12 +233,16 @@ func FormatGRPCTimeout(d time.Duration) string {
 	for _, u := range []struct {
 		d time.Duration
 		c byte
-	}{{time.Nanosecond, 'n'}, {time.Microsecond, 'u'}, {time.Millisecond, 'm'}, {time.Second, 'S'}, {time.Minute, 'M'}} {
-		if n := (d + u.d - 1) / u.d; n < 1e8 {
+	}{{time.Nanosecond, 'n'}, {time.Microsecond, 'u'}, {time.Millisecond, 'm'}, {time.Second, 'S'}, {time.Minute, 'M'}, {time.Hour, 'H'}} {
+		n := d / u.d
+		if d%u.d != 0 {
+			n++
+		}
+		if n < 1e8 {
 			return strconv.FormatInt(int64(n), 10) + string(u.c)
 		}
 	}
-	return strconv.FormatInt(int64(min((d+time.Hour-1)/time.Hour, 99999999)), 10) + "H"
+	panic("unreachable: a Duration is under 1e8 hours")
 }
 
 // sentBody tells, once, when the client's side of a call has been read

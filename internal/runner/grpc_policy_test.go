@@ -318,3 +318,23 @@ ledger { grpc_service: "shop.v1.Ledger", interval: "50ms", retries: 1 }
 	hs.SetServingStatus("shop.v1.Ledger", healthpb.HealthCheckResponse_SERVING)
 	eventually(t, "ledger healthy again", func() bool { return state() == "healthy" })
 }
+
+// TestGRPCClientCancelIsNoFailure: calls the client cancels (CANCELLED)
+// leave the breaker closed and count for nothing.
+func TestGRPCClientCancelIsNoFailure(t *testing.T) {
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, newScripted())
+	p, conn := grpcPlatform(t, srv, "hc", "/grpc.health.v1.Health/*method")
+	for range 4 { // failure_threshold: 2
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "sleep"}); status.Code(err) != codes.Canceled {
+			t.Fatalf("a cancelled call: %v", err)
+		}
+		cancel()
+	}
+	eventually(t, "the cancelled calls counted", func() bool { return p.r.Breakers()["hc"].Ignored >= 4 })
+	if b := p.r.Breakers()["hc"]; b.State.String() != "closed" || b.Failures != 0 {
+		t.Errorf("after four cancelled calls: %s with %d failures", b.State, b.Failures)
+	}
+}

@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/breaker"
+)
+
+func TestGRPCTimeoutHeader(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"100m", 100 * time.Millisecond, true}, {"1S", time.Second, true}, {"2M", 2 * time.Minute, true},
+		{"1H", time.Hour, true}, {"5u", 5 * time.Microsecond, true}, {"7n", 7, true}, {"99999999S", 99999999 * time.Second, true},
+		{"", 0, false}, {"m", 0, false}, {"10", 0, false}, {"10x", 0, false}, {"-1S", 0, false}, {"123456789S", 0, false}, {"1.5S", 0, false},
+	} {
+		got, ok := ParseGRPCTimeout(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseGRPCTimeout(%q) = %s %v, want %s %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{1500 * time.Microsecond, "1500000n"}, {2 * time.Minute, "120000m"}, {time.Hour, "3600000m"},
+		{500 * time.Hour, "1800000S"}, {0, "1n"}, {-time.Second, "1n"},
+	} {
+		if got := FormatGRPCTimeout(tc.in); got != tc.want {
+			t.Errorf("FormatGRPCTimeout(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzGRPCTimeout: a client's grpc-timeout never panics, and what the
+// gateway writes reads back as at least the time it meant (a server is
+// never told less time than is left).
+func FuzzGRPCTimeout(f *testing.F) {
+	for _, s := range []string{"100m", "1S", "99999999H", "0n", "", "12x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := ParseGRPCTimeout(v)
+		if !ok || d <= 0 {
+			return
+		}
+		back, ok := ParseGRPCTimeout(FormatGRPCTimeout(d))
+		if !ok || back < d {
+			t.Fatalf("%q = %s, written as %q = %s", v, d, FormatGRPCTimeout(d), back)
+		}
+	})
+}
+
+func TestGRPCPolicy(t *testing.T) {
+	p := GRPCDefaults.Policy()
+	for code, want := range map[string]breaker.Outcome{"0": breaker.Success, "1": breaker.Ignored, "2": breaker.Failure, "3": breaker.Success,
+		"4": breaker.Failure, "5": breaker.Success, "13": breaker.Failure, "14": breaker.Failure, "15": breaker.Failure, "16": breaker.Success, "x": breaker.Failure} {
+		if got := p.outcome(code); got != want {
+			t.Errorf("outcome(%s) = %v, want %v", code, got, want)
+		}
+	}
+	retry := func(h ...string) bool {
+		resp := &http.Response{Header: http.Header{}}
+		for i := 0; i < len(h); i += 2 {
+			resp.Header.Set(h[i], h[i+1])
+		}
+		return p.retry(resp)
+	}
+	if !retry("Grpc-Status", "14") || retry("Grpc-Status", "13") || retry("Grpc-Status", "14", "Grpc-Retry-Pushback-Ms", "-1") ||
+		!retry("Grpc-Status", "14", "Grpc-Retry-Pushback-Ms", "10") || retry("Grpc-Status", "14", "Grpc-Retry-Pushback-Ms", "soon") {
+		t.Error("retry: UNAVAILABLE only, and not when the pushback says no")
+	}
+	if _, err := ParseCodes([]string{"unavailable", "DATA_LOSS", "3"}); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseCodes([]string{"unavaliable"}); err == nil {
+		t.Error("a misspelt code parsed")
+	}
+}
