@@ -25,7 +25,9 @@ type users struct {
 	ada *shopv1.User
 }
 
-func (u users) GetUser(context.Context, *shopv1.GetUserRequest) (*shopv1.User, error) { return u.ada, nil }
+func (u users) GetUser(context.Context, *shopv1.GetUserRequest) (*shopv1.User, error) {
+	return u.ada, nil
+}
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18021", "address")
