@@ -338,3 +338,59 @@ func TestGRPCClientCancelIsNoFailure(t *testing.T) {
 		t.Errorf("after four cancelled calls: %s with %d failures", b.State, b.Failures)
 	}
 }
+
+// TestGRPCThroughTheMesh: a process's upstream listener of a gRPC target
+// speaks h2c, and the pair's breaker reads grpc-status: the caller's
+// errors pass, UNAVAILABLE opens it.
+func TestGRPCThroughTheMesh(t *testing.T) {
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, newScripted())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := startPlatform(t, fmt.Sprintf(`[services]
+ledger { kind: "http", protocol: "grpc", instances: ["http://%s"] }
+worker { kind: "process", command: ["sleep", "600"], calls: ["ledger"] }
+`, ln.Addr()))
+	waitHealthy(t, p, "ledger")
+	var addr string
+	for _, pair := range p.r.Mesh() {
+		if pair.Caller == "worker" && pair.Target == "ledger" {
+			addr = pair.Address
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no listener for worker->ledger: %+v", p.r.Mesh())
+	}
+	// The test dials the worker's COMPOSER_LEDGER_ADDR, as the worker would.
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := check(t, conn, "a", 5*time.Second); err != nil {
+		t.Fatalf("a call through the pair's listener: %v", err)
+	}
+	for range 3 {
+		if err := check(t, conn, "code:3", 5*time.Second); status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("code:3: %v", err)
+		}
+	}
+	if s := p.r.Breakers()["worker->ledger"].State.String(); s != "closed" {
+		t.Fatalf("the caller's errors opened worker->ledger: %s", s)
+	}
+	for range 2 {
+		if err := check(t, conn, "code:14", 5*time.Second); status.Code(err) != codes.Unavailable {
+			t.Fatalf("code:14: %v", err)
+		}
+	}
+	if s := p.r.Breakers()["worker->ledger"].State.String(); s != "open" {
+		t.Errorf("after two UNAVAILABLE through the mesh: worker->ledger %s", s)
+	}
+	if err := check(t, conn, "a", 5*time.Second); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "circuit breaker open") {
+		t.Errorf("through the open pair breaker: %v", err)
+	}
+}
