@@ -414,7 +414,11 @@ func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*h
 				return resp, nil
 			}
 			var te interface{ Timeout() bool }
-			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
+			// Past the request's deadline, whatever broke the try (an
+			// instance resetting the stream at the same deadline) is the
+			// deadline's.
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() ||
+				errors.Is(req.Context().Err(), context.DeadlineExceeded) {
 				err = errTimeout
 			}
 			return fail(err)

@@ -236,6 +236,10 @@ func (r *Runner) Mesh() []admin.MeshPair {
 // X-Composer-Caller names; with strict, only the calls its `calls`
 // declares.
 func (r *Runner) serveShared(w http.ResponseWriter, req *http.Request) {
+	if err := gateway.NormalizeURL(req.URL); err != nil { // the target is the path's first segment
+		gateway.WriteError(w, req, http.StatusBadRequest, err.Error())
+		return
+	}
 	g := r.acquire()
 	defer g.release()
 	target, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")

@@ -108,3 +108,50 @@ func TestCutAnswerIsNotWhole(t *testing.T) {
 		t.Errorf("a cut answer read as whole: %q", body)
 	}
 }
+
+// TestTraversalIsRoutedAsItResolves: a path that climbs out of its route
+// is routed as the path it resolves to, what reaches an instance holds
+// no dot segment, and an encoded slash is refused.
+func TestTraversalIsRoutedAsItResolves(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	billing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		mu.Lock()
+		seen = append(seen, r.URL.EscapedPath())
+		mu.Unlock()
+		io.WriteString(w, "billing")
+	}))
+	t.Cleanup(billing.Close)
+	p := startPlatform(t, fmt.Sprintf("[services]\nbilling { kind: \"http\", instances: [%q], routes: [\"/billing/*path\"], strip_prefix: true }\n", billing.URL))
+	gw := "http://" + p.r.GatewayAddr()
+	for _, tc := range []struct {
+		path, status, body, instance string
+	}{
+		{"/billing/../users/1", "404", `no user 1`, ""}, // users answered: the path resolved out of billing
+		{"/billing/%2e%2e/users/1", "404", `no user 1`, ""},
+		{"/billing/invoices/../receipts/./7", "200", "billing", "/receipts/7"},
+		{"/billing//a///b", "200", "billing", "/a/b"},
+		{"/billing/..%2f..%2fadmin", "400", "encoded slash", ""},
+		{"/billing/a%2Fb", "400", "encoded slash", ""},
+		{"/billing/report%20final.pdf", "200", "billing", "/report%20final.pdf"},
+	} {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		status, body := call(t, "GET", gw+tc.path, "")
+		if fmt.Sprint(status) != tc.status || !strings.Contains(body, tc.body) {
+			t.Errorf("GET %s: %d %s, want %s %q", tc.path, status, body, tc.status, tc.body)
+		}
+		mu.Lock()
+		if tc.instance != "" && (len(seen) != 1 || seen[0] != tc.instance) {
+			t.Errorf("GET %s reached billing as %q, want %q", tc.path, seen, tc.instance)
+		}
+		if tc.instance == "" && len(seen) != 0 {
+			t.Errorf("GET %s reached billing as %q", tc.path, seen)
+		}
+		mu.Unlock()
+	}
+}

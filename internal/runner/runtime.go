@@ -224,6 +224,10 @@ func (g *generation) release() {
 // closed when the generation's context ends (drain_timeout after the
 // reload or stop that retired it); other requests pay nothing for that.
 func (r *Runner) serve(w http.ResponseWriter, req *http.Request) {
+	if err := gateway.NormalizeURL(req.URL); err != nil {
+		gateway.WriteError(w, req, http.StatusBadRequest, err.Error())
+		return
+	}
 	g := r.acquire()
 	defer g.release()
 	if req.Header.Get("Upgrade") != "" {
