@@ -55,13 +55,17 @@ type Resolved struct {
 type ComposerSettings struct {
 	// MeshListen is [mesh] listen: the shared listener of the callers
 	// the composer does not start; MeshStrict refuses undeclared calls.
-	MeshListen   string `json:"mesh_listen"`
-	MeshStrict   bool   `json:"mesh_strict"`
-	Name         string `json:"name"`
-	Listen       string `json:"listen"`
-	Admin        string `json:"admin"`
-	DataDir      string `json:"data_dir"` // absolute
-	OTLPEndpoint string `json:"otlp_endpoint"`
+	MeshListen string `json:"mesh_listen"`
+	MeshStrict bool   `json:"mesh_strict"`
+	Name       string `json:"name"`
+	Listen     string `json:"listen"`
+	Admin      string `json:"admin"`
+	// AdminToken is the admin API's bearer token ("": none); only its
+	// digest is shown, so that a changed token is a change.
+	AdminToken       string `json:"-"`
+	AdminTokenDigest string `json:"admin_token_digest,omitempty"`
+	DataDir          string `json:"data_dir"` // absolute
+	OTLPEndpoint     string `json:"otlp_endpoint"`
 	// DrainTimeout bounds a retired generation's requests and upgraded
 	// connections.
 	DrainTimeout time.Duration `json:"drain_timeout"`
@@ -210,6 +214,10 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	r.Bus = BusSettings{Kind: e.Bus, Group: c.Name, Brokers: e.Brokers, ClientID: e.ClientID, TLS: e.TLS,
 		SASL: BusSASL{Mechanism: e.SASL.Mechanism, Username: e.SASL.Username}, Topics: e.Topics,
 		BatchSize: e.BatchSize, Linger: e.Linger}
+	if c.AdminToken != "" {
+		sum := sha256.Sum256([]byte(c.AdminToken))
+		r.Composer.AdminToken, r.Composer.AdminTokenDigest = string(c.AdminToken), hex.EncodeToString(sum[:8])
+	}
 	if r.Bus.ClientID == "" {
 		r.Bus.ClientID = c.Name
 	}

@@ -86,6 +86,9 @@ type Settings struct {
 	Name    string `tsk:"name"`
 	Listen  string `tsk:"listen"`
 	Admin   string `tsk:"admin"`
+	// AdminToken, when set, is the bearer token every admin request
+	// needs (give it with @env); without one, admin must be loopback.
+	AdminToken Secret `tsk:"admin_token"`
 	DataDir string `tsk:"data_dir"`
 	// OTLPEndpoint is where traces go (OTLP over HTTP, host:port or URL);
 	// the OTEL_EXPORTER_OTLP_* variables work too. Neither: no tracing.

@@ -185,3 +185,29 @@ func writeFile(t *testing.T, dir, src string) string {
 	}
 	return file
 }
+
+// TestAdminAddress: an admin address off loopback needs an admin token
+// (the addresses are only validated, never listened on).
+func TestAdminAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name, composer, err string
+	}{
+		{"loopback", `admin: "127.0.0.1:9090"`, ""},
+		{"localhost", `admin: "localhost:9090"`, ""},
+		{"ipv6 loopback", `admin: "[::1]:9090"`, ""},
+		{"another host", `admin: "192.0.2.1:9090"`, `platform.tsk:2:8: admin "192.0.2.1:9090" is not a loopback address`},
+		{"every interface", `admin: ":9090"`, `admin ":9090" is not a loopback address`},
+		{"another host with a token", "admin: \"192.0.2.1:9090\"\nadmin_token: \"t0ken\"", ""},
+		{"not an address", `admin: "9090"`, `admin "9090" is not a host:port`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := LoadResolved(&tsk.Loader{LookupEnv: noEnv}, writeFile(t, t.TempDir(), "[composer]\n"+tc.composer+"\n"))
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -173,6 +173,12 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	if _, _, err := net.SplitHostPort(p.Mesh.Listen); err != nil {
 		v.at(r.Src.Key("mesh").Key("listen"), "[mesh] listen %q is not a host:port such as \"127.0.0.1:9191\"", p.Mesh.Listen)
 	}
+	if host, _, err := net.SplitHostPort(p.Composer.Admin); err != nil {
+		v.at(r.Src.Key("composer").Key("admin"), "admin %q is not a host:port such as \"127.0.0.1:9090\"", p.Composer.Admin)
+	} else if !IsLoopback(host) && p.Composer.AdminToken == "" {
+		v.at(r.Src.Key("composer").Key("admin"), "admin %q is not a loopback address, and the admin API reloads the platform, publishes events and shows its internals: "+
+			"set admin_token (admin_token: @env(\"COMPOSER_ADMIN_TOKEN\")) or listen on 127.0.0.1", p.Composer.Admin)
+	}
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}
@@ -289,6 +295,16 @@ func (v *validator) kafka(src Source, e Events) {
 	if e.Linger < 0 {
 		v.at(src.Key("linger"), "linger cannot be negative")
 	}
+}
+
+// IsLoopback reports whether a listen address's host is loopback only:
+// localhost, 127.0.0.0/8 or ::1 (an empty host is every interface).
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // hashOn checks consistent_hash's key: a header, a cookie or the

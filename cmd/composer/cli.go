@@ -179,7 +179,12 @@ func plan(args []string, stdout, stderr io.Writer) int {
 		addr = next.Composer.Admin
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + addr + "/v1/platform")
+	req, err := adminRequest(context.Background(), http.MethodGet, "http://"+addr+"/v1/platform", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "composer plan: %v\n", err)
+		return 1
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "composer plan: no running composer at %s: %v\n", addr, err)
 		return 1

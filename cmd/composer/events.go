@@ -208,10 +208,23 @@ func replayEvents(ctx context.Context, admin, route, from string, stdout io.Writ
 	return adminCall(ctx, http.MethodPost, "http://"+admin+"/v1/events/replay?"+q.Encode(), nil, stdout)
 }
 
+// adminRequest is a request to the running composer's admin API, with
+// the admin token of COMPOSER_ADMIN_TOKEN when it is set.
+func adminRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if token := os.Getenv("COMPOSER_ADMIN_TOKEN"); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
+}
+
 // adminCall makes a call to the running composer's admin API and copies a
 // 2xx answer's body to out.
 func adminCall(ctx context.Context, method, u string, body []byte, out io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	req, err := adminRequest(ctx, method, u, body)
 	if err != nil {
 		return err
 	}

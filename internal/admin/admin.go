@@ -16,7 +16,9 @@ import (
 	"github.com/tuskcompose/composer/internal/store"
 )
 
-// adminHandler serves the admin API:
+// Handler serves the admin API, behind the admin token when token is
+// not "" (guard: Authorization: Bearer TOKEN, or the dashboard's login
+// cookie; /healthz and /readyz are open, pprof answers loopback only):
 //
 //	GET  /healthz              the process is up
 //	GET  /readyz               a generation is serving (200), and the event bus's state
@@ -33,8 +35,9 @@ import (
 //	POST /v1/reload            reload now; answers the result
 //	GET  /metrics              Prometheus metrics (unless enable_metrics: false)
 //	GET  /dashboard/           the live dashboard (GET /v1/dashboard/stream: its server-sent snapshots)
-//	GET  /debug/pprof/         Go's profiler
-func Handler(r Platform) http.Handler {
+//	GET  /debug/pprof/         Go's profiler (loopback clients only)
+//	GET  /dashboard/login      the dashboard's login, with a token (POST: the form)
+func Handler(r Platform, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -156,8 +159,8 @@ func Handler(r Platform) http.Handler {
 		mux.Handle("GET /metrics", m)
 	}
 	dashboard(mux, r)
-	// Go's profiler, for people who want to see where the time goes; the
-	// admin address is loopback unless the platform file says otherwise.
+	// Go's profiler, for people who want to see where the time goes, on
+	// loopback only (guard).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, _ *http.Request) {
@@ -168,7 +171,7 @@ func Handler(r Platform) http.Handler {
 		}
 		writeJSON(w, status, res)
 	})
-	return mux
+	return guard(token, mux)
 }
 
 // storedEvent is an event of the event store with its position.

@@ -62,7 +62,7 @@ func (f *fake) Mesh() []MeshPair {
 
 func TestAdminAPI(t *testing.T) {
 	f := &fake{done: make(chan struct{}), reload: Reload{OK: false, Diagnostics: []string{"platform.tsk:1:1: bad"}}}
-	srv := httptest.NewServer(Handler(f))
+	srv := httptest.NewServer(Handler(f, ""))
 	defer srv.Close()
 	for _, tc := range []struct {
 		method, path, body string
@@ -110,5 +110,81 @@ func TestAdminAPI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("publish on a bus that refuses: %d", resp.StatusCode)
+	}
+}
+
+// TestAdminToken: with a token, the admin API answers only requests that
+// carry it (or the dashboard's cookie, after the login), but the probes;
+// pprof answers loopback clients only.
+func TestAdminToken(t *testing.T) {
+	f := &fake{done: make(chan struct{})}
+	h := Handler(f, "s3cret-token")
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path, auth string, cookie *http.Cookie, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		if method == "POST" && strings.HasPrefix(path, "/dashboard/login") {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{"GET", "/v1/status", "", 401},
+		{"GET", "/v1/status", "Bearer wrong", 401},
+		{"GET", "/v1/status", "Basic s3cret-token", 401},
+		{"POST", "/v1/reload", "", 401},
+		{"GET", "/v1/status", "Bearer s3cret-token", 200},
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/dashboard/", "", 303},
+		{"GET", "/dashboard/login", "", 200},
+		{"GET", "/debug/pprof/", "Bearer s3cret-token", 200},
+	} {
+		resp := do(tc.method, tc.path, tc.auth, nil, "")
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s (%q): %d, want %d", tc.method, tc.path, tc.auth, resp.StatusCode, tc.status)
+		}
+		if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without WWW-Authenticate", tc.method, tc.path)
+		}
+	}
+	if resp := do("POST", "/dashboard/login", "", nil, "token=guess"); resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
+		t.Errorf("a wrong login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	resp := do("POST", "/dashboard/login", "", nil, "token=s3cret-token")
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("the login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	cookie := resp.Cookies()[0]
+	if strings.Contains(cookie.Value, "s3cret") || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Errorf("the session cookie: %+v", cookie)
+	}
+	if resp := do("GET", "/v1/status", "", cookie, ""); resp.StatusCode != 200 {
+		t.Errorf("with the session cookie: %d", resp.StatusCode)
+	}
+	// The profiler, asked from another host, even with the token.
+	req := httptest.NewRequest("GET", "/debug/pprof/", nil)
+	req.RemoteAddr = "192.0.2.7:40000"
+	req.Header.Set("Authorization", "Bearer s3cret-token")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 403 {
+		t.Errorf("pprof from another host: %d", w.Code)
 	}
 }

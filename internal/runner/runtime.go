@@ -377,7 +377,7 @@ func (r *Runner) Start() {
 		Handler:           http.HandlerFunc(r.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	r.adminSrv = &http.Server{Handler: admin.Handler(r), ReadHeaderTimeout: 10 * time.Second}
+	r.adminSrv = &http.Server{Handler: admin.Handler(r, r.gen().model.Composer.AdminToken), ReadHeaderTimeout: 10 * time.Second}
 	r.meshSrv = &http.Server{Protocols: plainAndH2C(), Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
 	for _, s := range []struct {
 		srv *http.Server
