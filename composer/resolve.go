@@ -71,7 +71,19 @@ type ComposerSettings struct {
 	DrainTimeout time.Duration `json:"drain_timeout"`
 	Metrics      bool          `json:"enable_metrics"`
 	Tracing      bool          `json:"enable_distributed_tracing"`
+	// TLS is the gateway's HTTPS (nil: plain HTTP); files absolute.
+	TLS *TLSSettings `json:"tls,omitempty"`
 }
+
+// TLSSettings are the gateway's certificates and its redirect listener.
+type TLSSettings struct {
+	Default      gateway.CertPair   `json:"default"` // may be empty when every certificate names its hosts
+	Certificates []gateway.CertPair `json:"certificates"`
+	RedirectHTTP string             `json:"redirect_http"`
+}
+
+// Enabled reports whether the gateway serves HTTPS.
+func (t *TLSSettings) Enabled() bool { return t != nil }
 
 // BusSettings are the event bus's: [events] without the retry defaults,
 // and the name that prefixes the Kafka consumer groups. They take effect
@@ -214,6 +226,17 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	r.Bus = BusSettings{Kind: e.Bus, Group: c.Name, Brokers: e.Brokers, ClientID: e.ClientID, TLS: e.TLS,
 		SASL: BusSASL{Mechanism: e.SASL.Mechanism, Username: e.SASL.Username}, Topics: e.Topics,
 		BatchSize: e.BatchSize, Linger: e.Linger}
+	if t := c.TLS; t.CertFile != "" || t.KeyFile != "" || len(t.Certificates) > 0 {
+		ts := &TLSSettings{RedirectHTTP: t.RedirectHTTP}
+		if t.CertFile != "" || t.KeyFile != "" {
+			ts.Default = gateway.CertPair{CertFile: absUnder(base, t.CertFile), KeyFile: absUnder(base, t.KeyFile)}
+		}
+		for _, cert := range t.Certificates {
+			ts.Certificates = append(ts.Certificates, gateway.CertPair{Hosts: cert.Hosts,
+				CertFile: absUnder(base, cert.CertFile), KeyFile: absUnder(base, cert.KeyFile)})
+		}
+		r.Composer.TLS = ts
+	}
 	if c.AdminToken != "" {
 		sum := sha256.Sum256([]byte(c.AdminToken))
 		r.Composer.AdminToken, r.Composer.AdminTokenDigest = string(c.AdminToken), hex.EncodeToString(sum[:8])

@@ -83,19 +83,39 @@ type Mesh struct {
 
 // Settings is [composer].
 type Settings struct {
-	Name    string `tsk:"name"`
-	Listen  string `tsk:"listen"`
-	Admin   string `tsk:"admin"`
+	Name   string `tsk:"name"`
+	Listen string `tsk:"listen"`
+	Admin  string `tsk:"admin"`
 	// AdminToken, when set, is the bearer token every admin request
 	// needs (give it with @env); without one, admin must be loopback.
 	AdminToken Secret `tsk:"admin_token"`
-	DataDir string `tsk:"data_dir"`
+	DataDir    string `tsk:"data_dir"`
 	// OTLPEndpoint is where traces go (OTLP over HTTP, host:port or URL);
 	// the OTEL_EXPORTER_OTLP_* variables work too. Neither: no tracing.
 	OTLPEndpoint string `tsk:"otlp_endpoint"`
 	// DrainTimeout bounds how long a retired generation's requests and
 	// upgraded connections may go on after a reload or a stop.
 	DrainTimeout time.Duration `tsk:"drain_timeout"`
+	// TLS serves the gateway over HTTPS.
+	TLS TLS `tsk:"tls"`
+}
+
+// TLS is [composer] tls { ... }: the gateway's certificates.
+type TLS struct {
+	CertFile string `tsk:"cert_file"`
+	KeyFile  string `tsk:"key_file"`
+	// Certificates are more certificates, each for its hosts (SNI).
+	Certificates []Certificate `tsk:"certificates"`
+	// RedirectHTTP is a plain HTTP address that answers every request
+	// with a redirect to the same URL over HTTPS.
+	RedirectHTTP string `tsk:"redirect_http"`
+}
+
+// Certificate is one of tls { certificates: [...] }.
+type Certificate struct {
+	Hosts    []string `tsk:"hosts,required"`
+	CertFile string   `tsk:"cert_file,required"`
+	KeyFile  string   `tsk:"key_file,required"`
 }
 
 // Service is one block of [services].

@@ -1,6 +1,7 @@
 package composer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -179,6 +180,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 		v.at(r.Src.Key("composer").Key("admin"), "admin %q is not a loopback address, and the admin API reloads the platform, publishes events and shows its internals: "+
 			"set admin_token (admin_token: @env(\"COMPOSER_ADMIN_TOKEN\")) or listen on 127.0.0.1", p.Composer.Admin)
 	}
+	v.tls(r)
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}
@@ -294,6 +296,47 @@ func (v *validator) kafka(src Source, e Events) {
 	}
 	if e.Linger < 0 {
 		v.at(src.Key("linger"), "linger cannot be negative")
+	}
+}
+
+// tls checks [composer] tls: a key for every certificate, files that
+// load as a pair, hosts for every extra certificate, a redirect address.
+func (v *validator) tls(r *Resolved) {
+	t, src := r.Platform.Composer.TLS, r.Src.Key("composer").Key("tls")
+	if t.CertFile == "" && t.KeyFile == "" && len(t.Certificates) == 0 {
+		if t.RedirectHTTP != "" {
+			v.at(src.Key("redirect_http"), "redirect_http redirects to HTTPS: it needs cert_file and key_file")
+		}
+		return
+	}
+	// pair checks that a certificate and its key exist and load together.
+	pair := func(at Source, written, abs gateway.CertPair) {
+		for _, f := range []struct{ key, written, abs string }{{"cert_file", written.CertFile, abs.CertFile}, {"key_file", written.KeyFile, abs.KeyFile}} {
+			if _, err := os.Stat(f.abs); err != nil {
+				v.at(at.Key(f.key), "tls %s %q: no such file (relative to the platform file)", f.key, f.written)
+				return
+			}
+		}
+		if _, err := tls.LoadX509KeyPair(abs.CertFile, abs.KeyFile); err != nil {
+			v.at(at.Key("cert_file"), "tls: %q and %q are not a certificate and its key: %v", written.CertFile, written.KeyFile, err)
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.at(src, "tls needs both cert_file and key_file")
+	} else if t.CertFile != "" {
+		pair(src, gateway.CertPair{CertFile: t.CertFile, KeyFile: t.KeyFile}, r.Composer.TLS.Default)
+	}
+	for i, c := range r.Composer.TLS.Certificates {
+		at := src.Key("certificates").Item(i)
+		if len(c.Hosts) == 0 {
+			v.at(at.Key("hosts"), "a certificate names the hosts it serves: hosts: [\"api.example.com\"]")
+		}
+		pair(at, gateway.CertPair{CertFile: t.Certificates[i].CertFile, KeyFile: t.Certificates[i].KeyFile}, c)
+	}
+	if t.RedirectHTTP != "" {
+		if _, _, err := net.SplitHostPort(t.RedirectHTTP); err != nil {
+			v.at(src.Key("redirect_http"), "redirect_http %q is not a host:port such as \"127.0.0.1:8081\"", t.RedirectHTTP)
+		}
 	}
 }
 

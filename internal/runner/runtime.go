@@ -10,6 +10,7 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,7 +62,12 @@ type Runner struct {
 	gatewayLn, adminLn net.Listener
 	// meshLn is [mesh] listen, the shared listener of the callers the
 	// composer does not start.
-	meshLn               net.Listener
+	meshLn net.Listener
+	// certs are the gateway's certificates with tls (nil: plain HTTP);
+	// redirectLn is tls redirect_http's listener (nil: none).
+	certs                *gateway.Certs
+	redirectLn           net.Listener
+	redirectSrv          *http.Server
 	meshSrv              *http.Server
 	gatewaySrv, adminSrv *http.Server
 
@@ -279,7 +285,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		log.Warn("cannot record this run's id: processes it leaves behind after a crash are not swept", "err", err)
 	}
 	fail := func(err error) (*Runner, error) {
-		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn, r.meshLn} {
+		for _, ln := range []net.Listener{r.gatewayLn, r.adminLn, r.meshLn, r.redirectLn} {
 			if ln != nil {
 				ln.Close()
 			}
@@ -319,6 +325,16 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if r.meshLn, err = net.Listen("tcp", model.Composer.MeshListen); err != nil {
 		return fail(fmt.Errorf("[mesh] listen on %s: %w", model.Composer.MeshListen, err))
 	}
+	if t := model.Composer.TLS; t.Enabled() {
+		if r.certs, err = gateway.NewCerts(t.Default, t.Certificates, log); err != nil {
+			return fail(fmt.Errorf("tls: %w", err))
+		}
+		if t.RedirectHTTP != "" {
+			if r.redirectLn, err = net.Listen("tcp", t.RedirectHTTP); err != nil {
+				return fail(fmt.Errorf("tls redirect_http: listen on %s: %w", t.RedirectHTTP, err))
+			}
+		}
+	}
 	for _, w := range composer.Warnings(model) {
 		log.Warn(w.Error())
 	}
@@ -352,6 +368,15 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 // GatewayAddr and AdminAddr are the addresses the runner listens on.
 func (r *Runner) GatewayAddr() string { return r.gatewayLn.Addr().String() }
 
+
+// RedirectAddr returns the address of tls redirect_http's listener ("":
+// none).
+func (r *Runner) RedirectAddr() string {
+	if r.redirectLn == nil {
+		return ""
+	}
+	return r.redirectLn.Addr().String()
+}
 // AdminAddr is the admin API's address.
 func (r *Runner) AdminAddr() string { return r.adminLn.Addr().String() }
 
@@ -377,16 +402,38 @@ func (r *Runner) Start() {
 		Handler:           http.HandlerFunc(r.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	if r.certs != nil {
+		// HTTPS: HTTP/2 by ALPN and HTTP/1.1, TLS 1.2 at least; the
+		// certificate of each handshake by SNI, read again after a renewal.
+		protocols := new(http.Protocols)
+		protocols.SetHTTP1(true)
+		protocols.SetHTTP2(true)
+		r.gatewaySrv.Protocols = protocols
+		r.gatewaySrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.certs.GetCertificate}
+	}
+	if r.redirectLn != nil {
+		_, port, _ := net.SplitHostPort(r.GatewayAddr())
+		r.redirectSrv = &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
+	}
 	r.adminSrv = &http.Server{Handler: admin.Handler(r, r.gen().model.Composer.AdminToken), ReadHeaderTimeout: 10 * time.Second}
 	r.meshSrv = &http.Server{Protocols: plainAndH2C(), Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
-	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}, {r.meshSrv, r.meshLn}} {
+	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}, {r.meshSrv, r.meshLn}, {r.redirectSrv, r.redirectLn}} {
+		if s.ln == nil {
+			continue
+		}
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
-			if err := s.srv.Serve(s.ln); err != nil && err != http.ErrServerClosed {
+			var err error
+			if s.srv == r.gatewaySrv && r.certs != nil {
+				err = s.srv.ServeTLS(s.ln, "", "")
+			} else {
+				err = s.srv.Serve(s.ln)
+			}
+			if err != nil && err != http.ErrServerClosed {
 				r.log.Error("serve", "addr", s.ln.Addr().String(), "err", err)
 			}
 		}()
@@ -427,10 +474,16 @@ func (r *Runner) Stop(ctx context.Context) error {
 		err = r.gatewaySrv.Shutdown(ctx)
 		r.meshSrv.Shutdown(ctx)
 		r.adminSrv.Shutdown(ctx)
+		if r.redirectSrv != nil {
+			r.redirectSrv.Shutdown(ctx)
+		}
 	} else {
 		r.gatewayLn.Close()
 		r.adminLn.Close()
 		r.meshLn.Close()
+		if r.redirectLn != nil {
+			r.redirectLn.Close()
+		}
 	}
 	r.reloadMu.Lock()
 	g := r.gen()
@@ -969,4 +1022,23 @@ func recoverPanics(log *slog.Logger) gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// redirectToHTTPS answers every request with a permanent redirect (308,
+// which keeps the method and body) to the same host, path and query on
+// the gateway's HTTPS port.
+func redirectToHTTPS(port string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		host := req.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]" // an IPv6 address
+		}
+		if port != "443" {
+			host += ":" + port
+		}
+		http.Redirect(w, req, "https://"+host+req.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
 }
