@@ -14,6 +14,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/gateway"
+	"github.com/tuskcompose/composer/internal/ratelimit"
 	"github.com/tuskcompose/composer/services"
 )
 
@@ -39,9 +40,10 @@ const (
 	KindProcess     = "process"      // the instances of a process service
 	KindEventRoute  = "event_route"  // an event route and its consumer
 	KindConsumer    = "consumer"     // the Kafka consumer that keeps the event store
+	KindAuth        = "auth"         // an [auth] policy
 )
 
-var kindOrder = []string{KindComposer, KindBus, KindService, KindRoute, KindInstance, KindBalancer,
+var kindOrder = []string{KindComposer, KindBus, KindAuth, KindService, KindRoute, KindInstance, KindBalancer,
 	KindHealthCheck, KindBreaker, KindProcess, KindEventRoute, KindConsumer}
 
 // Action is what a reload does with one component.
@@ -152,7 +154,7 @@ func Carry(cur, next *Resolved) *Resolved {
 	if cur == nil || cur.Services == nil || next.restartWanted != nil {
 		return next
 	}
-	if cur.Composer == next.Composer && encodeEqual(cur.Bus, next.Bus) {
+	if encodeEqual(cur.Composer, next.Composer) && encodeEqual(cur.Bus, next.Bus) {
 		return next
 	}
 	out := *next
@@ -197,7 +199,7 @@ func components(r *Resolved) map[string]map[string]any {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
 			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
-			Protocol: s.Protocol})
+			Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -217,6 +219,9 @@ func components(r *Resolved) map[string]map[string]any {
 	}
 	for target, b := range r.Breakers {
 		put(KindBreaker, target, b)
+	}
+	for name, a := range r.Auth {
+		put(KindAuth, name, a)
 	}
 	for name, er := range r.EventRoutes {
 		put(KindEventRoute, name, er)
@@ -241,8 +246,11 @@ type serviceView struct {
 	MaxBodySize  int64         `json:"max_body_size"`
 	HashOn       string        `json:"hash_on"`
 	// StreamIdleTimeout closes an answer that stays silent that long.
-	StreamIdleTimeout time.Duration `json:"stream_idle_timeout"`
-	Protocol          string        `json:"protocol"`
+	StreamIdleTimeout time.Duration       `json:"stream_idle_timeout"`
+	Protocol          string              `json:"protocol"`
+	GRPC              *gateway.GRPC       `json:"grpc,omitempty"`
+	Auth              string              `json:"auth,omitempty"`
+	RateLimit         *ratelimit.Settings `json:"rate_limit,omitempty"`
 }
 
 type balancerView struct {

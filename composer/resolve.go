@@ -10,12 +10,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/auth"
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/health"
+	"github.com/tuskcompose/composer/internal/ratelimit"
 	builtins "github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -48,6 +50,8 @@ type Resolved struct {
 	// restartWanted is set by Carry: what the file asked for that takes
 	// effect at the next start.
 	restartWanted *restartSettings
+	// Auth are the [auth] policies by name.
+	Auth map[string]auth.Settings `json:"auth,omitempty"`
 }
 
 // ComposerSettings are the settings that take effect at start: a reload
@@ -73,6 +77,8 @@ type ComposerSettings struct {
 	Tracing      bool          `json:"enable_distributed_tracing"`
 	// TLS is the gateway's HTTPS (nil: plain HTTP); files absolute.
 	TLS *TLSSettings `json:"tls,omitempty"`
+	// TrustedProxies are where X-Forwarded-For is believed from.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 }
 
 // TLSSettings are the gateway's certificates and its redirect listener.
@@ -136,6 +142,10 @@ type ResolvedService struct {
 	// GRPC is how a gRPC service's calls are judged and bounded (nil
 	// unless protocol is "grpc").
 	GRPC *gateway.GRPC `json:"grpc,omitempty"`
+	// Auth is the [auth] policy of the service's routes ("": none).
+	Auth string `json:"auth,omitempty"`
+	// RateLimit bounds how often a client calls the service (nil: no limit).
+	RateLimit *ratelimit.Settings `json:"rate_limit,omitempty"`
 	// Outlier is the outlier ejection of an http or process service.
 	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
@@ -237,6 +247,13 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		}
 		r.Composer.TLS = ts
 	}
+	r.Composer.TrustedProxies = c.TrustedProxies
+	for name, a := range p.Auth.Policies {
+		if r.Auth == nil {
+			r.Auth = map[string]auth.Settings{}
+		}
+		r.Auth[name] = resolveAuth(a, sourceOf(root.Key("auth"), name), base)
+	}
 	if c.AdminToken != "" {
 		sum := sha256.Sum256([]byte(c.AdminToken))
 		r.Composer.AdminToken, r.Composer.AdminTokenDigest = string(c.AdminToken), hex.EncodeToString(sum[:8])
@@ -267,6 +284,17 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		}
 		if rs.StartTimeout <= 0 {
 			rs.StartTimeout = DefaultStartTimeout
+		}
+		rs.Auth = s.Auth
+		if rs.Auth == "" && len(s.Routes) > 0 {
+			rs.Auth = p.Auth.Default
+		}
+		if rs.Auth == "none" {
+			rs.Auth = ""
+		}
+		if s.RateLimit.Requests > 0 {
+			rl := ratelimit.Settings{Requests: s.RateLimit.Requests, Per: s.RateLimit.Per, Burst: s.RateLimit.Burst, Key: s.RateLimit.Key}
+			rs.RateLimit = rl.WithDefaults()
 		}
 		rs.Protocol = s.Protocol
 		if rs.Protocol == "" {
@@ -532,6 +560,37 @@ func sourceOf(block Source, key string) Source {
 		return block.Key(key)
 	}
 	return Source{}
+}
+
+// resolveAuth is a policy over auth.Defaults, its files absolute and its
+// secrets stood for by a digest.
+func resolveAuth(a AuthPolicy, src Source, base string) auth.Settings {
+	out := auth.Defaults
+	out.Kind, out.Secret, out.Issuer, out.Audience, out.Algorithms, out.ForwardClaims, out.Query =
+		a.Kind, string(a.Secret), a.Issuer, a.Audience, a.Algorithms, a.ForwardClaims, a.Query
+	if src.Has("leeway") || a.Leeway > 0 {
+		out.Leeway = a.Leeway
+	}
+	if a.Header != "" {
+		out.Header = a.Header
+	}
+	if a.JWKSFile != "" {
+		out.JWKSFile = absUnder(base, a.JWKSFile)
+	}
+	if a.KeysFile != "" {
+		out.KeysFile = absUnder(base, a.KeysFile)
+	}
+	h := sha256.New()
+	h.Write([]byte(a.Secret))
+	for _, k := range a.Keys {
+		out.Keys = append(out.Keys, string(k))
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+	}
+	if a.Secret != "" || len(a.Keys) > 0 {
+		out.Digest = hex.EncodeToString(h.Sum(nil)[:8])
+	}
+	return out
 }
 
 // lowerAll is names in lower case.

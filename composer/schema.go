@@ -38,6 +38,42 @@ type Platform struct {
 	CircuitBreaker CircuitBreakers       `tsk:"circuit_breaker"`
 	Events         Events                `tsk:"events"`
 	EventRoutes    map[string]EventRoute `tsk:"event_routes"`
+	Auth           Auth                  `tsk:"auth"`
+}
+
+// Auth is [auth]: named policies that services refer to with `auth`,
+// and the default of the services that name none.
+type Auth struct {
+	// Default is the policy of every service with routes that sets no
+	// auth of its own ("": none).
+	Default  string                `tsk:"default"`
+	Policies map[string]AuthPolicy `tsk:",rest"`
+}
+
+// AuthPolicy is one block of [auth].
+type AuthPolicy struct {
+	Kind string `tsk:"kind,required"` // jwt | api_key
+	// jwt: HS256 with secret, or the keys of a JWKS file.
+	Secret        Secret            `tsk:"secret"`
+	JWKSFile      string            `tsk:"jwks_file"`
+	Issuer        string            `tsk:"issuer"`
+	Audience      string            `tsk:"audience"`
+	Leeway        time.Duration     `tsk:"leeway"`
+	Algorithms    []string          `tsk:"algorithms"`
+	ForwardClaims map[string]string `tsk:"forward_claims"`
+	// api_key: keys (give them with @env) or a file of keys.
+	Keys     []Secret `tsk:"keys"`
+	KeysFile string   `tsk:"keys_file"`
+	Header   string   `tsk:"header"`
+	Query    string   `tsk:"query"`
+}
+
+// RateLimit is a service's `rate_limit { requests, per, burst, key }`.
+type RateLimit struct {
+	Requests int           `tsk:"requests"`
+	Per      time.Duration `tsk:"per"`
+	Burst    int           `tsk:"burst"`
+	Key      string        `tsk:"key"` // client_ip (default) | header:NAME | jwt:CLAIM | api_key
 }
 
 // Architecture is [microservices_architecture].
@@ -98,6 +134,10 @@ type Settings struct {
 	DrainTimeout time.Duration `tsk:"drain_timeout"`
 	// TLS serves the gateway over HTTPS.
 	TLS TLS `tsk:"tls"`
+	// TrustedProxies are the addresses or CIDR ranges of the proxies in
+	// front of the gateway: only from them is X-Forwarded-For believed
+	// (for rate limits keyed by client_ip).
+	TrustedProxies []string `tsk:"trusted_proxies"`
 }
 
 // TLS is [composer] tls { ... }: the gateway's certificates.
@@ -158,6 +198,12 @@ type Service struct {
 	// gRPC (protocol "grpc"): which status codes are failures and which
 	// are tried again (names such as "unavailable"), and the longest a
 	// call may live, streams included.
+	// Auth names the [auth] policy of the service's routes ("none": no
+	// policy, not even [auth] default); RateLimit bounds how often each
+	// client may call them.
+	Auth      string    `tsk:"auth"`
+	RateLimit RateLimit `tsk:"rate_limit"`
+
 	FailureCodes  []string      `tsk:"failure_codes"`
 	RetryOn       []string      `tsk:"retry_on"`
 	StreamTimeout time.Duration `tsk:"stream_timeout"`

@@ -14,9 +14,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/tuskcompose/composer/internal/auth"
 	"github.com/tuskcompose/composer/internal/eventfilter"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/kafkabus"
+	"github.com/tuskcompose/composer/internal/ratelimit"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -181,6 +183,10 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			"set admin_token (admin_token: @env(\"COMPOSER_ADMIN_TOKEN\")) or listen on 127.0.0.1", p.Composer.Admin)
 	}
 	v.tls(r)
+	v.auth(r, names)
+	if _, err := ratelimit.ParseProxies(p.Composer.TrustedProxies); err != nil {
+		v.at(r.Src.Key("composer").Key("trusted_proxies"), "%v", err)
+	}
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}
@@ -336,6 +342,48 @@ func (v *validator) tls(r *Resolved) {
 	if t.RedirectHTTP != "" {
 		if _, _, err := net.SplitHostPort(t.RedirectHTTP); err != nil {
 			v.at(src.Key("redirect_http"), "redirect_http %q is not a host:port such as \"127.0.0.1:8081\"", t.RedirectHTTP)
+		}
+	}
+}
+
+// auth checks [auth] (each policy compiles: its kind, its secret or its
+// files) and what refers to it: [auth] default, each service's auth and
+// the key of its rate_limit.
+func (v *validator) auth(r *Resolved, names []string) {
+	p := r.Platform
+	src := r.Src.Key("auth")
+	policies := sortedKeys(p.Auth.Policies)
+	for _, name := range policies {
+		if _, err := auth.New(name, r.Auth[name]); err != nil {
+			v.at(src.Key(name), "auth.%s: %v", name, err)
+		}
+	}
+	known := func(at Source, name string) {
+		if name != "" && name != "none" && !slices.Contains(policies, name) {
+			v.at(at, "%q is not a policy of [auth]%s", name, suggest(name, policies))
+		}
+	}
+	known(src.Key("default"), p.Auth.Default)
+	for _, name := range names {
+		s, rs := p.Services[name], r.Services[name]
+		svc := r.Services[name].Src
+		known(svc.Key("auth"), s.Auth)
+		rl := s.RateLimit
+		if !svc.Has("rate_limit") {
+			continue
+		}
+		at := svc.Key("rate_limit")
+		switch {
+		case rl.Requests < 1:
+			v.at(at, "rate_limit needs requests: how many a client may make per `per` (default 1s)")
+		case rl.Per < 0 || rl.Burst < 0:
+			v.at(at, "rate_limit: per and burst cannot be negative")
+		case rl.Key != "" && !ratelimit.ValidKey(rl.Key):
+			v.at(at.Key("key"), "rate_limit key %q is not client_ip, header:NAME, jwt:CLAIM or api_key", rl.Key)
+		case strings.HasPrefix(rl.Key, "jwt:") && (rs.Auth == "" || p.Auth.Policies[rs.Auth].Kind != "jwt"):
+			v.at(at.Key("key"), "rate_limit key %q needs the service's auth to be a jwt policy", rl.Key)
+		case rl.Key == "api_key" && (rs.Auth == "" || p.Auth.Policies[rs.Auth].Kind != "api_key"):
+			v.at(at.Key("key"), "rate_limit key \"api_key\" needs the service's auth to be an api_key policy")
 		}
 	}
 }

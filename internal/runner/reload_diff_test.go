@@ -222,6 +222,8 @@ func component(g *generation, kind, name string) (_ any, tracked bool) {
 		v = g.processes[name]
 	case composer.KindEventRoute:
 		v = g.routes[name]
+	case composer.KindAuth:
+		v = g.auth[name]
 	default:
 		return nil, false
 	}

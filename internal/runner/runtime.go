@@ -29,6 +29,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"google.golang.org/grpc"
 
+	"github.com/tuskcompose/composer/internal/auth"
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/events"
@@ -36,6 +37,7 @@ import (
 	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/metrics"
+	"github.com/tuskcompose/composer/internal/ratelimit"
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
@@ -181,6 +183,11 @@ type generation struct {
 	// (an event route's `to: ["billing/hooks"]`), with their breakers
 	// events->NAME.
 	deliveries map[string]*gateway.Upstream
+	// auth are the [auth] policies by name, limiters the services' rate
+	// limits, proxies [composer] trusted_proxies (edge.go).
+	auth     map[string]*auth.Policy
+	limiters map[string]*ratelimit.Limiter
+	proxies  ratelimit.Proxies
 }
 
 // serviceEntry is what stands in front of an http or process service's
@@ -368,7 +375,6 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 // GatewayAddr and AdminAddr are the addresses the runner listens on.
 func (r *Runner) GatewayAddr() string { return r.gatewayLn.Addr().String() }
 
-
 // RedirectAddr returns the address of tls redirect_http's listener ("":
 // none).
 func (r *Runner) RedirectAddr() string {
@@ -377,6 +383,7 @@ func (r *Runner) RedirectAddr() string {
 	}
 	return r.redirectLn.Addr().String()
 }
+
 // AdminAddr is the admin API's address.
 func (r *Runner) AdminAddr() string { return r.adminLn.Addr().String() }
 
@@ -805,6 +812,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 			g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
 		}
 	}
+	r.buildEdge(g, prev, model, kept)
 	g.handler = r.gateway(g, model, builtins)
 
 	// Deliveries of events to services by name.
@@ -884,12 +892,13 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 					u.StripPrefix = staticPrefix(route)
 				}
 				routeService[route] = name
-				engine.Any(route, gin.WrapH(gateway.BodyLimit(s.MaxBodySize, u.Handler())))
+				engine.Any(route, gin.WrapH(r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, u.Handler()))))
 			}
 			continue
 		}
+		h = r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, h))
 		for _, route := range s.Routes {
-			engine.Any(route, gin.WrapH(gateway.BodyLimit(s.MaxBodySize, h)))
+			engine.Any(route, gin.WrapH(h))
 			routeService[route] = name
 		}
 	}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestAuthAndRateLimits: a JWT policy in front of an http service (401
+// with WWW-Authenticate for a missing, expired or foreign token; the
+// subject forwarded, a client's own X-User-Id dropped), [auth] default
+// on a builtin and `auth: "none"` opting out, API keys, and rate limits:
+// 429 after exactly the allowed requests, keyed by the client's address
+// from X-Forwarded-For only through a trusted proxy, or by the JWT's
+// subject.
+func TestAuthAndRateLimits(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	billing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-User-Id"))
+		mu.Unlock()
+		io.WriteString(w, "billed")
+	}))
+	t.Cleanup(billing.Close)
+	p := startPlatformWith(t, `trusted_proxies: ["127.0.0.1"]`, fmt.Sprintf(`
+[services]
+billing { kind: "http", instances: [%q], routes: ["/billing/*path"], auth: "users", rate_limit { requests: 3, per: "1m", key: "jwt:sub" } }
+partners { kind: "http", instances: [%q], routes: ["/partners/*path"], auth: "keys", rate_limit { requests: 2, per: "1m" } }
+notifications { auth: "none" }
+[auth]
+default: "users"
+users { kind: "jwt", secret: "jwt-s3cret", audience: "shop", forward_claims { sub: "X-User-Id" } }
+keys { kind: "api_key", keys: ["partner-key-1"] }
+`, billing.URL, billing.URL))
+	gw := "http://" + p.r.GatewayAddr()
+	token := func(sub string, exp time.Duration, aud string) string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "aud": aud, "exp": time.Now().Add(exp).Unix()}).SignedString([]byte("jwt-s3cret"))
+		return s
+	}
+	do := func(path string, h ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", gw+path, nil)
+		for i := 0; i < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name   string
+		header []string
+		status int
+	}{
+		{"no token", nil, 401},
+		{"expired", []string{"Authorization", "Bearer " + token("ada", -time.Hour, "shop")}, 401},
+		{"another audience", []string{"Authorization", "Bearer " + token("ada", time.Hour, "billing")}, 401},
+	} {
+		resp := do("/billing/1", tc.header...)
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer realm="users"`) {
+			t.Errorf("%s: %d %q", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	ada := "Bearer " + token("ada", time.Hour, "shop")
+	for i := range 3 {
+		resp := do("/billing/1", "Authorization", ada, "X-User-Id", "root")
+		if resp.StatusCode != 200 || resp.Header.Get("RateLimit-Remaining") != fmt.Sprint(2-i) {
+			t.Fatalf("ada's call %d: %d, remaining %q", i+1, resp.StatusCode, resp.Header.Get("RateLimit-Remaining"))
+		}
+	}
+	if resp := do("/billing/1", "Authorization", ada); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("ada's fourth call: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp := do("/billing/1", "Authorization", "Bearer "+token("bob", time.Hour, "shop")); resp.StatusCode != 200 {
+		t.Errorf("bob, with his own bucket: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	if got := strings.Join(seen, ","); got != "ada,ada,ada,bob" {
+		t.Errorf("billing saw X-User-Id %q", got)
+	}
+	mu.Unlock()
+	// [auth] default covers users; notifications opted out.
+	if resp := do("/users/1"); resp.StatusCode != 401 {
+		t.Errorf("/users/1 without a token under [auth] default: %d", resp.StatusCode)
+	}
+	if resp := do("/users/1", "Authorization", ada); resp.StatusCode != 404 {
+		t.Errorf("/users/1 with a token: %d", resp.StatusCode)
+	}
+	if resp := do("/notifications"); resp.StatusCode != 200 {
+		t.Errorf("/notifications with auth none: %d", resp.StatusCode)
+	}
+	// API keys, and a limit by client address: X-Forwarded-For counts
+	// because the test's loopback address is a trusted proxy.
+	if resp := do("/partners/x", "X-Api-Key", "wrong"); resp.StatusCode != 401 {
+		t.Errorf("a wrong API key: %d", resp.StatusCode)
+	}
+	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+		for i := range 2 {
+			if resp := do("/partners/x", "X-Api-Key", "partner-key-1", "X-Forwarded-For", client); resp.StatusCode != 200 {
+				t.Fatalf("%s's call %d: %d", client, i+1, resp.StatusCode)
+			}
+		}
+		if resp := do("/partners/x", "X-Api-Key", "partner-key-1", "X-Forwarded-For", client); resp.StatusCode != 429 {
+			t.Errorf("%s's third call: %d", client, resp.StatusCode)
+		}
+	}
+	// A refused attempt counts too (the limit by address comes first).
+	if resp := do("/partners/x", "X-Api-Key", "guess", "X-Forwarded-For", "198.51.100.1"); resp.StatusCode != 429 {
+		t.Errorf("a guess from a limited address: %d", resp.StatusCode)
+	}
+}
