@@ -199,7 +199,8 @@ func components(r *Resolved) map[string]map[string]any {
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
 			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
-			Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit})
+			Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit,
+			CORS: s.CORS, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders, PathRewrite: s.PathRewrite})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -246,11 +247,15 @@ type serviceView struct {
 	MaxBodySize  int64         `json:"max_body_size"`
 	HashOn       string        `json:"hash_on"`
 	// StreamIdleTimeout closes an answer that stays silent that long.
-	StreamIdleTimeout time.Duration       `json:"stream_idle_timeout"`
-	Protocol          string              `json:"protocol"`
-	GRPC              *gateway.GRPC       `json:"grpc,omitempty"`
-	Auth              string              `json:"auth,omitempty"`
-	RateLimit         *ratelimit.Settings `json:"rate_limit,omitempty"`
+	StreamIdleTimeout time.Duration        `json:"stream_idle_timeout"`
+	Protocol          string               `json:"protocol"`
+	GRPC              *gateway.GRPC        `json:"grpc,omitempty"`
+	Auth              string               `json:"auth,omitempty"`
+	RateLimit         *ratelimit.Settings  `json:"rate_limit,omitempty"`
+	CORS              *CORSSettings        `json:"cors,omitempty"`
+	RequestHeaders    *gateway.HeaderRules `json:"request_headers,omitempty"`
+	ResponseHeaders   *gateway.HeaderRules `json:"response_headers,omitempty"`
+	PathRewrite       string               `json:"path_rewrite,omitempty"`
 }
 
 type balancerView struct {

@@ -146,6 +146,15 @@ type ResolvedService struct {
 	Auth string `json:"auth,omitempty"`
 	// RateLimit bounds how often a client calls the service (nil: no limit).
 	RateLimit *ratelimit.Settings `json:"rate_limit,omitempty"`
+	// CORS is the service's cross-origin policy (nil: none).
+	CORS *CORSSettings `json:"cors,omitempty"`
+	// RequestHeaders and ResponseHeaders are what is set and removed on
+	// the way to the instance and back (nil: nothing).
+	RequestHeaders  *gateway.HeaderRules `json:"request_headers,omitempty"`
+	ResponseHeaders *gateway.HeaderRules `json:"response_headers,omitempty"`
+	// PathRewrite replaces the route's static prefix ("": none; "/" is
+	// strip_prefix).
+	PathRewrite string `json:"path_rewrite,omitempty"`
 	// Outlier is the outlier ejection of an http or process service.
 	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
@@ -156,6 +165,21 @@ type ResolvedService struct {
 	// Src is the service's block.
 	Src Source `json:"-"`
 }
+
+// CORSSettings are a service's cross-origin policy. The JSON names are
+// the platform file's keys.
+type CORSSettings struct {
+	AllowOrigins     []string      `json:"allow_origins"`
+	AllowMethods     []string      `json:"allow_methods"`
+	AllowHeaders     []string      `json:"allow_headers"`
+	ExposeHeaders    []string      `json:"expose_headers"`
+	AllowCredentials bool          `json:"allow_credentials"`
+	MaxAge           time.Duration `json:"max_age"`
+}
+
+// CORSDefaults are what a cors block gets for the keys it does not set:
+// the one place they are written (allow_origins has none: it is needed).
+var CORSDefaults = CORSSettings{AllowMethods: []string{"GET", "HEAD", "POST"}, MaxAge: 10 * time.Minute}
 
 // ProcessSpec is what the instances of a process service run. Anything
 // in it that changes replaces the instances (blue-green).
@@ -296,6 +320,24 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			rl := ratelimit.Settings{Requests: s.RateLimit.Requests, Per: s.RateLimit.Per, Burst: s.RateLimit.Burst, Key: s.RateLimit.Key}
 			rs.RateLimit = rl.WithDefaults()
 		}
+		if rs.Src.Has("cors") {
+			c := CORSDefaults
+			c.AllowOrigins, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials = s.CORS.AllowOrigins, s.CORS.AllowHeaders, s.CORS.ExposeHeaders, s.CORS.AllowCredentials
+			if s.CORS.AllowMethods != nil {
+				c.AllowMethods = s.CORS.AllowMethods
+			}
+			if rs.Src.Key("cors").Has("max_age") {
+				c.MaxAge = s.CORS.MaxAge
+			}
+			rs.CORS = &c
+		}
+		if len(s.RequestHeaders.Set)+len(s.RequestHeaders.Remove) > 0 {
+			rs.RequestHeaders = &gateway.HeaderRules{Set: s.RequestHeaders.Set, Remove: s.RequestHeaders.Remove}
+		}
+		if len(s.ResponseHeaders.Set)+len(s.ResponseHeaders.Remove) > 0 {
+			rs.ResponseHeaders = &gateway.HeaderRules{Set: s.ResponseHeaders.Set, Remove: s.ResponseHeaders.Remove}
+		}
+		rs.PathRewrite = s.PathRewrite
 		rs.Protocol = s.Protocol
 		if rs.Protocol == "" {
 			rs.Protocol = "http"

@@ -68,6 +68,22 @@ type AuthPolicy struct {
 	Query    string   `tsk:"query"`
 }
 
+// CORS is a service's `cors { ... }`.
+type CORS struct {
+	AllowOrigins     []string      `tsk:"allow_origins"`
+	AllowMethods     []string      `tsk:"allow_methods"`
+	AllowHeaders     []string      `tsk:"allow_headers"`
+	ExposeHeaders    []string      `tsk:"expose_headers"`
+	AllowCredentials bool          `tsk:"allow_credentials"`
+	MaxAge           time.Duration `tsk:"max_age"`
+}
+
+// HeaderRules are `request_headers { set { NAME: VALUE }, remove [NAME] }`.
+type HeaderRules struct {
+	Set    map[string]string `tsk:"set"`
+	Remove []string          `tsk:"remove"`
+}
+
 // RateLimit is a service's `rate_limit { requests, per, burst, key }`.
 type RateLimit struct {
 	Requests int           `tsk:"requests"`
@@ -203,6 +219,16 @@ type Service struct {
 	// client may call them.
 	Auth      string    `tsk:"auth"`
 	RateLimit RateLimit `tsk:"rate_limit"`
+	// CORS answers browsers' preflights for the service's routes and
+	// marks its answers for the origins it allows.
+	CORS CORS `tsk:"cors"`
+	// RequestHeaders and ResponseHeaders are set and removed on the way
+	// to the instance and back.
+	RequestHeaders  HeaderRules `tsk:"request_headers"`
+	ResponseHeaders HeaderRules `tsk:"response_headers"`
+	// PathRewrite replaces the route's static prefix before forwarding
+	// (strip_prefix is path_rewrite: "/").
+	PathRewrite string `tsk:"path_rewrite"`
 
 	FailureCodes  []string      `tsk:"failure_codes"`
 	RetryOn       []string      `tsk:"retry_on"`

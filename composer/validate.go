@@ -125,6 +125,26 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				}
 			}
 		}
+		if src.Has("cors") {
+			c := s.CORS
+			switch {
+			case len(c.AllowOrigins) == 0:
+				v.at(src.Key("cors"), `cors needs allow_origins: ["https://app.example.com"] (or ["*"] for any)`)
+			case c.AllowCredentials && slices.Contains(c.AllowOrigins, "*"):
+				v.at(src.Key("cors").Key("allow_credentials"), `allow_credentials cannot go with allow_origins "*": browsers refuse it; name the origins`)
+			}
+			for i, o := range c.AllowOrigins {
+				if o != "*" && !validOrigin(o) {
+					v.at(src.Key("cors").Key("allow_origins").Item(i), "origin %q is not \"*\" or scheme://host[:port] (one * allowed in the host)", o)
+				}
+			}
+			if c.MaxAge < 0 {
+				v.at(src.Key("cors").Key("max_age"), "max_age cannot be negative")
+			}
+		}
+		if s.PathRewrite != "" && !strings.HasPrefix(s.PathRewrite, "/") {
+			v.at(src.Key("path_rewrite"), "path_rewrite %q must start with /", s.PathRewrite)
+		}
 		for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
 			"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout, "stream_timeout": s.StreamTimeout} {
 			if d < 0 {
@@ -386,6 +406,14 @@ func (v *validator) auth(r *Resolved, names []string) {
 			v.at(at.Key("key"), "rate_limit key \"api_key\" needs the service's auth to be an api_key policy")
 		}
 	}
+}
+
+// validOrigin reports whether a CORS origin is scheme://host[:port],
+// with at most one * in the host.
+func validOrigin(o string) bool {
+	u, err := url.Parse(strings.Replace(o, "*", "wildcard", 1))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" &&
+		u.RawQuery == "" && strings.Count(o, "*") <= 1
 }
 
 // IsLoopback reports whether a listen address's host is loopback only:

@@ -46,6 +46,10 @@ type Upstream struct {
 	// included (0: none).
 	Deadline    time.Duration
 	StripPrefix string // removed from the path before forwarding
+	AddPrefix   string // then put in front of it (path_rewrite)
+	// RequestHeaders and ResponseHeaders are set and removed on the
+	// request to the instance and on its answer (nil: nothing).
+	RequestHeaders, ResponseHeaders *HeaderRules
 	// Key, when set, is the request's key for a consistent_hash balancer
 	// (HashKey).
 	Key func(*http.Request) string
@@ -72,6 +76,27 @@ type Upstream struct {
 	// Log, when set, gets a line for every request the service could not
 	// answer (with the request's id, from its context).
 	Log *slog.Logger
+}
+
+// HeaderRules are headers set and removed on a request or an answer
+// (request_headers, response_headers). The JSON names are the platform
+// file's keys.
+type HeaderRules struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// apply removes, then sets; nil rules do nothing.
+func (r *HeaderRules) apply(h http.Header) {
+	if r == nil {
+		return
+	}
+	for _, k := range r.Remove {
+		h.Del(k)
+	}
+	for k, v := range r.Set {
+		h.Set(k, v)
+	}
 }
 
 // NewTransport returns the transport a gateway calls instances with:
@@ -125,16 +150,25 @@ func (u *Upstream) Handler() http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetXForwarded()
-			if u.StripPrefix != "" {
-				p := strings.TrimPrefix(pr.In.URL.Path, u.StripPrefix)
+			if u.StripPrefix != "" || u.AddPrefix != "" {
+				p := strings.TrimPrefix(pr.In.URL.EscapedPath(), u.StripPrefix)
 				if !strings.HasPrefix(p, "/") {
 					p = "/" + p
 				}
-				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
+				if u.AddPrefix != "" {
+					p = u.AddPrefix + p
+				}
+				pr.Out.URL.RawPath = p
+				pr.Out.URL.Path, _ = url.PathUnescape(p)
 			}
+			u.RequestHeaders.apply(pr.Out.Header)
 		},
 		Transport:    &tries{u: u, base: transport},
 		ErrorHandler: u.writeError,
+		ModifyResponse: func(resp *http.Response) error {
+			u.ResponseHeaders.apply(resp.Header)
+			return nil
+		},
 		BufferPool:   &buffers,
 	}
 	if u.GRPC == nil {

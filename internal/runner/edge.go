@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/auth"
 	"github.com/tuskcompose/composer/internal/gateway"
@@ -44,8 +46,9 @@ func (r *Runner) buildEdge(g, prev *generation, model *composer.Resolved, kept f
 	g.proxies, _ = ratelimit.ParseProxies(model.Composer.TrustedProxies) // validated
 }
 
-// edge puts a service's auth policy and rate limit in front of its
-// routes. A limit keyed by the client's address or a header comes first,
+// edge puts a service's CORS, auth policy, rate limit and request
+// headers (a builtin's; the reverse proxy sets an instance's) in front of
+// its routes. A limit keyed by the client's address or a header comes first,
 // so that it also bounds refused attempts (guessing keys); one keyed by
 // who the caller is (jwt:CLAIM, api_key) comes after the check.
 func (r *Runner) edge(g *generation, name string, s *composer.ResolvedService, next http.Handler) http.Handler {
@@ -60,6 +63,24 @@ func (r *Runner) edge(g *generation, name string, s *composer.ResolvedService, n
 	}
 	if lim != nil && !byIdentity {
 		h = limit(lim, g.proxies, h)
+	}
+	if s.Kind == "builtin" && s.RequestHeaders != nil { // http and process services: in the reverse proxy
+		rules, next := s.RequestHeaders, h
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			for _, k := range rules.Remove {
+				req.Header.Del(k)
+			}
+			for k, v := range rules.Set {
+				req.Header.Set(k, v)
+			}
+			next.ServeHTTP(w, req)
+		})
+	}
+	if c := s.CORS; c != nil {
+		// First: a browser's preflight carries no credentials, and is
+		// answered here, never forwarded.
+		h = cors.New(cors.Options{AllowedOrigins: c.AllowOrigins, AllowedMethods: c.AllowMethods, AllowedHeaders: c.AllowHeaders,
+			ExposedHeaders: c.ExposeHeaders, AllowCredentials: c.AllowCredentials, MaxAge: int(c.MaxAge.Seconds())}).Handler(h)
 	}
 	return h
 }

@@ -124,3 +124,47 @@ keys { kind: "api_key", keys: ["partner-key-1"] }
 		t.Errorf("a guess from a limited address: %d", resp.StatusCode)
 	}
 }
+
+// TestHeadersAndPathRewrite: request_headers and response_headers set and
+// remove on the way, and path_rewrite replaces the route's prefix.
+func TestHeadersAndPathRewrite(t *testing.T) {
+	var mu sync.Mutex
+	var got *http.Request
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		mu.Lock()
+		got = r.Clone(r.Context())
+		mu.Unlock()
+		w.Header().Set("Server", "legacy/1.0")
+		w.Header().Set("X-Internal", "secret")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(inst.Close)
+	p := startPlatform(t, fmt.Sprintf(`
+[services]
+legacy { kind: "http", instances: [%q], routes: ["/legacy/*path"], path_rewrite: "/api/v2",
+  request_headers { set { X-Tenant: "shop" }, remove: ["Cookie"] },
+  response_headers { set { X-Frame-Options: "DENY" }, remove: ["Server", "X-Internal"] } }
+`, inst.URL))
+	req, _ := http.NewRequest("GET", "http://"+p.r.GatewayAddr()+"/legacy/orders/7?x=1", nil)
+	req.Header.Set("Cookie", "session=abc")
+	req.Header.Set("X-Tenant", "spoofed")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Server") != "" || resp.Header.Get("X-Internal") != "" {
+		t.Errorf("the answer's headers: %v", resp.Header)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got == nil {
+		t.Fatal("the instance was not called")
+	}
+	if got.URL.Path != "/api/v2/orders/7" || got.URL.RawQuery != "x=1" || got.Header.Get("X-Tenant") != "shop" || got.Header.Get("Cookie") != "" {
+		t.Errorf("the instance saw %s?%s with X-Tenant %q, Cookie %q", got.URL.Path, got.URL.RawQuery, got.Header.Get("X-Tenant"), got.Header.Get("Cookie"))
+	}
+}

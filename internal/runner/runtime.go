@@ -886,10 +886,12 @@ func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[s
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
 			}
+			up.RequestHeaders, up.ResponseHeaders = s.RequestHeaders, s.ResponseHeaders
 			for _, route := range s.Routes {
 				u := *up
-				if s.StripPrefix {
+				if s.StripPrefix || s.PathRewrite != "" {
 					u.StripPrefix = staticPrefix(route)
+					u.AddPrefix = strings.TrimSuffix(s.PathRewrite, "/")
 				}
 				routeService[route] = name
 				engine.Any(route, gin.WrapH(r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, u.Handler()))))
