@@ -635,6 +635,20 @@ func resolveAuth(a AuthPolicy, src Source, base string) auth.Settings {
 	return out
 }
 
+// SplitRoute splits a route into the host it names ("" for every host)
+// and its path: "api.example.com/users/:id" is "api.example.com" and
+// "/users/:id". The host is lower-cased.
+func SplitRoute(route string) (host, path string) {
+	if strings.HasPrefix(route, "/") {
+		return "", route
+	}
+	host, rest, ok := strings.Cut(route, "/")
+	if !ok {
+		return strings.ToLower(route), ""
+	}
+	return strings.ToLower(host), "/" + rest
+}
+
 // lowerAll is names in lower case.
 func lowerAll(names []string) []string {
 	out := make([]string, len(names))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				break
 			}
 			for i, route := range s.Routes {
-				if !slices.Contains(d.Routes, route) {
+				if _, path := SplitRoute(route); !slices.Contains(d.Routes, path) {
 					v.at(src.Key("routes").Item(i), "the built-in %s serves %s, not %q%s", name, strings.Join(d.Routes, ", "), route, suggest(route, d.Routes))
 				}
 			}
@@ -182,8 +183,8 @@ func Validate(r *Resolved) tsk.Diagnostics {
 		for i, route := range s.Routes {
 			at := src.Key("routes").Item(i)
 			switch first, dup := routes[route]; {
-			case !strings.HasPrefix(route, "/"):
-				v.at(at, "route %q must start with /", route)
+			case !validRoute(route):
+				v.at(at, "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
 			case dup && first == name:
 				v.at(at, "route %q is declared twice in %s", route, name)
 			case dup:
@@ -575,23 +576,60 @@ func suggest(name string, candidates []string) string {
 // catch-all that hides another route. (Identical routes are reported
 // before, with the service that declared them first.)
 func (v *validator) routeConflicts(r *Resolved, order []string) {
-	router := gin.New()
-	seen := map[string]bool{}
+	// The router of every host, and one per host that routes of its own
+	// name: its routes beside the host-less ones, as the gateway has them.
+	hosts := []string{""}
 	for _, name := range order {
-		s, rs := v.p.Services[name], r.Services[name]
-		if s == nil || rs == nil {
-			continue
-		}
-		for i, route := range s.Routes {
-			if seen[route] || !strings.HasPrefix(route, "/") {
-				continue
-			}
-			seen[route] = true
-			if msg := tryRoute(router, route); msg != "" {
-				v.at(rs.Src.Key("routes").Item(i), "route %q conflicts with another route: %s", route, msg)
+		if s := v.p.Services[name]; s != nil {
+			for _, route := range s.Routes {
+				if host, _ := SplitRoute(route); host != "" && !slices.Contains(hosts, host) {
+					hosts = append(hosts, host)
+				}
 			}
 		}
 	}
+	reported := map[string]bool{}
+	for _, host := range hosts {
+		router := gin.New()
+		seen := map[string]bool{}
+		own := map[string]bool{} // the host's own paths win over host-less ones
+		for _, name := range order {
+			if s := v.p.Services[name]; s != nil {
+				for _, route := range s.Routes {
+					if h, path := SplitRoute(route); host != "" && h == host {
+						own[path] = true
+					}
+				}
+			}
+		}
+		for _, name := range order {
+			s, rs := v.p.Services[name], r.Services[name]
+			if s == nil || rs == nil {
+				continue
+			}
+			for i, route := range s.Routes {
+				h, path := SplitRoute(route)
+				if seen[route] || !validRoute(route) || h != host && !(h == "" && !own[path]) {
+					continue
+				}
+				seen[route] = true
+				if msg := tryRoute(router, path); msg != "" && !reported[route] {
+					reported[route] = true
+					v.at(rs.Src.Key("routes").Item(i), "route %q conflicts with another route: %s", route, msg)
+				}
+			}
+		}
+	}
+}
+
+// hostPattern is a host a route may name: DNS labels.
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+// validRoute reports whether a route is a path ("/users/:id") or a host
+// and a path ("api.example.com/users/:id").
+func validRoute(route string) bool {
+	host, path := SplitRoute(route)
+	return strings.HasPrefix(path, "/") && (host == "" || hostPattern.MatchString(host))
 }
 
 func init() {

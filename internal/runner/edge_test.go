@@ -168,3 +168,44 @@ legacy { kind: "http", instances: [%q], routes: ["/legacy/*path"], path_rewrite:
 		t.Errorf("the instance saw %s?%s with X-Tenant %q, Cookie %q", got.URL.Path, got.URL.RawQuery, got.Header.Get("X-Tenant"), got.Header.Get("Cookie"))
 	}
 }
+
+// TestHostRoutes: a route that names its host is matched on the Host
+// header (port and case aside), beside the host-less routes, which serve
+// every host; the same path may be routed by host to another service.
+func TestHostRoutes(t *testing.T) {
+	named := func(name string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) }))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	api, web := named("api"), named("web")
+	p := startPlatform(t, fmt.Sprintf(`
+[services]
+api { kind: "http", instances: [%q], routes: ["api.shop.test/v1/*path", "API.shop.test/status"] }
+web { kind: "http", instances: [%q], routes: ["/v1/*path"] }
+`, api.URL, web.URL))
+	gw := "http://" + p.r.GatewayAddr()
+	for _, tc := range []struct{ host, path, want string }{
+		{"api.shop.test", "/v1/x", "api"},
+		{"Api.Shop.Test:8443", "/v1/x", "api"},
+		{"api.shop.test", "/status", "api"},
+		{"www.shop.test", "/v1/x", "web"},
+		{"", "/v1/x", "web"},
+		{"api.shop.test", "/users/1", `no user 1`}, // a host-less route serves every host
+		{"www.shop.test", "/status", "no route"},
+	} {
+		req, _ := http.NewRequest("GET", gw+tc.path, nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), tc.want) {
+			t.Errorf("Host %q %s: %d %s, want %q", tc.host, tc.path, resp.StatusCode, body, tc.want)
+		}
+	}
+}

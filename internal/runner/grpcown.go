@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/balancer"
 )
 
@@ -74,7 +75,8 @@ func (r *Runner) grpcNames() map[string]string {
 	g := r.gen()
 	for name, s := range g.model.Services {
 		for _, route := range s.Routes {
-			if svc, rest, ok := strings.Cut(strings.TrimPrefix(route, "/"), "/"); ok && strings.Contains(svc, ".") && strings.HasPrefix(rest, "*") {
+			_, path := composer.SplitRoute(route)
+			if svc, rest, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/"); ok && strings.Contains(svc, ".") && strings.HasPrefix(rest, "*") {
 				out[svc] = name
 			}
 		}

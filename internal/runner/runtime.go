@@ -859,60 +859,109 @@ func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 // gateway is the handler of a generation: gin's router over the
 // services' routes.
 func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
-	engine := gin.New()
-	engine.Use(recoverPanics(r.log))
-	routeService := map[string]string{} // filled below, read by measure once serving
-	if tracing.Enabled() {
-		engine.Use(traceRequests(routeService))
+	// Each route with its handler; a route may name its host
+	// ("api.example.com/users/:id").
+	type mounted struct {
+		host, path, service string
+		h                   http.Handler
 	}
-	engine.Use(measure(r.metrics, &r.counts, routeService))
-	engine.NoRoute(func(c *gin.Context) {
-		gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
-	})
+	var all []mounted
 	for _, name := range sortedKeys(model.Services) {
 		s := model.Services[name]
-		var h http.Handler
 		switch s.Kind {
 		case "builtin":
 			sub := gin.New()
 			builtins[name].Register(sub)
-			h = sub
+			h := r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, sub))
+			for _, route := range s.Routes {
+				host, path := composer.SplitRoute(route)
+				all = append(all, mounted{host, path, name, h})
+			}
 		case "http", "process":
 			e := g.services[name]
 			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout, GRPC: grpcPolicy(s),
 				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
-				StreamIdleTimeout: s.StreamIdleTimeout,
-				Transport:         r.transportFor(s.Protocol, s.Timeout), Log: r.log}
+				StreamIdleTimeout: s.StreamIdleTimeout, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders,
+				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
 			if r.metrics != nil {
 				up.OnTry = tryCounters(r.metrics, name)
 			}
-			up.RequestHeaders, up.ResponseHeaders = s.RequestHeaders, s.ResponseHeaders
 			for _, route := range s.Routes {
+				host, path := composer.SplitRoute(route)
 				u := *up
 				if s.StripPrefix || s.PathRewrite != "" {
-					u.StripPrefix = staticPrefix(route)
+					u.StripPrefix = staticPrefix(path)
 					u.AddPrefix = strings.TrimSuffix(s.PathRewrite, "/")
 				}
-				routeService[route] = name
-				engine.Any(route, gin.WrapH(r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, u.Handler()))))
+				all = append(all, mounted{host, path, name, r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, u.Handler()))})
 			}
-			continue
-		}
-		h = r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, h))
-		for _, route := range s.Routes {
-			engine.Any(route, gin.WrapH(h))
-			routeService[route] = name
 		}
 	}
-	var routes []string
-	for _, s := range model.Services {
-		routes = append(routes, s.Routes...)
+	var paths []string
+	for _, m := range all {
+		paths = append(paths, m.path)
 	}
-	for _, route := range ownGRPCRoutes(routes) {
-		routeService[route] = "composer"
-		engine.Any(route, gin.WrapH(gateway.BodyLimit(gateway.DefaultMaxBodySize, r.ownGRPC)))
+	for _, path := range ownGRPCRoutes(paths) {
+		all = append(all, mounted{"", path, "composer", gateway.BodyLimit(gateway.DefaultMaxBodySize, r.ownGRPC)})
 	}
-	return gateway.RequestID(engine)
+	// One router for the requests of every host, and one for each host
+	// that has routes of its own: its routes and the host-less ones.
+	newEngine := func(host string) *gin.Engine {
+		engine := gin.New()
+		engine.Use(recoverPanics(r.log))
+		routeService := map[string]string{}
+		if tracing.Enabled() {
+			engine.Use(traceRequests(routeService))
+		}
+		engine.Use(measure(r.metrics, &r.counts, routeService))
+		engine.NoRoute(func(c *gin.Context) {
+			gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
+		})
+		own := map[string]bool{} // a host's own route wins over a host-less one of the same path
+		for _, m := range all {
+			if host != "" && m.host == host {
+				own[m.path] = true
+			}
+		}
+		for _, m := range all {
+			if m.host == host || m.host == "" && !own[m.path] {
+				engine.Any(m.path, gin.WrapH(m.h))
+				routeService[m.path] = m.service
+			}
+		}
+		return engine
+	}
+	router := hostRouter{def: newEngine("")}
+	for _, m := range all {
+		if m.host != "" && router.hosts[m.host] == nil {
+			if router.hosts == nil {
+				router.hosts = map[string]http.Handler{}
+			}
+			router.hosts[m.host] = newEngine(m.host)
+		}
+	}
+	return gateway.RequestID(router)
+}
+
+// hostRouter sends a request to the router of its Host (port and case
+// aside), or to the one of every host.
+type hostRouter struct {
+	def   http.Handler
+	hosts map[string]http.Handler // nil: no route names a host
+}
+
+func (h hostRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if h.hosts != nil {
+		host := req.Host
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+			host = host[:i]
+		}
+		if e := h.hosts[strings.ToLower(host)]; e != nil {
+			e.ServeHTTP(w, req)
+			return
+		}
+	}
+	h.def.ServeHTTP(w, req)
 }
 
 // consume starts the consumer of an event route.
