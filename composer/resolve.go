@@ -619,6 +619,10 @@ func resolveAuth(a AuthPolicy, src Source, base string) auth.Settings {
 	if a.JWKSFile != "" {
 		out.JWKSFile = absUnder(base, a.JWKSFile)
 	}
+	out.JWKSURL = a.JWKSURL
+	if a.JWKSRefresh > 0 {
+		out.JWKSRefresh = a.JWKSRefresh
+	}
 	if a.KeysFile != "" {
 		out.KeysFile = absUnder(base, a.KeysFile)
 	}

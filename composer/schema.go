@@ -56,6 +56,8 @@ type AuthPolicy struct {
 	// jwt: HS256 with secret, or the keys of a JWKS file.
 	Secret        Secret            `tsk:"secret"`
 	JWKSFile      string            `tsk:"jwks_file"`
+	JWKSURL       string            `tsk:"jwks_url"`
+	JWKSRefresh   time.Duration     `tsk:"jwks_refresh"`
 	Issuer        string            `tsk:"issuer"`
 	Audience      string            `tsk:"audience"`
 	Leeway        time.Duration     `tsk:"leeway"`

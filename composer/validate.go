@@ -375,7 +375,7 @@ func (v *validator) auth(r *Resolved, names []string) {
 	src := r.Src.Key("auth")
 	policies := sortedKeys(p.Auth.Policies)
 	for _, name := range policies {
-		if _, err := auth.New(name, r.Auth[name]); err != nil {
+		if err := auth.Validate(name, r.Auth[name]); err != nil {
 			v.at(src.Key(name), "auth.%s: %v", name, err)
 		}
 	}

@@ -14,10 +14,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -30,12 +34,17 @@ type Settings struct {
 	Kind string `json:"kind"` // jwt | api_key
 
 	// jwt
-	Secret     string        `json:"-"`                   // HS256
-	JWKSFile   string        `json:"jwks_file,omitempty"` // RS256, ES256, EdDSA keys by kid
-	Issuer     string        `json:"issuer,omitempty"`
-	Audience   string        `json:"audience,omitempty"`
-	Leeway     time.Duration `json:"leeway"`
-	Algorithms []string      `json:"algorithms"`
+	Secret   string `json:"-"`                   // HS256
+	JWKSFile string `json:"jwks_file,omitempty"` // RS256, ES256, EdDSA keys by kid
+	// JWKSURL is where the keys are fetched (https, or http on
+	// loopback), again every JWKSRefresh and when a token names a kid
+	// the set lacks (at most every 10 s).
+	JWKSURL     string        `json:"jwks_url,omitempty"`
+	JWKSRefresh time.Duration `json:"jwks_refresh,omitempty"`
+	Issuer      string        `json:"issuer,omitempty"`
+	Audience    string        `json:"audience,omitempty"`
+	Leeway      time.Duration `json:"leeway"`
+	Algorithms  []string      `json:"algorithms"`
 	// ForwardClaims maps a claim to the header it is sent to the
 	// instance in (any header of that name the client sent is dropped).
 	ForwardClaims map[string]string `json:"forward_claims,omitempty"`
@@ -53,7 +62,7 @@ type Settings struct {
 
 // Defaults are what a policy that sets nothing gets: the one place they
 // are written.
-var Defaults = Settings{Leeway: 30 * time.Second, Header: "X-Api-Key"}
+var Defaults = Settings{Leeway: 30 * time.Second, Header: "X-Api-Key", JWKSRefresh: 5 * time.Minute}
 
 // The JWT algorithms a policy accepts unless it names its own: HS256
 // with a secret, the asymmetric ones with a JWKS.
@@ -76,22 +85,57 @@ type Policy struct {
 	Name string
 	s    Settings
 	// jwt
-	keys   jwk.Set
+	keys   jwk.Set // a jwks_file's
+	remote *remoteKeys
 	secret []byte
 	parser *jwt.Parser
 	// api_key: the keys' SHA-256 sums, compared in constant time
 	sums [][32]byte
 }
 
-// New compiles a policy; an error names what does not load.
-func New(name string, s Settings) (*Policy, error) {
+// New compiles a policy (a jwks_url is fetched); an error names what
+// does not load.
+func New(name string, s Settings) (*Policy, error) { return build(name, s, true) }
+
+// Validate checks a policy as New does, but for fetching its jwks_url
+// (composer validate works offline).
+func Validate(name string, s Settings) error {
+	_, err := build(name, s, false)
+	return err
+}
+
+func build(name string, s Settings, fetch bool) (*Policy, error) {
 	p := &Policy{Name: name, s: s}
 	switch s.Kind {
 	case "jwt":
 		algs := s.Algorithms
+		sources := 0
+		for _, set := range []bool{s.Secret != "", s.JWKSFile != "", s.JWKSURL != ""} {
+			if set {
+				sources++
+			}
+		}
 		switch {
-		case s.Secret != "" && s.JWKSFile != "":
-			return nil, errors.New("a jwt policy has a secret or a jwks_file, not both")
+		case sources > 1:
+			return nil, errors.New("a jwt policy has one of secret, jwks_file and jwks_url")
+		case s.JWKSURL != "":
+			u, err := url.Parse(s.JWKSURL)
+			if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Hostname())) {
+				return nil, fmt.Errorf("jwks_url %q is not https (or http on loopback)", s.JWKSURL)
+			}
+			refresh := s.JWKSRefresh
+			if refresh <= 0 {
+				refresh = Defaults.JWKSRefresh
+			}
+			p.remote = &remoteKeys{url: s.JWKSURL, refresh: refresh, client: &http.Client{Timeout: 5 * time.Second}}
+			if fetch {
+				if err := p.remote.fetch(); err != nil {
+					return nil, err
+				}
+			}
+			if len(algs) == 0 {
+				algs = KeyAlgorithms
+			}
 		case s.Secret != "":
 			p.secret = []byte(s.Secret)
 			if len(algs) == 0 {
@@ -109,7 +153,7 @@ func New(name string, s Settings) (*Policy, error) {
 				algs = KeyAlgorithms
 			}
 		default:
-			return nil, errors.New("a jwt policy needs a secret (HS256) or a jwks_file")
+			return nil, errors.New("a jwt policy needs a secret (HS256), a jwks_file or a jwks_url")
 		}
 		opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithLeeway(s.Leeway), jwt.WithExpirationRequired()}
 		if s.Issuer != "" {
@@ -215,12 +259,16 @@ func (p *Policy) key(t *jwt.Token) (any, error) {
 		return p.secret, nil
 	}
 	kid, _ := t.Header["kid"].(string)
+	keys := p.keys
+	if p.remote != nil {
+		keys = p.remote.set(kid)
+	}
 	var k jwk.Key
 	var ok bool
 	if kid != "" {
-		k, ok = p.keys.LookupKeyID(kid)
-	} else if p.keys.Len() == 1 {
-		k, ok = p.keys.Key(0)
+		k, ok = keys.LookupKeyID(kid)
+	} else if keys.Len() == 1 {
+		k, ok = keys.Key(0)
 	}
 	if !ok {
 		return nil, fmt.Errorf("no key %q in the JWKS", kid)
@@ -289,4 +337,89 @@ func WithIdentity(ctx context.Context, id Identity) context.Context {
 func IdentityFrom(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(Identity)
 	return id, ok
+}
+
+// remoteKeys is a jwks_url's key set: fetched at the start, then again
+// in the background once it is older than refresh, and at once (at most
+// every 10 s) when a token names a kid it lacks. A fetch that fails
+// keeps the set there was. Safe for concurrent use.
+type remoteKeys struct {
+	url     string
+	refresh time.Duration
+	client  *http.Client
+
+	mu       sync.Mutex
+	keys     jwk.Set
+	fetched  time.Time // the last fetch that worked
+	tried    time.Time // the last fetch begun
+	fetching bool
+}
+
+// maxJWKS bounds a fetched key set.
+const maxJWKS = 1 << 20
+
+func (r *remoteKeys) fetch() error {
+	resp, err := r.client.Get(r.url)
+	if err != nil {
+		return fmt.Errorf("jwks_url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("jwks_url %s answered %s", r.url, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKS))
+	if err != nil {
+		return fmt.Errorf("jwks_url: %w", err)
+	}
+	set, err := jwk.Parse(data)
+	if err != nil {
+		return fmt.Errorf("jwks_url %s: %w", r.url, err)
+	}
+	r.mu.Lock()
+	r.keys, r.fetched = set, time.Now()
+	r.mu.Unlock()
+	return nil
+}
+
+// set is the key set for a token with kid: fetched again first when it
+// lacks the kid (and the last try is 10 s old), in the background when it
+// is stale.
+func (r *remoteKeys) set(kid string) jwk.Set {
+	r.mu.Lock()
+	keys := r.keys
+	_, known := keys.LookupKeyID(kid)
+	missing := kid != "" && !known && time.Since(r.tried) > 10*time.Second
+	stale := time.Since(r.fetched) > r.refresh && !r.fetching && time.Since(r.tried) > 10*time.Second
+	if missing || stale {
+		r.tried = time.Now()
+	}
+	if stale && !missing {
+		r.fetching = true
+	}
+	r.mu.Unlock()
+	switch {
+	case missing:
+		if r.fetch() == nil {
+			r.mu.Lock()
+			keys = r.keys
+			r.mu.Unlock()
+		}
+	case stale:
+		go func() {
+			r.fetch()
+			r.mu.Lock()
+			r.fetching = false
+			r.mu.Unlock()
+		}()
+	}
+	return keys
+}
+
+// loopbackHost reports whether a URL's host is loopback.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,4 +202,98 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("%q passed", header)
 		}
 	})
+}
+
+// BenchmarkCheckJWT is the cost a jwt policy adds to a request: an HS256
+// token parsed and verified, its claims checked.
+func BenchmarkCheckJWT(b *testing.B) {
+	p, err := New("users", withDefaults(Settings{Kind: "jwt", Secret: "s3cret", Audience: "api"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "ada", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("s3cret"))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Check(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckAPIKey is the cost of an api_key policy with 10 keys.
+func BenchmarkCheckAPIKey(b *testing.B) {
+	keys := make([]string, 10)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%d", i)
+	}
+	p, err := New("partners", withDefaults(Settings{Kind: "api_key", Keys: keys}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Api-Key", "key-9")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Check(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestJWKSURL: keys fetched from a loopback JWKS endpoint; a token with a
+// kid the set lacks (a rotation) fetches it again; only https or
+// loopback http is taken.
+func TestJWKSURL(t *testing.T) {
+	var mu sync.Mutex
+	set := jwk.NewSet()
+	addKey := func(kid string) *ecdsa.PrivateKey {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		pub, _ := jwk.Import(key.Public())
+		pub.Set(jwk.KeyIDKey, kid)
+		mu.Lock()
+		set.AddKey(pub)
+		mu.Unlock()
+		return key
+	}
+	k1 := addKey("k1")
+	fetches := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		json.NewEncoder(w).Encode(set)
+	}))
+	defer srv.Close()
+	p, err := New("idp", withDefaults(Settings{Kind: "jwt", JWKSURL: srv.URL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(kid string, k *ecdsa.PrivateKey) *http.Request {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "acme", "exp": time.Now().Add(time.Hour).Unix()})
+		tok.Header["kid"] = kid
+		s, _ := tok.SignedString(k)
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+s)
+		return r
+	}
+	if _, err := p.Check(sign("k1", k1)); err != nil {
+		t.Fatal(err)
+	}
+	k2 := addKey("k2") // the identity provider rotates
+	if _, err := p.Check(sign("k2", k2)); err != nil {
+		t.Errorf("a token of the new key: %v", err)
+	}
+	if _, err := p.Check(sign("k3", k2)); err == nil {
+		t.Error("an unknown kid passed")
+	}
+	mu.Lock()
+	if fetches != 2 {
+		t.Errorf("%d fetches, want 2 (the start and the rotation; an unknown kid right after waits 10 s)", fetches)
+	}
+	mu.Unlock()
+	if _, err := New("idp", withDefaults(Settings{Kind: "jwt", JWKSURL: "http://idp.example.com/jwks"})); err == nil {
+		t.Error("a plain http jwks_url off loopback was taken")
+	}
 }

@@ -169,7 +169,7 @@ func (u *Upstream) Handler() http.Handler {
 			u.ResponseHeaders.apply(resp.Header)
 			return nil
 		},
-		BufferPool:   &buffers,
+		BufferPool: &buffers,
 	}
 	if u.GRPC == nil {
 		return proxy

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -61,5 +62,22 @@ func TestClientIP(t *testing.T) {
 	}
 	if _, err := ParseProxies([]string{"10.0.0.0/33"}); err == nil {
 		t.Error("a bad range parsed")
+	}
+}
+
+// BenchmarkTake is the cost a rate limit adds to a request, over 1,000
+// client addresses.
+func BenchmarkTake(b *testing.B) {
+	l := New(Settings{Requests: 1 << 30, Per: time.Second})
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("198.51.%d.%d", i/256, i%256)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		l.Take(keys[i%len(keys)], now)
+		i++
 	}
 }
