@@ -53,3 +53,21 @@ users { kind: "builtin", routes: ["/users"] }
 	}
 	b.stop(t)
 }
+
+// TestRefusesAnOpenAdminWithoutToken: an admin address off loopback
+// without admin_token stops the composer before it listens anywhere (the
+// address is a documentation one, never bound).
+func TestRefusesAnOpenAdminWithoutToken(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "composer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "platform.tsk")
+	writePlatform(t, file, fmt.Sprintf("[composer]\nlisten: \"127.0.0.1:0\"\nadmin: \"192.0.2.1:9090\"\ndata_dir: %q\n", filepath.Join(dir, "data")))
+	out, err := exec.Command(bin, "-f", file).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `platform.tsk:3:8: admin "192.0.2.1:9090" is not a loopback address`) ||
+		!strings.Contains(string(out), "admin_token") {
+		t.Errorf("the composer with an open admin and no token: %v\n%s", err, out)
+	}
+}
