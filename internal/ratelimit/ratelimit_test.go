@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -80,4 +81,26 @@ func BenchmarkTake(b *testing.B) {
 		l.Take(keys[i%len(keys)], now)
 		i++
 	}
+}
+
+// FuzzClientIP: whatever X-Forwarded-For a client sends through a trusted
+// proxy, ClientIP answers an address, never a trusted proxy's unless the
+// chain is all proxies or malformed, and no panic.
+func FuzzClientIP(f *testing.F) {
+	trusted, _ := ParseProxies([]string{"127.0.0.1", "10.0.0.0/8"})
+	for _, s := range []string{"198.51.100.1", "1.2.3.4, 10.0.0.1", " , ,", "::1, 2001:db8::2", "[::1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "127.0.0.1:4000"
+		r.Header.Set("X-Forwarded-For", xff)
+		got := trusted.ClientIP(r)
+		if got == "" {
+			t.Fatalf("%q: no address", xff)
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("%q: %q is not an address", xff, got)
+		}
+	})
 }
