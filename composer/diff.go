@@ -151,7 +151,15 @@ func Diff(cur, next *Resolved) Actions {
 // (cur empty) next is returned as it is. What the file asked for is kept
 // in restartWanted, for Diff to report.
 func Carry(cur, next *Resolved) *Resolved {
-	if cur == nil || cur.Services == nil || next.restartWanted != nil {
+	if cur == nil || cur.Services == nil {
+		return next
+	}
+	// The registered instances are the running platform's, not the file's
+	// (unless next is the registry's own change).
+	if !next.registered {
+		next = next.WithRegistered(cur.RegisteredURLs())
+	}
+	if next.restartWanted != nil {
 		return next
 	}
 	if encodeEqual(cur.Composer, next.Composer) && encodeEqual(cur.Bus, next.Bus) {

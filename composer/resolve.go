@@ -3,6 +3,7 @@ package composer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -52,6 +53,9 @@ type Resolved struct {
 	restartWanted *restartSettings
 	// Auth are the [auth] policies by name.
 	Auth map[string]auth.Settings `json:"auth,omitempty"`
+	// registered is set by WithRegistered: the registered instances are
+	// this platform's own, for Carry to keep.
+	registered bool
 }
 
 // ComposerSettings are the settings that take effect at start: a reload
@@ -117,15 +121,19 @@ type BusSASL struct {
 
 // ResolvedService is one service with its effective settings.
 type ResolvedService struct {
-	Kind        string        `json:"kind"`
-	Routes      []string      `json:"routes"`
-	Calls       []string      `json:"calls"`
-	Publishes   []string      `json:"publishes"` // the event types it may publish
-	DependsOn   Dependencies  `json:"depends_on"`
-	Instances   []string      `json:"instances"` // http: the URLs
-	Weights     []int         `json:"weights"`   // http: the instances' weights (nil: all 1)
-	HashOn      string        `json:"hash_on"`   // consistent_hash: what the key is
-	Protocol    string        `json:"protocol"`  // http | h2c | grpc
+	Kind      string       `json:"kind"`
+	Routes    []string     `json:"routes"`
+	Calls     []string     `json:"calls"`
+	Publishes []string     `json:"publishes"` // the event types it may publish
+	DependsOn Dependencies `json:"depends_on"`
+	Instances []string     `json:"instances"` // http: the URLs, the file's and the registered ones
+	// Discovery is "file" or "registry"; Registered are the URLs among
+	// Instances that registered at run time (passing), not the file's.
+	Discovery   string        `json:"discovery,omitempty"`
+	Registered  []string      `json:"registered,omitempty"`
+	Weights     []int         `json:"weights"`  // http: the instances' weights (nil: all 1)
+	HashOn      string        `json:"hash_on"`  // consistent_hash: what the key is
+	Protocol    string        `json:"protocol"` // http | h2c | grpc
 	Balancer    string        `json:"load_balancer"`
 	Timeout     time.Duration `json:"timeout"`
 	Retries     int           `json:"retries"`
@@ -363,6 +371,9 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		switch s.Kind {
 		case "http":
 			rs.Instances, rs.Weights = s.Instances.URLs, s.Instances.Weights
+			if s.Discovery == "registry" {
+				rs.Discovery = "registry"
+			}
 			rs.Health = resolveHealth(p, root, name)
 		case "process":
 			if len(s.Routes) > 0 || s.HealthEndpoint != "" {
@@ -651,6 +662,65 @@ func SplitRoute(route string) (host, path string) {
 		return strings.ToLower(route), ""
 	}
 	return strings.ToLower(host), "/" + rest
+}
+
+// WithRegistered returns r with the registered instances of its registry
+// services (by service, their URLs) in place of those it had: the file's
+// instances, then the registered ones, weight 1. r is not changed.
+func (r *Resolved) WithRegistered(registered map[string][]string) *Resolved {
+	same := true
+	for name, s := range r.Services {
+		same = same && (s.Discovery != "registry" || slices.Equal(registered[name], s.Registered))
+	}
+	if same {
+		return r
+	}
+	out := *r
+	out.registered = true
+	out.Services = maps.Clone(r.Services)
+	for name, s := range r.Services {
+		if s.Discovery != "registry" {
+			continue
+		}
+		want := registered[name]
+		if slices.Equal(want, s.Registered) {
+			continue
+		}
+		c := *s
+		c.Instances, c.Weights, c.Registered = nil, nil, nil
+		for i, u := range s.Instances {
+			if slices.Contains(s.Registered, u) {
+				continue
+			}
+			c.Instances = append(c.Instances, u)
+			if s.Weights != nil {
+				c.Weights = append(c.Weights, s.Weights[i])
+			}
+		}
+		for _, u := range want {
+			if slices.Contains(c.Instances, u) {
+				continue // the file has it already
+			}
+			c.Instances = append(c.Instances, u)
+			c.Registered = append(c.Registered, u)
+			if c.Weights != nil {
+				c.Weights = append(c.Weights, 1)
+			}
+		}
+		out.Services[name] = &c
+	}
+	return &out
+}
+
+// RegisteredURLs are the registered instances of r's registry services.
+func (r *Resolved) RegisteredURLs() map[string][]string {
+	out := map[string][]string{}
+	for name, s := range r.Services {
+		if len(s.Registered) > 0 {
+			out[name] = s.Registered
+		}
+	}
+	return out
 }
 
 // lowerAll is names in lower case.

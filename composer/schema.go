@@ -178,15 +178,19 @@ type Certificate struct {
 
 // Service is one block of [services].
 type Service struct {
-	Kind           string            `tsk:"kind,required"` // builtin | http | process
-	Routes         []string          `tsk:"routes"`
-	HealthEndpoint string            `tsk:"health_endpoint"`
-	Calls          []string          `tsk:"calls"`
-	Publishes      []string          `tsk:"publishes"` // the event types a process may publish at COMPOSER_EVENTS_URL
-	DependsOn      Dependencies      `tsk:"depends_on"`
-	Instances      Instances         `tsk:"instances"`
-	LoadBalancer   string            `tsk:"load_balancer"`
-	HashOn         string            `tsk:"hash_on"`  // consistent_hash: header:NAME, cookie:NAME or client_ip
+	Kind           string       `tsk:"kind,required"` // builtin | http | process
+	Routes         []string     `tsk:"routes"`
+	HealthEndpoint string       `tsk:"health_endpoint"`
+	Calls          []string     `tsk:"calls"`
+	Publishes      []string     `tsk:"publishes"` // the event types a process may publish at COMPOSER_EVENTS_URL
+	DependsOn      Dependencies `tsk:"depends_on"`
+	Instances      Instances    `tsk:"instances"`
+	LoadBalancer   string       `tsk:"load_balancer"`
+	HashOn         string       `tsk:"hash_on"` // consistent_hash: header:NAME, cookie:NAME or client_ip
+	// Discovery is where an http service's instances come from: "file"
+	// (the default: instances) or "registry" (also the instances that
+	// register at run time, Consul's API on the admin address).
+	Discovery      string            `tsk:"discovery"`
 	Protocol       string            `tsk:"protocol"` // http (default) | h2c | grpc: how the instances are spoken to
 	Timeout        time.Duration     `tsk:"timeout"`
 	Retries        int               `tsk:"retries"`

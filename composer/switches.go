@@ -49,7 +49,7 @@ var kindKeys = map[string][]string{
 	"command": {"process"}, "shell": {"process"}, "dir": {"process"}, "env": {"process"}, "port": {"process"},
 	"restart": {"process"}, "max_restarts": {"process"}, "restart_backoff": {"process"}, "stop_signal": {"process"},
 	"stop_timeout": {"process"}, "publishes": {"process"},
-	"path_rewrite": {"http", "process"}, "response_headers": {"http", "process"},
+	"path_rewrite": {"http", "process"}, "discovery": {"http"}, "response_headers": {"http", "process"},
 	// timeout, retries and the other retry keys apply to every kind: for a
 	// builtin, to the calls other services make to it (orders -> users).
 }

@@ -70,7 +70,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 		case "http":
 			if s.Instances.Count > 0 {
 				v.at(src.Key("instances"), "an http service's instances are URLs: [\"http://127.0.0.1:7001\", ...]; a number of copies is for a process")
-			} else if len(s.Instances.URLs) == 0 {
+			} else if len(s.Instances.URLs) == 0 && s.Discovery != "registry" {
 				v.at(src, "an http service needs instances: [\"http://127.0.0.1:7001\", ...]")
 			}
 			for i, inst := range s.Instances.URLs {
@@ -84,6 +84,9 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			v.hashOn(src, s)
 			if s.Protocol != "" {
 				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
+			}
+			if s.Discovery != "" {
+				v.oneOf(src.Key("discovery"), s.Discovery, []string{"file", "registry"})
 			}
 		case "process":
 			if len(s.Command) == 0 {

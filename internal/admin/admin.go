@@ -35,6 +35,7 @@ import (
 //	POST /v1/reload            reload now; answers the result
 //	GET  /metrics              Prometheus metrics (unless enable_metrics: false)
 //	GET  /dashboard/           the live dashboard (GET /v1/dashboard/stream: its server-sent snapshots)
+//	PUT  /v1/agent/service/register, GET /v1/health/service/{name}, ...   the registry, Consul's API (registry.Handler)
 //	GET  /debug/pprof/         Go's profiler (loopback clients only)
 //	GET  /dashboard/login      the dashboard's login, with a token (POST: the form)
 func Handler(r Platform, token string) http.Handler {
@@ -159,6 +160,11 @@ func Handler(r Platform, token string) http.Handler {
 		mux.Handle("GET /metrics", m)
 	}
 	dashboard(mux, r)
+	if reg := r.Registry(); reg != nil {
+		for _, prefix := range []string{"/v1/agent/", "/v1/health/", "/v1/catalog/"} {
+			mux.Handle(prefix, reg)
+		}
+	}
 	// Go's profiler, for people who want to see where the time goes, on
 	// loopback only (guard).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

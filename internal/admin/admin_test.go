@@ -56,6 +56,7 @@ func (f *fake) Reload() Reload           { return f.reload }
 func (f *fake) Counts() map[string]int64 { return nil }
 func (f *fake) Metrics() http.Handler    { return nil }
 func (f *fake) Done() <-chan struct{}    { return f.done }
+func (f *fake) Registry() http.Handler   { return nil }
 func (f *fake) Mesh() []MeshPair {
 	return []MeshPair{{Caller: "a", Target: "b", Address: "127.0.0.1:1"}}
 }

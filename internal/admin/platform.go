@@ -49,6 +49,9 @@ type Platform interface {
 	Done() <-chan struct{}
 	// Mesh lists the calls of process services through the composer.
 	Mesh() []MeshPair
+	// Registry serves the registry's Consul-shaped API (/v1/agent/,
+	// /v1/health/, /v1/catalog/); nil: none.
+	Registry() http.Handler
 }
 
 // MeshPair is one declared call through the mesh: its upstream address

@@ -136,7 +136,7 @@ func TestRefusals(t *testing.T) {
 		{consul.AgentServiceRegistration{Name: "biling", Port: 1}, `unknown service "biling": instances register under billing, search`},
 		{consul.AgentServiceRegistration{Name: "billing"}, "port 0 is not 1 to 65535"},
 		{consul.AgentServiceRegistration{Name: "billing", Port: 1, Check: &consul.AgentServiceCheck{TTL: "soon"}}, `TTL "soon" is not a duration`},
-		{consul.AgentServiceRegistration{Name: "billing", Port: 1, Check: &consul.AgentServiceCheck{HTTP: "http://127.0.0.1:1/health"}}, "needs Interval"},
+		{consul.AgentServiceRegistration{Name: "billing", Port: 1, Check: &consul.AgentServiceCheck{HTTP: "http://127.0.0.1:1/health", Interval: "1s"}}, "register a TTL check"},
 		{consul.AgentServiceRegistration{Name: "billing", Port: 1, Check: &consul.AgentServiceCheck{Notes: "x"}}, "TTL, HTTP, GRPC or TCP"},
 	} {
 		err := c.Agent().ServiceRegister(&tc.reg)

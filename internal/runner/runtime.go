@@ -38,6 +38,7 @@ import (
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/metrics"
 	"github.com/tuskcompose/composer/internal/ratelimit"
+	"github.com/tuskcompose/composer/internal/registry"
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
@@ -109,6 +110,8 @@ type Runner struct {
 	// calls (orders -> users) to their pairs' listeners, by
 	// caller->target; guarded by meshMu, closed by Stop.
 	meshConns map[string]*grpc.ClientConn
+	// registry is the instances that register at run time (registry.go).
+	registry *registry.Registry
 	// ownGRPC is the composer's own gRPC services (grpcown.go), served
 	// on the gateway's port; stopping is closed when Stop begins (it ends
 	// their Watch streams).
@@ -357,6 +360,10 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		r.metrics = metrics.New()
 		r.metrics.Registry.MustRegister(stateCollector{r})
 	}
+	if err := r.openRegistry(); err != nil {
+		return fail(fmt.Errorf("the registry: %w", err))
+	}
+	model = model.WithRegistered(r.registeredURLs(model))
 	acts := composer.Diff(nil, model)
 	groups, err := r.prepareProcesses(model, nil, acts)
 	if err != nil {
@@ -458,6 +465,11 @@ func (r *Runner) Start() {
 		events.Relay(r.ctx, r.store, relayed, r.wake, 250*time.Millisecond)
 	}()
 	r.startProcesses(r.gen())
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.watchRegistry()
+	}()
 	if r.kafka != nil {
 		r.claimNode()
 		r.bg.Add(1)
@@ -589,20 +601,10 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 			r.log.Warn("reload: these changes take effect at the next start; the running platform keeps its own", "changes", restart)
 		}
 		if swap {
-			model := composer.Carry(cur.model, next)
-			groups, err := r.prepareProcesses(model, cur, acts)
-			if err != nil {
+			if err := r.swap(composer.Carry(cur.model, next), doc.Files, cur, acts); err != nil {
 				res.OK, res.Actions = false, composer.Actions{}
 				res.Diagnostics = []string{fmt.Sprintf("%s: %v", r.path, err)}
 			} else {
-				g := r.build(model, doc.Files, cur, acts, groups)
-				r.current.Store(g)
-				cur.release() // the runner's own reference: it drains from now on
-				r.retire(cur, g)
-				r.startProcesses(g)
-				if r.kafka != nil && acts.Of(composer.KindConsumer, "store") == composer.Replace {
-					r.project(model)
-				}
 				res.Changed = true
 			}
 		}
@@ -633,6 +635,24 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 		r.log.Error("reload failed; the running platform is unchanged", "diagnostics", res.Diagnostics)
 	}
 	return res, true
+}
+
+// swap builds the generation of model by the plan acts, makes it the
+// current one and retires cur. Called with reloadMu held.
+func (r *Runner) swap(model *composer.Resolved, files []string, cur *generation, acts composer.Actions) error {
+	groups, err := r.prepareProcesses(model, cur, acts)
+	if err != nil {
+		return err
+	}
+	g := r.build(model, files, cur, acts, groups)
+	r.current.Store(g)
+	cur.release() // the runner's own reference: it drains from now on
+	r.retire(cur, g)
+	r.startProcesses(g)
+	if r.kafka != nil && acts.Of(composer.KindConsumer, "store") == composer.Replace {
+		r.project(model)
+	}
+	return nil
 }
 
 // Status returns what /v1/status reports.

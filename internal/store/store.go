@@ -50,9 +50,10 @@ var (
 	bucketOutbox   = []byte("outbox")   // seq -> event json
 	bucketEvents   = []byte("events")   // seq -> event json
 	bucketEventIDs = []byte("event_ids")
-	bucketIndexes  = []byte("indexes") // name -> (key -> id)
-	bucketOffsets  = []byte("offsets") // consumer -> last handled seq
-	bucketMeta     = []byte("meta")    // the store's own settings
+	bucketIndexes  = []byte("indexes")  // name -> (key -> id)
+	bucketOffsets  = []byte("offsets")  // consumer -> last handled seq
+	bucketMeta     = []byte("meta")     // the store's own settings
+	bucketRegistry = []byte("registry") // instance id -> registered instance json
 )
 
 // Store is an open database. It is safe for concurrent use.
@@ -124,7 +125,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open the store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes, bucketOffsets, bucketMeta} {
+		for _, b := range [][]byte{bucketEntities, bucketOutbox, bucketEvents, bucketEventIDs, bucketIndexes, bucketOffsets, bucketMeta, bucketRegistry} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -505,6 +506,25 @@ func (s *Store) Offset(consumer string) (uint64, error) {
 func (s *Store) SetOffset(consumer string, seq uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOffsets).Put([]byte(consumer), keyOf(seq))
+	})
+}
+
+// PutRegistration keeps an instance that registered at run time, as
+// JSON, by its id; nil data removes it.
+func (s *Store) PutRegistration(id string, data []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRegistry)
+		if data == nil {
+			return b.Delete([]byte(id))
+		}
+		return b.Put([]byte(id), data)
+	})
+}
+
+// Registrations calls fn with every kept registration.
+func (s *Store) Registrations(fn func(id string, data []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRegistry).ForEach(func(k, v []byte) error { return fn(string(k), v) })
 	})
 }
 

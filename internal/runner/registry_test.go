@@ -1,0 +1,103 @@
+package runner
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+)
+
+// TestRegistryInstances: an instance registers with the real Consul
+// client at the admin address and is served through the gateway; without
+// heartbeats it leaves the balancer once its TTL passes; it comes back by
+// registering again, is gone when deregistered, and its registration
+// survives a reload of the file and a restart (where it must beat again).
+func TestRegistryInstances(t *testing.T) {
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "billed") }))
+	t.Cleanup(inst.Close)
+	host, portText, _ := net.SplitHostPort(inst.Listener.Addr().String())
+	port, _ := strconv.Atoi(portText)
+	extra := `
+[services]
+billing { kind: "http", discovery: "registry", routes: ["/billing/*path"] }
+`
+	p := startPlatform(t, extra)
+	client := func(r *running) *consul.Client {
+		cfg := consul.DefaultConfig()
+		cfg.Address = r.r.AdminAddr()
+		c, err := consul.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := client(p)
+	gw := func() string { return "http://" + p.r.GatewayAddr() + "/billing/1" }
+	served := func() bool { status, body := call(t, "GET", gw(), ""); return status == 200 && body == "billed" }
+	register := func() {
+		t.Helper()
+		if err := c.Agent().ServiceRegister(&consul.AgentServiceRegistration{ID: "billing-1", Name: "billing", Address: host, Port: port,
+			Check: &consul.AgentServiceCheck{TTL: "2s", Status: "passing"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status, _ := call(t, "GET", gw(), ""); status != 503 {
+		t.Fatalf("before any registration: %d", status)
+	}
+	if err := c.Agent().ServiceRegister(&consul.AgentServiceRegistration{Name: "biling", Port: port}); err == nil {
+		t.Error("a registration under an unknown name was taken")
+	}
+	register()
+	eventually(t, "the registered instance served", served)
+
+	// A reload of the file keeps it.
+	p.rewrite(t, extra+"audit { kind: \"http\", instances: [\"http://127.0.0.1:1\"] }\n")
+	if res := p.r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	for _, a := range p.r.Status().LastReload.Actions {
+		if a.Kind == "instance" && a.Action == "remove" {
+			t.Errorf("the reload removed a registered instance: %v", a)
+		}
+	}
+	if !served() {
+		t.Error("the registered instance is not served after a reload")
+	}
+
+	// No heartbeat: out once the TTL (2 s) and the reaping (1 s) pass.
+	eventuallyWithin(t, 6*time.Second, "the silent instance out of the balancer", func() bool {
+		status, _ := call(t, "GET", gw(), "")
+		return status == 503
+	})
+	register()
+	eventually(t, "served again after registering again", served)
+	if err := c.Agent().PassTTL("service:billing-1", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart: the registration is read back, critical until it beats.
+	file := p.file
+	ctx := t.Context()
+	p.r.Stop(ctx)
+	r2 := startFile(t, file)
+	p2 := &running{r: r2, file: file, dir: p.dir}
+	p = p2
+	if status, _ := call(t, "GET", gw(), ""); status != 503 {
+		t.Errorf("after a restart, before a heartbeat: %d", status)
+	}
+	c = client(p2)
+	if err := c.Agent().PassTTL("service:billing-1", "back"); err != nil {
+		t.Fatalf("a heartbeat after the restart: %v", err)
+	}
+	eventually(t, "served after the restart's first heartbeat", served)
+
+	if err := c.Agent().ServiceDeregister("billing-1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gone once deregistered", func() bool { status, _ := call(t, "GET", gw(), ""); return status == 503 })
+}
