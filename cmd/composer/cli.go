@@ -29,6 +29,8 @@ const usage = `usage: composer [run] [-f FILE]    run the platform (default ./pl
                                      what reloading FILE would do in the running platform
        composer ps [-f FILE] [--admin ADDR]
                                      the services of the running platform: state, pid, restarts, health, uptime
+       composer registry list|register|deregister ...
+                                     the instances registered at run time (composer registry -h)
        composer graph [-f FILE] [--format mermaid|dot]
                                      the platform drawn: services, routes, calls, dependencies, event routes
        composer events publish|tail|replay ...
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ps(args[1:], stdout, stderr)
 	case "graph":
 		return graph(args[1:], stdout, stderr)
+	case "registry":
+		return registryCommand(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "composer: unknown command %q\n\n%s", args[0], usage)
 	return 2

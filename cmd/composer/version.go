@@ -49,6 +49,7 @@ var commands = []struct {
 	{"plan", "-f --admin --format"},
 	{"ps", "-f --admin"},
 	{"graph", "-f --format"},
+	{"registry", "-f --admin --service --address --port --id --ttl --tag"},
 	{"events", "-f --admin --subject --from-beginning --route --from"},
 	{"version", ""},
 	{"completion", ""},

@@ -112,6 +112,15 @@ type Instance struct {
 	// of the balancer; Ejections counts the times it did.
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
 	Ejections    int        `json:"ejections,omitempty"`
+	// Origin is "file" (the platform file's instances) or "registry"
+	// (registered at run time; then its id, tags, version (its meta
+	// "version"), registry state and last heartbeat).
+	Origin        string     `json:"origin,omitempty"`
+	ID            string     `json:"id,omitempty"`
+	Tags          []string   `json:"tags,omitempty"`
+	Version       string     `json:"version,omitempty"`
+	State         string     `json:"state,omitempty"`
+	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
 }
 
 // Process is one instance of a process service, as `composer ps` shows it.

@@ -54,6 +54,7 @@ const maxBody = 64 << 10
 //	PUT /v1/agent/check/update/{id}           {"Status": ..., "Output": ...}
 //	GET /v1/health/service/{name}             ?passing, blocking with ?index= and ?wait=
 //	GET /v1/catalog/services                  blocking too
+//	GET /v1/registry                          every registered instance, its checks and states (the composer's own)
 //
 // The caller mounts it on the admin address (behind its token).
 func (r *Registry) Handler() http.Handler {
@@ -109,6 +110,14 @@ func (r *Registry) Handler() http.Handler {
 			out = append(out, entryOf(in))
 		}
 		answer(w, index, out)
+	})
+	mux.HandleFunc("GET /v1/registry", func(w http.ResponseWriter, _ *http.Request) {
+		all := r.All()
+		if all == nil {
+			all = []Instance{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(all)
 	})
 	mux.HandleFunc("GET /v1/catalog/services", func(w http.ResponseWriter, req *http.Request) {
 		if !r.block(w, req) {

@@ -18,6 +18,7 @@ import (
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
 	"github.com/tuskcompose/composer/internal/metrics"
+	"github.com/tuskcompose/composer/internal/registry"
 	"github.com/tuskcompose/composer/internal/supervisor"
 )
 
@@ -136,11 +137,13 @@ var (
 		"Restarts of a process service's instance.", []string{"service", "instance"}, nil)
 	descProcessUp = prometheus.NewDesc("composer_process_up",
 		"1 while a process service's instance runs.", []string{"service", "instance"}, nil)
+	descRegistered = prometheus.NewDesc("composer_registry_instances",
+		"Instances registered at run time, by service and state (passing, warning, critical).", []string{"service", "state"}, nil)
 )
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBreakerState, descBreakerTransitions, descBreakerRejected, descInstanceHealthy, descInstanceEjected,
-		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp} {
+		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp, descRegistered} {
 		ch <- d
 	}
 }
@@ -181,6 +184,20 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		for group, lag := range c.r.kafka.Lags() {
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), group)
 		}
+	}
+	counts := map[[2]string]int{}
+	for name, s := range g.model.Services {
+		if s.Discovery == "registry" {
+			for _, st := range []string{registry.Passing, registry.Warning, registry.Critical} {
+				counts[[2]string{name, st}] += 0
+			}
+		}
+	}
+	for _, in := range c.r.registry.All() {
+		counts[[2]string{in.Service, in.Status()}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(descRegistered, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	for _, name := range sortedKeys(g.processes) {
 		for _, p := range g.processes[name].procs {

@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/admin"
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/registry"
 	"github.com/tuskcompose/composer/internal/store"
 )
 
@@ -30,6 +32,10 @@ func (r *Runner) Model() *composer.Resolved { return r.gen().model }
 func (r *Runner) Services() []admin.Service {
 	g := r.gen()
 	out := []admin.Service{}
+	registered := map[string]registry.Instance{} // by URL
+	for _, in := range r.registry.All() {
+		registered[in.Service+" "+in.URL()] = in
+	}
 	for _, name := range sortedKeys(g.model.Services) {
 		s := g.model.Services[name]
 		svc := admin.Service{Name: name, Kind: s.Kind, Routes: s.Routes}
@@ -38,6 +44,18 @@ func (r *Runner) Services() []admin.Service {
 				v := admin.Instance{Address: in.Address, Health: in.Health().String(), InFlight: in.InFlight(), Ejections: in.Ejections()}
 				if until := in.EjectedUntil(); !until.IsZero() {
 					v.EjectedUntil = &until
+				}
+				if s.Kind == "http" {
+					v.Origin = "file"
+					if reg, ok := registered[name+" "+in.Address]; ok && slices.Contains(s.Registered, in.Address) {
+						v.Origin, v.ID, v.Tags, v.Version, v.State = "registry", reg.ID, reg.Tags, reg.Meta["version"], reg.Status()
+						for _, c := range reg.Checks {
+							if c.Kind == "ttl" && (v.LastHeartbeat == nil || c.Updated.After(*v.LastHeartbeat)) {
+								beat := c.Updated
+								v.LastHeartbeat = &beat
+							}
+						}
+					}
 				}
 				svc.Instances = append(svc.Instances, v)
 			}
