@@ -61,7 +61,10 @@ path: "/"
 	}
 	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
 
-	served := func() bool { status, body := httpDo(t, "GET", b.gateway+"/quotes", ""); return status == 200 && body == "a quote" }
+	served := func() bool {
+		status, body := httpDo(t, "GET", b.gateway+"/quotes", "")
+		return status == 200 && body == "a quote"
+	}
 	waitFor(t, "the self-registered service served", served)
 	list := func() string {
 		out, _ := exec.Command(bin, "registry", "list", "--admin", admin).CombinedOutput()
