@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-grpc bench-builds fuzz lint proto soak
+.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-builds fuzz lint proto soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk 
 
 bench-grpc: ## gRPC unary calls through the composer, a bare h2c ReverseProxy and nginx grpc_pass (needs nginx, protobuf-compiler)
 	./scripts/bench-grpc.sh
+
+bench-registry: ## 1,000 instances registering and beating each second: time to route, composer CPU per heartbeat
+	./scripts/bench-registry.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
 	./scripts/bench-builds.sh
