@@ -256,9 +256,9 @@ func (r *Registry) UpdateCheck(checkID, status, output string) error {
 		}
 		if was != status {
 			r.change(in.ID)
-		} else if r.Saved != nil {
-			r.Saved(in.ID, in) // the deadline moved: kept, without waking the watchers
 		}
+		// A heartbeat that changes nothing is not saved: after a restart
+		// a ttl instance must beat again anyway.
 	}
 	return nil
 }
