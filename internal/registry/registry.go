@@ -41,6 +41,9 @@ type Instance struct {
 	Checks  []*Check          `json:"checks,omitempty"`
 	// Registered is when it (last) registered.
 	Registered time.Time `json:"registered"`
+	// Stamp is when it last changed or beat: of two copies (from two
+	// composers), the later stamp wins.
+	Stamp time.Time `json:"stamp"`
 }
 
 // Check is one of an instance's checks.
@@ -108,9 +111,13 @@ type Registry struct {
 	// use; read at each registration).
 	Known func() []string
 	// Saved is told of every change to an instance (nil: deleted), for
-	// the store; may be nil.
-	Saved func(id string, in *Instance)
-	now   func() time.Time
+	// the store; Replicated of every change and every heartbeat, for the
+	// other composers (not of what Apply brings from them). Either may be
+	// nil. Both are called with the registry's lock held: they must not
+	// call back into it.
+	Saved      func(id string, in *Instance)
+	Replicated func(id string, in *Instance, stamp time.Time)
+	now        func() time.Time
 
 	mu        sync.Mutex
 	instances map[string]*Instance
@@ -128,9 +135,21 @@ func New() *Registry {
 // change bumps the index and wakes the blocking queries. Called with mu
 // held.
 func (r *Registry) change(id string) {
+	r.changed0(id)
+	if r.Replicated != nil {
+		r.Replicated(id, r.instances[id], r.now())
+	}
+}
+
+// changed0 is change without the replication (a change that came from
+// another composer). Called with mu held.
+func (r *Registry) changed0(id string) {
 	r.index++
 	close(r.changed)
 	r.changed = make(chan struct{})
+	if in := r.instances[id]; in != nil {
+		in.Stamp = r.now()
+	}
 	if r.Saved != nil {
 		r.Saved(id, r.instances[id])
 	}
@@ -256,9 +275,13 @@ func (r *Registry) UpdateCheck(checkID, status, output string) error {
 		}
 		if was != status {
 			r.change(in.ID)
+		} else if r.Replicated != nil {
+			// A heartbeat that changes nothing is not saved (after a
+			// restart a ttl instance must beat again anyway), but the
+			// other composers take its new deadline.
+			in.Stamp = now
+			r.Replicated(in.ID, in, now)
 		}
-		// A heartbeat that changes nothing is not saved: after a restart
-		// a ttl instance must beat again anyway.
 	}
 	return nil
 }
@@ -307,6 +330,42 @@ func (r *Registry) Restore(in *Instance) {
 		r.checks[c.ID] = in
 	}
 	r.index++
+}
+
+// Apply takes an instance as another composer has it (nil: removed
+// there, at stamp): kept when it is newer than the copy here, saved, not
+// replicated again.
+func (r *Registry) Apply(id string, in *Instance, stamp time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	local := r.instances[id]
+	if local != nil && !stamp.After(local.Stamp) {
+		return // this copy is as new or newer
+	}
+	if local != nil {
+		for _, c := range local.Checks {
+			delete(r.checks, c.ID)
+		}
+		delete(r.instances, id)
+	}
+	if in != nil {
+		if !slices.Contains(r.known(), in.Service) {
+			return // a service this platform does not have as a registry service
+		}
+		in.Stamp = stamp
+		r.instances[id] = in
+		for _, c := range in.Checks {
+			r.checks[c.ID] = in
+		}
+	} else if local == nil {
+		return
+	}
+	r.index++
+	close(r.changed)
+	r.changed = make(chan struct{})
+	if r.Saved != nil {
+		r.Saved(id, r.instances[id])
+	}
 }
 
 // Service is a service's instances, in id order, each a copy; passing

@@ -1,10 +1,13 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/registry"
@@ -37,6 +40,10 @@ func (r *Runner) openRegistry() error {
 		r.registry.Restore(&in)
 		return nil
 	})
+	if r.kafka != nil {
+		r.regPending, r.regWake = map[string]registryRecord{}, make(chan struct{}, 1)
+		r.registry.Replicated = r.queueRecord
+	}
 	r.registry.Saved = func(id string, in *registry.Instance) {
 		var data []byte
 		if in != nil {
@@ -105,4 +112,148 @@ func (r *Runner) syncRegistry() {
 		return
 	}
 	r.log.Info("registry change applied", "generation", r.gen().number, "actions", len(acts.Changes()))
+}
+
+// registryRecord is one registry change waiting to be written to Kafka.
+type registryRecord struct {
+	value []byte // nil: a tombstone
+	stamp time.Time
+}
+
+// registryTopic is the compacted topic the composers of one platform
+// share their registries on.
+func registryTopic(model *composer.Resolved) string { return model.Bus.Group + ".registry" }
+
+// replicateRegistry (bus: "kafka") shares the registry with the other
+// composers of the platform: every change and heartbeat here is written,
+// keyed by the instance's id, to the compacted topic <name>.registry, and
+// every record there from another composer is applied (the later stamp
+// wins), so that an instance registered with one composer is balanced by
+// all of them and a heartbeat refreshes its TTL everywhere. It returns
+// when the runner stops.
+func (r *Runner) replicateRegistry() {
+	topic := registryTopic(r.gen().model)
+	origin, err := r.store.InstanceID()
+	if err != nil {
+		r.log.Error("the registry is not shared: no instance id", "err", err)
+		return
+	}
+	for r.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+		err = r.kafka.EnsureCompacted(ctx, topic)
+		cancel()
+		if err == nil {
+			break
+		}
+		r.log.Warn("the registry's topic is not there yet", "topic", topic, "err", err)
+		sleepCtx(r.ctx, time.Second)
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.writeRegistry(topic, origin)
+	}()
+	for r.ctx.Err() == nil {
+		err := r.kafka.ReadRecords(r.ctx, topic, func(m kafka.Message) error {
+			var from, stampText string
+			for _, h := range m.Headers {
+				switch h.Key {
+				case "origin":
+					from = string(h.Value)
+				case "stamp":
+					stampText = string(h.Value)
+				}
+			}
+			if from == origin {
+				return nil // this composer's own
+			}
+			stamp, err := time.Parse(time.RFC3339Nano, stampText)
+			if err != nil {
+				r.log.Warn("a registry record without a stamp is skipped", "key", string(m.Key))
+				return nil
+			}
+			if m.Value == nil {
+				r.registry.Apply(string(m.Key), nil, stamp)
+				return nil
+			}
+			var in registry.Instance
+			if err := json.Unmarshal(m.Value, &in); err != nil {
+				r.log.Warn("a registry record does not read", "key", string(m.Key), "err", err)
+				return nil
+			}
+			r.registry.Apply(string(m.Key), &in, stamp)
+			return nil
+		})
+		if r.ctx.Err() == nil {
+			r.log.Warn("reading the registry's topic", "topic", topic, "err", err)
+			sleepCtx(r.ctx, time.Second)
+		}
+	}
+}
+
+// queueRecord keeps the newest change of an instance for writeRegistry.
+// Called with the registry's lock held (Registry.Replicated): it only
+// encodes and queues.
+func (r *Runner) queueRecord(id string, in *registry.Instance, stamp time.Time) {
+	rec := registryRecord{stamp: stamp}
+	if in != nil {
+		rec.value, _ = json.Marshal(in)
+	}
+	r.regMu.Lock()
+	r.regPending[id] = rec
+	r.regMu.Unlock()
+	select {
+	case r.regWake <- struct{}{}:
+	default:
+	}
+}
+
+// writeRegistry writes the queued changes, the newest of each instance,
+// until the runner stops; a write that fails is tried again a second
+// later with what has queued since.
+func (r *Runner) writeRegistry(topic, origin string) {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-r.regWake:
+		}
+		r.regMu.Lock()
+		pending := r.regPending
+		r.regPending = map[string]registryRecord{}
+		r.regMu.Unlock()
+		msgs := make([]kafka.Message, 0, len(pending))
+		for id, rec := range pending {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(id), Value: rec.value,
+				Headers: []kafka.Header{{Key: "origin", Value: []byte(origin)}, {Key: "stamp", Value: []byte(rec.stamp.Format(time.RFC3339Nano))}}})
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+		err := r.kafka.WriteRecords(ctx, msgs...)
+		cancel()
+		if err != nil && r.ctx.Err() == nil {
+			r.log.Warn("the registry's changes are not written yet", "topic", topic, "err", err)
+			r.regMu.Lock()
+			for id, rec := range pending {
+				if newer, ok := r.regPending[id]; !ok || newer.stamp.Before(rec.stamp) {
+					r.regPending[id] = rec
+				}
+			}
+			r.regMu.Unlock()
+			sleepCtx(r.ctx, time.Second)
+			select {
+			case r.regWake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -101,3 +101,54 @@ billing { kind: "http", discovery: "registry", routes: ["/billing/*path"] }
 	}
 	eventually(t, "gone once deregistered", func() bool { status, _ := call(t, "GET", gw(), ""); return status == 503 })
 }
+
+// TestRegistryAcrossComposers: two composers on one Kafka cluster; an
+// instance that registers with the first is served through the second,
+// its heartbeats to the first keep it there past its TTL, and its
+// deregistration with the first removes it from the second.
+func TestRegistryAcrossComposers(t *testing.T) {
+	c := kafkaCluster(t)
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "billed") }))
+	t.Cleanup(inst.Close)
+	host, portText, _ := net.SplitHostPort(inst.Listener.Addr().String())
+	port, _ := strconv.Atoi(portText)
+	extra := kafkaSection(c.ListenAddrs(), "") + `
+[services]
+billing { kind: "http", discovery: "registry", routes: ["/billing/*path"] }
+`
+	a, b := startPlatform(t, extra), startPlatform(t, extra)
+	cfg := consul.DefaultConfig()
+	cfg.Address = a.r.AdminAddr()
+	ca, err := consul.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Agent().ServiceRegister(&consul.AgentServiceRegistration{ID: "billing-1", Name: "billing", Address: host, Port: port,
+		Check: &consul.AgentServiceCheck{TTL: "2s", Status: "passing"}}); err != nil {
+		t.Fatal(err)
+	}
+	servedBy := func(p *running) func() bool {
+		return func() bool {
+			status, body := call(t, "GET", "http://"+p.r.GatewayAddr()+"/billing/1", "")
+			return status == 200 && body == "billed"
+		}
+	}
+	eventuallyWithin(t, 10*time.Second, "served through the second composer", servedBy(b))
+	// Heartbeats to the first only, for twice the TTL: the second keeps it.
+	for range 8 {
+		if err := ca.Agent().PassTTL("service:billing-1", ""); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !servedBy(b)() {
+		t.Error("the second composer dropped an instance that beats at the first")
+	}
+	if err := ca.Agent().ServiceDeregister("billing-1"); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 10*time.Second, "gone from the second", func() bool {
+		status, _ := call(t, "GET", "http://"+b.r.GatewayAddr()+"/billing/1", "")
+		return status == 503
+	})
+}

@@ -110,8 +110,13 @@ type Runner struct {
 	// calls (orders -> users) to their pairs' listeners, by
 	// caller->target; guarded by meshMu, closed by Stop.
 	meshConns map[string]*grpc.ClientConn
-	// registry is the instances that register at run time (registry.go).
-	registry *registry.Registry
+	// registry is the instances that register at run time (registry.go);
+	// on Kafka, regPending are its changes waiting to be written
+	// (guarded by regMu), regWake wakes their writer.
+	registry   *registry.Registry
+	regMu      sync.Mutex
+	regPending map[string]registryRecord
+	regWake    chan struct{}
 	// ownGRPC is the composer's own gRPC services (grpcown.go), served
 	// on the gateway's port; stopping is closed when Stop begins (it ends
 	// their Watch streams).
@@ -471,6 +476,11 @@ func (r *Runner) Start() {
 		r.watchRegistry()
 	}()
 	if r.kafka != nil {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.replicateRegistry()
+		}()
 		r.claimNode()
 		r.bg.Add(1)
 		go func() {
