@@ -237,10 +237,12 @@ func (d *checkDef) check() (*Check, error) {
 		if c.TTL, err = dur("TTL", d.TTL, true); err != nil {
 			return nil, err
 		}
-	case d.HTTP != "" || d.GRPC != "" || d.TCP != "":
-		// Not run yet: the service's own [health_checks] probe every
-		// instance, registered or not.
-		return nil, errors.New("HTTP, GRPC and TCP checks are not run by the composer yet: register a TTL check (the service's [health_checks] probe the instance too)")
+	case d.HTTP != "":
+		c.Kind, c.Target = "http", d.HTTP
+	case d.GRPC != "":
+		c.Kind, c.Target = "grpc", d.GRPC
+	case d.TCP != "":
+		c.Kind, c.Target = "tcp", d.TCP
 	default:
 		return nil, errors.New("a check is TTL, HTTP, GRPC or TCP")
 	}

@@ -117,9 +117,14 @@ type Registry struct {
 	// call back into it.
 	Saved      func(id string, in *Instance)
 	Replicated func(id string, in *Instance, stamp time.Time)
-	now        func() time.Time
+	// Probe runs a check of kind http, grpc or tcp against its target
+	// once, within ctx (nil: such checks are refused at registration).
+	// Its error's text is the check's output.
+	Probe func(ctx context.Context, kind, target string) error
+	now   func() time.Time
 
 	mu        sync.Mutex
+	probing   map[string]context.CancelFunc // the probes of an instance's checks, by its id
 	instances map[string]*Instance
 	checks    map[string]*Instance // by check id
 	index     uint64
@@ -129,7 +134,7 @@ type Registry struct {
 // New returns an empty registry.
 func New() *Registry {
 	return &Registry{now: time.Now, instances: map[string]*Instance{}, checks: map[string]*Instance{}, index: 1,
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), probing: map[string]context.CancelFunc{}}
 }
 
 // change bumps the index and wakes the blocking queries. Called with mu
@@ -188,6 +193,11 @@ func (r *Registry) Register(in *Instance) error {
 			c.CriticalSince = now
 		}
 	}
+	for _, c := range in.Checks {
+		if c.Kind != "ttl" && r.Probe == nil {
+			return fmt.Errorf("%s checks are not run here: register a TTL check", strings.ToUpper(c.Kind))
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range in.Checks {
@@ -205,7 +215,69 @@ func (r *Registry) Register(in *Instance) error {
 		r.checks[c.ID] = in
 	}
 	r.change(in.ID)
+	r.startProbes(in)
 	return nil
+}
+
+// startProbes runs an instance's http, grpc and tcp checks, every
+// Interval, each probe bounded by its Timeout (default: the interval, at
+// most 10 s), until the instance goes or Stop. Called with mu held.
+func (r *Registry) startProbes(in *Instance) {
+	if cancel := r.probing[in.ID]; cancel != nil {
+		cancel()
+		delete(r.probing, in.ID)
+	}
+	if r.Probe == nil {
+		return
+	}
+	var ctx context.Context
+	for _, c := range in.Checks {
+		if c.Kind == "ttl" || c.Interval <= 0 {
+			continue
+		}
+		if ctx == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(context.Background())
+			r.probing[in.ID] = cancel
+		}
+		id, kind, target, every := c.ID, c.Kind, c.Target, c.Interval
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = min(every, 10*time.Second)
+		}
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				pctx, cancel := context.WithTimeout(ctx, timeout)
+				err := r.Probe(pctx, kind, target)
+				cancel()
+				if ctx.Err() != nil {
+					return
+				}
+				status, output := Passing, "ok"
+				if err != nil {
+					status, output = Critical, err.Error()
+				}
+				r.UpdateCheck(id, status, output)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+}
+
+// Stop ends every check's probes.
+func (r *Registry) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, cancel := range r.probing {
+		cancel()
+		delete(r.probing, id)
+	}
 }
 
 func (r *Registry) known() []string {
@@ -236,6 +308,10 @@ func (r *Registry) Deregister(id string) error {
 
 // remove drops an instance. Called with mu held.
 func (r *Registry) remove(in *Instance) {
+	if cancel := r.probing[in.ID]; cancel != nil {
+		cancel()
+		delete(r.probing, in.ID)
+	}
 	for _, c := range in.Checks {
 		delete(r.checks, c.ID)
 	}
@@ -330,6 +406,7 @@ func (r *Registry) Restore(in *Instance) {
 		r.checks[c.ID] = in
 	}
 	r.index++
+	r.startProbes(in)
 }
 
 // Apply takes an instance as another composer has it (nil: removed

@@ -3,13 +3,20 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tuskcompose/composer/composer"
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/gateway"
+	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/internal/registry"
 )
 
@@ -44,6 +51,7 @@ func (r *Runner) openRegistry() error {
 		r.regPending, r.regWake = map[string]registryRecord{}, make(chan struct{}, 1)
 		r.registry.Replicated = r.queueRecord
 	}
+	r.registry.Probe = r.probeRegistered
 	r.registry.Saved = func(id string, in *registry.Instance) {
 		var data []byte
 		if in != nil {
@@ -256,4 +264,48 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// probeRegistered runs a registration's http, grpc or tcp check once, as
+// Consul's agent would: http passes on a 2xx answer to a GET of its URL,
+// tcp when a connection opens, grpc when grpc.health.v1 says SERVING
+// ("host:port", or "host:port/service" to ask about one service). The
+// registrants are the admin API's callers (loopback, or holders of the
+// admin token), so the targets they name are theirs to choose.
+func (r *Runner) probeRegistered(ctx context.Context, kind, target string) error {
+	switch kind {
+	case "http":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := registryProbeClient.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("HTTP GET %s: %s", target, resp.Status)
+		}
+		return nil
+	case "tcp":
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	case "grpc":
+		addr, service, _ := strings.Cut(target, "/")
+		probe := health.GRPCProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, service)
+		return probe(ctx, balancer.NewInstance("http://"+addr))
+	}
+	return fmt.Errorf("no %s checks", kind)
+}
+
+// registryProbeClient makes the registrations' http checks: no redirects
+// followed, no idle connections kept.
+var registryProbeClient = &http.Client{
+	Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }

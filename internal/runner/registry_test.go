@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +152,50 @@ billing { kind: "http", discovery: "registry", routes: ["/billing/*path"] }
 		status, _ := call(t, "GET", "http://"+b.r.GatewayAddr()+"/billing/1", "")
 		return status == 503
 	})
+}
+
+// TestRegistryChecks: the composer runs a registration's HTTP and TCP
+// checks itself, as Consul's agent does: an instance whose HTTP check
+// fails leaves the balancer and comes back when it passes again.
+func TestRegistryChecks(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" && !healthy.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, "billed")
+	}))
+	t.Cleanup(inst.Close)
+	host, portText, _ := net.SplitHostPort(inst.Listener.Addr().String())
+	port, _ := strconv.Atoi(portText)
+	p := startPlatform(t, `
+[services]
+billing { kind: "http", discovery: "registry", routes: ["/billing/*path"] }
+`)
+	cfg := consul.DefaultConfig()
+	cfg.Address = p.r.AdminAddr()
+	c, err := consul.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Agent().ServiceRegister(&consul.AgentServiceRegistration{ID: "billing-1", Name: "billing", Address: host, Port: port,
+		Checks: consul.AgentServiceChecks{
+			{HTTP: inst.URL + "/ready", Interval: "100ms", Timeout: "1s"},
+			{TCP: inst.Listener.Addr().String(), Interval: "100ms"},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	gw := "http://" + p.r.GatewayAddr() + "/billing/1"
+	served := func() bool { status, body := call(t, "GET", gw, ""); return status == 200 && body == "billed" }
+	eventually(t, "served once its checks pass", served)
+	healthy.Store(false)
+	eventually(t, "out when its HTTP check fails", func() bool { status, _ := call(t, "GET", gw, ""); return status == 503 })
+	entries, _, err := c.Health().Service("billing", "", false, nil)
+	if err != nil || len(entries) != 1 || entries[0].Checks[0].Status != "critical" || entries[0].Checks[1].Status != "passing" {
+		t.Errorf("the checks: %+v %v", entries, err)
+	}
+	healthy.Store(true)
+	eventually(t, "back when it passes again", served)
 }

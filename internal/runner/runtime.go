@@ -527,6 +527,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	g.cancel()
 	r.stopProcesses(ctx, g)
 	r.ownGRPC.Stop()
+	r.registry.Stop()
 	r.meshMu.Lock()
 	for key, conn := range r.meshConns {
 		conn.Close()
