@@ -50,6 +50,10 @@ func GraphOf(p *Platform) Graph {
 		s := p.Services[name]
 		label := name
 		switch {
+		case s.Kind == "http" && s.Discovery == "registry" && len(s.Instances.URLs) == 0:
+			label = fmt.Sprintf("%s (http, registry)", name)
+		case s.Kind == "http" && s.Discovery == "registry":
+			label = fmt.Sprintf("%s (http, %d instances + registry)", name, len(s.Instances.URLs))
 		case s.Kind == "http":
 			label = fmt.Sprintf("%s (http, %d instances)", name, len(s.Instances.URLs))
 		case s.Kind == "process":

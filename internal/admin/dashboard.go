@@ -43,6 +43,11 @@ type InstanceView struct {
 	Address  string `json:"address"`
 	Health   string `json:"health"`
 	InFlight int64  `json:"in_flight"`
+	// Origin is "registry" for an instance registered at run time (with
+	// its id and last heartbeat), "file" or empty otherwise.
+	Origin        string     `json:"origin,omitempty"`
+	ID            string     `json:"id,omitempty"`
+	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty"`
 }
 
 // Rates are per second, over the last interval.
@@ -63,7 +68,7 @@ func snapshot(r Platform, prev map[string]int64, elapsed time.Duration) (Snapsho
 		if svc.Kind != "builtin" {
 			healthy, unhealthy := 0, 0
 			for _, in := range svc.Instances {
-				iv := InstanceView{Address: in.Address, Health: in.Health, InFlight: in.InFlight}
+				iv := InstanceView{Address: in.Address, Health: in.Health, InFlight: in.InFlight, Origin: in.Origin, ID: in.ID, LastHeartbeat: in.LastHeartbeat}
 				if in.EjectedUntil != nil {
 					iv.Health = "ejected"
 				}

@@ -61,6 +61,7 @@ func TestDashboardInABrowser(t *testing.T) {
 [services]
 billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 users { routes: ["/users", "/users/:id", "/shop.v1.Users/*method"] }
+quotes { kind: "http", discovery: "registry", routes: ["/quotes"] }
 [health_checks]
 billing { interval: "1h" }
 `, billingURL)
@@ -68,6 +69,13 @@ billing { interval: "1h" }
 	gw, admin := "http://"+p.r.GatewayAddr(), "http://"+p.r.AdminAddr()
 	createUser(t, gw, "ada")
 	call(t, "GET", gw+"/billing/1", "")
+	quotes := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a quote") }))
+	defer quotes.Close()
+	qhost, qport, _ := strings.Cut(strings.TrimPrefix(quotes.URL, "http://"), ":")
+	if status, body := call(t, "PUT", admin+"/v1/agent/service/register",
+		fmt.Sprintf(`{"ID":"quotes-1","Name":"quotes","Address":%q,"Port":%s,"Check":{"TTL":"1h","Status":"passing"}}`, qhost, qport)); status != 200 {
+		t.Fatalf("register quotes: %d %s", status, body)
+	}
 
 	// Chromium's helper processes may still write to its profile after
 	// the browser is gone: the profile is removed without complaint.
@@ -84,6 +92,7 @@ billing { interval: "1h" }
 		chromedp.WaitVisible(`g.edge[data-to="svc_billing"][data-breaker-state="closed"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`g.node[data-id="svc_users"][data-protocol="grpc"]`, chromedp.ByQuery), // it serves shop.v1.Users
 		chromedp.WaitVisible(`circle.instance[data-instance="`+billingURL+`"][data-health="healthy"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`circle.instance.registry[data-instance="`+quotes.URL+`"][data-health="healthy"]`, chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("the dashboard with a healthy platform: %v", err)
 	}

@@ -80,9 +80,11 @@ function drawGraph(snap) {
     // One dot per instance, coloured by its health.
     if (s && s.kind !== "builtin") {
       s.instances.forEach((inst, i) => {
-        const dot = el("circle", { class: `instance ${inst.health}`, cx: p.x + p.w - 10 - i * 13, cy: p.y + p.h / 2, r: 5,
-          "data-instance": inst.address, "data-health": inst.health }, g);
-        el("title", {}, dot).textContent = `${inst.address}: ${inst.health}, ${inst.in_flight} in flight`;
+        const dot = el("circle", { class: `instance ${inst.health} ${inst.origin || ""}`, cx: p.x + p.w - 10 - i * 13, cy: p.y + p.h / 2, r: 5,
+          "data-instance": inst.address, "data-health": inst.health, "data-origin": inst.origin || "" }, g);
+        const beat = inst.last_heartbeat ? `, last heartbeat ${Math.round((Date.now() - Date.parse(inst.last_heartbeat)) / 1000)} s ago` : "";
+        const origin = inst.origin === "registry" ? ` (registered as ${inst.id}${beat})` : "";
+        el("title", {}, dot).textContent = `${inst.address}: ${inst.health}, ${inst.in_flight} in flight${origin}`;
       });
     }
     const title = el("title", {}, g);
