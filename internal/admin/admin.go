@@ -161,7 +161,7 @@ func Handler(r Platform, token string) http.Handler {
 	}
 	dashboard(mux, r)
 	if reg := r.Registry(); reg != nil {
-		for _, prefix := range []string{"/v1/agent/", "/v1/health/", "/v1/catalog/", "/v1/registry"} {
+		for _, prefix := range []string{"/v1/agent/", "/v1/health/", "/v1/catalog/", "/v1/status/leader", "/v1/registry"} {
 			mux.Handle(prefix, reg)
 		}
 	}

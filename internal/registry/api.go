@@ -54,6 +54,7 @@ const maxBody = 64 << 10
 //	PUT /v1/agent/check/update/{id}           {"Status": ..., "Output": ...}
 //	GET /v1/health/service/{name}             ?passing, blocking with ?index= and ?wait=
 //	GET /v1/catalog/services                  blocking too
+//	GET /v1/agent/services, /v1/agent/checks, /v1/agent/self, /v1/status/leader   what clients ask besides
 //	GET /v1/registry                          every registered instance, its checks and states (the composer's own)
 //
 // The caller mounts it on the admin address (behind its token).
@@ -110,6 +111,34 @@ func (r *Registry) Handler() http.Handler {
 			out = append(out, entryOf(in))
 		}
 		answer(w, index, out)
+	})
+	// What clients ask besides: the agent's own services and checks, who
+	// it is, and the cluster's leader (the composer is its own).
+	mux.HandleFunc("GET /v1/agent/services", func(w http.ResponseWriter, _ *http.Request) {
+		out := map[string]serviceJSON{}
+		for _, in := range r.All() {
+			e := entryOf(in)
+			out[in.ID] = e.Service
+		}
+		answer(w, r.currentIndex(), out)
+	})
+	mux.HandleFunc("GET /v1/agent/checks", func(w http.ResponseWriter, _ *http.Request) {
+		out := map[string]checkJSON{}
+		for _, in := range r.All() {
+			for _, c := range entryOf(in).Checks {
+				out[c.CheckID] = c
+			}
+		}
+		answer(w, r.currentIndex(), out)
+	})
+	mux.HandleFunc("GET /v1/agent/self", func(w http.ResponseWriter, _ *http.Request) {
+		answer(w, r.currentIndex(), map[string]any{
+			"Config": map[string]string{"NodeName": Node, "Datacenter": "composer", "NodeID": Node},
+			"Member": map[string]any{"Name": Node, "Addr": "127.0.0.1", "Status": 1},
+		})
+	})
+	mux.HandleFunc("GET /v1/status/leader", func(w http.ResponseWriter, _ *http.Request) {
+		answer(w, r.currentIndex(), "127.0.0.1:8300")
 	})
 	mux.HandleFunc("GET /v1/registry", func(w http.ResponseWriter, _ *http.Request) {
 		all := r.All()
@@ -300,4 +329,11 @@ func entryOf(in Instance) serviceEntry {
 			ServiceID: in.ID, ServiceName: in.Service, Type: c.Kind})
 	}
 	return e
+}
+
+// currentIndex is the registry's index now.
+func (r *Registry) currentIndex() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.index
 }

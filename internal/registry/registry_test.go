@@ -82,6 +82,18 @@ func TestConsulClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the blocking query did not return on the change")
 	}
+	if own, err := agent.Services(); err != nil || own["billing-1"] == nil || own["billing-1"].Port != 7001 {
+		t.Errorf("agent services: %v %v", own, err)
+	}
+	if checks, err := agent.Checks(); err != nil || checks["service:billing-1"] == nil || checks["service:billing-1"].Status != "passing" {
+		t.Errorf("agent checks: %v %v", checks, err)
+	}
+	if leader, err := c.Status().Leader(); err != nil || leader == "" {
+		t.Errorf("status leader: %q %v", leader, err)
+	}
+	if self, err := agent.Self(); err != nil || self["Config"]["NodeName"] != "composer" {
+		t.Errorf("agent self: %v %v", self, err)
+	}
 	services, _, err := c.Catalog().Services(nil)
 	if err != nil || len(services["billing"]) != 1 || services["billing"][0] != "v2" {
 		t.Errorf("catalog services: %v %v", services, err)
