@@ -208,7 +208,7 @@ func components(r *Resolved) map[string]map[string]any {
 			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
 			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
 			Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit,
-			CORS: s.CORS, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders, PathRewrite: s.PathRewrite})
+			CORS: s.CORS, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders, PathRewrite: s.PathRewrite, SMTP: s.SMTP})
 		for _, route := range s.Routes {
 			put(KindRoute, route, name)
 		}
@@ -264,6 +264,7 @@ type serviceView struct {
 	RequestHeaders    *gateway.HeaderRules `json:"request_headers,omitempty"`
 	ResponseHeaders   *gateway.HeaderRules `json:"response_headers,omitempty"`
 	PathRewrite       string               `json:"path_rewrite,omitempty"`
+	SMTP              *SMTPSettings        `json:"smtp,omitempty"`
 }
 
 type balancerView struct {

@@ -115,7 +115,7 @@ func TestDiff(t *testing.T) {
 		{
 			name:  "breakers turned off",
 			after: "[microservices_configuration]\nenable_circuit_breaker: false\n",
-			want:  []string{"- breaker billing", "- breaker orders->users", "- breaker users", "- breaker worker"},
+			want:  []string{"- breaker billing", "- breaker notifications->users", "- breaker orders->users", "- breaker users", "- breaker worker"},
 		},
 		{
 			name:     "a route moves to another service",

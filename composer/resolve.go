@@ -163,6 +163,9 @@ type ResolvedService struct {
 	// PathRewrite replaces the route's static prefix ("": none; "/" is
 	// strip_prefix).
 	PathRewrite string `json:"path_rewrite,omitempty"`
+	// SMTP is how the built-in notifications sends its emails (nil: it
+	// records them only).
+	SMTP *SMTPSettings `json:"smtp,omitempty"`
 	// Outlier is the outlier ejection of an http or process service.
 	Outlier balancer.Outlier `json:"outlier_detection"`
 	// Health is nil for a service that is not health-checked: builtins,
@@ -172,6 +175,19 @@ type ResolvedService struct {
 	Process *ProcessSpec `json:"process,omitempty"`
 	// Src is the service's block.
 	Src Source `json:"-"`
+}
+
+// SMTPSettings are [notifications] smtp, the password kept apart (only
+// its digest is shown).
+type SMTPSettings struct {
+	Host           string        `json:"host"`
+	Port           int           `json:"port"`
+	Username       string        `json:"username,omitempty"`
+	Password       string        `json:"-"`
+	PasswordDigest string        `json:"password_digest,omitempty"`
+	From           string        `json:"from"`
+	StartTLS       bool          `json:"starttls"`
+	Timeout        time.Duration `json:"timeout"`
 }
 
 // CORSSettings are a service's cross-origin policy. The JSON names are
@@ -346,6 +362,14 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			rs.ResponseHeaders = &gateway.HeaderRules{Set: s.ResponseHeaders.Set, Remove: s.ResponseHeaders.Remove}
 		}
 		rs.PathRewrite = s.PathRewrite
+		if m := p.Notifications.SMTP; name == "notifications" && s.Kind == "builtin" && m.Host != "" {
+			rs.SMTP = &SMTPSettings{Host: m.Host, Port: m.Port, Username: m.Username, Password: string(m.Password), From: m.From,
+				StartTLS: m.StartTLS, Timeout: m.Timeout}
+			if m.Password != "" {
+				sum := sha256.Sum256([]byte(m.Password))
+				rs.SMTP.PasswordDigest = hex.EncodeToString(sum[:8])
+			}
+		}
 		rs.Protocol = s.Protocol
 		if rs.Protocol == "" {
 			rs.Protocol = "http"

@@ -39,6 +39,24 @@ type Platform struct {
 	Events         Events                `tsk:"events"`
 	EventRoutes    map[string]EventRoute `tsk:"event_routes"`
 	Auth           Auth                  `tsk:"auth"`
+	Notifications  NotificationsSection  `tsk:"notifications"`
+}
+
+// NotificationsSection is [notifications]: how the built-in
+// notifications service sends.
+type NotificationsSection struct {
+	SMTP SMTPBlock `tsk:"smtp"`
+}
+
+// SMTPBlock is [notifications] smtp { ... }.
+type SMTPBlock struct {
+	Host     string        `tsk:"host"`
+	Port     int           `tsk:"port"`
+	Username string        `tsk:"username"`
+	Password Secret        `tsk:"password"`
+	From     string        `tsk:"from"`
+	StartTLS bool          `tsk:"starttls"`
+	Timeout  time.Duration `tsk:"timeout"`
 }
 
 // Auth is [auth]: named policies that services refer to with `auth`,

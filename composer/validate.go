@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -207,6 +208,24 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			"set admin_token (admin_token: @env(\"COMPOSER_ADMIN_TOKEN\")) or listen on 127.0.0.1", p.Composer.Admin)
 	}
 	v.tls(r)
+	if m := p.Notifications.SMTP; r.Src.Key("notifications").Has("smtp") {
+		at := r.Src.Key("notifications").Key("smtp")
+		switch {
+		case m.Host == "":
+			v.at(at, "smtp needs host: the SMTP server, such as \"127.0.0.1\"")
+		case m.From == "":
+			v.at(at, "smtp needs from: the sender's address, such as \"shop@example.com\"")
+		}
+		if addr, err := mail.ParseAddress(m.From); m.From != "" && (err != nil || addr.Address == "") {
+			v.at(at.Key("from"), "from %q is not an email address", m.From)
+		}
+		if m.Port < 0 || m.Port > 65535 {
+			v.at(at.Key("port"), "port %d is not 0 (587 with starttls, else 25) to 65535", m.Port)
+		}
+		if p.Services["notifications"] == nil {
+			v.at(at, "[notifications] smtp is for the built-in notifications service, which the platform does not have")
+		}
+	}
 	v.auth(r, names)
 	if _, err := ratelimit.ParseProxies(p.Composer.TrustedProxies); err != nil {
 		v.at(r.Src.Key("composer").Key("trusted_proxies"), "%v", err)

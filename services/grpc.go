@@ -140,3 +140,13 @@ func (c *UsersGRPCClient) UserExists(ctx context.Context, id uint64) (bool, erro
 	}
 	return false, fmt.Errorf("%w: %s", ErrUsersUnavailable, status.Convert(err).Message())
 }
+
+// UserEmail implements UserDirectory: the user's address, asked of users
+// over gRPC (shop.v1.Users/GetUser).
+func (c *UsersGRPCClient) UserEmail(ctx context.Context, id uint64) (string, error) {
+	u, err := c.Client.GetUser(ctx, &shopv1.GetUserRequest{Id: id})
+	if err != nil {
+		return "", fmt.Errorf("the address of user %d: %s", id, status.Convert(err).Message())
+	}
+	return u.GetEmail(), nil
+}

@@ -42,15 +42,24 @@ func (RecordingSender) Send(context.Context, Notification) error { return nil }
 type Notifications struct {
 	store  *store.Store
 	sender Sender
+	users  UserDirectory
 	now    func() time.Time
 }
 
-// NewNotifications returns the service; a nil sender records only.
-func NewNotifications(s *store.Store, sender Sender) *Notifications {
+// UserDirectory tells a user's email address (the order confirmation's
+// recipient).
+type UserDirectory interface {
+	UserEmail(ctx context.Context, id uint64) (string, error)
+}
+
+// NewNotifications returns the service; a nil sender records only; a nil
+// directory addresses an order confirmation to "user:ID" (the service on
+// its own, without users).
+func NewNotifications(s *store.Store, sender Sender, users UserDirectory) *Notifications {
 	if sender == nil {
 		sender = RecordingSender{}
 	}
-	return &Notifications{store: s, sender: sender, now: time.Now}
+	return &Notifications{store: s, sender: sender, users: users, now: time.Now}
 }
 
 // Register adds the service's routes to r.
@@ -77,7 +86,14 @@ func (n *Notifications) Handle(ctx context.Context, e store.Event) error {
 		if err := json.Unmarshal(e.Data, &o); err != nil {
 			return fmt.Errorf("malformed %s event %s: %w", e.Type, e.ID, err)
 		}
-		note = Notification{Kind: "order_confirmation", To: fmt.Sprintf("user:%d", o.UserID),
+		to := fmt.Sprintf("user:%d", o.UserID)
+		if n.users != nil {
+			var err error
+			if to, err = n.users.UserEmail(ctx, o.UserID); err != nil {
+				return err // delivered again later: users may be back
+			}
+		}
+		note = Notification{Kind: "order_confirmation", To: to,
 			Subject: fmt.Sprintf("Order %d received", o.ID),
 			Body:    fmt.Sprintf("Your order %d of %d items, %.2f in total, is %s.", o.ID, len(o.Items), o.TotalAmount, o.Status)}
 	default:

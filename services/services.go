@@ -28,6 +28,10 @@ type Env struct {
 	// Users is how orders reaches users: the call orders -> users, through
 	// that call's circuit breaker.
 	Users UserChecker
+	// Directory is how notifications finds a user's address (the call
+	// notifications -> users); Sender how it sends (nil: it records).
+	Directory UserDirectory
+	Sender    Sender
 }
 
 // Service is a built-in service, as the gateway mounts it.
@@ -62,8 +66,8 @@ var Registry = []Descriptor{
 	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status", OrdersGRPCRoute},
 		Publishes: []string{EventOrderCreated, EventOrderStatusChanged}, Calls: []string{"users"},
 		New: func(env Env) Service { return NewOrders(env.Store, env.Users) }},
-	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true,
-		New: func(env Env) Service { return NewNotifications(env.Store, nil) }},
+	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true, Calls: []string{"users"},
+		New: func(env Env) Service { return NewNotifications(env.Store, env.Sender, env.Directory) }},
 }
 
 // Lookup returns the built-in service called name, or nil.

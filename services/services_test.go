@@ -44,7 +44,7 @@ func newShop(t *testing.T, path string) *shop {
 	users.Register(r)
 	s.client = &UsersClient{HTTP: http.DefaultClient, Breaker: s.breaker}
 	NewOrders(st, s.client).Register(r)
-	s.notes = NewNotifications(st, nil)
+	s.notes = NewNotifications(st, nil, nil)
 	s.notes.Register(r)
 	s.srv = httptest.NewServer(r)
 	t.Cleanup(s.srv.Close)

@@ -44,7 +44,7 @@ func TestPlanCommand(t *testing.T) {
 	if code := run([]string{"plan", "-f", file, "--admin", r.AdminAddr()}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	want := "+ service notifications: builtin\n+ route /notifications: to notifications\n+ route /users/:id: to users\n"
+	want := "+ service notifications: builtin\n+ route /notifications: to notifications\n+ route /users/:id: to users\n+ breaker notifications->users\n"
 	if out.String() != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -57,7 +57,7 @@ func TestPlanCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var planned []composer.Action
-	if err := json.Unmarshal(out.Bytes(), &planned); err != nil || len(planned) != 3 {
+	if err := json.Unmarshal(out.Bytes(), &planned); err != nil || len(planned) != 4 {
 		t.Fatalf("plan --format json: %v %s", err, out.String())
 	}
 	if planned[0] != (composer.Action{Action: "add", Kind: "service", Name: "notifications", Reason: "builtin"}) {

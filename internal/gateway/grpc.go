@@ -297,16 +297,39 @@ func (b *recordBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the client's side, unless no try has read from it yet:
-// then the next try still can.
-func (b *recordBody) Close() error {
+// Close does not close the client's side: a try's transport closes its
+// body when the answer comes, and a retry may still need the rest of it
+// (settle). The client's side ends with the answer (grpcBody) or the
+// request.
+func (b *recordBody) Close() error { return nil }
+
+// settle reads the rest of what the client sends, for at most wait, when
+// a try has read some of it but not its end: a Trailers-Only answer can
+// come before the transport has read a unary call's end. A stream still
+// sending is left to go on being read until the answer ends it.
+func (b *recordBody) settle(wait time.Duration) {
 	b.mu.Lock()
-	read := b.read
+	need := b.read && !b.eof && !b.over
 	b.mu.Unlock()
-	if !read {
-		return nil
+	if !need {
+		return
 	}
-	return b.in.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4<<10)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // replay is the body of the next try, if the call can be sent again.

@@ -430,6 +430,9 @@ func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*h
 			count(outcome)
 		}
 		if record != nil {
+			if again {
+				record.settle(50 * time.Millisecond)
+			}
 			_, sent := record.replay()
 			again = again && sent // a call still sending, or too large to keep, is not sent again
 		}

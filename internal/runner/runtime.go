@@ -829,7 +829,13 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	// the pair orders->users, its breaker, users' timeout and retries
 	// (and users' handler in process, whether or not users has public
 	// routes).
-	env := services.Env{Store: r.store, Users: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("orders", "users"))}}
+	env := services.Env{Store: r.store, Users: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("orders", "users"))},
+		Directory: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("notifications", "users"))}}
+	if s := model.Services["notifications"]; s != nil && s.SMTP != nil {
+		m := s.SMTP
+		env.Sender = services.NewMailSender(services.SMTP{Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password,
+			From: m.From, StartTLS: m.StartTLS, Timeout: m.Timeout})
+	}
 	builtins := map[string]services.Service{}
 	for _, d := range services.Registry {
 		builtins[d.Name] = d.New(env)
