@@ -42,6 +42,11 @@ func (r *Runner) meshAddr(caller, target string) (string, error) {
 	if p := r.mesh[key]; p != nil {
 		return p.ln.Addr().String(), nil
 	}
+	select {
+	case <-r.stopping: // a late dial (a builtin's gRPC client) opens nothing Stop would not close
+		return "", fmt.Errorf("mesh listener for %s: the composer is stopping", key)
+	default:
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("mesh listener for %s: %w", key, err)

@@ -109,6 +109,11 @@ func (r *Runner) watchRegistry() {
 func (r *Runner) syncRegistry() {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
+	select {
+	case <-r.stopping:
+		return // Stop has the platform: no generation after it
+	default:
+	}
 	cur := r.gen()
 	next := cur.model.WithRegistered(r.registeredURLs(cur.model))
 	if next == cur.model {

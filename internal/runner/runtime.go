@@ -588,6 +588,12 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 	defer r.reloadMu.Unlock()
 	start := time.Now()
 	res = Reload{Time: start.UTC(), Actions: composer.Actions{}}
+	select {
+	case <-r.stopping: // Stop has the platform: no generation after it
+		res.Diagnostics = []string{"the composer is stopping"}
+		return res, true
+	default:
+	}
 	next, doc, err := composer.LoadResolved(r.loader, r.path)
 	if err != nil && tentative {
 		return res, false
