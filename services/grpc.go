@@ -103,7 +103,7 @@ func (g ordersGRPC) UpdateOrderStatus(ctx context.Context, req *shopv1.UpdateOrd
 	if req.GetId() == 0 {
 		return nil, status.Error(codes.InvalidArgument, "id: an order's id")
 	}
-	order, err := g.o.SetStatus(ctx, requestID(ctx), req.GetId(), req.GetStatus())
+	order, err := g.o.SetStatus(ctx, requestID(ctx), req.GetId(), req.GetStatus(), 0)
 	if err != nil {
 		return nil, GRPCError(err)
 	}

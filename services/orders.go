@@ -72,6 +72,9 @@ type Order struct {
 	Status      string    `json:"status"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Version is the order's aggregate version: 1 when created, one more
+	// at each status change (the ETag of GET /orders/:id).
+	Version uint64 `json:"version"`
 }
 
 // UserChecker tells whether a user exists. It returns ErrUsersUnavailable
@@ -157,7 +160,7 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 		return Order{}, problem(Unprocessable, "no user %d", req.UserID)
 	}
 	now := o.now().UTC()
-	order := Order{UserID: req.UserID, Items: req.Items, TotalAmount: math.Round(total*100) / 100, Status: "Pending", CreatedAt: now, UpdatedAt: now}
+	order := Order{UserID: req.UserID, Items: req.Items, TotalAmount: math.Round(total*100) / 100, Status: "Pending", CreatedAt: now, UpdatedAt: now, Version: 1}
 	err = o.store.Update(func(tx *store.Tx) error {
 		id, err := tx.NextID("orders")
 		if err != nil {
@@ -170,7 +173,7 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 		data, _ := json.Marshal(order)
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderCreated, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx),
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: 1,
 		})
 		return err
 	})
@@ -189,8 +192,14 @@ func (o *Orders) get(c *gin.Context) {
 		return
 	}
 	order, err := o.Get(id)
+	if err == nil {
+		c.Header("ETag", etag(order.Version))
+	}
 	answer(c, http.StatusOK, order, err)
 }
+
+// etag is an order version's entity tag.
+func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
 
 // Get returns the order with the id; NotFound when there is none.
 func (o *Orders) Get(id uint64) (Order, error) {
@@ -222,6 +231,11 @@ func (e errTransition) Error() string {
 
 var errNoOrder = errors.New("no such order")
 
+// errStale is an If-Match of a version the order is no longer at.
+type errStale struct{ version uint64 }
+
+func (e errStale) Error() string { return fmt.Sprintf("the order is at version %d", e.version) }
+
 func (o *Orders) setStatus(c *gin.Context) {
 	id, ok := pathID(c)
 	if !ok {
@@ -231,7 +245,19 @@ func (o *Orders) setStatus(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	order, err := o.SetStatus(c.Request.Context(), c.GetHeader("X-Request-Id"), id, req.Status)
+	var expect uint64 // If-Match: the version the client has seen
+	if m := strings.TrimSpace(c.GetHeader("If-Match")); m != "" && m != "*" {
+		v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
+		if err != nil || v == 0 {
+			writeError(c, http.StatusBadRequest, fmt.Sprintf("If-Match %s is not an order's ETag (\"3\")", m))
+			return
+		}
+		expect = v
+	}
+	order, err := o.SetStatus(c.Request.Context(), c.GetHeader("X-Request-Id"), id, req.Status, expect)
+	if err == nil {
+		c.Header("ETag", etag(order.Version))
+	}
 	answer(c, http.StatusOK, order, err)
 }
 
@@ -239,7 +265,7 @@ func (o *Orders) setStatus(c *gin.Context) {
 // and emits order.status_changed in the same transaction (setting the
 // status it has changes nothing). Its errors are Problems: Invalid (not
 // a status), NotFound, NotAllowed, Internal.
-func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, status string) (Order, error) {
+func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, status string, expect uint64) (Order, error) {
 	if _, known := orderTransitions[status]; !known {
 		return Order{}, problem(Invalid, "status %q is not one of Pending, Confirmed, Shipped, Delivered, Cancelled", status)
 	}
@@ -252,6 +278,9 @@ func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, sta
 		if !found {
 			return errNoOrder
 		}
+		if expect != 0 && order.Version != expect {
+			return errStale{order.Version}
+		}
 		if order.Status == status {
 			return nil
 		}
@@ -263,21 +292,26 @@ func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, sta
 			return errTransition{order.Status, status}
 		}
 		from := order.Status
-		order.Status, order.UpdatedAt = status, o.now().UTC()
+		order.Status, order.UpdatedAt, order.Version = status, o.now().UTC(), order.Version+1
 		if err := tx.Put("orders", id, order); err != nil {
 			return err
 		}
 		data, _ := json.Marshal(statusChange{ID: id, From: from, To: status, UpdatedAt: order.UpdatedAt})
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx),
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: order.Version,
 		})
 		return err
 	})
 	var bad errTransition
+	var stale errStale
 	switch {
 	case errors.Is(err, errNoOrder):
 		return Order{}, problem(NotFound, "no order %d", id)
+	case errors.As(err, &stale):
+		return Order{}, problem(Stale, "order %d is at version %d, not %d: read it again", id, stale.version, expect)
+	case errors.Is(err, store.ErrVersionConflict):
+		return Order{}, problem(Stale, "order %d changed meanwhile: read it again", id)
 	case errors.As(err, &bad):
 		return Order{}, problem(NotAllowed, "%s", bad.Error())
 	case err != nil:

@@ -30,6 +30,7 @@ const (
 	NotAllowed                       // 409, FAILED_PRECONDITION: a status change the order's status does not allow
 	Unprocessable                    // 422, FAILED_PRECONDITION: it refers to what does not exist (an order's user)
 	TooLarge                         // 413, RESOURCE_EXHAUSTED
+	Stale                            // 412, ABORTED: a change of a version the entity is no longer at
 	Unavailable                      // 503, UNAVAILABLE: a service it needs cannot be asked
 	Internal                         // 500, INTERNAL
 )
@@ -42,6 +43,7 @@ var kinds = [...]struct {
 	Taken: {http.StatusConflict, codes.AlreadyExists}, NotAllowed: {http.StatusConflict, codes.FailedPrecondition},
 	Unprocessable: {http.StatusUnprocessableEntity, codes.FailedPrecondition}, TooLarge: {http.StatusRequestEntityTooLarge, codes.ResourceExhausted},
 	Unavailable: {http.StatusServiceUnavailable, codes.Unavailable}, Internal: {http.StatusInternalServerError, codes.Internal},
+	Stale: {http.StatusPreconditionFailed, codes.Aborted},
 }
 
 func problem(kind ProblemKind, format string, args ...any) error {

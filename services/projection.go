@@ -72,6 +72,9 @@ func Apply(tx *store.Tx, e store.Event) error {
 			return err
 		}
 		o.Status, o.UpdatedAt = c.To, c.UpdatedAt
+		if e.AggregateVersion > o.Version {
+			o.Version = e.AggregateVersion
+		}
 		return tx.Put("orders", c.ID, o)
 	}
 	return nil

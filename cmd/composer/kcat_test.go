@@ -99,8 +99,8 @@ welcome { topic: "user.created", to: ["notifications"] }
 		}
 		return false
 	})
-	for _, want := range []string{fmt.Sprintf("key=%d ", ada.ID), "ce_specversion=1.0", "ce_type=user.created", "ce_source=/services/users",
-		fmt.Sprintf("ce_subject=%d,", ada.ID), "content-type=application/json"} {
+	for _, want := range []string{fmt.Sprintf("key=user/%d ", ada.ID), "ce_specversion=1.0", "ce_type=user.created", "ce_source=/services/users",
+		fmt.Sprintf("ce_subject=%d,", ada.ID), "ce_aggregatetype=user,", "ce_aggregateversion=1,", "content-type=application/json"} {
 		if !strings.Contains(found, want) {
 			t.Errorf("kcat's view of the composer's event lacks %q: %s", want, found)
 		}

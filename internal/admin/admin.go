@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tuskcompose/composer/internal/store"
@@ -29,7 +30,7 @@ import (
 //	GET  /v1/mesh              the calls of process services through the mesh: addresses, breakers
 //	GET  /v1/processes         the instances of process services: state, pid, restarts, health, uptime
 //	GET  /v1/services/{name}/logs?instance=   a process service's last output lines
-//	GET  /v1/events?type=&subject=&limit=   the event store
+//	GET  /v1/events?type=&subject=&limit=   the event store (?aggregate=order/7: one aggregate's events, in version order)
 //	POST /v1/events?type=&subject=          publish an event (the body is its JSON data)
 //	POST /v1/events/replay?route=&from=     re-deliver the event store's events to a route
 //	POST /v1/reload            reload now; answers the result
@@ -92,6 +93,14 @@ func Handler(r Platform, token string) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, req *http.Request) {
 		q := store.Query{Type: req.URL.Query().Get("type"), Subject: req.URL.Query().Get("subject"), Limit: 1000}
+		if agg := req.URL.Query().Get("aggregate"); agg != "" {
+			typ, id, ok := strings.Cut(agg, "/")
+			if !ok || typ == "" || id == "" {
+				writeJSON(w, 400, map[string]string{"error": "aggregate: TYPE/ID, such as order/7"})
+				return
+			}
+			q.AggregateType, q.Subject, q.Limit = typ, id, 0
+		}
 		if after := req.URL.Query().Get("after"); after != "" {
 			n, err := strconv.ParseUint(after, 10, 64)
 			if err != nil {

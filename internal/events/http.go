@@ -24,6 +24,10 @@ type CloudEvent struct {
 	CorrelationID   string          `json:"correlationid,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
 	TraceParent     string          `json:"traceparent,omitempty"`
+	// The aggregate extension: the aggregate's type (its id is the
+	// subject) and the event's version in its history.
+	AggregateType    string `json:"aggregatetype,omitempty"`
+	AggregateVersion uint64 `json:"aggregateversion,omitempty"`
 }
 
 // ToCloudEvent converts an event.
@@ -32,6 +36,7 @@ func ToCloudEvent(e Event) CloudEvent {
 		SpecVersion: "1.0", ID: e.ID, Type: e.Type, Source: e.Source, Subject: e.Subject,
 		Time: e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"), Data: e.Data,
 		CorrelationID: e.CorrelationID, CausationID: e.CausationID, TraceParent: e.TraceParent,
+		AggregateType: e.AggregateType, AggregateVersion: e.AggregateVersion,
 	}
 	if len(e.Data) > 0 {
 		ce.DataContentType = "application/json"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +68,14 @@ func ParseRequest(req *http.Request) ([]Event, error) {
 	h := req.Header
 	ce := CloudEvent{SpecVersion: h.Get("ce-specversion"), ID: h.Get("ce-id"), Type: h.Get("ce-type"),
 		Subject: h.Get("ce-subject"), Time: h.Get("ce-time"), CorrelationID: h.Get("ce-correlationid"),
-		CausationID: h.Get("ce-causationid"), TraceParent: h.Get("ce-traceparent")}
+		CausationID: h.Get("ce-causationid"), TraceParent: h.Get("ce-traceparent"), AggregateType: h.Get("ce-aggregatetype")}
+	if v := h.Get("ce-aggregateversion"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ce-aggregateversion %q is not a version (1, 2, ...)", v)
+		}
+		ce.AggregateVersion = n
+	}
 	if ce.Type == "" {
 		return nil, errors.New("no event: send a CloudEvent (application/cloudevents+json), a batch (application/cloudevents-batch+json) or ce-* headers with the data as the body")
 	}
@@ -103,8 +111,12 @@ func fromCloudEvent(ce CloudEvent) (Event, error) {
 	case len(ce.Data) > 0 && !json.Valid(ce.Data):
 		return Event{}, errors.New("the data is not JSON")
 	}
+	if (ce.AggregateType == "") != (ce.AggregateVersion == 0) || ce.AggregateType != "" && ce.Subject == "" {
+		return Event{}, errors.New("an aggregate's event names its aggregatetype, its aggregateversion (1, 2, ...) and its subject (the aggregate's id)")
+	}
 	e := Event{ID: ce.ID, Type: ce.Type, Subject: ce.Subject, Data: ce.Data, CorrelationID: ce.CorrelationID,
-		CausationID: ce.CausationID, TraceParent: ce.TraceParent, Time: time.Now().UTC()}
+		CausationID: ce.CausationID, TraceParent: ce.TraceParent, Time: time.Now().UTC(),
+		AggregateType: ce.AggregateType, AggregateVersion: ce.AggregateVersion}
 	if ce.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, ce.Time)
 		if err != nil {

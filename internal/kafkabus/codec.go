@@ -3,6 +3,7 @@ package kafkabus
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,16 +39,23 @@ func Encode(topic string, e events.Event) kafka.Message {
 	}
 	for _, a := range []struct{ k, v string }{
 		{"ce_subject", e.Subject}, {"ce_correlationid", e.CorrelationID}, {"ce_causationid", e.CausationID},
-		{"ce_traceparent", e.TraceParent},
+		{"ce_traceparent", e.TraceParent}, {"ce_aggregatetype", e.AggregateType},
 	} {
 		if a.v != "" {
 			h = append(h, kafka.Header{Key: a.k, Value: []byte(a.v)})
 		}
 	}
+	if e.AggregateVersion > 0 {
+		h = append(h, kafka.Header{Key: "ce_aggregateversion", Value: []byte(strconv.FormatUint(e.AggregateVersion, 10))})
+	}
 	if len(e.Data) > 0 {
 		h = append(h, kafka.Header{Key: headerContentType, Value: []byte("application/json")})
 	}
-	return kafka.Message{Topic: topic, Key: []byte(e.Subject), Value: e.Data, Headers: h}
+	key := e.Subject
+	if e.AggregateType != "" {
+		key = e.AggregateType + "/" + e.Subject // an aggregate's events keep their order, apart from another type's of the same id
+	}
+	return kafka.Message{Topic: topic, Key: []byte(key), Value: e.Data, Headers: h}
 }
 
 // Decode reads an event from a message, in whichever form it came:
@@ -95,6 +103,14 @@ func decodeBinary(m kafka.Message, hdr map[string]string) (events.Event, error) 
 	e := events.Event{
 		ID: hdr["ce_id"], Type: hdr["ce_type"], Source: hdr["ce_source"], Subject: hdr["ce_subject"],
 		CorrelationID: hdr["ce_correlationid"], CausationID: hdr["ce_causationid"], TraceParent: hdr["ce_traceparent"],
+		AggregateType: hdr["ce_aggregatetype"],
+	}
+	if v := hdr["ce_aggregateversion"]; v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return events.Event{}, fmt.Errorf("ce_aggregateversion %q is not a version", v)
+		}
+		e.AggregateVersion = n
 	}
 	if t := hdr["ce_time"]; t != "" {
 		var err error

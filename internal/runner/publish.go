@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -85,6 +86,10 @@ func (r *Runner) servePublish(w http.ResponseWriter, req *http.Request, service 
 		}
 		return nil
 	})
+	if errors.Is(err, store.ErrVersionConflict) {
+		gateway.WriteError(w, req, http.StatusConflict, err.Error()) // nothing of the batch was taken
+		return
+	}
 	if err != nil {
 		gateway.WriteError(w, req, http.StatusServiceUnavailable, "the outbox: "+err.Error())
 		return

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,12 @@ type Event struct {
 	// TraceParent is the W3C trace context of what caused the event
 	// (CloudEvents' distributed tracing extension).
 	TraceParent string `json:"traceparent,omitempty"`
+	// AggregateType and AggregateVersion (CloudEvents extension
+	// attributes) name the aggregate the event belongs to, with Subject
+	// its id ("order" 7), and its place in that aggregate's history: 1,
+	// 2, 3, ... with no gap (Tx.Emit keeps to it).
+	AggregateType    string `json:"aggregatetype,omitempty"`
+	AggregateVersion uint64 `json:"aggregateversion,omitempty"`
 	// Seq is the event's position in the outbox or the event store.
 	Seq uint64 `json:"-"`
 }
@@ -235,6 +242,21 @@ func (tx *Tx) Emit(e Event) (Event, error) {
 	if e.ID == "" {
 		e.ID = NewID()
 	}
+	if e.AggregateType != "" {
+		// The aggregate's next version, or a conflict: two writers that
+		// both read version N cannot both append N+1.
+		key := e.AggregateType + "/" + e.Subject
+		last, _, err := tx.GetIndex("aggregate_versions", key)
+		if err != nil {
+			return e, err
+		}
+		if e.AggregateVersion != last+1 {
+			return e, fmt.Errorf("%w: %s is at version %d, not %d", ErrVersionConflict, key, last, e.AggregateVersion-1)
+		}
+		if err := tx.PutIndex("aggregate_versions", key, e.AggregateVersion); err != nil {
+			return e, err
+		}
+	}
 	if e.Time.IsZero() {
 		e.Time = tx.now().UTC()
 	}
@@ -250,6 +272,17 @@ func (tx *Tx) Emit(e Event) (Event, error) {
 	}
 	tx.emitted = true
 	return e, b.Put(keyOf(seq), data)
+}
+
+// ErrVersionConflict is an event whose aggregate version is not the next
+// one of its aggregate.
+var ErrVersionConflict = errors.New("aggregate version conflict")
+
+// AggregateVersion is the last version of an aggregate ("order", "7")
+// that an event was emitted with (0: none).
+func (tx *Tx) AggregateVersion(aggregateType, id string) (uint64, error) {
+	v, _, err := tx.GetIndex("aggregate_versions", aggregateType+"/"+id)
+	return v, err
 }
 
 // Get reads the entity id of kind into v.
@@ -360,6 +393,21 @@ func appendEvent(tx *bolt.Tx, e *Event) (added bool, err error) {
 	if err := b.Put(keyOf(seq), data); err != nil {
 		return false, err
 	}
+	if e.AggregateType != "" {
+		// The aggregate's version, as seen here: the next Emit of this
+		// instance for it (a projection of another's events) follows on.
+		t := &Tx{tx: tx}
+		key := e.AggregateType + "/" + e.Subject
+		last, _, err := t.GetIndex("aggregate_versions", key)
+		if err != nil {
+			return false, err
+		}
+		if e.AggregateVersion > last {
+			if err := t.PutIndex("aggregate_versions", key, e.AggregateVersion); err != nil {
+				return false, err
+			}
+		}
+	}
 	return true, ids.Put([]byte(e.ID), keyOf(seq))
 }
 
@@ -367,10 +415,13 @@ func appendEvent(tx *bolt.Tx, e *Event) (added bool, err error) {
 type Query struct {
 	Type    string
 	Subject string
-	Since   time.Time // events at or after
-	After   uint64    // events appended after this seq
-	Last    int       // only the last this many of those that match (0: all)
-	Limit   int       // at most this many (0: no limit)
+	// AggregateType, with Subject, asks for one aggregate's events, in
+	// version order.
+	AggregateType string
+	Since         time.Time // events at or after
+	After         uint64    // events appended after this seq
+	Last          int       // only the last this many of those that match (0: all)
+	Limit         int       // at most this many (0: no limit)
 }
 
 // Events returns the events that match q, in the order they were appended.
@@ -393,7 +444,8 @@ func (s *Store) Events(q Query) ([]Event, error) {
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if q.Type != "" && e.Type != q.Type || q.Subject != "" && e.Subject != q.Subject || e.Time.Before(q.Since) {
+			if q.Type != "" && e.Type != q.Type || q.Subject != "" && e.Subject != q.Subject || e.Time.Before(q.Since) ||
+				q.AggregateType != "" && e.AggregateType != q.AggregateType {
 				continue
 			}
 			e.Seq = binary.BigEndian.Uint64(k)
@@ -401,6 +453,9 @@ func (s *Store) Events(q Query) ([]Event, error) {
 		}
 		return nil
 	})
+	if q.AggregateType != "" {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].AggregateVersion < out[j].AggregateVersion })
+	}
 	return out, err
 }
 

@@ -292,3 +292,47 @@ func TestProjectAppliesOnce(t *testing.T) {
 		t.Fatalf("applied %d times, %d events stored (a failed apply keeps nothing)", applied, len(evs))
 	}
 }
+
+// TestAggregateVersions: an aggregate's events come 1, 2, 3, ... with no
+// gap; a reused or skipped version fails the transaction, whoever emits
+// it; events appended from another instance move the version on.
+func TestAggregateVersions(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	emit := func(typ, id string, v uint64) error {
+		return s.Update(func(tx *Tx) error {
+			_, err := tx.Emit(Event{Type: typ + ".changed", Subject: id, AggregateType: typ, AggregateVersion: v})
+			return err
+		})
+	}
+	for _, tc := range []struct {
+		typ, id string
+		v       uint64
+		ok      bool
+	}{
+		{"order", "1", 1, true}, {"order", "1", 1, false}, {"order", "1", 3, false}, {"order", "1", 2, true},
+		{"user", "1", 1, true}, // another type, the same id: its own history
+		{"order", "2", 2, false}, {"order", "2", 1, true},
+	} {
+		err := emit(tc.typ, tc.id, tc.v)
+		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, ErrVersionConflict) {
+			t.Errorf("%s/%s version %d: %v", tc.typ, tc.id, tc.v, err)
+		}
+	}
+	if n, _ := s.OutboxLen(); n != 4 {
+		t.Errorf("%d events in the outbox, want 4: a refused one leaves nothing", n)
+	}
+	// Another instance's events of order 1, appended to the event store.
+	if _, err := s.Append(Event{ID: "remote-3", Type: "order.changed", Subject: "1", AggregateType: "order", AggregateVersion: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := emit("order", "1", 3); err == nil {
+		t.Error("version 3 emitted again after another instance's version 3")
+	}
+	if err := emit("order", "1", 4); err != nil {
+		t.Errorf("version 4 after another instance's 3: %v", err)
+	}
+}
