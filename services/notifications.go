@@ -72,6 +72,10 @@ func (n *Notifications) Register(r gin.IRouter) {
 // of other types are ignored. An error means the event should be
 // delivered again later.
 func (n *Notifications) Handle(ctx context.Context, e store.Event) error {
+	e, err := Upcast(e)
+	if err != nil {
+		return err
+	}
 	var note Notification
 	switch e.Type {
 	case EventUserCreated:
@@ -95,13 +99,13 @@ func (n *Notifications) Handle(ctx context.Context, e store.Event) error {
 		}
 		note = Notification{Kind: "order_confirmation", To: to,
 			Subject: fmt.Sprintf("Order %d received", o.ID),
-			Body:    fmt.Sprintf("Your order %d of %d items, %.2f in total, is %s.", o.ID, len(o.Items), o.TotalAmount, o.Status)}
+			Body:    fmt.Sprintf("Your order %d of %d items, %.2f %s in total, is %s.", o.ID, len(o.Items), o.TotalAmount, o.Currency, o.Status)}
 	default:
 		return nil
 	}
 	note.EventID = e.ID
 	var sent bool
-	err := n.store.Update(func(tx *store.Tx) error {
+	err = n.store.Update(func(tx *store.Tx) error {
 		_, sent, _ = tx.GetIndex("notifications_by_event", e.ID)
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ type Order struct {
 	UserID      uint64    `json:"user_id"`
 	Items       []Item    `json:"items"`
 	TotalAmount float64   `json:"total_amount"`
+	Currency    string    `json:"currency"` // ISO 4217, such as EUR
 	Status      string    `json:"status"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -110,8 +112,9 @@ func (o *Orders) Register(r gin.IRouter) {
 
 // NewOrder is what an order is created with.
 type NewOrder struct {
-	UserID uint64 `json:"user_id"`
-	Items  []Item `json:"items"`
+	UserID   uint64 `json:"user_id"`
+	Items    []Item `json:"items"`
+	Currency string `json:"currency,omitempty"` // default EUR
 }
 
 func (o *Orders) create(c *gin.Context) {
@@ -135,6 +138,12 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 	}
 	if len(req.Items) == 0 {
 		problems = append(problems, "items: at least one item")
+	}
+	if req.Currency == "" {
+		req.Currency = DefaultCurrency
+	}
+	if !currencyPattern.MatchString(req.Currency) {
+		problems = append(problems, "currency: three capital letters, such as EUR")
 	}
 	total := 0.0
 	for i, it := range req.Items {
@@ -160,7 +169,7 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 		return Order{}, problem(Unprocessable, "no user %d", req.UserID)
 	}
 	now := o.now().UTC()
-	order := Order{UserID: req.UserID, Items: req.Items, TotalAmount: math.Round(total*100) / 100, Status: "Pending", CreatedAt: now, UpdatedAt: now, Version: 1}
+	order := Order{UserID: req.UserID, Items: req.Items, TotalAmount: math.Round(total*100) / 100, Status: "Pending", CreatedAt: now, UpdatedAt: now, Version: 1, Currency: req.Currency}
 	err = o.store.Update(func(tx *store.Tx) error {
 		id, err := tx.NextID("orders")
 		if err != nil {
@@ -173,7 +182,7 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 		data, _ := json.Marshal(order)
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderCreated, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: 1,
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: 1, DataSchema: SchemaOrderCreated,
 		})
 		return err
 	})
@@ -230,6 +239,9 @@ func (e errTransition) Error() string {
 }
 
 var errNoOrder = errors.New("no such order")
+
+// currencyPattern is an ISO 4217 code's shape.
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // errStale is an If-Match of a version the order is no longer at.
 type errStale struct{ version uint64 }
@@ -299,7 +311,7 @@ func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, sta
 		data, _ := json.Marshal(statusChange{ID: id, From: from, To: status, UpdatedAt: order.UpdatedAt})
 		_, err = tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: order.Version,
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: order.Version, DataSchema: SchemaOrderStatusChanged,
 		})
 		return err
 	})

@@ -25,6 +25,10 @@ import (
 // Other event types are left alone. Data that does not decode is an
 // error: the event is not stored, and is read again.
 func Apply(tx *store.Tx, e store.Event) error {
+	e, err := Upcast(e)
+	if err != nil {
+		return err
+	}
 	switch e.Type {
 	case EventUserCreated:
 		var u User

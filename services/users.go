@@ -121,7 +121,7 @@ func (u *Users) Create(ctx context.Context, requestID string, req NewUser) (User
 		data, _ := json.Marshal(user)
 		_, err = tx.Emit(store.Event{
 			Type: EventUserCreated, Source: "/services/users", Subject: strconv.FormatUint(id, 10), Data: data,
-			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "user", AggregateVersion: 1,
+			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "user", AggregateVersion: 1, DataSchema: SchemaUserCreated,
 		})
 		return err
 	})

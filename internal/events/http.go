@@ -20,6 +20,7 @@ type CloudEvent struct {
 	Subject         string          `json:"subject,omitempty"`
 	Time            string          `json:"time"`
 	DataContentType string          `json:"datacontenttype,omitempty"`
+	DataSchema      string          `json:"dataschema,omitempty"`
 	Data            json.RawMessage `json:"data,omitempty"`
 	CorrelationID   string          `json:"correlationid,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
@@ -36,7 +37,7 @@ func ToCloudEvent(e Event) CloudEvent {
 		SpecVersion: "1.0", ID: e.ID, Type: e.Type, Source: e.Source, Subject: e.Subject,
 		Time: e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"), Data: e.Data,
 		CorrelationID: e.CorrelationID, CausationID: e.CausationID, TraceParent: e.TraceParent,
-		AggregateType: e.AggregateType, AggregateVersion: e.AggregateVersion,
+		AggregateType: e.AggregateType, AggregateVersion: e.AggregateVersion, DataSchema: e.DataSchema,
 	}
 	if len(e.Data) > 0 {
 		ce.DataContentType = "application/json"

@@ -68,7 +68,8 @@ func ParseRequest(req *http.Request) ([]Event, error) {
 	h := req.Header
 	ce := CloudEvent{SpecVersion: h.Get("ce-specversion"), ID: h.Get("ce-id"), Type: h.Get("ce-type"),
 		Subject: h.Get("ce-subject"), Time: h.Get("ce-time"), CorrelationID: h.Get("ce-correlationid"),
-		CausationID: h.Get("ce-causationid"), TraceParent: h.Get("ce-traceparent"), AggregateType: h.Get("ce-aggregatetype")}
+		CausationID: h.Get("ce-causationid"), TraceParent: h.Get("ce-traceparent"), AggregateType: h.Get("ce-aggregatetype"),
+		DataSchema: h.Get("ce-dataschema")}
 	if v := h.Get("ce-aggregateversion"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -116,7 +117,7 @@ func fromCloudEvent(ce CloudEvent) (Event, error) {
 	}
 	e := Event{ID: ce.ID, Type: ce.Type, Subject: ce.Subject, Data: ce.Data, CorrelationID: ce.CorrelationID,
 		CausationID: ce.CausationID, TraceParent: ce.TraceParent, Time: time.Now().UTC(),
-		AggregateType: ce.AggregateType, AggregateVersion: ce.AggregateVersion}
+		AggregateType: ce.AggregateType, AggregateVersion: ce.AggregateVersion, DataSchema: ce.DataSchema}
 	if ce.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, ce.Time)
 		if err != nil {

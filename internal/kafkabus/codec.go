@@ -39,7 +39,7 @@ func Encode(topic string, e events.Event) kafka.Message {
 	}
 	for _, a := range []struct{ k, v string }{
 		{"ce_subject", e.Subject}, {"ce_correlationid", e.CorrelationID}, {"ce_causationid", e.CausationID},
-		{"ce_traceparent", e.TraceParent}, {"ce_aggregatetype", e.AggregateType},
+		{"ce_traceparent", e.TraceParent}, {"ce_aggregatetype", e.AggregateType}, {"ce_dataschema", e.DataSchema},
 	} {
 		if a.v != "" {
 			h = append(h, kafka.Header{Key: a.k, Value: []byte(a.v)})
@@ -103,7 +103,7 @@ func decodeBinary(m kafka.Message, hdr map[string]string) (events.Event, error) 
 	e := events.Event{
 		ID: hdr["ce_id"], Type: hdr["ce_type"], Source: hdr["ce_source"], Subject: hdr["ce_subject"],
 		CorrelationID: hdr["ce_correlationid"], CausationID: hdr["ce_causationid"], TraceParent: hdr["ce_traceparent"],
-		AggregateType: hdr["ce_aggregatetype"],
+		AggregateType: hdr["ce_aggregatetype"], DataSchema: hdr["ce_dataschema"],
 	}
 	if v := hdr["ce_aggregateversion"]; v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -142,7 +142,8 @@ func decodeStructured(m kafka.Message) (events.Event, error) {
 		return events.Event{}, fmt.Errorf("a structured CloudEvent that is not valid JSON: %v", err)
 	}
 	e := events.Event{ID: ce.ID, Type: ce.Type, Source: ce.Source, Subject: ce.Subject, Data: ce.Data,
-		CorrelationID: ce.CorrelationID, CausationID: ce.CausationID, TraceParent: ce.TraceParent}
+		CorrelationID: ce.CorrelationID, CausationID: ce.CausationID, TraceParent: ce.TraceParent,
+		AggregateType: ce.AggregateType, AggregateVersion: ce.AggregateVersion, DataSchema: ce.DataSchema}
 	if ce.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, ce.Time)
 		if err != nil {

@@ -98,4 +98,14 @@ func TestOrderVersions(t *testing.T) {
 	if _, b := call(t, "GET", fmt.Sprintf("%s/v1/events?aggregate=user/%d", admin, uid), ""); strings.Count(b, `"type": "user.created"`) != 1 || strings.Contains(b, "order.") {
 		t.Errorf("user %d's events: %s", uid, b)
 	}
+	// The order's data schema: v2, with its currency (EUR by default).
+	if !strings.Contains(b, `"dataschema": "/schemas/order.created/v2"`) || !strings.Contains(b, `"currency": "EUR"`) {
+		t.Errorf("the order.created event: %s", b)
+	}
+	if status, b := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"currency":"USD","items":[{"product_id":"a","quantity":1,"price":3}]}`, uid)); status != 201 || !strings.Contains(b, `"currency":"USD"`) {
+		t.Errorf("an order in USD: %d %s", status, b)
+	}
+	if status, b := call(t, "POST", gw+"/orders", fmt.Sprintf(`{"user_id":%d,"currency":"euro","items":[{"product_id":"a","quantity":1,"price":3}]}`, uid)); status != 400 || !strings.Contains(b, "currency") {
+		t.Errorf("a currency that is not one: %d %s", status, b)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/registry"
 	"github.com/tuskcompose/composer/internal/store"
+	"github.com/tuskcompose/composer/services"
 )
 
 // The Runner is the admin API's admin.Platform: these are its views. They
@@ -100,7 +101,16 @@ func (r *Runner) Logs(service string) ([]admin.Log, bool) {
 }
 
 // Events reads the event store.
-func (r *Runner) Events(q store.Query) ([]store.Event, error) { return r.store.Events(q) }
+// The events come upcast to their current data schemas (services.Upcast).
+func (r *Runner) Events(q store.Query) ([]store.Event, error) {
+	evs, err := r.store.Events(q)
+	for i, e := range evs {
+		if up, uerr := services.Upcast(e); uerr == nil {
+			evs[i] = up
+		}
+	}
+	return evs, err
+}
 
 // Publish publishes an event on the bus.
 func (r *Runner) Publish(ctx context.Context, e store.Event) error { return r.bus.Publish(ctx, e) }

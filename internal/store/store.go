@@ -48,6 +48,9 @@ type Event struct {
 	// 2, 3, ... with no gap (Tx.Emit keeps to it).
 	AggregateType    string `json:"aggregatetype,omitempty"`
 	AggregateVersion uint64 `json:"aggregateversion,omitempty"`
+	// DataSchema names the version of Data's shape (CloudEvents'
+	// dataschema, "/schemas/order.created/v2"); "" is a type's first.
+	DataSchema string `json:"dataschema,omitempty"`
 	// Seq is the event's position in the outbox or the event store.
 	Seq uint64 `json:"-"`
 }
