@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,11 +109,21 @@ func startBinary(t *testing.T, bin, file string) *binary {
 	}
 	b := &binary{cmd: cmd, exited: make(chan error, 1)}
 	found := make(chan []string, 1)
+	var mu sync.Mutex
+	var before []string // what it wrote before its start line, for a start that fails
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
+		started := false
 		for sc.Scan() {
-			if m := runningLine.FindStringSubmatch(sc.Text()); m != nil {
+			if m := runningLine.FindStringSubmatch(sc.Text()); m != nil && !started {
+				started = true
 				found <- m
+			} else if !started {
+				mu.Lock()
+				before = append(before, sc.Text())
+				mu.Unlock()
 			}
 		}
 		io.Copy(io.Discard, stderr)
@@ -123,7 +134,10 @@ func startBinary(t *testing.T, bin, file string) *binary {
 	case m := <-found:
 		b.gateway, b.admin = "http://"+m[1], "http://"+m[2]
 	case err := <-b.exited:
-		t.Fatalf("the composer exited: %v", err)
+		<-scanned
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the composer exited: %v\n%s", err, strings.Join(before, "\n"))
 	case <-time.After(20 * time.Second):
 		t.Fatal("the composer did not start")
 	}
