@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/testport"
 
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/tsk"
@@ -108,12 +109,4 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freeLoopbackPort(t *testing.T) int { return testport.Free(t) }

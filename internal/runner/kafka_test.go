@@ -3,13 +3,14 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/testport"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -99,15 +100,7 @@ func TestKafkaPlatform(t *testing.T) {
 
 // freePort returns a loopback port nobody listens on (for a broker that
 // must come back at the same address).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testport.Free(t) }
 
 func TestKafkaBrokersDownThenBack(t *testing.T) {
 	dir, port := t.TempDir(), freePort(t)
