@@ -77,7 +77,7 @@ type ordersGRPC struct {
 }
 
 func (g ordersGRPC) CreateOrder(ctx context.Context, req *shopv1.CreateOrderRequest) (*shopv1.Order, error) {
-	in := NewOrder{UserID: req.GetUserId(), Items: make([]Item, len(req.GetItems()))}
+	in := NewOrder{UserID: req.GetUserId(), Items: make([]Item, len(req.GetItems())), Currency: req.GetCurrency()}
 	for i, it := range req.GetItems() {
 		in.Items[i] = Item{ProductID: ProductID(it.GetProductId()), Quantity: int(it.GetQuantity()), Price: it.GetPrice()}
 	}
@@ -103,7 +103,7 @@ func (g ordersGRPC) UpdateOrderStatus(ctx context.Context, req *shopv1.UpdateOrd
 	if req.GetId() == 0 {
 		return nil, status.Error(codes.InvalidArgument, "id: an order's id")
 	}
-	order, err := g.o.SetStatus(ctx, requestID(ctx), req.GetId(), req.GetStatus(), 0)
+	order, err := g.o.SetStatus(ctx, requestID(ctx), req.GetId(), req.GetStatus(), req.GetIfVersion())
 	if err != nil {
 		return nil, GRPCError(err)
 	}
@@ -111,7 +111,7 @@ func (g ordersGRPC) UpdateOrderStatus(ctx context.Context, req *shopv1.UpdateOrd
 }
 
 func orderPB(o Order) *shopv1.Order {
-	out := &shopv1.Order{Id: o.ID, UserId: o.UserID, TotalAmount: o.TotalAmount, Status: o.Status,
+	out := &shopv1.Order{Id: o.ID, UserId: o.UserID, TotalAmount: o.TotalAmount, Status: o.Status, Currency: o.Currency, Version: o.Version,
 		CreatedAt: timestamppb.New(o.CreatedAt), UpdatedAt: timestamppb.New(o.UpdatedAt)}
 	for _, it := range o.Items {
 		out.Items = append(out.Items, &shopv1.Item{ProductId: string(it.ProductID), Quantity: int32(it.Quantity), Price: it.Price})

@@ -86,8 +86,11 @@ func TestBuiltinsSpeakGRPC(t *testing.T) {
 	if _, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Delivered"}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("Pending to Delivered: %v, want FailedPrecondition", err)
 	}
-	if o, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Confirmed"}); err != nil || o.Status != "Confirmed" {
+	if o, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Confirmed", IfVersion: 1}); err != nil || o.Status != "Confirmed" || o.Version != 2 || o.Currency != "EUR" {
 		t.Errorf("Pending to Confirmed: %v %v", o, err)
+	}
+	if _, err := orders.UpdateOrderStatus(ctx, &shopv1.UpdateOrderStatusRequest{Id: order.Id, Status: "Cancelled", IfVersion: 1}); status.Code(err) != codes.Aborted {
+		t.Errorf("a change of a stale version: %v, want Aborted", err)
 	}
 	// The same store as the JSON routes.
 	gw := "http://" + p.r.GatewayAddr()
