@@ -208,6 +208,19 @@ func replayEvents(ctx context.Context, admin, route, from string, stdout io.Writ
 	return adminCall(ctx, http.MethodPost, "http://"+admin+"/v1/events/replay?"+q.Encode(), nil, stdout)
 }
 
+// adminAddress is the running composer's admin address: the one given
+// (--admin), else the platform file's [composer] admin.
+func adminAddress(given, file string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	p, _, err := composer.Load(&tsk.Loader{}, file)
+	if err != nil {
+		return "", err
+	}
+	return p.Composer.Admin, nil
+}
+
 // adminRequest is a request to the running composer's admin API, with
 // the admin token of COMPOSER_ADMIN_TOKEN when it is set.
 func adminRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/tuskcompose/composer/composer"
-	"github.com/tuskcompose/composer/tsk"
 )
 
 // ps prints the services of the running platform: each instance of a
@@ -26,14 +23,10 @@ func ps(args []string, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args, "ps [-f FILE] [--admin ADDR]", stderr); !ok {
 		return status
 	}
-	addr := *admin
-	if addr == "" {
-		p, _, err := composer.Load(&tsk.Loader{}, *file)
-		if err != nil {
-			printErr(stderr, err)
-			return 1
-		}
-		addr = p.Composer.Admin
+	addr, err := adminAddress(*admin, *file)
+	if err != nil {
+		printErr(stderr, err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -13,9 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/registry"
-	"github.com/tuskcompose/composer/tsk"
 )
 
 const registryUsage = `usage: composer registry list [-f FILE] [--admin ADDR]
@@ -58,19 +56,14 @@ func registryCommand(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	addr := *admin
-	if addr == "" {
-		p, _, err := composer.Load(&tsk.Loader{}, *file)
-		if err != nil {
-			printErr(stderr, err)
-			return 1
-		}
-		addr = p.Composer.Admin
+	addr, err := adminAddress(*admin, *file)
+	if err != nil {
+		printErr(stderr, err)
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	base := "http://" + addr
-	var err error
 	switch args[0] {
 	case "list":
 		err = registryList(ctx, base, stdout)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -48,54 +47,5 @@ func (b *Bus) WriteRecords(ctx context.Context, msgs ...kafka.Message) error {
 // then with each new one, across its partitions, without a consumer group,
 // until ctx ends or fn fails.
 func (b *Bus) ReadRecords(ctx context.Context, topic string, fn func(kafka.Message) error) error {
-	parts, err := b.partitions(ctx, topic)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msgs := make(chan kafka.Message)
-	errc := make(chan error, len(parts))
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p.ID, Dialer: b.dialer,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
-		if err := r.SetOffset(kafka.FirstOffset); err != nil {
-			r.Close()
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			for {
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					errc <- err
-					return
-				}
-				select {
-				case msgs <- m:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-errc:
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		case m := <-msgs:
-			if err := fn(m); err != nil {
-				return err
-			}
-		}
-	}
+	return b.read(ctx, topic, kafka.FirstOffset, 100*time.Millisecond, fn)
 }

@@ -18,6 +18,33 @@ import (
 // position. extra holds what a message says besides the event: the
 // dead-letter headers, or "error" for a message that is not an event.
 func (b *Bus) Tail(ctx context.Context, topic string, fromBeginning bool, fn func(e events.Event, extra map[string]string) error) error {
+	start := kafka.LastOffset
+	if fromBeginning {
+		start = kafka.FirstOffset
+	}
+	return b.read(ctx, topic, start, 250*time.Millisecond, func(m kafka.Message) error {
+		extra := map[string]string{}
+		for _, h := range m.Headers {
+			switch h.Key {
+			case HeaderDeadLetterReason:
+				extra["deadletterreason"] = string(h.Value)
+			case HeaderDeadLetterRoute:
+				extra["deadletterroute"] = string(h.Value)
+			}
+		}
+		e, err := Decode(m)
+		if err != nil {
+			extra["error"] = err.Error()
+			e = events.Event{ID: fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset), Type: m.Topic, Time: m.Time}
+		}
+		return fn(e, extra)
+	})
+}
+
+// read calls fn with the messages of every partition of a topic from
+// start (kafka.FirstOffset or kafka.LastOffset), without a consumer
+// group, until ctx ends or fn fails; fn is called from one goroutine.
+func (b *Bus) read(ctx context.Context, topic string, start int64, maxWait time.Duration, fn func(kafka.Message) error) error {
 	parts, err := b.partitions(ctx, topic)
 	if err != nil {
 		return err
@@ -27,12 +54,10 @@ func (b *Bus) Tail(ctx context.Context, topic string, fromBeginning bool, fn fun
 	msgs := make(chan kafka.Message)
 	errc := make(chan error, len(parts))
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p.ID, Dialer: b.dialer, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond})
-		start := kafka.LastOffset
-		if fromBeginning {
-			start = kafka.FirstOffset
-		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p.ID, Dialer: b.dialer,
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: maxWait})
 		if err := r.SetOffset(start); err != nil {
 			r.Close()
 			return err
@@ -55,7 +80,6 @@ func (b *Bus) Tail(ctx context.Context, topic string, fromBeginning bool, fn fun
 			}
 		}()
 	}
-	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -66,21 +90,7 @@ func (b *Bus) Tail(ctx context.Context, topic string, fromBeginning bool, fn fun
 			}
 			return err
 		case m := <-msgs:
-			extra := map[string]string{}
-			for _, h := range m.Headers {
-				switch h.Key {
-				case HeaderDeadLetterReason:
-					extra["deadletterreason"] = string(h.Value)
-				case HeaderDeadLetterRoute:
-					extra["deadletterroute"] = string(h.Value)
-				}
-			}
-			e, err := Decode(m)
-			if err != nil {
-				extra["error"] = err.Error()
-				e = events.Event{ID: fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset), Type: m.Topic, Time: m.Time}
-			}
-			if err := fn(e, extra); err != nil {
+			if err := fn(m); err != nil {
 				return err
 			}
 		}

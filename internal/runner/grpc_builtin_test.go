@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -128,12 +127,7 @@ func TestComposerHealthService(t *testing.T) {
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
+	ln := serveGRPC(t, srv)
 	p := startPlatform(t, builtinGRPC+fmt.Sprintf(`ledger { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/shop.v1.Ledger/*method"] }
 `, ln.Addr()))
 	waitHealthy(t, p, "ledger")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,12 +284,7 @@ func TestGRPCHealthNamesAService(t *testing.T) {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("shop.v1.Ledger", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
+	ln := serveGRPC(t, srv)
 	p := startPlatform(t, fmt.Sprintf(`[services]
 ledger { kind: "http", protocol: "grpc", instances: ["http://%s"], routes: ["/grpc.health.v1.Health/*method"] }
 [health_checks]
@@ -345,12 +339,7 @@ func TestGRPCClientCancelIsNoFailure(t *testing.T) {
 func TestGRPCThroughTheMesh(t *testing.T) {
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, newScripted())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
+	ln := serveGRPC(t, srv)
 	p := startPlatform(t, fmt.Sprintf(`[services]
 ledger { kind: "http", protocol: "grpc", instances: ["http://%s"] }
 worker { kind: "process", command: ["sleep", "600"], calls: ["ledger"] }

@@ -17,12 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// grpcPlatform serves srv on loopback behind a `protocol: "grpc"`
-// service named svc with the given routes (comma-separated; and more keys of its block,
-// such as `, retries: 1`), waits until the composer finds it healthy (srv
-// must have a health service), and returns a client connection to the
-// gateway.
-func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string, keys ...string) (*running, *grpc.ClientConn) {
+// serveGRPC serves srv on a loopback port until the test ends.
+func serveGRPC(t *testing.T, srv *grpc.Server) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,6 +26,17 @@ func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string, keys ...str
 	}
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
+	return ln
+}
+
+// grpcPlatform serves srv on loopback behind a `protocol: "grpc"`
+// service named svc with the given routes (comma-separated; and more keys of its block,
+// such as `, retries: 1`), waits until the composer finds it healthy (srv
+// must have a health service), and returns a client connection to the
+// gateway.
+func grpcPlatform(t *testing.T, srv *grpc.Server, svc, route string, keys ...string) (*running, *grpc.ClientConn) {
+	t.Helper()
+	ln := serveGRPC(t, srv)
 	var routes []string
 	for _, r := range strings.Split(route, ",") {
 		routes = append(routes, strconv.Quote(r))
