@@ -176,15 +176,15 @@ func (o *Orders) Create(ctx context.Context, requestID string, req NewOrder) (Or
 			return err
 		}
 		order.ID = id
-		if err := tx.Put("orders", id, order); err != nil {
-			return err
-		}
 		data, _ := json.Marshal(order)
-		_, err = tx.Emit(store.Event{
+		e, err := tx.Emit(store.Event{
 			Type: EventOrderCreated, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
 			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: 1, DataSchema: SchemaOrderCreated,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return Apply(tx, e) // the order, as the event makes it
 	})
 	switch {
 	case errors.Is(err, store.ErrNoNode):
@@ -305,15 +305,15 @@ func (o *Orders) SetStatus(ctx context.Context, requestID string, id uint64, sta
 		}
 		from := order.Status
 		order.Status, order.UpdatedAt, order.Version = status, o.now().UTC(), order.Version+1
-		if err := tx.Put("orders", id, order); err != nil {
-			return err
-		}
 		data, _ := json.Marshal(statusChange{ID: id, From: from, To: status, UpdatedAt: order.UpdatedAt})
-		_, err = tx.Emit(store.Event{
+		e, err := tx.Emit(store.Event{
 			Type: EventOrderStatusChanged, Source: "/services/orders", Subject: strconv.FormatUint(id, 10), Data: data,
 			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "order", AggregateVersion: order.Version, DataSchema: SchemaOrderStatusChanged,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return Apply(tx, e) // the order's new status and version, as the event makes them
 	})
 	var bad errTransition
 	var stale errStale

@@ -15,12 +15,13 @@ import (
 // instance's users and orders are a read model of the events). It is
 // idempotent, and an event older than what the store has changes nothing.
 //
-//   - user.created: the user (without a password: only the instance that
-//     created the user has its hash) and its name and email in the
-//     uniqueness indexes, unless the id is known;
+//   - user.created: the user and its name and email in the uniqueness
+//     indexes, unless the id is known (its password's hash is not in the
+//     event: only the instance that created the user has it);
 //   - order.created: the order, unless the id is known;
-//   - order.status_changed: the new status, when the change is newer than
-//     the order's last one (the last writer wins).
+//   - order.status_changed: the new status and version, when the change
+//     is newer than the order's (by aggregate version; by time for an
+//     event without one).
 //
 // Other event types are left alone. Data that does not decode is an
 // error: the event is not stored, and is read again.
@@ -35,11 +36,11 @@ func Apply(tx *store.Tx, e store.Event) error {
 		if err := json.Unmarshal(e.Data, &u); err != nil || u.ID == 0 {
 			return fmt.Errorf("%s event %s: not a user: %s", e.Type, e.ID, e.Data)
 		}
-		var known storedUser
+		var known User
 		if found, err := tx.Get("users", u.ID, &known); err != nil || found {
 			return err
 		}
-		if err := tx.Put("users", u.ID, storedUser{User: u}); err != nil {
+		if err := tx.Put("users", u.ID, u); err != nil {
 			return err
 		}
 		// A name or an email taken on two instances at once keeps its
@@ -72,8 +73,13 @@ func Apply(tx *store.Tx, e store.Event) error {
 		}
 		var o Order
 		found, err := tx.Get("orders", c.ID, &o)
-		if err != nil || !found || !c.UpdatedAt.After(o.UpdatedAt) {
+		if err != nil || !found {
 			return err
+		}
+		// Newer than what the order has: by version, or by time for
+		// events without one.
+		if e.AggregateVersion != 0 && e.AggregateVersion <= o.Version || e.AggregateVersion == 0 && !c.UpdatedAt.After(o.UpdatedAt) {
+			return nil
 		}
 		o.Status, o.UpdatedAt = c.To, c.UpdatedAt
 		if e.AggregateVersion > o.Version {

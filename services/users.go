@@ -1,6 +1,7 @@
 package services
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,10 +29,38 @@ type User struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// storedUser is a user as the store keeps it.
-type storedUser struct {
-	User
+// credentials are what users keeps of a user beside the user, and never
+// puts in an event (nor derives from one): the password's hash.
+type credentials struct {
 	PasswordHash []byte `json:"password_hash"`
+}
+
+// moveCredentials takes the password hashes that users of an older
+// release kept in the user entities into the credentials.
+func moveCredentials(tx *store.Tx) error {
+	var old []uint64
+	err := tx.List("users", func(id uint64, data []byte) error {
+		if bytes.Contains(data, []byte(`"password_hash"`)) {
+			old = append(old, id)
+		}
+		return nil
+	})
+	for _, id := range old {
+		var u struct {
+			User
+			credentials
+		}
+		if _, err := tx.Get("users", id, &u); err != nil {
+			return err
+		}
+		if err := tx.Put("credentials", id, u.credentials); err != nil {
+			return err
+		}
+		if err := tx.Put("users", id, u.User); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // The event types the users service publishes.
@@ -108,22 +137,20 @@ func (u *Users) Create(ctx context.Context, requestID string, req NewUser) (User
 			return err
 		}
 		user = User{ID: id, Username: req.Username, Email: req.Email, CreatedAt: u.now().UTC()}
-		if err := tx.Put("users", id, storedUser{User: user, PasswordHash: hash}); err != nil {
-			return err
-		}
-		// The index that keeps usernames and emails unique.
-		if err := tx.PutIndex("users_by_name", strings.ToLower(req.Username), id); err != nil {
-			return err
-		}
-		if err := tx.PutIndex("users_by_email", strings.ToLower(req.Email), id); err != nil {
-			return err
-		}
 		data, _ := json.Marshal(user)
-		_, err = tx.Emit(store.Event{
+		e, err := tx.Emit(store.Event{
 			Type: EventUserCreated, Source: "/services/users", Subject: strconv.FormatUint(id, 10), Data: data,
 			CorrelationID: requestID, TraceParent: tracing.TraceParent(ctx), AggregateType: "user", AggregateVersion: 1, DataSchema: SchemaUserCreated,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// The user and the indexes that keep usernames and emails
+		// unique, as the event makes them.
+		if err := Apply(tx, e); err != nil {
+			return err
+		}
+		return tx.Put("credentials", id, credentials{PasswordHash: hash})
 	})
 	var conflict errConflict
 	switch {
@@ -163,15 +190,15 @@ func (u *Users) get(c *gin.Context) {
 
 // Get returns the user with the id; NotFound when there is none.
 func (u *Users) Get(id uint64) (User, error) {
-	var su storedUser
-	found, err := u.store.Get("users", id, &su)
+	var user User
+	found, err := u.store.Get("users", id, &user)
 	switch {
 	case err != nil:
 		return User{}, problem(Internal, "cannot read the user")
 	case !found:
 		return User{}, problem(NotFound, "no user %d", id)
 	}
-	return su.User, nil
+	return user, nil
 }
 
 // answer writes an operation's result: v with status, or its error as

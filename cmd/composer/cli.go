@@ -33,7 +33,7 @@ const usage = `usage: composer [run] [-f FILE]    run the platform (default ./pl
                                      the instances registered at run time (composer registry -h)
        composer graph [-f FILE] [--format mermaid|dot]
                                      the platform drawn: services, routes, calls, dependencies, event routes
-       composer events publish|tail|replay ...
+       composer events publish|tail|replay|rebuild ...
                                      events at a terminal (composer events -h)
        composer version              the version and commit (also --version)
        composer completion bash|zsh|fish

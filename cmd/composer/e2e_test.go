@@ -87,7 +87,35 @@ welcome { topic: "user.created", to: ["notifications"] }
 	if strings.Count(notes, `"kind":"welcome"`) != 1 {
 		t.Errorf("notifications after a restart: %s", notes)
 	}
+	rebuild := func() (int, string) {
+		out, err := exec.Command(bin, "events", "rebuild", "-f", file).CombinedOutput()
+		code := 0
+		if err != nil {
+			code = err.(*exec.ExitError).ExitCode()
+		}
+		return code, string(out)
+	}
+	if code, out := rebuild(); code != 1 || !strings.Contains(out, "is the composer running") {
+		t.Errorf("rebuild with the composer running: %d %s", code, out)
+	}
+	_, user := httpDo(t, "GET", second.gateway+"/users/1", "")
+	_, order := httpDo(t, "GET", second.gateway+"/orders/1", "")
 	second.stop(t)
+
+	// The entities made again from the event store are those it had.
+	code, out := rebuild()
+	if code != 0 || !strings.Contains(out, "users: rebuilt 1 users from the event store (0 events passed over)") ||
+		!strings.Contains(out, "orders: rebuilt 1 orders") {
+		t.Errorf("rebuild: %d %s", code, out)
+	}
+	third := startBinary(t, bin, file)
+	if _, got := httpDo(t, "GET", third.gateway+"/users/1", ""); got != user {
+		t.Errorf("user 1 rebuilt:\n%s\nbefore:\n%s", got, user)
+	}
+	if _, got := httpDo(t, "GET", third.gateway+"/orders/1", ""); got != order {
+		t.Errorf("order 1 rebuilt:\n%s\nbefore:\n%s", got, order)
+	}
+	third.stop(t)
 }
 
 type binary struct {

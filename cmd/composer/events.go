@@ -27,10 +27,13 @@ import (
 const eventsUsage = `usage: composer events publish [-f FILE] [--subject S] TOPIC JSON
        composer events tail [-f FILE] [--from-beginning] TOPIC
        composer events replay [-f FILE] --route NAME [--from TIME]
+       composer events rebuild [-f FILE] [--service NAME]
 
 On Kafka (bus: "kafka"), publish and tail talk to the brokers of FILE;
 on the embedded bus, to the running composer's admin API. replay always
 asks the running composer (--admin ADDR, default FILE's [composer] admin).
+rebuild makes the built-in services' entities (users, orders) again from
+the event store of FILE's data_dir, with the composer stopped.
 `
 
 // eventsCommand runs `composer events ...`.
@@ -52,6 +55,7 @@ func eventsCommand(args []string, stdout, stderr io.Writer) int {
 	subject := fs.String("subject", "", "publish: the event's subject (its aggregate id)")
 	fromBeginning := fs.Bool("from-beginning", false, "tail: print the events the topic has before the new ones")
 	route := fs.String("route", "", "replay: the event route")
+	service := fs.String("service", "", "rebuild: only this built-in service")
 	from := fs.String("from", "", "replay: the time from which events are replayed (RFC 3339; default: all)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
@@ -64,6 +68,13 @@ func eventsCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		printErr(stderr, err)
 		return 1
+	}
+	if args[0] == "rebuild" && len(pos) == 0 {
+		if err := rebuildEntities(*file, *service, stdout, stderr); err != nil {
+			printErr(stderr, fmt.Errorf("composer events rebuild: %w", err))
+			return 1
+		}
+		return 0
 	}
 	if *admin == "" {
 		*admin = p.Composer.Admin

@@ -76,7 +76,7 @@ func completion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, `    -f) COMPREPLY=($(compgen -f -X '!*.tsk' -- "$cur") $(compgen -d -- "$cur")); return ;;`)
 		fmt.Fprintln(stdout, `    --format) COMPREPLY=($(compgen -W "text json mermaid dot" -- "$cur")); return ;;`)
 		fmt.Fprintln(stdout, `    completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;`)
-		fmt.Fprintln(stdout, `    events) COMPREPLY=($(compgen -W "publish tail replay" -- "$cur")); return ;;`)
+		fmt.Fprintln(stdout, `    events) COMPREPLY=($(compgen -W "publish tail replay rebuild" -- "$cur")); return ;;`)
 		fmt.Fprintln(stdout, "    esac")
 		fmt.Fprintln(stdout, `    if [ "$COMP_CWORD" -eq 1 ]; then`)
 		fmt.Fprintf(stdout, "        COMPREPLY=($(compgen -W %q -- \"$cur\")); return\n    fi\n", join(names))
@@ -96,7 +96,7 @@ func completion(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		fmt.Fprintln(stdout, "complete -c composer -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'")
-		fmt.Fprintln(stdout, "complete -c composer -n '__fish_seen_subcommand_from events' -a 'publish tail replay'")
+		fmt.Fprintln(stdout, "complete -c composer -n '__fish_seen_subcommand_from events' -a 'publish tail replay rebuild'")
 	default:
 		fmt.Fprintf(stderr, "composer completion: no completion for %q (bash, zsh or fish)\n", args[0])
 		return 2

@@ -195,13 +195,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Relay moves the store's outbox onto the bus: publish, then remove from
-// the outbox. It runs until ctx ends, looking at the outbox when wake
-// fires and every interval.
-func Relay(ctx context.Context, s *store.Store, bus Bus, wake <-chan struct{}, interval time.Duration) error {
+// Relay moves the outboxes of the stores that stores returns onto the
+// bus: publish, then remove from the outbox. It runs until ctx ends,
+// looking at the outboxes when wake fires and every interval.
+func Relay(ctx context.Context, stores func() []*store.Store, bus Bus, wake <-chan struct{}, interval time.Duration) error {
 	for {
-		if err := RelayOnce(ctx, s, bus); err != nil && ctx.Err() == nil {
-			// The bus is down: the events wait in the outbox.
+		var failed error
+		for _, s := range stores() {
+			if err := RelayOnce(ctx, s, bus); err != nil {
+				failed = err
+			}
+		}
+		if failed != nil && ctx.Err() == nil {
+			// The bus is down: the events wait in the outboxes.
 			select {
 			case <-ctx.Done():
 			case <-time.After(interval):

@@ -84,12 +84,16 @@ func (b *Embedded) Subscribe(ctx context.Context, r Route) error {
 	if r.DeadLetter == "" {
 		r.DeadLetter = r.Topic + ".dlq"
 	}
+	var types []string
+	if r.Topic != "" {
+		types = []string{r.Topic}
+	}
 	for {
 		off, err := b.store.Offset(consumer(r))
 		if err != nil {
 			return err
 		}
-		batch, scanned, err := b.store.EventsAfter(off, r.Topic, 64)
+		batch, scanned, err := b.store.EventsAfter(off, types, 64)
 		if err != nil {
 			return err
 		}

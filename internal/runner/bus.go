@@ -9,7 +9,6 @@ import (
 	"github.com/tuskcompose/composer/composer"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/kafkabus"
-	"github.com/tuskcompose/composer/services"
 )
 
 // KafkaConfig is the Kafka bus of a platform: [events], with the
@@ -90,7 +89,7 @@ func (r *Runner) claimNode() {
 		}
 		n, err := r.kafka.ClaimNode(ctx, id)
 		if err == nil {
-			err = r.store.SetNode(n)
+			err = r.setNode(n)
 		}
 		if err != nil {
 			r.log.Warn("no id range yet: users and orders cannot be created until the brokers answer", "err", err)
@@ -139,7 +138,7 @@ func (r *Runner) project(m *composer.Resolved) {
 	go func() {
 		defer close(done)
 		r.kafka.Project(ctx, m.Bus.Group+".store."+id, topics, func(e events.Event) error {
-			_, err := r.store.Project(e, services.Apply)
+			_, err := r.store.Append(e) // the projectors take it from there
 			return err
 		})
 	}()

@@ -177,9 +177,13 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descInstanceInFlight, prometheus.GaugeValue, float64(in.InFlight()), name, in.Address)
 		}
 	}
-	if n, err := c.r.store.OutboxLen(); err == nil {
-		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
+	waiting := 0
+	for _, st := range c.r.outboxes() {
+		if n, err := st.OutboxLen(); err == nil {
+			waiting += n
+		}
 	}
+	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(waiting))
 	if c.r.kafka != nil {
 		for group, lag := range c.r.kafka.Lags() {
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), group)

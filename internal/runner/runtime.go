@@ -74,8 +74,12 @@ type Runner struct {
 	meshSrv              *http.Server
 	gatewaySrv, adminSrv *http.Server
 
-	store *store.Store
-	bus   events.Bus    // the embedded bus, or Kafka
+	// store is the platform's: the event store, the routes' positions,
+	// the outbox of events published through the admin API, the
+	// registry; svcStores the built-in services' own.
+	store     *store.Store
+	svcStores serviceStores
+	bus       events.Bus    // the embedded bus, or Kafka
 	kafka *kafkabus.Bus // when the bus is Kafka
 	wake  chan struct{} // wakes the outbox relay
 	// runID marks every process this run starts (supervisor.RunEnv);
@@ -306,6 +310,8 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 			}
 		}
 		cancel()
+		r.bg.Wait()
+		r.closeServiceStores()
 		st.Close()
 		r.runs.Remove(r.runID)
 		return nil, err
@@ -325,12 +331,8 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		r.bus = emb
 		r.busOK.Store(&BusState{Kind: "embedded", State: "ok"})
 	}
-	st.OnEmit(func() {
-		select {
-		case r.wake <- struct{}{}:
-		default: // a wake-up is pending already
-		}
-	})
+	st.OnEmit(r.wakeRelay)
+	st.OnAppend(r.wakeProjectors)
 	if r.gatewayLn, err = net.Listen("tcp", model.Composer.Listen); err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", model.Composer.Listen, err))
 	}
@@ -370,6 +372,9 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	}
 	model = model.WithRegistered(r.registeredURLs(model))
 	acts := composer.Diff(nil, model)
+	if err := r.openServiceStores(model); err != nil {
+		return fail(err)
+	}
 	groups, err := r.prepareProcesses(model, nil, acts)
 	if err != nil {
 		return fail(err)
@@ -467,7 +472,7 @@ func (r *Runner) Start() {
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
-		events.Relay(r.ctx, r.store, relayed, r.wake, 250*time.Millisecond)
+		events.Relay(r.ctx, r.outboxes, relayed, r.wake, 250*time.Millisecond)
 	}()
 	r.startProcesses(r.gen())
 	r.bg.Add(1)
@@ -558,6 +563,9 @@ func (r *Runner) Stop(ctx context.Context) error {
 	}
 	if r.stopTracing != nil {
 		r.stopTracing(ctx)
+	}
+	if cerr := r.closeServiceStores(); err == nil {
+		err = cerr
 	}
 	if cerr := r.store.Close(); err == nil {
 		err = cerr
@@ -657,6 +665,9 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 // swap builds the generation of model by the plan acts, makes it the
 // current one and retires cur. Called with reloadMu held.
 func (r *Runner) swap(model *composer.Resolved, files []string, cur *generation, acts composer.Actions) error {
+	if err := r.openServiceStores(model); err != nil {
+		return err
+	}
 	groups, err := r.prepareProcesses(model, cur, acts)
 	if err != nil {
 		return err
@@ -830,12 +841,12 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		}
 	}
 
-	// Built-in services, on the one store; every generation mounts its own.
-	// orders asks users over gRPC through the mesh, as a process would:
-	// the pair orders->users, its breaker, users' timeout and retries
-	// (and users' handler in process, whether or not users has public
-	// routes).
-	env := services.Env{Store: r.store, Users: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("orders", "users"))},
+	// Built-in services, each on its own store; every generation mounts
+	// its own. orders asks users over gRPC through the mesh, as a process
+	// would: the pair orders->users, its breaker, users' timeout and
+	// retries (and users' handler in process, whether or not users has
+	// public routes).
+	env := services.Env{Users: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("orders", "users"))},
 		Directory: &services.UsersGRPCClient{Client: shopv1.NewUsersClient(r.meshConn("notifications", "users"))}}
 	if s := model.Services["notifications"]; s != nil && s.SMTP != nil {
 		m := s.SMTP
@@ -844,7 +855,10 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	}
 	builtins := map[string]services.Service{}
 	for _, d := range services.Registry {
-		builtins[d.Name] = d.New(env)
+		if s := model.Services[d.Name]; s != nil && s.Kind == "builtin" {
+			env.Store = r.serviceStore(d.Name)
+			builtins[d.Name] = d.New(env)
+		}
 	}
 	for name, s := range builtins {
 		g.builtins[name] = r.builtinHandler(s, name)

@@ -71,8 +71,10 @@ type Store struct {
 	db  *bolt.DB
 	now func() time.Time
 	// emitted, when set, is called after every transaction that put events
-	// in the outbox has committed (the relay's wake-up).
-	emitted func()
+	// in the outbox has committed (the relay's wake-up); appended after
+	// every one that added events to the event store (the projections').
+	emitted, appended func()
+	path              string
 	// needNode: ids need this store's node (several instances make ids);
 	// node is kept in the meta bucket once claimed.
 	needNode atomic.Bool
@@ -125,12 +127,34 @@ func (s *Store) SetNode(n uint64) error {
 // commits. Set it before the store is shared.
 func (s *Store) OnEmit(f func()) { s.emitted = f }
 
-// Open opens (creating if needed) the database at path.
-func Open(path string) (*Store, error) {
+// OnAppend sets the function called after a transaction that added
+// events to the event store commits. Set it before the store is shared.
+func (s *Store) OnAppend(f func()) { s.appended = f }
+
+func (s *Store) notifyAppended(added bool) {
+	if added && s.appended != nil {
+		s.appended()
+	}
+}
+
+// ErrInUse is a store that another process holds open (bbolt locks its
+// file): a composer running on the same data directory.
+var ErrInUse = errors.New("the store is in use by another process (is the composer running on this data directory?)")
+
+// Open opens (creating if needed) the database at path. A file another
+// process holds is ErrInUse after 5 s.
+func Open(path string) (*Store, error) { return OpenWait(path, 5*time.Second) }
+
+// OpenWait is Open, waiting at most wait for another process to let go
+// of the file.
+func OpenWait(path string, wait time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open the store %s: %w", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the store %s: %w", path, err)
 	}
@@ -146,8 +170,11 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, now: time.Now}, nil
+	return &Store{db: db, now: time.Now, path: path}, nil
 }
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -288,6 +315,21 @@ func (tx *Tx) AggregateVersion(aggregateType, id string) (uint64, error) {
 	return v, err
 }
 
+// Observe moves the version of e's aggregate on to e's, when e is newer
+// than what tx has: the next Emit for that aggregate follows on from it
+// (how an instance keeps up with the versions other instances emit).
+func (tx *Tx) Observe(e Event) error {
+	if e.AggregateType == "" {
+		return nil
+	}
+	key := e.AggregateType + "/" + e.Subject
+	last, _, err := tx.GetIndex("aggregate_versions", key)
+	if err != nil || e.AggregateVersion <= last {
+		return err
+	}
+	return tx.PutIndex("aggregate_versions", key, e.AggregateVersion)
+}
+
 // Get reads the entity id of kind into v.
 func (s *Store) Get(kind string, id uint64, v any) (found bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -312,13 +354,21 @@ func get(tx *bolt.Tx, kind string, id uint64, v any) (bool, error) {
 // List calls fn with every entity of kind, in id order, until fn returns
 // an error.
 func (s *Store) List(kind string, fn func(id uint64, data []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEntities).Bucket([]byte(kind))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error { return fn(binary.BigEndian.Uint64(k), v) })
-	})
+	return s.db.View(func(tx *bolt.Tx) error { return list(tx, kind, fn) })
+}
+
+// List is Store.List in tx; fn must not change kind's entities (data is
+// valid only during the call).
+func (tx *Tx) List(kind string, fn func(id uint64, data []byte) error) error {
+	return list(tx.tx, kind, fn)
+}
+
+func list(tx *bolt.Tx, kind string, fn func(id uint64, data []byte) error) error {
+	b := tx.Bucket(bucketEntities).Bucket([]byte(kind))
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error { return fn(binary.BigEndian.Uint64(k), v) })
 }
 
 // Pending returns up to limit events of the outbox, oldest first.
@@ -370,6 +420,7 @@ func (s *Store) Append(e Event) (added bool, err error) {
 		added, err = appendEvent(tx, &e)
 		return err
 	})
+	s.notifyAppended(err == nil && added)
 	return added, err
 }
 
@@ -396,20 +447,10 @@ func appendEvent(tx *bolt.Tx, e *Event) (added bool, err error) {
 	if err := b.Put(keyOf(seq), data); err != nil {
 		return false, err
 	}
-	if e.AggregateType != "" {
-		// The aggregate's version, as seen here: the next Emit of this
-		// instance for it (a projection of another's events) follows on.
-		t := &Tx{tx: tx}
-		key := e.AggregateType + "/" + e.Subject
-		last, _, err := t.GetIndex("aggregate_versions", key)
-		if err != nil {
-			return false, err
-		}
-		if e.AggregateVersion > last {
-			if err := t.PutIndex("aggregate_versions", key, e.AggregateVersion); err != nil {
-				return false, err
-			}
-		}
+	// The aggregate's version, as seen here: the next Emit of this
+	// instance for it (a projection of another's events) follows on.
+	if err := (&Tx{tx: tx}).Observe(*e); err != nil {
+		return false, err
 	}
 	return true, ids.Put([]byte(e.ID), keyOf(seq))
 }
@@ -489,23 +530,31 @@ func (s *Store) lastEvents(q Query) ([]Event, error) {
 }
 
 // EventsAfter returns up to limit events appended after seq whose type is
-// typ (any type when typ is empty), in order, and the seq of the last
-// event it looked at, of any type (seq when there was none): a consumer
-// that handled the events can move past that one.
-func (s *Store) EventsAfter(seq uint64, typ string, limit int) (out []Event, scanned uint64, err error) {
+// one of types (any type when there are none), in order, and the seq of
+// the last event it looked at, of any type (seq when there was none): a
+// consumer that handled the events can move past that one.
+func (s *Store) EventsAfter(seq uint64, types []string, limit int) (out []Event, scanned uint64, err error) {
 	scanned = seq
+	wanted := func(v []byte) bool {
+		for _, t := range types {
+			if bytes.Contains(v, []byte(t)) {
+				return true
+			}
+		}
+		return len(types) == 0
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(keyOf(seq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			scanned = binary.BigEndian.Uint64(k)
-			if typ != "" && !bytes.Contains(v, []byte(typ)) {
+			if !wanted(v) {
 				continue
 			}
 			var e Event
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("event %d: %w", scanned, err)
 			}
-			if typ != "" && e.Type != typ {
+			if len(types) > 0 && !slices.Contains(types, e.Type) {
 				continue
 			}
 			e.Seq = scanned
@@ -514,19 +563,6 @@ func (s *Store) EventsAfter(seq uint64, typ string, limit int) (out []Event, sca
 		return nil
 	})
 	return out, scanned, err
-}
-
-// Project appends e to the event store and, when it was not there yet,
-// runs apply in the same transaction (a projection of the event into
-// entities): an event is applied once, and never without being stored.
-func (s *Store) Project(e Event, apply func(*Tx, Event) error) (added bool, err error) {
-	err = s.db.Update(func(btx *bolt.Tx) error {
-		if added, err = appendEvent(btx, &e); err != nil || !added {
-			return err
-		}
-		return apply(&Tx{tx: btx, now: s.now, needNode: s.needNode.Load()}, e)
-	})
-	return added, err
 }
 
 // AppendBatch appends events in one transaction, each unless an event
@@ -545,6 +581,7 @@ func (s *Store) AppendBatch(es []Event) (added int, err error) {
 		}
 		return nil
 	})
+	s.notifyAppended(err == nil && added > 0)
 	return added, err
 }
 
@@ -565,6 +602,34 @@ func (s *Store) SetOffset(consumer string, seq uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOffsets).Put([]byte(consumer), keyOf(seq))
 	})
+}
+
+// Offset is Store.Offset in tx.
+func (tx *Tx) Offset(consumer string) uint64 {
+	if v := tx.tx.Bucket(bucketOffsets).Get([]byte(consumer)); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// SetOffset is Store.SetOffset in tx: the position moves with what tx
+// did for the events up to it, or not at all.
+func (tx *Tx) SetOffset(consumer string, seq uint64) error {
+	return tx.tx.Bucket(bucketOffsets).Put([]byte(consumer), keyOf(seq))
+}
+
+// EventCount returns how many events the event store holds, and the seq
+// of the last.
+func (s *Store) EventCount() (n int, last uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		n = b.Stats().KeyN
+		if k, _ := b.Cursor().Last(); k != nil {
+			last = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return n, last, err
 }
 
 // PutRegistration keeps an instance that registered at run time, as

@@ -267,29 +267,103 @@ func TestNodeIDs(t *testing.T) {
 	}
 }
 
-func TestProjectAppliesOnce(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "s.db"))
+// TestMoveOwned: a service's entities (with their id sequence), indexes,
+// aggregate versions and outbox events move to its own store, once;
+// another service's stay.
+func TestMoveOwned(t *testing.T) {
+	dir := t.TempDir()
+	from, _ := Open(filepath.Join(dir, "composer.db"))
+	defer from.Close()
+	err := from.Update(func(tx *Tx) error {
+		for i := 0; i < 3; i++ {
+			id, _ := tx.NextID("users")
+			tx.Put("users", id, map[string]uint64{"id": id})
+			tx.PutIndex("users_by_name", fmt.Sprint("u", id), id)
+			if _, err := tx.Emit(Event{Type: "user.created", Source: "/services/users", Subject: fmt.Sprint(id), AggregateType: "user", AggregateVersion: 1}); err != nil {
+				return err
+			}
+		}
+		id, _ := tx.NextID("orders")
+		tx.Put("orders", id, map[string]uint64{"id": id})
+		_, err := tx.Emit(Event{Type: "order.created", Source: "/services/orders", Subject: "1", AggregateType: "order", AggregateVersion: 1})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	applied := 0
-	apply := func(tx *Tx, e Event) error {
-		applied++
-		return tx.Put("users", 5, map[string]string{"from": e.ID})
+	to, _ := Open(filepath.Join(dir, "users.db"))
+	defer to.Close()
+	users := Owned{Kinds: []string{"users"}, Indexes: []string{"users_by_name"}, Aggregates: []string{"user"}, Source: "/services/users"}
+	n, err := MoveOwned(from, to, users)
+	if err != nil || n != 3+3+3 {
+		t.Fatalf("moved %d, %v; want 9 (3 users, 3 index entries, 3 events)", n, err)
 	}
-	for i := 0; i < 3; i++ {
-		added, err := s.Project(Event{ID: "e1", Type: "user.created"}, apply)
-		if err != nil || added != (i == 0) {
-			t.Fatalf("Project #%d: %v %v", i, added, err)
+	if n, err := MoveOwned(from, to, users); err != nil || n != 0 {
+		t.Fatalf("moved again: %d, %v", n, err)
+	}
+	var u map[string]uint64
+	if found, _ := to.Get("users", 2, &u); !found || u["id"] != 2 {
+		t.Errorf("user 2 in its store: %v %v", found, u)
+	}
+	if found, _ := from.Get("users", 2, &u); found {
+		t.Error("user 2 left in the shared store")
+	}
+	if found, _ := from.Get("orders", 1, &u); !found {
+		t.Error("orders' order moved with users")
+	}
+	pending, _ := to.Pending(10)
+	if len(pending) != 3 || pending[0].Subject != "1" || pending[2].Subject != "3" {
+		t.Errorf("users' outbox: %+v", pending)
+	}
+	if left, _ := from.Pending(10); len(left) != 1 || left[0].Type != "order.created" {
+		t.Errorf("shared outbox after the move: %+v", left)
+	}
+	to.Update(func(tx *Tx) error {
+		if id, _ := tx.NextID("users"); id != 4 {
+			t.Errorf("next user id %d, want 4 (the sequence moved)", id)
 		}
-	}
-	if _, err := s.Project(Event{ID: "e2", Type: "user.created"}, func(*Tx, Event) error { return errors.New("broken") }); err == nil {
-		t.Fatal("a failed apply succeeded")
-	}
-	evs, _ := s.Events(Query{})
-	if applied != 1 || len(evs) != 1 {
-		t.Fatalf("applied %d times, %d events stored (a failed apply keeps nothing)", applied, len(evs))
+		if _, ok, _ := tx.GetIndex("users_by_name", "u3"); !ok {
+			t.Error("index not moved")
+		}
+		if _, err := tx.Emit(Event{Type: "user.created", Subject: "3", AggregateType: "user", AggregateVersion: 1}); !errors.Is(err, ErrVersionConflict) {
+			t.Errorf("user 3's version 1 again: %v (versions not moved)", err)
+		}
+		return errors.New("roll back")
+	})
+}
+
+// TestClearKeepsSequence: a cleared kind gives no id twice.
+func TestClearKeepsSequence(t *testing.T) {
+	s, _ := Open(filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	s.Update(func(tx *Tx) error {
+		for i := 0; i < 5; i++ {
+			id, _ := tx.NextID("orders")
+			tx.Put("orders", id, id)
+		}
+		return nil
+	})
+	s.Update(func(tx *Tx) error { return tx.Clear("orders") })
+	n := 0
+	s.List("orders", func(uint64, []byte) error { n++; return nil })
+	s.Update(func(tx *Tx) error {
+		if id, _ := tx.NextID("orders"); id != 6 || n != 0 {
+			t.Errorf("after Clear: %d left, next id %d", n, id)
+		}
+		return nil
+	})
+}
+
+func TestOnAppend(t *testing.T) {
+	s, _ := Open(filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	calls := 0
+	s.OnAppend(func() { calls++ })
+	s.Append(Event{ID: "a"})
+	s.Append(Event{ID: "a"}) // known: nothing added
+	s.AppendBatch([]Event{{ID: "b"}, {ID: "c"}})
+	if calls != 2 {
+		t.Errorf("OnAppend called %d times, want 2", calls)
 	}
 }
 
