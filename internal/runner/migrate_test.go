@@ -118,4 +118,3 @@ func openStore(t *testing.T, path string) *store.Store {
 	}
 	return s
 }
-

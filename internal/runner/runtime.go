@@ -80,8 +80,8 @@ type Runner struct {
 	store     *store.Store
 	svcStores serviceStores
 	bus       events.Bus    // the embedded bus, or Kafka
-	kafka *kafkabus.Bus // when the bus is Kafka
-	wake  chan struct{} // wakes the outbox relay
+	kafka     *kafkabus.Bus // when the bus is Kafka
+	wake      chan struct{} // wakes the outbox relay
 	// runID marks every process this run starts (supervisor.RunEnv);
 	// runs lists, in the data directory, the runs that may have left
 	// processes behind.
