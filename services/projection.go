@@ -20,8 +20,8 @@ import (
 //     event: only the instance that created the user has it);
 //   - order.created: the order, unless the id is known;
 //   - order.status_changed: the new status and version, when the change
-//     is newer than the order's (by aggregate version; by time for an
-//     event without one).
+//     is newer than the order's: by aggregate version, and by time at the
+//     same version (two instances that changed it at once) or without one.
 //
 // Other event types are left alone. Data that does not decode is an
 // error: the event is not stored, and is read again.
@@ -76,9 +76,11 @@ func Apply(tx *store.Tx, e store.Event) error {
 		if err != nil || !found {
 			return err
 		}
-		// Newer than what the order has: by version, or by time for
-		// events without one.
-		if e.AggregateVersion != 0 && e.AggregateVersion <= o.Version || e.AggregateVersion == 0 && !c.UpdatedAt.After(o.UpdatedAt) {
+		// Newer than what the order has: by version; at the same version
+		// (two instances changed it at once) or without one, by time, so
+		// that every instance ends with the same.
+		newer := e.AggregateVersion > o.Version || (e.AggregateVersion == o.Version || e.AggregateVersion == 0) && c.UpdatedAt.After(o.UpdatedAt)
+		if !newer {
 			return nil
 		}
 		o.Status, o.UpdatedAt = c.To, c.UpdatedAt

@@ -50,3 +50,29 @@ func TestApply(t *testing.T) {
 		t.Errorf("order: %+v", o)
 	}
 }
+
+// TestApplySameVersion: two instances that changed one order at once
+// emit the same version; whichever an instance sees first, it ends with
+// the later change, as the other does.
+func TestApplySameVersion(t *testing.T) {
+	created := store.Event{ID: "c", Type: EventOrderCreated, AggregateType: "order", Subject: "5", AggregateVersion: 1,
+		Data: []byte(`{"id": 5, "status": "Pending", "version": 1, "updated_at": "2026-11-25T10:00:00Z"}`)}
+	a := store.Event{ID: "a", Type: EventOrderStatusChanged, AggregateType: "order", Subject: "5", AggregateVersion: 2,
+		Data: []byte(`{"id": 5, "from": "Pending", "to": "Confirmed", "updated_at": "2026-11-25T10:01:00Z"}`)}
+	b := store.Event{ID: "b", Type: EventOrderStatusChanged, AggregateType: "order", Subject: "5", AggregateVersion: 2,
+		Data: []byte(`{"id": 5, "from": "Pending", "to": "Cancelled", "updated_at": "2026-11-25T10:01:05Z"}`)}
+	for _, order := range [][]store.Event{{created, a, b}, {created, b, a}, {created, b, a, b}} {
+		st, _ := store.Open(filepath.Join(t.TempDir(), "s.db"))
+		for _, e := range order {
+			if err := st.Update(func(tx *store.Tx) error { return Apply(tx, e) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var o Order
+		st.Get("orders", 5, &o)
+		if o.Status != "Cancelled" || o.Version != 2 {
+			t.Errorf("events %s%s%s: %s at version %d, want Cancelled (the later) at 2", order[0].ID, order[1].ID, order[2].ID, o.Status, o.Version)
+		}
+		st.Close()
+	}
+}

@@ -33,6 +33,8 @@ const usage = `usage: composer [run] [-f FILE]    run the platform (default ./pl
                                      the instances registered at run time (composer registry -h)
        composer graph [-f FILE] [--format mermaid|dot]
                                      the platform drawn: services, routes, calls, dependencies, event routes
+       composer alerts [-f FILE] [--selector MATCHERS]
+                                     the platform's Prometheus alerting rules
        composer events publish|tail|replay|rebuild ...
                                      events at a terminal (composer events -h)
        composer version              the version and commit (also --version)
@@ -69,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return graph(args[1:], stdout, stderr)
 	case "registry":
 		return registryCommand(args[1:], stdout, stderr)
+	case "alerts":
+		return alertsCommand(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "composer: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -86,17 +90,19 @@ func runPlatform(args []string, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	log := logging.New(stderr, os.Getenv("COMPOSER_LOG_FORMAT"), level)
+	// The signals are caught before the platform starts: a SIGTERM right
+	// after "platform running" drains it like any other.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	r, err := runner.New(*file, &tsk.Loader{}, log)
 	if err != nil {
 		printErr(stderr, err)
 		return 1
 	}
 	r.Start()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go r.Watch(ctx, 5*time.Millisecond)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	for {
 		select {
 		case <-hup:

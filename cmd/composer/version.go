@@ -50,7 +50,8 @@ var commands = []struct {
 	{"ps", "-f --admin"},
 	{"graph", "-f --format"},
 	{"registry", "-f --admin --service --address --port --id --ttl --tag"},
-	{"events", "-f --admin --subject --from-beginning --route --from"},
+	{"alerts", "-f --selector"},
+	{"events", "-f --admin --subject --from-beginning --route --from --service"},
 	{"version", ""},
 	{"completion", ""},
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/store"
@@ -311,5 +312,103 @@ func BenchmarkLatency(b *testing.B) {
 			return nil
 		}})
 		pingPong(b, func(e events.Event) error { return bus.Publish(ctx, e) }, handled)
+	})
+}
+
+// BenchmarkDrain is a route's delivery capacity: b.N events wait in a
+// topic of 3 partitions (published before the timer starts, CloudEvents
+// as the composer writes them), and a consumer group reads them all, from
+// its start to the last event handled. The peers read the same messages
+// in the same run: raw kafka-go committing after each message (how the
+// composer's routes committed before partitions were handled in
+// parallel), and franz-go committing after each poll.
+func BenchmarkDrain(b *testing.B) {
+	fill := func(b *testing.B) []string {
+		brokers := benchCluster(b)
+		w := rawWriter(brokers)
+		defer w.Close()
+		es := benchEvents(b.N)
+		for i := 0; i < len(es); i += 1000 {
+			var msgs []kafka.Message
+			for _, e := range es[i:min(i+1000, len(es))] {
+				msgs = append(msgs, Encode(e.Type, e))
+			}
+			if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return brokers
+	}
+	idOf := func(headers []kafka.Header) string {
+		for _, h := range headers {
+			if h.Key == "ce_id" {
+				return string(h.Value)
+			}
+		}
+		return ""
+	}
+	run := func(b *testing.B, consume func(ctx context.Context, brokers []string, l *latencies)) {
+		brokers := fill(b)
+		l := newLatencies(b.N)
+		now := time.Now()
+		for i := range l.published {
+			l.published[i] = now
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		b.ResetTimer()
+		go consume(ctx, brokers, l)
+		l.report(b)
+	}
+	b.Run("raw-kafka-go", func(b *testing.B) {
+		run(b, func(ctx context.Context, brokers []string, l *latencies) {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: "bench", Topic: "bench.created", StartOffset: kafka.FirstOffset,
+				MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second})
+			defer r.Close()
+			for {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					return
+				}
+				l.handle(index(idOf(m.Headers)))
+				if err := r.CommitMessages(ctx, m); err != nil {
+					return
+				}
+			}
+		})
+	})
+	b.Run("franz-go", func(b *testing.B) {
+		run(b, func(ctx context.Context, brokers []string, l *latencies) {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"), kgo.ConsumeTopics("bench.created"),
+				kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer cl.Close()
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) {
+					for _, h := range r.Headers {
+						if h.Key == "ce_id" {
+							l.handle(index(string(h.Value)))
+						}
+					}
+				})
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+					return
+				}
+			}
+		})
+	})
+	b.Run("kafkabus", func(b *testing.B) {
+		run(b, func(ctx context.Context, brokers []string, l *latencies) {
+			bus := New(Config{Brokers: brokers, Group: "bench"})
+			defer bus.Close()
+			bus.Subscribe(ctx, events.Route{Name: "r", Topic: "bench.created", Handler: func(_ context.Context, e events.Event) error {
+				l.handle(index(e.ID))
+				return nil
+			}})
+		})
 	})
 }

@@ -6,9 +6,12 @@
 //     (RequiredAcks: all).
 //   - Subscribe runs a route as a consumer group named `<group>.<route>`,
 //     so that the instances of a platform share a route's work and a
-//     restarted instance resumes where the group left off. A message's
-//     offset is committed only after the route handled it, filtered it out
-//     or moved it to the dead-letter topic: at least once.
+//     restarted instance resumes where the group left off. The partitions
+//     an instance reads are handled in parallel, each in order. A
+//     message's offset is committed only after the route handled it,
+//     filtered it out or moved it to the dead-letter topic, in batches
+//     (CommitBatch, CommitInterval): at least once, and a crash repeats
+//     at most one batch per partition.
 //   - A delivery that fails after the route's retries goes to the
 //     route's dead-letter topic: the original message (key, value,
 //     headers) with the reason and the route in headers.
@@ -308,9 +311,10 @@ func (b *Bus) Project(ctx context.Context, group string, topics []string, append
 }
 
 // consume runs handle on every message of topics, as the consumer group
-// group, committing each message's offset once handle returned nil. When
-// handle fails (only because ctx ended, or the store failed), the message
-// is not committed and is read again by whoever reads the partition next.
+// group, committing a message's offset once handle returned nil for it
+// (dispatch). When handle fails (only because ctx ended, or the store
+// failed), the message is not committed and is read again by whoever
+// reads the partition next.
 func (b *Bus) consume(ctx context.Context, group string, topics, alsoCreate []string, handle func(context.Context, kafka.Message) error) error {
 	for {
 		if err := retry(ctx, func() error { return b.EnsureTopics(ctx, append(topics, alsoCreate...)...) }); err != nil {
@@ -353,21 +357,167 @@ func (b *Bus) consumeOnce(ctx context.Context, group string, topics []string, ha
 	}
 	reader := kafka.NewReader(rc)
 	defer reader.Close()
+	return b.dispatch(ctx, reader, group, handle)
+}
+
+// Committing: a partition's handled messages are committed together, at
+// most CommitBatch of them or CommitInterval after the first, so that a
+// crash repeats at most that batch on each partition.
+const (
+	CommitBatch    = 256
+	CommitInterval = 100 * time.Millisecond
+	// partitionQueue is how many fetched messages wait for a busy
+	// partition's handler before fetching waits too.
+	partitionQueue = 256
+)
+
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
+// dispatch hands the reader's messages to one handler goroutine per
+// partition, so that partitions are handled in parallel and each in its
+// order (a key's, so an aggregate's, events stay in order), and commits
+// what they handled in batches. It returns when ctx ends, fetching fails
+// or a handler fails; what was handled by then is committed (the message
+// a handler failed on is not, and is read again).
+func (b *Bus) dispatch(ctx context.Context, reader *kafka.Reader, group string, handle func(context.Context, kafka.Message) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c := &committer{reader: reader, wake: make(chan struct{}, 1), handled: map[partitionKey]kafka.Message{}, counts: map[partitionKey]int{}}
+	var wg sync.WaitGroup
+	committed := make(chan error, 1)
+	go func() { committed <- c.run(ctx) }()
+	queues := map[partitionKey]chan kafka.Message{}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+		cancel(nil)
+		if err := <-committed; err != nil {
+			b.log.Warn("kafka commit", "group", group, "err", err)
+		}
+		// What the handlers finished after the last commit.
+		fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer fcancel()
+		c.commit(fctx)
+	}()
 	for {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				return cause // a handler or a commit failed
+			}
 			return err
 		}
-		if err := handle(ctx, m); err != nil {
-			return err
+		k := partitionKey{m.Topic, m.Partition}
+		q := queues[k]
+		if q == nil {
+			q = make(chan kafka.Message, partitionQueue)
+			queues[k] = q
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for m := range q {
+					if ctx.Err() != nil {
+						continue // stopping: left for whoever reads next
+					}
+					if err := handle(ctx, m); err != nil {
+						cancel(err)
+						continue
+					}
+					c.done(m)
+					b.mu.Lock()
+					b.lags[lagKey{group, m.Topic, m.Partition}] = max(m.HighWaterMark-m.Offset-1, 0)
+					b.mu.Unlock()
+				}
+			}()
 		}
-		if err := reader.CommitMessages(ctx, m); err != nil {
-			return fmt.Errorf("commit %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, err)
+		select {
+		case q <- m:
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); cause != ctx.Err() {
+				return cause
+			}
+			return ctx.Err()
 		}
-		b.mu.Lock()
-		b.lags[lagKey{group, m.Topic, m.Partition}] = max(m.HighWaterMark-m.Offset-1, 0)
-		b.mu.Unlock()
 	}
+}
+
+// committer commits, for each partition, the last message its handler
+// finished: every CommitInterval, or sooner when a partition has
+// CommitBatch of them waiting.
+type committer struct {
+	reader *kafka.Reader
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	handled map[partitionKey]kafka.Message // the last finished, not committed
+	counts  map[partitionKey]int           // finished since the last commit
+}
+
+// done records that m was handled (messages of a partition in order).
+func (c *committer) done(m kafka.Message) {
+	k := partitionKey{m.Topic, m.Partition}
+	c.mu.Lock()
+	c.handled[k] = m
+	c.counts[k]++
+	full := c.counts[k] >= CommitBatch
+	c.mu.Unlock()
+	if full {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run commits until ctx ends; a failed commit ends it with the error.
+func (c *committer) run(ctx context.Context) error {
+	t := time.NewTicker(CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.wake:
+		}
+		if err := c.commit(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+}
+
+// commit commits what was handled since the last commit. A message whose
+// commit fails is committed with the next batch, or read again.
+func (c *committer) commit(ctx context.Context) error {
+	c.mu.Lock()
+	if len(c.handled) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(c.handled))
+	for _, m := range c.handled {
+		msgs = append(msgs, m)
+	}
+	clear(c.handled)
+	clear(c.counts)
+	c.mu.Unlock()
+	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
+		c.mu.Lock()
+		for _, m := range msgs {
+			k := partitionKey{m.Topic, m.Partition}
+			if _, newer := c.handled[k]; !newer {
+				c.handled[k] = m
+			}
+		}
+		c.mu.Unlock()
+		return fmt.Errorf("commit %d partitions: %w", len(msgs), err)
+	}
+	return nil
 }
 
 // deadLetter writes the message to the route's dead-letter topic, with

@@ -137,19 +137,26 @@ var (
 		"Restarts of a process service's instance.", []string{"service", "instance"}, nil)
 	descProcessUp = prometheus.NewDesc("composer_process_up",
 		"1 while a process service's instance runs.", []string{"service", "instance"}, nil)
+	descReloadFailed = prometheus.NewDesc("composer_reload_failed",
+		"1 while the last reload of the platform file failed (the running platform is the generation before), 0 once one succeeds.", nil, nil)
 	descRegistered = prometheus.NewDesc("composer_registry_instances",
 		"Instances registered at run time, by service and state (passing, warning, critical).", []string{"service", "state"}, nil)
 )
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBreakerState, descBreakerTransitions, descBreakerRejected, descInstanceHealthy, descInstanceEjected,
-		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp, descRegistered} {
+		descInstanceInFlight, descOutbox, descLag, descRestarts, descProcessUp, descRegistered, descReloadFailed} {
 		ch <- d
 	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	g := c.r.gen()
+	failed := 0.0
+	if st := c.r.Status(); !st.LastReload.OK {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descReloadFailed, prometheus.GaugeValue, failed)
 	for _, target := range sortedKeys(g.breakers) {
 		s := g.breakers[target].Snapshot()
 		for _, st := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open} {

@@ -86,11 +86,20 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 		`composer_reloads_total{result="applied"}`:                                                       "1",
 		`composer_generation`:    "2",
 		`composer_outbox_events`: "0",
+		`composer_reload_failed`: "0",
 	}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %q, want %s", k, m[k], v)
 		}
+	}
+	// A failed reload shows until one succeeds.
+	os.WriteFile(p.file, []byte("oops: $nope\n"), 0o644)
+	if res := p.r.Reload(); res.OK {
+		t.Fatal("a bad file reloaded")
+	}
+	if got := scrape(t, admin)["composer_reload_failed"]; got != "1" {
+		t.Errorf("composer_reload_failed after a failed reload = %q", got)
 	}
 }
 
