@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-builds fuzz lint proto soak
+.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-delivery bench-builds fuzz lint proto soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/breaker
 	$(GO) test -run '^$$' -bench Resilience -benchtime 2000x ./internal/gateway
 	$(GO) test -run '^$$' -bench ReloadApplied -benchtime 20x -count $(BENCHCOUNT) ./composer
-	$(GO) test -run '^$$' -bench 'Publish|Delivery' -benchtime 20000x -count $(BENCHCOUNT) ./internal/kafkabus
+	$(GO) test -run '^$$' -bench 'Publish|Delivery|Drain' -benchtime 20000x -count $(BENCHCOUNT) ./internal/kafkabus
 	$(GO) test -run '^$$' -bench Latency -benchtime 2000x -count $(BENCHCOUNT) ./internal/kafkabus
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/auth ./internal/ratelimit
 
@@ -34,6 +34,9 @@ bench-grpc: ## gRPC unary calls through the composer, a bare h2c ReverseProxy an
 
 bench-registry: ## 1,000 instances registering and beating each second: time to route, composer CPU per heartbeat
 	./scripts/bench-registry.sh
+
+bench-delivery: ## a Kafka route's delivery capacity, BASE's build (default HEAD~1) beside the working tree's, with raw kafka-go and franz-go
+	./scripts/bench-delivery.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
 	./scripts/bench-builds.sh

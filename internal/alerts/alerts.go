@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -82,14 +83,14 @@ func Rules(model *composer.Resolved, selector string) (File, error) {
 	}
 	name := model.Composer.Name
 	w := writer{selector: selector, platform: name}
-	for _, target := range sortedKeys(model.Breakers) {
+	for _, target := range slices.Sorted(maps.Keys(model.Breakers)) {
 		window := minimum(3 * model.Breakers[target].RecoveryTimeout)
 		w.add("ComposerBreakerNotClosing", fmt.Sprintf("max_over_time(%s[%s]) == 0", w.sel("composer_breaker_state", "target", target, "state", "closed"), duration(window)), "",
 			map[string]string{"target": target},
 			fmt.Sprintf("The breaker of %s has not closed for %s", target, duration(window)),
 			fmt.Sprintf("Calls to %s are refused or probing: it has failed every probe for 3× its recovery_timeout of %s.", target, duration(model.Breakers[target].RecoveryTimeout)))
 	}
-	for _, svc := range sortedKeys(model.Services) {
+	for _, svc := range slices.Sorted(maps.Keys(model.Services)) {
 		s := model.Services[svc]
 		if s.Health != nil {
 			wait := minimum(3 * s.Health.Interval * time.Duration(max(s.Health.Retries, 1)))
@@ -112,7 +113,7 @@ func Rules(model *composer.Resolved, selector string) (File, error) {
 				fmt.Sprintf("{{ $labels.instance }} of %s restarted {{ $value | humanize }} times in 10m.", svc))
 		}
 	}
-	for _, route := range sortedKeys(model.EventRoutes) {
+	for _, route := range slices.Sorted(maps.Keys(model.EventRoutes)) {
 		r := model.EventRoutes[route]
 		w.add("ComposerDeadLetters", fmt.Sprintf("increase(%s[10m]) > 0", w.sel("composer_events_total", "route", route, "outcome", "dead_lettered")), "",
 			map[string]string{"route": route},
@@ -205,13 +206,4 @@ func duration(d time.Duration) string {
 		return "0s"
 	}
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
