@@ -35,6 +35,7 @@ var (
 	restarts        = []string{"no", "on-failure", "always"}
 	buses           = []string{"embedded", "kafka"}
 	conditions      = []string{"started", "healthy", "completed"}
+	discoveries     = []string{"file", "registry"}
 )
 
 // Validate checks what decoding alone cannot: settings with a fixed set of
@@ -87,7 +88,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
 			}
 			if s.Discovery != "" {
-				v.oneOf(src.Key("discovery"), s.Discovery, []string{"file", "registry"})
+				v.oneOf(src.Key("discovery"), s.Discovery, discoveries)
 			}
 		case "process":
 			if len(s.Command) == 0 {
