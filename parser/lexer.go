@@ -92,7 +92,7 @@ func (s *scanner) tokens() []lexer.Token {
 }
 
 func newScanner(file, src string) *scanner {
-	return &scanner{
+	s := &scanner{
 		file:     file,
 		src:      src,
 		line:     1,
@@ -101,7 +101,16 @@ func newScanner(file, src string) *scanner {
 		keyStart: true,
 		toks:     make([]lexer.Token, 0, min(len(src)/4+4, tokenBlock)),
 	}
+	// A UTF-8 byte-order mark, as some editors save files, is skipped;
+	// offsets stay the file's, and columns start after it.
+	if strings.HasPrefix(src, bom) {
+		s.pos, s.lineStart = len(bom), len(bom)
+	}
+	return s
 }
+
+// bom is the UTF-8 byte-order mark.
+const bom = "\ufeff"
 
 func (s *scanner) position(off int) lexer.Position {
 	// off is always on the current line or after s.lineStart.

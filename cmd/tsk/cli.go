@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/tuskcompose/composer/internal/lsp"
 	"github.com/tuskcompose/composer/parser/format"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -20,6 +22,7 @@ commands:
   get FILE key.path    print one value: a scalar as text, a collection as JSON
   check FILE...        report problems; exit status 0 when every file is valid
   fmt [-w|-l] FILE...  format canonically, keeping comments
+  lsp                  a language server on standard input and output, for editors
 
 Problems are printed as FILE:LINE:COL: message (exit status 1).
 Run 'tsk <command> -h' for a command's flags.
@@ -57,6 +60,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.check(args[1:])
 	case "fmt":
 		return c.fmt(args[1:])
+	case "lsp":
+		// The Language Server Protocol on standard input and output
+		// (internal/lsp); it ends when the editor exits.
+		if err := lsp.New().ServeStdio(context.Background()); err != nil {
+			fmt.Fprintf(stderr, "tsk lsp: %v\n", err)
+			return exitProblem
+		}
+		return exitOK
 	}
 	fmt.Fprintf(stderr, "tsk: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -1,0 +1,128 @@
+package lsp
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/tliron/glsp"
+	protocol "github.com/tliron/glsp/protocol_3_16"
+
+	"github.com/tuskcompose/composer/composer"
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// platformHeader tells a platform file: one with [composer] or [services].
+var platformHeader = regexp.MustCompile(`(?m)^[ \t]*\[(composer|services)\][ \t]*(?:#.*)?\r?$`)
+
+// isPlatform reports whether a document's text is a platform file.
+func isPlatform(s string) bool { return platformHeader.MatchString(s) }
+
+// loader reads open documents from the editor and other files from disk.
+func (s *Server) loader() *tsk.Loader {
+	return &tsk.Loader{LookupEnv: s.LookupEnv, ReadFile: func(path string) ([]byte, error) {
+		s.mu.Lock()
+		d := s.docs[filepath.Clean(path)]
+		s.mu.Unlock()
+		if d != nil {
+			return []byte(d.text.s), nil
+		}
+		return os.ReadFile(path)
+	}}
+}
+
+// diagnose returns the problems of the document at path, by file: what
+// `tsk check` reports for any file and, for a platform file, what
+// `composer validate` reports (the schema, validation and warnings), and
+// the files it was built from (whose old diagnostics a new analysis
+// replaces).
+func (s *Server) diagnose(path, src string) (map[string]tsk.Diagnostics, []string) {
+	l := s.loader()
+	var diags tsk.Diagnostics
+	var files []string
+	if isPlatform(src) {
+		r, doc, err := composer.LoadResolved(l, path)
+		diags = tsk.AsDiagnostics(err, path)
+		if err == nil {
+			diags = composer.Warnings(r)
+		}
+		files = doc.Files
+	} else {
+		doc, err := l.LoadBytes(path, []byte(src))
+		diags = tsk.AsDiagnostics(err, path)
+		files = doc.Files
+	}
+	byFile := map[string]tsk.Diagnostics{}
+	for _, d := range diags {
+		f := d.Pos.Filename
+		if f == "" {
+			f = path
+		}
+		byFile[filepath.Clean(f)] = append(byFile[filepath.Clean(f)], d)
+	}
+	return byFile, files
+}
+
+// publish analyses d and sends the diagnostics of every file it is built
+// from (an empty list clears a file's).
+func (s *Server) publish(ctx *glsp.Context, d *document) {
+	s.mu.Lock()
+	src := d.text.s
+	s.mu.Unlock()
+	byFile, files := s.diagnose(d.path, src)
+	seen := map[string]bool{}
+	for _, f := range append([]string{d.path}, files...) {
+		f = filepath.Clean(f)
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		t := s.textOf(f)
+		out := []protocol.Diagnostic{}
+		for _, diag := range byFile[f] {
+			out = append(out, toProtocol(t, diag))
+		}
+		version := protocol.UInteger(d.version)
+		params := protocol.PublishDiagnosticsParams{URI: uriOf(f), Diagnostics: out}
+		if f == d.path {
+			params.Version = &version
+		}
+		ctx.Notify(protocol.ServerTextDocumentPublishDiagnostics, params)
+	}
+}
+
+// textOf is a file's text: the editor's when it is open.
+func (s *Server) textOf(path string) *text {
+	s.mu.Lock()
+	d := s.docs[filepath.Clean(path)]
+	s.mu.Unlock()
+	if d != nil {
+		return d.text
+	}
+	b, _ := os.ReadFile(path)
+	return newText(string(b))
+}
+
+// toProtocol is a diagnostic as the editor shows it: its range from the
+// diagnostic's start and end (a word's length when it has no end).
+func toProtocol(t *text, d tsk.Diagnostic) protocol.Diagnostic {
+	severity, source := protocol.DiagnosticSeverityError, "tsk"
+	if d.Severity == tsk.Warning {
+		severity = protocol.DiagnosticSeverityWarning
+	}
+	off := d.Pos.Offset
+	if d.Pos.Line == 0 {
+		off = 0
+	}
+	end := off
+	if d.End.Line > 0 && d.End.Offset > off {
+		end = d.End.Offset
+	} else if off < len(t.s) {
+		w, start := wordAt(t.s, off)
+		end = max(start+len(w), off+1)
+		for end < len(t.s) && t.s[end-1] >= 0x80 && t.s[end]&0xC0 == 0x80 {
+			end++ // not in the middle of a character
+		}
+	}
+	return protocol.Diagnostic{Range: t.rangeOf(off, min(end, len(t.s))), Severity: &severity, Source: &source, Message: d.Msg}
+}

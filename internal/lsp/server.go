@@ -1,0 +1,174 @@
+// Package lsp is `tsk lsp`: a Language Server Protocol server for
+// TuskLang files, over a stream (standard input and output). Every .tsk
+// file gets syntax and evaluation diagnostics, variables, includes,
+// symbols and formatting; a platform file (one with a [composer] or
+// [services] section) also gets the platform's schema: its diagnostics,
+// completion of sections, keys and values, hover from composer.Reference
+// (the descriptions docs/platform.md is rendered from), and the services
+// as names to go to, find and rename.
+//
+// The protocol types and the handler dispatch are tliron/glsp's (LSP
+// 3.16), the JSON-RPC connection sourcegraph/jsonrpc2's. Positions count
+// UTF-16 code units, the protocol's default. Documents are analysed from
+// the editor's text: a file the editor has open is read from there, also
+// when another file includes it.
+package lsp
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/sourcegraph/jsonrpc2"
+	"github.com/tliron/glsp"
+	protocol "github.com/tliron/glsp/protocol_3_16"
+)
+
+// Server is one editor's session. Its handlers run one at a time, in the
+// order the editor sent them (jsonrpc2 delivers them so); mu guards the
+// documents against the analysis of included files read meanwhile.
+type Server struct {
+	mu   sync.Mutex
+	docs map[string]*document // by path
+	// LookupEnv is the environment of @env (default os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+	handler   protocol.Handler
+	shutdown  bool
+}
+
+// document is an open document.
+type document struct {
+	uri, path string
+	version   protocol.Integer
+	text      *text
+	outline   *outline
+}
+
+func (d *document) set(s string) {
+	d.text = newText(s)
+	d.outline = scan(s)
+}
+
+// New returns a server.
+func New() *Server {
+	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv}
+	s.handler = protocol.Handler{
+		Initialize: s.initialize,
+		Initialized: func(*glsp.Context, *protocol.InitializedParams) error {
+			return nil
+		},
+		Shutdown: func(*glsp.Context) error { s.shutdown = true; return nil },
+		SetTrace: func(*glsp.Context, *protocol.SetTraceParams) error { return nil },
+		TextDocumentDidOpen: func(ctx *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
+			d := &document{uri: p.TextDocument.URI, path: pathOf(p.TextDocument.URI), version: p.TextDocument.Version}
+			d.set(p.TextDocument.Text)
+			s.mu.Lock()
+			s.docs[d.path] = d
+			s.mu.Unlock()
+			s.publish(ctx, d)
+			return nil
+		},
+		TextDocumentDidChange: func(ctx *glsp.Context, p *protocol.DidChangeTextDocumentParams) error {
+			d := s.doc(p.TextDocument.URI)
+			if d == nil {
+				return nil
+			}
+			s.mu.Lock()
+			cur := d.text.s
+			for _, c := range p.ContentChanges {
+				switch c := c.(type) {
+				case protocol.TextDocumentContentChangeEvent:
+					cur = newText(cur).apply(*c.Range, c.Text)
+				case protocol.TextDocumentContentChangeEventWhole:
+					cur = c.Text
+				}
+			}
+			d.set(cur)
+			d.version = p.TextDocument.Version
+			s.mu.Unlock()
+			s.publish(ctx, d)
+			return nil
+		},
+		TextDocumentDidClose: func(ctx *glsp.Context, p *protocol.DidCloseTextDocumentParams) error {
+			s.mu.Lock()
+			delete(s.docs, pathOf(p.TextDocument.URI))
+			s.mu.Unlock()
+			return nil
+		},
+		TextDocumentCompletion:     s.completion,
+		TextDocumentHover:          s.hover,
+		TextDocumentDefinition:     s.definition,
+		TextDocumentReferences:     s.references,
+		TextDocumentDocumentSymbol: s.symbols,
+		TextDocumentFormatting:     s.formatting,
+		TextDocumentRename:         s.rename,
+	}
+	return s
+}
+
+func (s *Server) doc(uri string) *document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.docs[pathOf(uri)]
+}
+
+func (s *Server) initialize(_ *glsp.Context, p *protocol.InitializeParams) (any, error) {
+	caps := s.handler.CreateServerCapabilities()
+	caps.CompletionProvider = &protocol.CompletionOptions{TriggerCharacters: []string{"[", "$", "@", "\"", " "}}
+	caps.RenameProvider = true
+	version := "1"
+	return protocol.InitializeResult{Capabilities: caps, ServerInfo: &protocol.InitializeResultServerInfo{Name: "tsk lsp", Version: &version}}, nil
+}
+
+// Serve runs the server on a stream until the editor exits or ctx ends.
+func (s *Server) Serve(ctx context.Context, stream io.ReadWriteCloser) error {
+	conn := jsonrpc2.NewConn(ctx, jsonrpc2.NewBufferedStream(stream, jsonrpc2.VSCodeObjectCodec{}), jsonrpc2.HandlerWithError(s.handle))
+	select {
+	case <-conn.DisconnectNotify():
+	case <-ctx.Done():
+		conn.Close()
+	}
+	return nil
+}
+
+// handle is one request or notification, through glsp's dispatch.
+func (s *Server) handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
+	gc := glsp.Context{Method: req.Method,
+		Notify: func(method string, params any) { conn.Notify(ctx, method, params) },
+		Call:   func(method string, params, result any) { conn.Call(ctx, method, params, result) },
+	}
+	if req.Params != nil {
+		gc.Params = *req.Params
+	}
+	if req.Method == "exit" {
+		return nil, conn.Close()
+	}
+	r, validMethod, validParams, err := s.handler.Handle(&gc)
+	switch {
+	case !validMethod:
+		if req.Notif {
+			return nil, nil // a notification the server does not know is ignored
+		}
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeMethodNotFound, Message: "method not supported: " + req.Method}
+	case !validParams:
+		msg := "invalid params"
+		if err != nil {
+			msg = err.Error()
+		}
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidParams, Message: msg}
+	case err != nil:
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInternalError, Message: err.Error()}
+	}
+	return r, nil
+}
+
+// stdio is standard input and output as one stream.
+type stdio struct{}
+
+func (stdio) Read(p []byte) (int, error)  { return os.Stdin.Read(p) }
+func (stdio) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
+func (stdio) Close() error                { return nil }
+
+// ServeStdio serves the editor that started the process.
+func (s *Server) ServeStdio(ctx context.Context) error { return s.Serve(ctx, stdio{}) }
