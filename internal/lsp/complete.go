@@ -39,7 +39,9 @@ func schemaAt(path []string) *composer.Field {
 }
 
 // docPath is a dotted path for composer.LookupDoc.
-func docPath(path []string, key string) string { return strings.Join(append(slices.Clone(path), key), ".") }
+func docPath(path []string, key string) string {
+	return strings.Join(append(slices.Clone(path), key), ".")
+}
 
 func (s *Server) completion(_ *glsp.Context, p *protocol.CompletionParams) (any, error) {
 	d := s.doc(p.TextDocument.URI)
