@@ -170,13 +170,13 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			v.at(src, "retry_body_limit and max_body_size are sizes in bytes, not negative")
 		}
 		for i, c := range s.Calls {
-			if !slices.Contains(names, c) {
+			if p.Services[c] == nil {
 				v.at(src.Key("calls").Item(i), "%q is not a service%s", c, suggest(c, names))
 			}
 		}
 		for i, d := range s.DependsOn {
 			at := src.Key("depends_on").Entry(d.Service, i)
-			if !slices.Contains(names, d.Service) {
+			if p.Services[d.Service] == nil {
 				v.at(at, "%q is not a service%s", d.Service, suggest(d.Service, names))
 				continue
 			}
@@ -299,7 +299,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 // service.
 func blocks[T any](v *validator, section Source, name string, per map[string]T, names []string) {
 	for _, key := range sortedKeys(per) {
-		if !slices.Contains(names, key) {
+		if _, found := slices.BinarySearch(names, key); !found { // names are sorted
 			v.at(section.Key(key), "%s: %q is not a service, nor a key of [%s]%s", name, key, name, suggest(key, names))
 		}
 	}

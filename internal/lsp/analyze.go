@@ -4,8 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
-	"github.com/tliron/glsp"
 	protocol "github.com/tliron/glsp/protocol_3_16"
 
 	"github.com/tuskcompose/composer/composer"
@@ -63,13 +63,36 @@ func (s *Server) diagnose(path, src string) (map[string]tsk.Diagnostics, []strin
 	return byFile, files
 }
 
-// publish analyses d and sends the diagnostics of every file it is built
-// from (an empty list clears a file's).
-func (s *Server) publish(ctx *glsp.Context, d *document) {
+// schedule analyses d after the debounce, unless it changes again
+// meanwhile. Callers hold no lock.
+func (s *Server) schedule(d *document) {
 	s.mu.Lock()
-	src := d.text.s
+	defer s.mu.Unlock()
+	d.gen++
+	gen := d.gen
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	d.timer = time.AfterFunc(s.Debounce, func() { s.publish(d, gen) })
+}
+
+// publish analyses d, as of its change gen, and sends the diagnostics of
+// every file it is built from (an empty list clears a file's), unless d
+// changed meanwhile (a newer analysis will).
+func (s *Server) publish(d *document, gen int) {
+	s.mu.Lock()
+	src, current := d.text.s, d.gen == gen
 	s.mu.Unlock()
+	if !current {
+		return
+	}
 	byFile, files := s.diagnose(d.path, src)
+	s.mu.Lock()
+	current, version, notify := d.gen == gen, protocol.UInteger(d.version), s.notify
+	s.mu.Unlock()
+	if !current {
+		return
+	}
 	seen := map[string]bool{}
 	for _, f := range append([]string{d.path}, files...) {
 		f = filepath.Clean(f)
@@ -82,12 +105,11 @@ func (s *Server) publish(ctx *glsp.Context, d *document) {
 		for _, diag := range byFile[f] {
 			out = append(out, toProtocol(t, diag))
 		}
-		version := protocol.UInteger(d.version)
 		params := protocol.PublishDiagnosticsParams{URI: uriOf(f), Diagnostics: out}
 		if f == d.path {
 			params.Version = &version
 		}
-		ctx.Notify(protocol.ServerTextDocumentPublishDiagnostics, params)
+		notify(protocol.ServerTextDocumentPublishDiagnostics, params)
 	}
 }
 

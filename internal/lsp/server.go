@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 	"github.com/tliron/glsp"
@@ -33,8 +34,15 @@ type Server struct {
 	docs map[string]*document // by path
 	// LookupEnv is the environment of @env (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
-	handler   protocol.Handler
-	shutdown  bool
+	// Debounce is how long after a change the document is analysed (a
+	// burst of keystrokes is analysed once); analyses run beside the
+	// requests, so completion and hover never wait for one.
+	Debounce time.Duration
+	handler  protocol.Handler
+	shutdown bool
+	// notify sends a notification to the editor (set by Serve; guarded
+	// by mu).
+	notify func(method string, params any)
 }
 
 // document is an open document.
@@ -43,6 +51,10 @@ type document struct {
 	version   protocol.Integer
 	text      *text
 	outline   *outline
+	// gen counts the changes; timer is the analysis waiting to run.
+	// Both guarded by Server.mu.
+	gen   int
+	timer *time.Timer
 }
 
 func (d *document) set(s string) {
@@ -52,7 +64,8 @@ func (d *document) set(s string) {
 
 // New returns a server.
 func New() *Server {
-	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv}
+	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond,
+		notify: func(string, any) {}}
 	s.handler = protocol.Handler{
 		Initialize: s.initialize,
 		Initialized: func(*glsp.Context, *protocol.InitializedParams) error {
@@ -60,16 +73,16 @@ func New() *Server {
 		},
 		Shutdown: func(*glsp.Context) error { s.shutdown = true; return nil },
 		SetTrace: func(*glsp.Context, *protocol.SetTraceParams) error { return nil },
-		TextDocumentDidOpen: func(ctx *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
+		TextDocumentDidOpen: func(_ *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
 			d := &document{uri: p.TextDocument.URI, path: pathOf(p.TextDocument.URI), version: p.TextDocument.Version}
 			d.set(p.TextDocument.Text)
 			s.mu.Lock()
 			s.docs[d.path] = d
 			s.mu.Unlock()
-			s.publish(ctx, d)
+			s.schedule(d)
 			return nil
 		},
-		TextDocumentDidChange: func(ctx *glsp.Context, p *protocol.DidChangeTextDocumentParams) error {
+		TextDocumentDidChange: func(_ *glsp.Context, p *protocol.DidChangeTextDocumentParams) error {
 			d := s.doc(p.TextDocument.URI)
 			if d == nil {
 				return nil
@@ -87,11 +100,14 @@ func New() *Server {
 			d.set(cur)
 			d.version = p.TextDocument.Version
 			s.mu.Unlock()
-			s.publish(ctx, d)
+			s.schedule(d)
 			return nil
 		},
-		TextDocumentDidClose: func(ctx *glsp.Context, p *protocol.DidCloseTextDocumentParams) error {
+		TextDocumentDidClose: func(_ *glsp.Context, p *protocol.DidCloseTextDocumentParams) error {
 			s.mu.Lock()
+			if d := s.docs[pathOf(p.TextDocument.URI)]; d != nil && d.timer != nil {
+				d.timer.Stop()
+			}
 			delete(s.docs, pathOf(p.TextDocument.URI))
 			s.mu.Unlock()
 			return nil
@@ -124,6 +140,9 @@ func (s *Server) initialize(_ *glsp.Context, p *protocol.InitializeParams) (any,
 // Serve runs the server on a stream until the editor exits or ctx ends.
 func (s *Server) Serve(ctx context.Context, stream io.ReadWriteCloser) error {
 	conn := jsonrpc2.NewConn(ctx, jsonrpc2.NewBufferedStream(stream, jsonrpc2.VSCodeObjectCodec{}), jsonrpc2.HandlerWithError(s.handle))
+	s.mu.Lock()
+	s.notify = func(method string, params any) { conn.Notify(context.Background(), method, params) }
+	s.mu.Unlock()
 	select {
 	case <-conn.DisconnectNotify():
 	case <-ctx.Done():

@@ -1,0 +1,71 @@
+package lsp
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	protocol "github.com/tliron/glsp/protocol_3_16"
+)
+
+// bigPlatform is a valid platform file of about size bytes: http
+// services with routes, calls and per-service breakers, and event routes.
+func bigPlatform(size int) string {
+	var b strings.Builder
+	b.WriteString("[composer]\nname: \"big\"\nlisten: \"127.0.0.1:8080\"\n\n[services]\n")
+	n := 0
+	for b.Len() < size*9/10 {
+		fmt.Fprintf(&b, "svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d\", \"/svc%d/:id\"], timeout: \"2s\", retries: 2, calls: [\"svc%d\"] }\n",
+			n, 10000+n%50000, n, n, max(n-1, 0))
+		n++
+	}
+	b.WriteString("\n[circuit_breaker]\nfailure_threshold: 5\n")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "svc%d { recovery_timeout: \"%ds\" }\n", i%n, 10+i%50)
+	}
+	return b.String()
+}
+
+// BenchmarkDiagnosticsAfterEdit: a 1 MiB platform file, one character
+// changed (a digit of a timeout), then its diagnostics: the edit applied,
+// the outline made again, the file loaded, decoded and validated.
+//
+//	go test ./internal/lsp -run '^$' -bench . -benchtime 20x
+func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
+	src := bigPlatform(1 << 20)
+	path := filepath.Join(b.TempDir(), "platform.tsk")
+	os.WriteFile(path, []byte(src), 0o644)
+	s := New()
+	d := &document{uri: uriOf(path), path: path}
+	d.set(src)
+	s.docs[path] = d
+	at := strings.Index(src, `timeout: "2s"`) + len(`timeout: "`)
+	pos := d.text.position(at)
+	b.ReportMetric(float64(len(src))/(1<<20), "MiB")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		digit := fmt.Sprint(2 + i%7)
+		d.set(d.text.apply(protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, digit))
+		byFile, _ := s.diagnose(path, d.text.s)
+		if n := len(byFile[path]); n != 0 {
+			b.Fatalf("%d diagnostics: %v", n, byFile[path][0])
+		}
+	}
+}
+
+// BenchmarkCompletion: the keys of a service, asked inside a block near
+// the end of a 1 MiB platform file.
+func BenchmarkCompletion(b *testing.B) {
+	src := bigPlatform(1 << 20)
+	o := scan(src)
+	off := strings.LastIndex(src, "[circuit_breaker]")
+	off = strings.LastIndex(src[:off], "timeout") // inside the last service's block
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if items := complete(src, o, off); len(items) < 10 {
+			b.Fatalf("%d items", len(items))
+		}
+	}
+}
