@@ -12,7 +12,9 @@ import (
 // describes.
 type Field struct {
 	Key      string
-	Type     string // string, integer, number, boolean, duration, list, object, blocks, any
+	// Type is string, integer, number, boolean, duration, list, object,
+	// blocks, any, or seed_count / seed_duration (the seed's `true` too).
+	Type     string
 	Required bool
 	// Fields are an object's keys; Each what every named block of a
 	// "blocks" field is (a service, an event route, a per-target block),
@@ -101,11 +103,14 @@ func build(key string, t reflect.Type, path string) *Field {
 	}
 	f := &Field{Key: key, Values: Enumerations[path]}
 	switch {
-	case t == durationType || t == reflect.TypeOf(SeedDuration(0)):
+	case t == durationType:
 		f.Type = "duration"
 		return f
+	case t == reflect.TypeOf(SeedDuration(0)):
+		f.Type = "seed_duration" // a duration, or true: the seed's default
+		return f
 	case t == reflect.TypeOf(SeedCount(0)):
-		f.Type = "integer"
+		f.Type = "seed_count" // an integer, or true: the seed's default
 		return f
 	case t == reflect.TypeOf(Instances{}):
 		f.Type = "any" // a list of URLs (or { url, weight }), or a count
@@ -125,9 +130,7 @@ func build(key string, t reflect.Type, path string) *Field {
 		f.Type = "number"
 	case reflect.Slice:
 		f.Type = "list"
-		if e := t.Elem(); e.Kind() == reflect.Struct {
-			f.Items = build("", e, path)
-		}
+		f.Items = build("", t.Elem(), path)
 	case reflect.Map:
 		if t.Elem().Kind() == reflect.String {
 			f.Type = "object" // NAME: VALUE pairs

@@ -33,6 +33,7 @@ const usage = `usage: composer [run] [-f FILE]    run the platform (default ./pl
                                      the instances registered at run time (composer registry -h)
        composer graph [-f FILE] [--format mermaid|dot]
                                      the platform drawn: services, routes, calls, dependencies, event routes
+       composer schema               the JSON Schema of the platform file, as tsk json prints it
        composer alerts [-f FILE] [--selector MATCHERS]
                                      the platform's Prometheus alerting rules
        composer events publish|tail|replay|rebuild ...
@@ -73,6 +74,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return registryCommand(args[1:], stdout, stderr)
 	case "alerts":
 		return alertsCommand(args[1:], stdout, stderr)
+	case "schema":
+		// The JSON Schema of the platform file (docs/platform.schema.json).
+		stdout.Write(composer.JSONSchema())
+		return 0
 	}
 	fmt.Fprintf(stderr, "composer: unknown command %q\n\n%s", args[0], usage)
 	return 2

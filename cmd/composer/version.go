@@ -51,6 +51,7 @@ var commands = []struct {
 	{"graph", "-f --format"},
 	{"registry", "-f --admin --service --address --port --id --ttl --tag"},
 	{"alerts", "-f --selector"},
+	{"schema", ""},
 	{"events", "-f --admin --subject --from-beginning --route --from --service"},
 	{"version", ""},
 	{"completion", ""},
