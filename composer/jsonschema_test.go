@@ -52,7 +52,7 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 	for src, want := range map[string]string{
-		"[composer]\nlisten: \"127.0.0.1:1\"\nlistne: \"x\"\n":    "listne",
+		"[composer]\nlisten: \"127.0.0.1:1\"\nlistne: \"x\"\n":      "listne",
 		"[services]\nusers { kind: \"builtin\", retries: \"x\" }\n": "retries",
 		"[services]\nusers { kind: \"nope\" }\n":                    "kind",
 		"[health_checks]\ninterval: \"5 minutes\"\n":                "interval",

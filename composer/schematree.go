@@ -11,7 +11,7 @@ import (
 // (Platform's `tsk` tags): what an editor completes and a JSON Schema
 // describes.
 type Field struct {
-	Key      string
+	Key string
 	// Type is string, integer, number, boolean, duration, list, object,
 	// blocks, any, or seed_count / seed_duration (the seed's `true` too).
 	Type     string
