@@ -122,7 +122,7 @@ func (s *Server) textOf(path string) *text {
 		return d.text
 	}
 	b, _ := os.ReadFile(path)
-	return newText(string(b))
+	return newTextIn(string(b), s.encoding)
 }
 
 // toProtocol is a diagnostic as the editor shows it: its range from the

@@ -39,7 +39,7 @@ func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
 	os.WriteFile(path, []byte(src), 0o644)
 	s := New()
 	d := &document{uri: uriOf(path), path: path}
-	d.set(src)
+	d.set(src, utf16)
 	s.docs[path] = d
 	at := strings.Index(src, `timeout: "2s"`) + len(`timeout: "`)
 	pos := d.text.position(at)
@@ -47,7 +47,7 @@ func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		digit := fmt.Sprint(2 + i%7)
-		d.set(d.text.apply(protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, digit))
+		d.set(d.text.apply(protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, digit), utf16)
 		byFile, _ := s.diagnose(path, d.text.s)
 		if n := len(byFile[path]); n != 0 {
 			b.Fatalf("%d diagnostics: %v", n, byFile[path][0])

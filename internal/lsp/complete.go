@@ -77,8 +77,9 @@ func complete(src string, o *outline, off int) []protocol.CompletionItem {
 		return items
 	}
 	// A header being written: at top level, or in the bracket it opened.
+	ls := lineStartOf(src, off)
 	header := len(frames) == 0 || len(frames) == 1 && o.frames[frames[0]].kind == '[' &&
-		strings.TrimSpace(src[lineStartOf(src, off):o.frames[frames[0]].open]) == ""
+		o.frames[frames[0]].open >= ls && strings.TrimSpace(src[ls:o.frames[frames[0]].open]) == ""
 	if m := sectionPrefix.FindStringSubmatch(before); m != nil && header {
 		for _, f := range composer.Schema.Fields {
 			items = append(items, item(f.Key, protocol.CompletionItemKindModule, "section", sectionDoc(f.Key), ""))
@@ -114,7 +115,7 @@ func complete(src string, o *outline, off int) []protocol.CompletionItem {
 		}
 		for _, c := range f.Fields {
 			_, doc, _ := composer.LookupDoc(docPath(path, c.Key))
-			detail := c.Type
+			detail := typeName(c)
 			if doc.Default != "" {
 				detail += ", default " + strings.ReplaceAll(doc.Default, "`", "")
 			}
@@ -215,4 +216,22 @@ func firstSentence(doc string) string {
 		return doc[:i+1]
 	}
 	return doc
+}
+
+// typeName is a field's type as the editor shows it.
+func typeName(f *composer.Field) string {
+	switch f.Type {
+	case "seed_count":
+		return "integer (or true: the seed's default)"
+	case "seed_duration":
+		return "duration (or true: the seed's default)"
+	case "list":
+		if f.Items != nil && f.Items.Type != "object" {
+			return "list of " + typeName(f.Items)
+		}
+		return "list of objects"
+	case "blocks":
+		return "named blocks"
+	}
+	return f.Type
 }

@@ -19,7 +19,7 @@ func (s *Server) hover(_ *glsp.Context, p *protocol.HoverParams) (*protocol.Hove
 	t, o := d.text, d.outline
 	s.mu.Unlock()
 	off := t.offset(p.Position)
-	md, start, end := hoverAt(t.s, o, off)
+	md, start, end := hoverAt(t, o, off)
 	if md == "" {
 		return nil, nil
 	}
@@ -29,7 +29,8 @@ func (s *Server) hover(_ *glsp.Context, p *protocol.HoverParams) (*protocol.Hove
 
 // hoverAt is what hovering at off shows: a key's reference (meaning,
 // type, default), a section's, or a variable's definition.
-func hoverAt(src string, o *outline, off int) (md string, start, end int) {
+func hoverAt(t *text, o *outline, off int) (md string, start, end int) {
+	src := t.s
 	word, start := wordAt(src, off)
 	if word == "" {
 		return "", 0, 0
@@ -39,7 +40,7 @@ func hoverAt(src string, o *outline, off int) (md string, start, end int) {
 		for _, v := range o.vars {
 			if v.value == word && v.off < start {
 				line := strings.TrimSpace(src[lineStartOf(src, v.off):lineEndOf(src, v.off)])
-				return fmt.Sprintf("variable `$%s`, defined on line %d:\n```tsk\n%s\n```", word, newText(src).position(v.off).Line+1, line), start, end
+				return fmt.Sprintf("variable `$%s`, defined on line %d:\n```tsk\n%s\n```", word, t.position(v.off).Line+1, line), start, end
 			}
 		}
 		return "", 0, 0
@@ -66,7 +67,7 @@ func hoverAt(src string, o *outline, off int) (md string, start, end int) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", word)
 	if f != nil {
-		fmt.Fprintf(&b, " (%s", f.Type)
+		fmt.Fprintf(&b, " (%s", typeName(f))
 		if doc.Default != "" && doc.Default != "none" {
 			fmt.Fprintf(&b, ", default %s", doc.Default)
 		}

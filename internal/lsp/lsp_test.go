@@ -25,9 +25,13 @@ type editor struct {
 	conn  *jsonrpc2.Conn
 	dir   string
 	diags chan protocol.PublishDiagnosticsParams
+	init  map[string]any
 }
 
-func newEditor(t *testing.T) *editor {
+func newEditor(t *testing.T) *editor { return newEditorWith(t, map[string]any{}) }
+
+// newEditorWith starts a session whose client has these capabilities.
+func newEditorWith(t *testing.T, caps map[string]any) *editor {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"platform.tsk", "more.tsk"} {
@@ -55,7 +59,8 @@ func newEditor(t *testing.T) *editor {
 		}))
 	t.Cleanup(func() { e.conn.Close() })
 	var init map[string]any
-	e.call("initialize", map[string]any{"processId": nil, "rootUri": uriOf(dir), "capabilities": map[string]any{}}, &init)
+	e.call("initialize", map[string]any{"processId": nil, "rootUri": uriOf(dir), "capabilities": caps}, &init)
+	e.init = init
 	if caps, _ := init["capabilities"].(map[string]any); caps["hoverProvider"] != true || caps["renameProvider"] != true {
 		t.Fatalf("capabilities: %v", init)
 	}
@@ -267,4 +272,30 @@ func TestIncludedFileFromTheEditor(t *testing.T) {
 	if !found {
 		t.Error("the included file's problem, as the editor has it, was not reported")
 	}
+}
+
+// TestPositionEncodings: a client that offers UTF-8 positions gets them
+// (LSP 3.17); one that offers none gets UTF-16.
+func TestPositionEncodings(t *testing.T) {
+	if enc := newEditor(t).init["capabilities"].(map[string]any)["positionEncoding"]; enc != "utf-16" {
+		t.Errorf("default encoding %v", enc)
+	}
+	e := newEditorWith(t, map[string]any{"general": map[string]any{"positionEncodings": []string{"utf-16", "utf-8"}}})
+	if enc := e.init["capabilities"].(map[string]any)["positionEncoding"]; enc != "utf-8" {
+		t.Fatalf("encoding %v, want utf-8", enc)
+	}
+	e.open("platform.tsk", "[composer]\nname: \"caf\u00e9\" # \u00e9\nlistne: \"x\"\n")
+	diags := e.diagnostics("platform.tsk")
+	if len(diags) != 1 || diags[0].Range.Start.Line != 2 {
+		t.Fatalf("diagnostics: %+v", diags)
+	}
+	var hover protocol.Hover
+	e.call("textDocument/hover", e.pos("platform.tsk", 1, 1), &hover)
+	if hover.Range == nil || hover.Range.End.Character != 4 {
+		t.Errorf("hover on name: %+v", hover.Range)
+	}
+	var items []protocol.CompletionItem
+	// After "café" (5 bytes) and the closing quote, in bytes: 1:12 is past
+	// the value; 1:5 is in "caf": nothing to complete there but no error.
+	e.call("textDocument/completion", e.pos("platform.tsk", 1, 12), &items)
 }

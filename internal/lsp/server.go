@@ -16,8 +16,10 @@ package lsp
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,6 +42,8 @@ type Server struct {
 	Debounce time.Duration
 	handler  protocol.Handler
 	shutdown bool
+	// encoding is the session's position encoding (initialize sets it).
+	encoding string
 	// notify sends a notification to the editor (set by Serve; guarded
 	// by mu).
 	notify func(method string, params any)
@@ -57,14 +61,14 @@ type document struct {
 	timer *time.Timer
 }
 
-func (d *document) set(s string) {
-	d.text = newText(s)
+func (d *document) set(s, enc string) {
+	d.text = newTextIn(s, enc)
 	d.outline = scan(s)
 }
 
 // New returns a server.
 func New() *Server {
-	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond,
+	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond, encoding: utf16,
 		notify: func(string, any) {}}
 	s.handler = protocol.Handler{
 		Initialize: s.initialize,
@@ -75,7 +79,7 @@ func New() *Server {
 		SetTrace: func(*glsp.Context, *protocol.SetTraceParams) error { return nil },
 		TextDocumentDidOpen: func(_ *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
 			d := &document{uri: p.TextDocument.URI, path: pathOf(p.TextDocument.URI), version: p.TextDocument.Version}
-			d.set(p.TextDocument.Text)
+			d.set(p.TextDocument.Text, s.encoding)
 			s.mu.Lock()
 			s.docs[d.path] = d
 			s.mu.Unlock()
@@ -92,12 +96,12 @@ func New() *Server {
 			for _, c := range p.ContentChanges {
 				switch c := c.(type) {
 				case protocol.TextDocumentContentChangeEvent:
-					cur = newText(cur).apply(*c.Range, c.Text)
+					cur = newTextIn(cur, s.encoding).apply(*c.Range, c.Text)
 				case protocol.TextDocumentContentChangeEventWhole:
 					cur = c.Text
 				}
 			}
-			d.set(cur)
+			d.set(cur, s.encoding)
 			d.version = p.TextDocument.Version
 			s.mu.Unlock()
 			s.schedule(d)
@@ -129,13 +133,38 @@ func (s *Server) doc(uri string) *document {
 	return s.docs[pathOf(uri)]
 }
 
-func (s *Server) initialize(_ *glsp.Context, p *protocol.InitializeParams) (any, error) {
+func (s *Server) initialize(ctx *glsp.Context, p *protocol.InitializeParams) (any, error) {
 	caps := s.handler.CreateServerCapabilities()
 	caps.CompletionProvider = &protocol.CompletionOptions{TriggerCharacters: []string{"[", "$", "@", "\"", " "}}
 	caps.RenameProvider = true
-	version := "1"
-	return protocol.InitializeResult{Capabilities: caps, ServerInfo: &protocol.InitializeResultServerInfo{Name: "tsk lsp", Version: &version}}, nil
+	// LSP 3.17's position encodings (glsp's types are 3.16's): UTF-8 when
+	// the client offers it (it costs nothing to count), else UTF-32, else
+	// the default UTF-16.
+	var offered struct {
+		Capabilities struct {
+			General struct {
+				PositionEncodings []string `json:"positionEncodings"`
+			} `json:"general"`
+		} `json:"capabilities"`
+	}
+	json.Unmarshal(ctx.Params, &offered)
+	enc := utf16
+	for _, want := range []string{utf8e, utf32} {
+		if slices.Contains(offered.Capabilities.General.PositionEncodings, want) && enc == utf16 {
+			enc = want
+		}
+	}
+	s.mu.Lock()
+	s.encoding = enc
+	s.mu.Unlock()
+	var result map[string]any
+	b, _ := json.Marshal(protocol.InitializeResult{Capabilities: caps, ServerInfo: &protocol.InitializeResultServerInfo{Name: "tsk lsp", Version: &serverVersion}})
+	json.Unmarshal(b, &result)
+	result["capabilities"].(map[string]any)["positionEncoding"] = enc
+	return result, nil
 }
+
+var serverVersion = "1"
 
 // Serve runs the server on a stream until the editor exits or ctx ends.
 func (s *Server) Serve(ctx context.Context, stream io.ReadWriteCloser) error {

@@ -12,14 +12,26 @@ import (
 
 // text is a document's content with the offsets of its lines, and the
 // conversions between byte offsets and LSP positions, whose characters
-// count UTF-16 code units (the protocol's default encoding).
+// count in the session's position encoding: UTF-16 code units (the
+// protocol's default), or UTF-8 bytes or UTF-32 code points when the
+// client offers them (LSP 3.17's positionEncodings).
 type text struct {
 	s     string
 	lines []int // the offset of each line's first byte
+	enc   string
 }
 
-func newText(s string) *text {
-	t := &text{s: s, lines: []int{0}}
+// The position encodings.
+const (
+	utf16 = "utf-16"
+	utf8e = "utf-8"
+	utf32 = "utf-32"
+)
+
+func newText(s string) *text { return newTextIn(s, utf16) }
+
+func newTextIn(s, enc string) *text {
+	t := &text{s: s, lines: []int{0}, enc: enc}
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\n' {
 			t.lines = append(t.lines, i+1)
@@ -40,7 +52,7 @@ func (t *text) offset(p protocol.Position) int {
 	}
 	for units := 0; off < end && units < int(p.Character); {
 		r, size := utf8.DecodeRuneInString(t.s[off:])
-		units += utf16Len(r)
+		units += t.units(r, size)
 		off += size
 	}
 	return off
@@ -53,7 +65,7 @@ func (t *text) position(off int) protocol.Position {
 	units := 0
 	for i := t.lines[line]; i < off; {
 		r, size := utf8.DecodeRuneInString(t.s[i:])
-		units += utf16Len(r)
+		units += t.units(r, size)
 		i += size
 	}
 	return protocol.Position{Line: protocol.UInteger(line), Character: protocol.UInteger(units)}
@@ -63,14 +75,19 @@ func (t *text) rangeOf(off, end int) protocol.Range {
 	return protocol.Range{Start: t.position(off), End: t.position(end)}
 }
 
-func utf16Len(r rune) int {
-	if r >= 0x10000 {
-		return 2
+// units is how many characters of the encoding a rune of size bytes is.
+func (t *text) units(r rune, size int) int {
+	switch {
+	case t.enc == utf8e:
+		return size
+	case t.enc == utf32 || r < 0x10000:
+		return 1
 	}
-	return 1
+	return 2
 }
 
-// apply returns the text after an incremental change.
+// apply returns the text after an incremental change (its range in t's
+// encoding).
 func (t *text) apply(r protocol.Range, repl string) string {
 	a, b := t.offset(r.Start), t.offset(r.End)
 	if b < a {
