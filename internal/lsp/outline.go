@@ -330,6 +330,3 @@ func (o *outline) pathAt(off int) []string {
 	}
 	return path
 }
-
-// blockPath is the path of the keys of a frame's block (as pathAt inside it).
-func (o *outline) blockPath(f int) []string { return o.pathAt(o.frames[f].open + 1) }
