@@ -393,12 +393,7 @@ func shown(v reflect.Value) string {
 func list(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
 
 func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, x := range b {
-		if !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
+	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
