@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Gateway benchmark: the same upstream reached directly, through a bare
 # gin + httputil.ReverseProxy program, through the composer (http service
-# route: router, breaker, balancer, request id) and through nginx; and
-# HTTPS with kept-alive connections through the composer (tls) and
-# through nginx (ssl), with a self-signed certificate for 127.0.0.1. The
-# proxy under test is pinned to CPU 0; the upstream and wrk share CPU 1.
-# Every address is on loopback. Needs wrk and nginx (Debian packages).
-# BASE=<commit> adds that commit's build of the composer ("base", same
-# platform on its own port) beside the working tree's, in the same run.
+# route: router, breaker, balancer, request id), through nginx and
+# through haproxy; and HTTPS with kept-alive connections through the
+# composer (tls) and through nginx (ssl), with a self-signed certificate
+# for 127.0.0.1. The proxy under test is pinned to CPU 0; the upstream
+# and wrk share CPU 1. Every address is on loopback. Needs wrk, nginx and
+# haproxy (Debian packages).
+# BASE (default HEAD~1; BASE= for none) puts that commit's build of the
+# composer ("base", same platform on its own port) beside the working
+# tree's, in the same run. The results go to OUT.json and OUT.svg
+# (default docs/bench-gateway), drawn by internal/benchtools/benchreport.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-7}
 work=$(mktemp -d)
-BASE=${BASE:-}
+BASE=${BASE-HEAD~1}
+OUT=${OUT:-docs/bench-gateway}
 trap 'kill $(jobs -p) 2>/dev/null; [ -n "$BASE" ] && git worktree remove --force "$work/base-src" 2>/dev/null; rm -rf "$work"' EXIT
 
 go build -o "$work/upstream" ./internal/benchtools/upstream
@@ -76,6 +80,22 @@ if [ -n "$BASE" ]; then
     GOMAXPROCS=1 taskset -c 0 "$work/base" -f "$work/base.tsk" 2> "$work/base.log" &
 fi
 taskset -c 0 nginx -c "$work/nginx.conf" &
+cat > "$work/haproxy.cfg" <<HAPROXY
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend f
+    bind 127.0.0.1:18009
+    default_backend b
+backend b
+    server u 127.0.0.1:18001
+HAPROXY
+taskset -c 0 haproxy -f "$work/haproxy.cfg" &
 sleep 2
 
 # The mesh target is a call through [mesh] listen, from the caller
@@ -89,11 +109,14 @@ throughput() { # name url
     printf "%s rps %s\n" "$1" "$rps"
 }
 
-p50() { # name url: one 2 s run at one connection
-    taskset -c 1 wrk -t1 -c1 -d2s --latency -H "$(hdr "$1")" "$2" | awk -v n="$1" '$1=="50%" {v=$2; sub(/us$/, "", v); if ($2 ~ /ms$/) {sub(/ms$/, "", v); v*=1000}; print n, "p50", v}'
+p50() { # name url: one 2 s run at one connection: "NAME lat P50 P90 P99" in µs
+    taskset -c 1 wrk -t1 -c1 -d2s --latency -H "$(hdr "$1")" "$2" | awk -v n="$1" '
+        function us(s) { if (s ~ /ms$/) { sub(/ms$/, "", s); return s * 1000 } if (s ~ /us$/) { sub(/us$/, "", s); return s + 0 } sub(/s$/, "", s); return s * 1000000 }
+        $1=="50%" {a=us($2)} $1=="90%" {b=us($2)} $1=="99%" {c=us($2)}
+        END { print n, "lat", a, b, c }'
 }
 
-targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/ mesh=http://127.0.0.1:18006/bench/ composer_tls=https://127.0.0.1:18007/ nginx_tls=https://127.0.0.1:18008/"
+targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/ haproxy=http://127.0.0.1:18009/ mesh=http://127.0.0.1:18006/bench/ composer_tls=https://127.0.0.1:18007/ nginx_tls=https://127.0.0.1:18008/"
 [ -n "$BASE" ] && targets="$targets base=http://127.0.0.1:18005/"
 {
     for t in $targets; do throughput "${t%%=*}" "${t#*=}"; done
@@ -107,24 +130,4 @@ targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ compos
     done
 } | tee "$work/results"
 
-awk '
-    $2 == "rps" { rps[$1] = $3 }
-    $2 == "p50" { n[$1]++; lat[$1, n[$1]] = $3 }
-    function median(t,    i, j, k, v, m) {
-        m = n[t]
-        for (i = 1; i <= m; i++) v[i] = lat[t, i]
-        for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { k = v[j]; v[j] = v[j-1]; v[j-1] = k }
-        return (m % 2) ? v[(m+1)/2] : (v[m/2] + v[m/2+1]) / 2
-    }
-    END {
-        printf "\n| target | req/s (%s conns) | p50 at 1 conn (median of %d) | added p50 |\n|---|--:|--:|--:|\n", "'"$CONNS"'", n["direct"]
-        nt = split("direct bareproxy composer mesh nginx composer_tls nginx_tls base", order, " ")
-        d = median("direct")
-        for (i = 1; i <= nt; i++) { t = order[i]; if (!(t in rps)) continue; p[t] = median(t); printf "| %s | %.0f | %.0f µs | %.0f µs |\n", t, rps[t], p[t], p[t] - d }
-        printf "\ncomposer / bare gin+ReverseProxy (req/s): %.2f\ncomposer / nginx (req/s): %.2f\nbare / nginx (req/s): %.2f\n",
-            rps["composer"]/rps["bareproxy"], rps["composer"]/rps["nginx"], rps["bareproxy"]/rps["nginx"]
-        printf "added p50, composer / nginx: %.2f\nadded p50, bare / nginx: %.2f\n", (p["composer"]-d)/(p["nginx"]-d), (p["bareproxy"]-d)/(p["nginx"]-d)
-        if ("composer_tls" in rps) printf "HTTPS, composer / nginx (req/s): %.2f\nadded p50 over HTTPS, composer / nginx: %.2f\n", rps["composer_tls"]/rps["nginx_tls"], (p["composer_tls"]-d)/(p["nginx_tls"]-d)
-        if ("mesh" in rps) printf "mesh hop / nginx sidecar (req/s): %.2f\nadded p50, mesh hop / nginx sidecar: %.2f\n", rps["mesh"]/rps["nginx"], (p["mesh"]-d)/(p["nginx"]-d)
-        if ("base" in rps) printf "composer / base build (req/s): %.2f\nadded p50, composer / base build: %.2f\n", rps["composer"]/rps["base"], (p["composer"]-d)/(p["base"]-d)
-    }' "$work/results"
+go run ./internal/benchtools/benchreport -in "$work/results" -conns "$CONNS" -json "$OUT.json" -svg "$OUT.svg"
