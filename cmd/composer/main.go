@@ -8,8 +8,21 @@
 // drain in-flight requests and stop.
 package main
 
-import "os"
+import (
+	"os"
+	"runtime/debug"
+)
+
+// gcPercent is the garbage collector's target unless GOGC says otherwise:
+// a proxy's live heap is small (a few MiB) and its garbage is per
+// request, so collecting at 5x the live heap instead of 2x costs little
+// memory and saves the CPU of most collections (12 % more requests a
+// second on one core, docs/benchmarks.md).
+const gcPercent = 400
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
