@@ -172,7 +172,16 @@ func (u *Upstream) Handler() http.Handler {
 		BufferPool: &buffers,
 	}
 	if u.GRPC == nil {
-		return proxy
+		// Plain HTTP/1 requests take the lean path (forward); upgrades
+		// and HTTP/2 go through ReverseProxy.
+		lean := proxy.Transport
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if plain(r) {
+				u.forward(w, r, lean)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		})
 	}
 	// A gRPC stream the server ends while the client still sends: the
 	// HTTP/2 transport waits for the request body's copy to end before it

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// hopHeaders are the headers of one connection, not of the request or the
+// answer (RFC 9110 7.6.1), as httputil.ReverseProxy removes them.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// removeHopHeaders removes the hop-by-hop headers of h, those that its
+// Connection header names too.
+func removeHopHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+}
+
+// plain reports whether a request takes the lean path: HTTP/1 without an
+// upgrade (a WebSocket, h2c) and not gRPC.
+func plain(r *http.Request) bool {
+	return r.ProtoMajor == 1 && len(r.Header["Upgrade"]) == 0
+}
+
+// forward sends a plain request through rt and copies the answer to w:
+// what httputil.ReverseProxy does for such a request (hop-by-hop headers
+// removed both ways, X-Forwarded-For, -Host and -Proto set and the
+// client's own removed, no default User-Agent added, a streamed answer
+// flushed as it comes, trailers passed, an answer cut half-way is cut for
+// the client too), without its copies: the inbound request's headers are
+// edited in place, and the answer's header values are handed over, not
+// copied. The request is the handler's own: nothing reads its headers
+// after the gateway has forwarded it but the request id, which stays.
+func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.RoundTripper) {
+	h := r.Header
+	te := h["Te"]
+	removeHopHeaders(h)
+	for _, v := range te { // "TE: trailers" is end to end (gRPC-Web, others)
+		if strings.EqualFold(textproto.TrimString(v), "trailers") {
+			h["Te"] = []string{"trailers"}
+		}
+	}
+	delete(h, "Forwarded")
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		h["X-Forwarded-For"] = []string{ip}
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	h["X-Forwarded-Host"] = []string{r.Host}
+	if r.TLS == nil {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // not Go's default
+	}
+	out := new(http.Request)
+	*out = *r
+	out.RequestURI, out.Close = "", false
+	if out.ContentLength == 0 {
+		out.Body = nil // no body: none is sent, and a retry has none to replay
+	}
+	if u.StripPrefix != "" || u.AddPrefix != "" {
+		p := strings.TrimPrefix(r.URL.EscapedPath(), u.StripPrefix)
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		p = u.AddPrefix + p
+		nu := *r.URL
+		nu.RawPath = p
+		nu.Path, _ = url.PathUnescape(p)
+		out.URL = &nu
+	}
+	u.RequestHeaders.apply(h)
+
+	resp, err := rt.RoundTrip(out)
+	if err != nil {
+		u.writeError(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	u.ResponseHeaders.apply(resp.Header)
+	dst := w.Header()
+	for k, vv := range resp.Header {
+		if prior, ok := dst[k]; ok {
+			dst[k] = append(prior, vv...)
+		} else {
+			dst[k] = vv
+		}
+	}
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		dst["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if err := copyAnswer(w, resp.Body, streamed(resp)); err != nil {
+		panic(http.ErrAbortHandler) // cut half-way: the client must not take it for whole
+	}
+	for k, vv := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vv
+	}
+}
+
+// streamed reports whether an answer is flushed as it comes: one of
+// unknown length, or server-sent events (as ReverseProxy does).
+func streamed(resp *http.Response) bool {
+	if resp.ContentLength == -1 {
+		return true
+	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return ct == "text/event-stream"
+}
+
+// copyAnswer copies an answer's body with a pooled buffer, flushing after
+// each write when it is streamed. A failed read of the body is an error
+// (io.EOF is the end); a failed write to the client ends the copy (the
+// client is gone).
+func copyAnswer(w http.ResponseWriter, body io.Reader, flush bool) error {
+	buf := buffers.Get()
+	defer buffers.Put(buf)
+	var rc *http.ResponseController
+	if flush {
+		rc = http.NewResponseController(w)
+	}
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+			if flush {
+				rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}

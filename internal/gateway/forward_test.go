@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/balancer"
+	"github.com/tuskcompose/composer/internal/breaker"
+)
+
+// seen is what an instance was sent: its headers, one per line, sorted.
+func seen(r *http.Request) string {
+	var lines []string
+	for k, vv := range r.Header {
+		lines = append(lines, k+": "+strings.Join(vv, " | "))
+	}
+	sort.Strings(lines)
+	return r.Method + " " + r.URL.RequestURI() + "\n" + strings.Join(lines, "\n")
+}
+
+// TestLeanPathAsReverseProxy: the lean path (forward) sends an instance
+// what httputil.ReverseProxy with the gateway's Rewrite sends it, and
+// gives the client what ReverseProxy gives it, request by request: hop-by-
+// hop headers both ways, the client's forwarding headers replaced, no
+// default User-Agent, TE: trailers kept, path rewriting, header rules,
+// trailers, a streamed answer, an empty body.
+func TestLeanPathAsReverseProxy(t *testing.T) {
+	got := make(chan string, 1)
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen(r) + "\nbody: " + string(body)
+		h := w.Header()
+		h.Set("Connection", "X-Hop")
+		h.Set("X-Hop", "hop")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("X-Kept", "kept")
+		switch r.URL.Path {
+		case "/trailers":
+			h.Set("Trailer", "X-Sum")
+			io.WriteString(w, "with trailers")
+			h.Set("X-Sum", "42")
+		case "/stream":
+			h.Set("Content-Type", "text/event-stream")
+			for i := range 3 {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				w.(http.Flusher).Flush()
+			}
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			io.WriteString(w, "hello")
+		}
+	}))
+	defer inst.Close()
+	target, _ := url.Parse(inst.URL)
+	serve := func(lean bool) *httptest.Server {
+		in := balancer.NewInstance(inst.URL)
+		in.SetHealth(balancer.Healthy)
+		bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
+		u := &Upstream{Name: "svc", Balancer: bal, Breaker: breaker.New(breaker.Settings{FailureThreshold: 100}, nil, nil),
+			StripPrefix: "/api", AddPrefix: "/v2", RequestHeaders: &HeaderRules{Set: map[string]string{"X-Set": "yes"}, Remove: []string{"X-Drop"}},
+			ResponseHeaders: &HeaderRules{Remove: []string{"X-Kept-Not"}}}
+		rt := &tries{u: u, base: NewTransport(5 * time.Second)}
+		_ = target
+		var h http.Handler
+		if lean {
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { u.forward(w, r, rt) })
+		} else {
+			h = &httputil.ReverseProxy{Transport: rt, ErrorHandler: u.writeError, BufferPool: &buffers,
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetXForwarded()
+					p := "/v2" + strings.TrimPrefix(pr.In.URL.EscapedPath(), "/api")
+					pr.Out.URL.RawPath = p
+					pr.Out.URL.Path, _ = url.PathUnescape(p)
+					u.RequestHeaders.apply(pr.Out.Header)
+				},
+				ModifyResponse: func(resp *http.Response) error { u.ResponseHeaders.apply(resp.Header); return nil }}
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	lean, proxy := serve(true), serve(false)
+	// raw sends a request as a client writes it and reads the whole answer.
+	raw := func(srv *httptest.Server, req string) string {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Header.Del("Date")
+		var lines []string
+		for k, vv := range resp.Header {
+			lines = append(lines, k+": "+strings.Join(vv, " | "))
+		}
+		for k, vv := range resp.Trailer {
+			lines = append(lines, "trailer "+k+": "+strings.Join(vv, " | "))
+		}
+		sort.Strings(lines)
+		return fmt.Sprintf("%d chunked=%v\n%s\nbody: %s", resp.StatusCode, len(resp.TransferEncoding) > 0, strings.Join(lines, "\n"), body)
+	}
+	for _, req := range []string{
+		"GET /api/a%2Fb?x=1 HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Custom\r\nX-Custom: hop\r\nKeep-Alive: 5\r\nProxy-Authorization: x\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Drop: 1\r\nTE: trailers\r\nConnection: close\r\n\r\n",
+		"POST /api/trailers HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nUser-Agent: client/1\r\nConnection: close\r\n\r\nhello",
+		"GET /api/stream HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		"DELETE /api/empty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+	} {
+		a := raw(lean, req)
+		sawLean := <-got
+		b := raw(proxy, req)
+		sawProxy := <-got
+		if sawLean != sawProxy {
+			t.Errorf("%q: the instance saw\n%s\nthrough the lean path, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], sawLean, sawProxy)
+		}
+		if a != b {
+			t.Errorf("%q: the client got\n%s\nthrough the lean path, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], a, b)
+		}
+	}
+}
