@@ -533,7 +533,7 @@ func resolveHealth(p *Platform, root Source, name string) *health.Settings {
 		hc.Path = s.HealthEndpoint
 	}
 	out := &health.Settings{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries,
-		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval,
+		HealthyThreshold: hc.HealthyThreshold, Path: hc.Path, StartInterval: hc.StartInterval, StartPeriod: hc.StartPeriod,
 		Protocol: hc.Protocol, GRPCService: hc.GRPCService}
 	if out.Protocol == "" {
 		out.Protocol = "http"

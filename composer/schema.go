@@ -400,6 +400,9 @@ type HealthCheck struct {
 	// StartInterval is the time between probes of an instance that has
 	// not passed one yet (a process starting), as compose's start_interval.
 	StartInterval time.Duration `tsk:"start_interval"`
+	// StartPeriod is how long start_interval applies to an instance that
+	// has not passed yet (compose's start_period).
+	StartPeriod time.Duration `tsk:"start_period"`
 	// Protocol is how instances are probed: "http" or "grpc" (the
 	// service's own protocol when unset); GRPCService is the name a gRPC
 	// probe asks about ("" for the whole server).
@@ -596,7 +599,7 @@ func Defaults() *Platform {
 			DrainTimeout: 30 * time.Second},
 		HealthChecks: HealthChecks{HealthCheck: HealthCheck{
 			Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, HealthyThreshold: hc.HealthyThreshold,
-			Path: hc.Path, StartInterval: hc.StartInterval,
+			Path: hc.Path, StartInterval: hc.StartInterval, StartPeriod: hc.StartPeriod,
 			OutlierDetection: OutlierDetection{ConsecutiveFailures: od.ConsecutiveFailures, BaseEjectionTime: od.BaseEjectionTime,
 				MaxEjectionTime: od.MaxEjectionTime, MaxEjectionPercent: od.MaxEjectionPercent},
 		}},

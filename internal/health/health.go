@@ -29,6 +29,11 @@ type Settings struct {
 	// not passed one yet (a process starting), so that it is routable
 	// soon after it listens.
 	StartInterval time.Duration `json:"start_interval"`
+	// StartPeriod is how long an instance that has not passed a probe yet
+	// is probed every StartInterval (counted in the waits between its
+	// probes); after it, every Interval, so that an instance that never
+	// comes up is not probed ten times a second for ever.
+	StartPeriod time.Duration `json:"start_period"`
 	// Protocol is how an instance is asked: "http" (a GET of Path) or
 	// "grpc" (grpc.health.v1.Health/Check about GRPCService, "" for the
 	// whole server). A service's default is its own protocol's.
@@ -40,7 +45,7 @@ type Settings struct {
 // they are written (the platform's [health_checks] defaults are these).
 var Defaults = Settings{
 	Interval: 5 * time.Second, Timeout: time.Second, Retries: 3, HealthyThreshold: 1, Path: "/health",
-	StartInterval: 100 * time.Millisecond,
+	StartInterval: 100 * time.Millisecond, StartPeriod: time.Minute,
 }
 
 func (s Settings) withDefaults() Settings {
@@ -61,6 +66,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.StartInterval <= 0 || s.StartInterval > s.Interval {
 		s.StartInterval = min(Defaults.StartInterval, s.Interval)
+	}
+	if s.StartPeriod <= 0 {
+		s.StartPeriod = Defaults.StartPeriod
 	}
 	return s
 }
@@ -169,6 +177,7 @@ func (c *Checker) Stop() {
 func (c *Checker) run(ctx context.Context, in *balancer.Instance) {
 	defer c.wg.Done()
 	var fails, passes int
+	var waited time.Duration // between this instance's probes so far
 	for {
 		pctx, cancel := context.WithTimeout(ctx, c.settings.Timeout)
 		err := c.probe(pctx, in)
@@ -196,9 +205,10 @@ func (c *Checker) run(ctx context.Context, in *balancer.Instance) {
 			c.observe(in, err, in.Health())
 		}
 		wait := c.settings.Interval
-		if !in.Passed() {
+		if !in.Passed() && waited < c.settings.StartPeriod {
 			wait = c.settings.StartInterval
 		}
+		waited += wait
 		select {
 		case <-ctx.Done():
 			return

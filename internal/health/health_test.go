@@ -136,3 +136,30 @@ func TestStopEndsProbes(t *testing.T) {
 		t.Errorf("%d probes, want at most the first one per instance", n)
 	}
 }
+
+// TestStartPeriod: an instance that never passes is probed every
+// start_interval during start_period, then every interval (not ten times
+// a second for ever).
+func TestStartPeriod(t *testing.T) {
+	waits := make(chan time.Duration, 64)
+	c := New(Settings{Interval: 5 * time.Second, StartInterval: 100 * time.Millisecond, StartPeriod: 450 * time.Millisecond, Retries: 1},
+		func(context.Context, *balancer.Instance) error { return errors.New("down") })
+	c.after = func(d time.Duration) <-chan time.Time {
+		waits <- d
+		ch := make(chan time.Time, 1)
+		ch <- time.Time{}
+		return ch
+	}
+	c.Start(context.Background(), []*balancer.Instance{balancer.NewInstance("http://127.0.0.1:1")})
+	var got []time.Duration
+	for len(got) < 8 {
+		got = append(got, <-waits)
+	}
+	c.Stop()
+	want := []time.Duration{100, 100, 100, 100, 100, 5000, 5000, 5000}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("waits %v, want %v ms", got, want)
+		}
+	}
+}
