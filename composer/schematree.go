@@ -91,10 +91,7 @@ func SchemaPaths() []string {
 	return out
 }
 
-var (
-	durationType = reflect.TypeOf(time.Duration(0))
-	secretType   = reflect.TypeOf(Secret(""))
-)
+var durationType = reflect.TypeOf(time.Duration(0))
 
 // build makes the field of Go type t at path.
 func build(key string, t reflect.Type, path string) *Field {
