@@ -69,3 +69,13 @@ func BenchmarkCompletion(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOutline: the outline of a 1 MiB platform file, made again at
+// every change.
+func BenchmarkOutline(b *testing.B) {
+	src := bigPlatform(1 << 20)
+	b.SetBytes(int64(len(src)))
+	for i := 0; i < b.N; i++ {
+		scan(src)
+	}
+}

@@ -61,7 +61,12 @@ func isWordByte(c byte) bool {
 
 // scan makes the outline of text.
 func scan(text string) *outline {
-	o := &outline{}
+	// Room for what the text holds, counted at once (growing the lists
+	// as they fill was most of the time on a big file).
+	o := &outline{
+		frames: make([]frame, 0, strings.Count(text, "{")+strings.Count(text, "[")+strings.Count(text, "(")+1),
+		names:  make([]name, 0, strings.Count(text, "\"")/2+strings.Count(text, ":")/4+1),
+	}
 	var stack []int
 	cur := -1 // current section
 	lastWord, lastWordOff := "", -1
