@@ -46,6 +46,19 @@ func Parse(filename string, src []byte) (*File, Errors) {
 // statement by statement to report every error; streamed is then false, and
 // the caller should start over with the returned tree.
 func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, diags Errors, streamed bool) {
+	return ParsePiecesCached(filename, src, each, nil)
+}
+
+// ParsePiecesCached is ParsePieces with a cache of the file's last parse
+// (nil: none): the pieces whose tokens did not change are not parsed
+// again.
+func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *Cache) (file *File, diags Errors, streamed bool) {
+	var fc *fileCache
+	if cache != nil {
+		var done func(bool)
+		fc, done = cache.file(filename)
+		defer func() { done(streamed) }()
+	}
 	s := newScanner(filename, string(src))
 	s.run()
 	// Each block of tokens holds whole top-level statements (see flush):
@@ -61,7 +74,7 @@ func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, d
 	last.toks = last.toks[:len(last.toks)-1]
 	diags = s.errs
 
-	file, err := parseParallel(blocks, eof, each)
+	file, err := parseParallel(blocks, eof, each, fc)
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
@@ -140,8 +153,9 @@ type piece struct {
 }
 
 // parseParallel parses blocks with the file grammar, in parallel pieces,
-// handing each piece's statements to each (when not nil) in order.
-func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item)) (*File, error) {
+// handing each piece's statements to each (when not nil) in order. With
+// fc, a piece the last parse had is taken from there.
+func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item), fc *fileCache) (*File, error) {
 	total := 0
 	for _, b := range blocks {
 		total += len(b.toks)
@@ -180,9 +194,21 @@ func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item)) (*
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
+				var k pieceKey
+				cached := fc != nil && len(p.toks) > 0
+				if cached {
+					k = key(p)
+					if items := fc.lookup(k, p.toks[0].Pos); items != nil {
+						results[i] <- result{&File{Items: items}, nil}
+						return
+					}
+				}
 				f, err := safeParse(fileParser, &sliceLexer{toks: p.toks, eof: eof})
 				if err == nil {
 					f.Items = p.parts.unfold(f.Items)
+					if cached {
+						fc.record(k, p.toks[0].Pos, f.Items)
+					}
 				}
 				results[i] <- result{f, err}
 			}()

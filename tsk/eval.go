@@ -177,7 +177,7 @@ func (e *evaluator) include(inc *parser.Include) {
 		e.errorf(parser.PosOf(tok.Pos), "#include: %v", err)
 		return
 	}
-	file, diags := parser.Parse(path, src)
+	file, diags, _ := parser.ParsePiecesCached(path, src, nil, e.r.cache)
 	e.r.diags = append(e.r.diags, syntax(diags)...)
 	saved, savedFile := e.scopes, e.file
 	e.file = path

@@ -34,6 +34,10 @@ type Loader struct {
 	Now func() time.Time
 	// ReadFile reads a source file (default os.ReadFile).
 	ReadFile func(path string) ([]byte, error)
+	// Cache, when set, keeps each file's last parse, so that loading a
+	// file again parses only the statements that changed (a reload, an
+	// editor's change).
+	Cache *parser.Cache
 }
 
 // Document is an evaluated TuskLang document.
@@ -82,6 +86,7 @@ func (l *Loader) newRun() *run {
 		lookupEnv: l.LookupEnv,
 		now:       l.Now,
 		readFile:  l.ReadFile,
+		cache:     l.Cache,
 		seen:      map[string]bool{},
 		cross:     map[string]*Value{},
 
@@ -104,6 +109,7 @@ type run struct {
 	lookupEnv func(string) (string, bool)
 	now       func() time.Time
 	readFile  func(string) ([]byte, error)
+	cache     *parser.Cache
 
 	files   []string
 	seen    map[string]bool
@@ -142,7 +148,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	// recovered tree, so that its other problems are reported too.
 	mark := len(r.diags)
 	e := newEvaluator(r, name)
-	file, diags, streamed := parser.ParsePieces(name, src, e.items)
+	file, diags, streamed := parser.ParsePiecesCached(name, src, e.items, r.cache)
 	if !streamed {
 		r.diags = r.diags[:mark]
 		r.cross = map[string]*Value{} // their diagnostics were dropped too

@@ -20,7 +20,7 @@ func isPlatform(s string) bool { return platformHeader.MatchString(s) }
 
 // loader reads open documents from the editor and other files from disk.
 func (s *Server) loader() *tsk.Loader {
-	return &tsk.Loader{LookupEnv: s.LookupEnv, ReadFile: func(path string) ([]byte, error) {
+	return &tsk.Loader{LookupEnv: s.LookupEnv, Cache: s.cache, ReadFile: func(path string) ([]byte, error) {
 		s.mu.Lock()
 		d := s.docs[filepath.Clean(path)]
 		s.mu.Unlock()

@@ -26,6 +26,8 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 	"github.com/tliron/glsp"
 	protocol "github.com/tliron/glsp/protocol_3_16"
+
+	"github.com/tuskcompose/composer/parser"
 )
 
 // Server is one editor's session. Its handlers run one at a time, in the
@@ -44,6 +46,9 @@ type Server struct {
 	shutdown bool
 	// encoding is the session's position encoding (initialize sets it).
 	encoding string
+	// cache keeps the last parse of every file analysed, so that an
+	// analysis after a change parses only the statements that changed.
+	cache *parser.Cache
 	// notify sends a notification to the editor (set by Serve; guarded
 	// by mu).
 	notify func(method string, params any)
@@ -68,7 +73,7 @@ func (d *document) set(s, enc string) {
 
 // New returns a server.
 func New() *Server {
-	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond, encoding: utf16,
+	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond, encoding: utf16, cache: parser.NewCache(),
 		notify: func(string, any) {}}
 	s.handler = protocol.Handler{
 		Initialize: s.initialize,

@@ -42,6 +42,7 @@ import (
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
+	"github.com/tuskcompose/composer/parser"
 	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -279,6 +280,12 @@ func (g *generation) wait(limit time.Duration) {
 func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	if loader.Cache == nil {
+		// Reloads parse only the statements of the file that changed.
+		l := *loader
+		l.Cache = parser.NewCache()
+		loader = &l
 	}
 	model, doc, err := composer.LoadResolved(loader, path)
 	if err != nil {

@@ -1,0 +1,252 @@
+package parser
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// Cache keeps what the last parse of each file made, piece by piece (the
+// runs of top-level statements that are parsed in parallel): a piece
+// whose tokens are those of a piece of the last parse is not parsed
+// again, its tree is copied with its positions moved to where the piece
+// is now. A reload of a big platform file, or an editor's change, then
+// parses what changed. The trees a parse returns are read-only: the
+// cache hands them out again. Safe for concurrent use; a file is parsed
+// by one caller at a time.
+type Cache struct {
+	mu    sync.Mutex
+	files map[string]*fileCache
+	hits  atomic.Int64 // pieces taken from the cache (tests read it)
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{files: map[string]*fileCache{}} }
+
+type fileCache struct {
+	mu     sync.Mutex                // held by the parse of the file
+	pieces map[pieceKey]*cachedPiece // the last parse's
+	nextMu sync.Mutex                // the parse's goroutines record under it
+	next   map[pieceKey]*cachedPiece // this parse's
+	hits   *atomic.Int64
+}
+
+type pieceKey [2]uint64
+
+type cachedPiece struct {
+	base  lexer.Position // of the piece's first token
+	items []*Item
+}
+
+var seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// file returns the entry of a file, locked; done unlocks it and keeps
+// this parse's pieces as the ones to reuse next time. A file being parsed
+// already (by another caller, or by this one: a file that reads itself
+// with @file.tsk.get while it is evaluated) is parsed without the cache:
+// fc is nil.
+func (c *Cache) file(name string) (fc *fileCache, done func(ok bool)) {
+	c.mu.Lock()
+	fc = c.files[name]
+	if fc == nil {
+		fc = &fileCache{}
+		c.files[name] = fc
+	}
+	c.mu.Unlock()
+	if !fc.mu.TryLock() {
+		return nil, func(bool) {}
+	}
+	fc.hits = &c.hits
+	fc.next = map[pieceKey]*cachedPiece{}
+	return fc, func(ok bool) {
+		if ok {
+			fc.pieces = fc.next
+		}
+		fc.next = nil
+		fc.mu.Unlock()
+	}
+}
+
+// key is what a piece's tree depends on but where the piece is: its
+// tokens' types and text, and their places relative to its first token
+// (offset and line, and the column of those on later lines), and the
+// same of the simple entries folded into it. Two pieces with one key
+// differ only by a shift of the whole (shift).
+func key(p piece) pieceKey {
+	base := p.toks[0].Pos
+	var out pieceKey
+	for i, seed := range seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		var buf [13]byte
+		put := func(t lexer.Token) {
+			buf[0] = byte(t.Type)
+			binary.LittleEndian.PutUint32(buf[1:], uint32(t.Pos.Offset-base.Offset))
+			binary.LittleEndian.PutUint32(buf[5:], uint32(t.Pos.Line-base.Line))
+			col := 0
+			if t.Pos.Line != base.Line {
+				col = t.Pos.Column
+			}
+			binary.LittleEndian.PutUint32(buf[9:], uint32(col))
+			h.Write(buf[:])
+			h.WriteString(t.Value)
+			h.WriteByte(0)
+		}
+		for _, t := range p.toks {
+			put(t)
+			if t.Type == tokPairs {
+				for _, f := range p.parts[t.Pos.Offset] {
+					put(f)
+				}
+			}
+		}
+		out[i] = h.Sum64()
+	}
+	return out
+}
+
+// lookup returns the tree of a piece parsed last time with the same
+// tokens, moved to base (nil when there is none), and records the piece
+// for the next parse. Called during the file's parse (fc.mu held), from
+// its goroutines.
+func (fc *fileCache) lookup(k pieceKey, base lexer.Position) []*Item {
+	c := fc.pieces[k]
+	if c == nil {
+		return nil
+	}
+	fc.hits.Add(1)
+	items := c.items
+	if s := (shift{off: base.Offset - c.base.Offset, line: base.Line - c.base.Line, col: base.Column - c.base.Column, firstLine: c.base.Line}); s.off != 0 || s.line != 0 || s.col != 0 {
+		items = s.items(c.items)
+	}
+	fc.record(k, base, items)
+	return items
+}
+
+// record keeps a piece's tree for the next parse.
+func (fc *fileCache) record(k pieceKey, base lexer.Position, items []*Item) {
+	fc.nextMu.Lock()
+	fc.next[k] = &cachedPiece{base: base, items: items}
+	fc.nextMu.Unlock()
+}
+
+// shift moves positions: offsets and lines by a delta, and the columns
+// of the piece's first line (the piece's own start may have moved in its
+// line).
+type shift struct{ off, line, col, firstLine int }
+
+func (s shift) tok(t lexer.Token) lexer.Token {
+	if t.Pos.Line == 0 {
+		return t // a token the grammar did not set
+	}
+	if t.Pos.Line == s.firstLine {
+		t.Pos.Column += s.col
+	}
+	t.Pos.Offset += s.off
+	t.Pos.Line += s.line
+	return t
+}
+
+func (s shift) items(in []*Item) []*Item {
+	if in == nil {
+		return nil
+	}
+	out := make([]*Item, len(in))
+	for i, it := range in {
+		n := &Item{}
+		switch {
+		case it.Pairs != nil:
+			t := s.tok(*it.Pairs)
+			n.Pairs = &t
+		case it.Entry != nil:
+			n.Entry = s.entry(it.Entry)
+		case it.VarDef != nil:
+			n.VarDef = &VarDef{Name: s.tok(it.VarDef.Name), Value: s.expr(it.VarDef.Value)}
+		case it.Section != nil:
+			sec := &Section{Open: s.tok(it.Section.Open), Close: s.tok(it.Section.Close), Path: make([]*PathKey, len(it.Section.Path))}
+			for j, p := range it.Section.Path {
+				sec.Path[j] = &PathKey{Key: s.tok(p.Key)}
+			}
+			n.Section = sec
+		case it.Include != nil:
+			n.Include = &Include{Directive: s.tok(it.Include.Directive), Path: s.tok(it.Include.Path)}
+		}
+		out[i] = n
+	}
+	return out
+}
+
+func (s shift) entry(e *Entry) *Entry {
+	return &Entry{Key: s.tok(e.Key), Value: s.expr(e.Value), Block: s.block(e.Block), Array: s.array(e.Array)}
+}
+
+func (s shift) block(b *Block) *Block {
+	if b == nil {
+		return nil
+	}
+	return &Block{Open: s.tok(b.Open), Items: s.items(b.Items), Close: s.tok(b.Close)}
+}
+
+func (s shift) array(a *Array) *Array {
+	if a == nil {
+		return nil
+	}
+	return &Array{Open: s.tok(a.Open), Items: s.exprs(a.Items), Close: s.tok(a.Close)}
+}
+
+func (s shift) exprs(in []*Expr) []*Expr {
+	if in == nil {
+		return nil
+	}
+	out := make([]*Expr, len(in))
+	for i, e := range in {
+		out[i] = s.expr(e)
+	}
+	return out
+}
+
+func (s shift) expr(e *Expr) *Expr {
+	if e == nil {
+		return nil
+	}
+	n := &Expr{Simple: s.tok(e.Simple), Head: s.primary(e.Head), Then: s.expr(e.Then), Else: s.expr(e.Else)}
+	if e.Tail != nil {
+		n.Tail = make([]*BinOp, len(e.Tail))
+		for i, b := range e.Tail {
+			n.Tail[i] = &BinOp{Op: s.tok(b.Op), Right: s.primary(b.Right)}
+		}
+	}
+	return n
+}
+
+func (s shift) primary(p *Primary) *Primary {
+	if p == nil {
+		return nil
+	}
+	return &Primary{Prefix: s.tok(p.Prefix), Scalar: s.tok(p.Scalar), Call: s.call(p.Call), Array: s.array(p.Array),
+		Object: s.block(p.Object), POpen: s.tok(p.POpen), Paren: s.expr(p.Paren), PClose: s.tok(p.PClose)}
+}
+
+func (s shift) call(c *Call) *Call {
+	if c == nil {
+		return nil
+	}
+	n := &Call{Name: s.tok(c.Name), Args: s.args(c.Args)}
+	if c.Chain != nil {
+		n.Chain = make([]*Link, len(c.Chain))
+		for i, l := range c.Chain {
+			n.Chain[i] = &Link{Name: s.tok(l.Name), Args: s.args(l.Args)}
+		}
+	}
+	return n
+}
+
+func (s shift) args(a *Args) *Args {
+	if a == nil {
+		return nil
+	}
+	return &Args{Open: s.tok(a.Open), Items: s.exprs(a.Items), Close: s.tok(a.Close)}
+}

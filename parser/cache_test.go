@@ -1,0 +1,74 @@
+package parser
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestCacheParsesAsWithout: a file parsed with the cache of its previous
+// version gives the tree (positions included), the problems and the
+// streaming of a parse without a cache, over random edits of every
+// corpus file and of a big platform; and the cache is used.
+func TestCacheParsesAsWithout(t *testing.T) {
+	files, _ := filepath.Glob("../../shared/tsk-corpus/*.tsk")
+	if len(files) < 20 {
+		t.Fatalf("only %d corpus files", len(files))
+	}
+	var sources []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		sources = append(sources, string(b))
+	}
+	var big strings.Builder
+	big.WriteString("[services]\n")
+	for i := range 2000 {
+		fmt.Fprintf(&big, "svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d\"], retries: %d }\n", i, 7000+i, i, i%3)
+	}
+	big.WriteString("[events]\n$x: 1 + 2\nbus: \"embedded\"\n")
+	sources = append(sources, big.String())
+	rng := rand.New(rand.NewPCG(1, 2))
+	edits := []string{" ", "a", "\n", "1", "\"", "{", "}", "x: 2\n", "#c\n"}
+	c := NewCache()
+	var hits0 int64
+	for n, src := range sources {
+		name := fmt.Sprintf("f%d.tsk", n)
+		ParsePiecesCached(name, []byte(src), nil, c)
+		for range 12 {
+			at := rng.IntN(len(src) + 1)
+			switch rng.IntN(3) {
+			case 0:
+				src = src[:at] + edits[rng.IntN(len(edits))] + src[at:]
+			case 1:
+				if at < len(src) {
+					src = src[:at] + src[at+1:]
+				}
+			case 2:
+				if at < len(src) {
+					src = src[:at] + edits[rng.IntN(len(edits))] + src[at+1:]
+				}
+			}
+			got, gotDiags, gotStreamed := ParsePiecesCached(name, []byte(src), nil, c)
+			want, wantDiags, wantStreamed := ParsePieces(name, []byte(src), nil)
+			if !reflect.DeepEqual(got.Items, want.Items) || !reflect.DeepEqual(gotDiags, wantDiags) || gotStreamed != wantStreamed {
+				a, _ := json.Marshal(got.Items)
+				b, _ := json.Marshal(want.Items)
+				i := 0
+				for i < len(a) && i < len(b) && a[i] == b[i] {
+					i++
+				}
+				t.Fatalf("%s after an edit at %d: the cached parse differs from the uncached one (diags %v/%v, streamed %v/%v)\ncached:   %.300s\nuncached: %.300s", name, at,
+					len(gotDiags), len(wantDiags), gotStreamed, wantStreamed, a[max(0, i-150):], b[max(0, i-150):])
+			}
+		}
+	}
+	if c.hits.Load() == hits0 {
+		t.Error("the cache was never used")
+	}
+	t.Logf("%d pieces taken from the cache", c.hits.Load())
+}
