@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -71,39 +70,15 @@ func (c *Cache) file(name string) (fc *fileCache, done func(ok bool)) {
 }
 
 // key is what a piece's tree depends on but where the piece is: its
-// tokens' types and text, and their places relative to its first token
-// (offset and line, and the column of those on later lines), and the
-// same of the simple entries folded into it. Two pieces with one key
-// differ only by a shift of the whole (shift).
-func key(p piece) pieceKey {
-	base := p.toks[0].Pos
+// text, from its first token to the next piece's (src[start:end]). A
+// piece starts a top-level statement, where the lexer has no context, so
+// the same text makes the same tokens at the same places relative to the
+// first: two pieces with one key differ only by a shift of the whole
+// (shift).
+func key(src string, start, end int) pieceKey {
 	var out pieceKey
 	for i, seed := range seeds {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		var buf [13]byte
-		put := func(t lexer.Token) {
-			buf[0] = byte(t.Type)
-			binary.LittleEndian.PutUint32(buf[1:], uint32(t.Pos.Offset-base.Offset))
-			binary.LittleEndian.PutUint32(buf[5:], uint32(t.Pos.Line-base.Line))
-			col := 0
-			if t.Pos.Line != base.Line {
-				col = t.Pos.Column
-			}
-			binary.LittleEndian.PutUint32(buf[9:], uint32(col))
-			h.Write(buf[:])
-			h.WriteString(t.Value)
-			h.WriteByte(0)
-		}
-		for _, t := range p.toks {
-			put(t)
-			if t.Type == tokPairs {
-				for _, f := range p.parts[t.Pos.Offset] {
-					put(f)
-				}
-			}
-		}
-		out[i] = h.Sum64()
+		out[i] = maphash.String(seed, src[start:end])
 	}
 	return out
 }

@@ -74,7 +74,7 @@ func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *C
 	last.toks = last.toks[:len(last.toks)-1]
 	diags = s.errs
 
-	file, err := parseParallel(blocks, eof, each, fc)
+	file, err := parseParallel(s.src, blocks, eof, each, fc)
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
@@ -155,7 +155,7 @@ type piece struct {
 // parseParallel parses blocks with the file grammar, in parallel pieces,
 // handing each piece's statements to each (when not nil) in order. With
 // fc, a piece the last parse had is taken from there.
-func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item), fc *fileCache) (*File, error) {
+func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func([]*Item), fc *fileCache) (*File, error) {
 	total := 0
 	for _, b := range blocks {
 		total += len(b.toks)
@@ -197,7 +197,11 @@ func parseParallel(blocks []foldedBlock, eof lexer.Token, each func([]*Item), fc
 				var k pieceKey
 				cached := fc != nil && len(p.toks) > 0
 				if cached {
-					k = key(p)
+					end := eof.Pos.Offset // the text up to the next piece's first token
+					if i+1 < len(pieces) && len(pieces[i+1].toks) > 0 {
+						end = pieces[i+1].toks[0].Pos.Offset
+					}
+					k = key(src, p.toks[0].Pos.Offset, max(end, p.toks[0].Pos.Offset))
 					if items := fc.lookup(k, p.toks[0].Pos); items != nil {
 						results[i] <- result{&File{Items: items}, nil}
 						return
