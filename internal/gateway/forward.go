@@ -50,8 +50,10 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	te := h["Te"]
 	removeHopHeaders(h)
 	for _, v := range te { // "TE: trailers" is end to end (gRPC-Web, others)
-		if strings.EqualFold(textproto.TrimString(v), "trailers") {
-			h["Te"] = []string{"trailers"}
+		for _, token := range strings.Split(v, ",") {
+			if strings.EqualFold(textproto.TrimString(token), "trailers") {
+				h["Te"] = []string{"trailers"}
+			}
 		}
 	}
 	delete(h, "Forwarded")

@@ -120,6 +120,8 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 		"POST /api/trailers HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nUser-Agent: client/1\r\nConnection: close\r\n\r\nhello",
 		"GET /api/stream HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 		"DELETE /api/empty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		"GET /api/x HTTP/1.1\r\nHost: h\r\nTE: deflate, trailers;q=1, gzip\r\nConnection: close\r\n\r\n",
+		"GET /api/x HTTP/1.1\r\nHost: h\r\nTE: deflate\r\nConnection: close\r\n\r\n",
 	} {
 		a := raw(lean, req)
 		sawLean := <-got
