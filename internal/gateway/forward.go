@@ -46,7 +46,7 @@ func plain(r *http.Request) bool {
 // copied. The request is the handler's own: nothing reads its headers
 // after the gateway has forwarded it but the request id, which stays.
 func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.RoundTripper) {
-	h := r.Header
+	h := r.Header.Clone()
 	te := h["Te"]
 	removeHopHeaders(h)
 	for _, v := range te { // "TE: trailers" is end to end (gRPC-Web, others)
@@ -73,6 +73,7 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 	out := new(http.Request)
 	*out = *r
+	out.Header = h
 	out.RequestURI, out.Close = "", false
 	if out.ContentLength == 0 {
 		out.Body = nil // no body: none is sent, and a retry has none to replay
@@ -114,7 +115,14 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 		dst["Trailer"] = []string{strings.Join(names, ", ")}
 	}
 	w.WriteHeader(resp.StatusCode)
-	if err := copyAnswer(w, resp.Body, streamed(resp)); err != nil {
+	stream := streamed(resp)
+	if stream {
+		// The headers go at once, as ReverseProxy sends them: a client
+		// of a stream sees its answer begin, and an answer cut before its
+		// first byte of body is cut for the client too, not dropped.
+		http.NewResponseController(w).Flush()
+	}
+	if err := copyAnswer(w, resp.Body, stream); err != nil {
 		panic(http.ErrAbortHandler) // cut half-way: the client must not take it for whole
 	}
 	for k, vv := range resp.Trailer {
