@@ -2,6 +2,7 @@ package composer
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -145,22 +146,9 @@ func LookupDoc(path string) (section string, doc KeyDoc, ok bool) {
 	if len(parts) < 2 {
 		return "", KeyDoc{}, false
 	}
-	var s *SectionDoc
-	for i := range Reference {
-		if Reference[i].Name == parts[0] {
-			s = &Reference[i]
-		}
-	}
+	s, rows := referenceIndex()[parts[0]].section, referenceIndex()[parts[0]].rows
 	if s == nil {
 		return "", KeyDoc{}, false
-	}
-	rows := map[string]KeyDoc{}
-	for _, k := range s.Keys {
-		for _, p := range k.Paths() {
-			if _, seen := rows[p]; !seen {
-				rows[p] = k
-			}
-		}
 	}
 	// The key as written, then without the block's name in second place
 	// (a service's, a target's), each from the longest path down.
@@ -173,3 +161,28 @@ func LookupDoc(path string) (section string, doc KeyDoc, ok bool) {
 	}
 	return "", KeyDoc{}, false
 }
+
+// sectionIndex is a section's reference with its rows by the paths they
+// document (the first row that documents a path has it).
+type sectionIndex struct {
+	section *SectionDoc
+	rows    map[string]KeyDoc
+}
+
+// referenceIndex is Reference indexed by section, made once.
+var referenceIndex = sync.OnceValue(func() map[string]sectionIndex {
+	out := map[string]sectionIndex{}
+	for i := range Reference {
+		s := &Reference[i]
+		rows := map[string]KeyDoc{}
+		for _, k := range s.Keys {
+			for _, p := range k.Paths() {
+				if _, seen := rows[p]; !seen {
+					rows[p] = k
+				}
+			}
+		}
+		out[s.Name] = sectionIndex{s, rows}
+	}
+	return out
+})

@@ -64,17 +64,17 @@ func eventsCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	p, _, err := composer.Load(&tsk.Loader{}, *file)
-	if err != nil {
-		printErr(stderr, err)
-		return 1
-	}
-	if args[0] == "rebuild" && len(pos) == 0 {
+	if args[0] == "rebuild" && len(pos) == 0 { // it loads the file itself
 		if err := rebuildEntities(*file, *service, stdout, stderr); err != nil {
 			printErr(stderr, fmt.Errorf("composer events rebuild: %w", err))
 			return 1
 		}
 		return 0
+	}
+	p, _, err := composer.Load(&tsk.Loader{}, *file)
+	if err != nil {
+		printErr(stderr, err)
+		return 1
 	}
 	if *admin == "" {
 		*admin = p.Composer.Admin

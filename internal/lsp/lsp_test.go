@@ -275,27 +275,26 @@ func TestIncludedFileFromTheEditor(t *testing.T) {
 }
 
 // TestPositionEncodings: a client that offers UTF-8 positions gets them
-// (LSP 3.17); one that offers none gets UTF-16.
+// (LSP 3.17), one that offers none gets UTF-16: the same diagnostic,
+// after an é on its line, is one character further in UTF-8.
 func TestPositionEncodings(t *testing.T) {
-	if enc := newEditor(t).init["capabilities"].(map[string]any)["positionEncoding"]; enc != "utf-16" {
-		t.Errorf("default encoding %v", enc)
+	const src = "[composer]\ntls { cert_file: \"\u00e9\", kee_file: \"x\" }\n"
+	for _, tc := range []struct {
+		caps map[string]any
+		enc  string
+		char int
+	}{
+		{map[string]any{}, "utf-16", 22},
+		{map[string]any{"general": map[string]any{"positionEncodings": []string{"utf-16", "utf-8"}}}, "utf-8", 23},
+	} {
+		e := newEditorWith(t, tc.caps)
+		if enc := e.init["capabilities"].(map[string]any)["positionEncoding"]; enc != tc.enc {
+			t.Fatalf("encoding %v, want %s", enc, tc.enc)
+		}
+		e.open("platform.tsk", src)
+		diags := e.diagnostics("platform.tsk")
+		if len(diags) != 1 || diags[0].Range.Start.Line != 1 || int(diags[0].Range.Start.Character) != tc.char {
+			t.Errorf("%s: diagnostics %+v, want one at 1:%d", tc.enc, diags, tc.char)
+		}
 	}
-	e := newEditorWith(t, map[string]any{"general": map[string]any{"positionEncodings": []string{"utf-16", "utf-8"}}})
-	if enc := e.init["capabilities"].(map[string]any)["positionEncoding"]; enc != "utf-8" {
-		t.Fatalf("encoding %v, want utf-8", enc)
-	}
-	e.open("platform.tsk", "[composer]\nname: \"caf\u00e9\" # \u00e9\nlistne: \"x\"\n")
-	diags := e.diagnostics("platform.tsk")
-	if len(diags) != 1 || diags[0].Range.Start.Line != 2 {
-		t.Fatalf("diagnostics: %+v", diags)
-	}
-	var hover protocol.Hover
-	e.call("textDocument/hover", e.pos("platform.tsk", 1, 1), &hover)
-	if hover.Range == nil || hover.Range.End.Character != 4 {
-		t.Errorf("hover on name: %+v", hover.Range)
-	}
-	var items []protocol.CompletionItem
-	// After "café" (5 bytes) and the closing quote, in bytes: 1:12 is past
-	// the value; 1:5 is in "caf": nothing to complete there but no error.
-	e.call("textDocument/completion", e.pos("platform.tsk", 1, 12), &items)
 }

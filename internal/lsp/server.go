@@ -43,7 +43,6 @@ type Server struct {
 	// requests, so completion and hover never wait for one.
 	Debounce time.Duration
 	handler  protocol.Handler
-	shutdown bool
 	// encoding is the session's position encoding (initialize sets it).
 	encoding string
 	// cache keeps the last parse of every file analysed, so that an
@@ -80,7 +79,7 @@ func New() *Server {
 		Initialized: func(*glsp.Context, *protocol.InitializedParams) error {
 			return nil
 		},
-		Shutdown: func(*glsp.Context) error { s.shutdown = true; return nil },
+		Shutdown: func(*glsp.Context) error { return nil }, // the editor's exit that follows ends the session
 		SetTrace: func(*glsp.Context, *protocol.SetTraceParams) error { return nil },
 		TextDocumentDidOpen: func(_ *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
 			d := &document{uri: p.TextDocument.URI, path: pathOf(p.TextDocument.URI), version: p.TextDocument.Version}
