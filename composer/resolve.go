@@ -56,6 +56,9 @@ type Resolved struct {
 	// registered is set by WithRegistered: the registered instances are
 	// this platform's own, for Carry to keep.
 	registered bool
+	// memo is the document's (nil: none): Resolve and Validate keep
+	// what they made of each service there.
+	memo *tsk.Memo
 }
 
 // ComposerSettings are the settings that take effect at start: a reload
@@ -275,8 +278,8 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		root = Source{doc.Root}
 	}
 	services, routes := root.Key("services"), root.Key("event_routes")
-	r := &Resolved{Platform: p, Src: root, Services: map[string]*ResolvedService{},
-		Breakers: map[string]breaker.Settings{}, EventRoutes: map[string]*ResolvedRoute{}}
+	r := &Resolved{Platform: p, Src: root, Services: make(map[string]*ResolvedService, len(p.Services)),
+		Breakers: make(map[string]breaker.Settings, 2*len(p.Services)), EventRoutes: make(map[string]*ResolvedRoute, len(p.EventRoutes))}
 	c := p.Composer
 	r.Composer = ComposerSettings{MeshListen: p.Mesh.Listen, MeshStrict: p.Mesh.Strict, Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
 		OTLPEndpoint: c.OTLPEndpoint, DrainTimeout: c.DrainTimeout, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
@@ -314,141 +317,36 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		r.Bus.SASL.PasswordDigest = hex.EncodeToString(sum[:8])
 	}
 
-	for name, s := range p.Services {
-		rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, HashOn: s.HashOn,
-			Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
-			StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
-		if d := builtins.Lookup(name); s.Kind == "builtin" && d != nil {
-			// A built-in's own calls (orders asks users) are declared
-			// whether or not the file names them.
-			for _, c := range d.Calls {
-				if !slices.Contains(rs.Calls, c) && p.Services[c] != nil {
-					rs.Calls = append(slices.Clone(rs.Calls), c)
-				}
-			}
-		}
-		if rs.Balancer == "" {
-			rs.Balancer = "round_robin"
-		}
-		if rs.StartTimeout <= 0 {
-			rs.StartTimeout = DefaultStartTimeout
-		}
-		rs.Auth = s.Auth
-		if rs.Auth == "" && len(s.Routes) > 0 {
-			rs.Auth = p.Auth.Default
-		}
-		if rs.Auth == "none" {
-			rs.Auth = ""
-		}
-		if s.RateLimit.Requests > 0 {
-			rl := ratelimit.Settings{Requests: s.RateLimit.Requests, Per: s.RateLimit.Per, Burst: s.RateLimit.Burst, Key: s.RateLimit.Key}
-			rs.RateLimit = rl.WithDefaults()
-		}
-		if rs.Src.Has("cors") {
-			c := CORSDefaults
-			c.AllowOrigins, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials = s.CORS.AllowOrigins, s.CORS.AllowHeaders, s.CORS.ExposeHeaders, s.CORS.AllowCredentials
-			if s.CORS.AllowMethods != nil {
-				c.AllowMethods = s.CORS.AllowMethods
-			}
-			if rs.Src.Key("cors").Has("max_age") {
-				c.MaxAge = s.CORS.MaxAge
-			}
-			rs.CORS = &c
-		}
-		if len(s.RequestHeaders.Set)+len(s.RequestHeaders.Remove) > 0 {
-			rs.RequestHeaders = &gateway.HeaderRules{Set: s.RequestHeaders.Set, Remove: s.RequestHeaders.Remove}
-		}
-		if len(s.ResponseHeaders.Set)+len(s.ResponseHeaders.Remove) > 0 {
-			rs.ResponseHeaders = &gateway.HeaderRules{Set: s.ResponseHeaders.Set, Remove: s.ResponseHeaders.Remove}
-		}
-		rs.PathRewrite = s.PathRewrite
-		if m := p.Notifications.SMTP; name == "notifications" && s.Kind == "builtin" && m.Host != "" {
-			rs.SMTP = &SMTPSettings{Host: m.Host, Port: m.Port, Username: m.Username, Password: string(m.Password), From: m.From,
-				StartTLS: m.StartTLS, Timeout: m.Timeout}
-			if m.Password != "" {
-				sum := sha256.Sum256([]byte(m.Password))
-				rs.SMTP.PasswordDigest = hex.EncodeToString(sum[:8])
-			}
-		}
-		rs.Protocol = s.Protocol
-		if rs.Protocol == "" {
-			rs.Protocol = "http"
-		}
-		if rs.Protocol == "grpc" {
-			g := gateway.GRPCDefaults
-			if s.FailureCodes != nil {
-				g.FailureCodes = lowerAll(s.FailureCodes)
-			}
-			if s.RetryOn != nil {
-				g.RetryOn = lowerAll(s.RetryOn)
-			}
-			g.StreamTimeout = s.StreamTimeout
-			rs.GRPC = &g
-		}
-		rs.Retry, rs.Deadline, rs.MaxBodySize, rs.StreamIdleTimeout = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize, s.StreamIdleTimeout
-		if rs.MaxBodySize <= 0 {
-			rs.MaxBodySize = gateway.DefaultMaxBodySize
-		}
-		if s.Kind == "http" || s.Kind == "process" {
-			rs.Outlier = resolveOutlier(p, root, name)
-		}
-		switch s.Kind {
-		case "http":
-			rs.Instances, rs.Weights = s.Instances.URLs, s.Instances.Weights
-			if s.Discovery == "registry" {
-				rs.Discovery = "registry"
-			}
-			rs.Health = resolveHealth(p, root, name)
-		case "process":
-			if len(s.Routes) > 0 || s.HealthEndpoint != "" {
-				rs.Health = resolveHealth(p, root, name)
-			}
-			dir := base
-			if s.Dir != "" {
-				dir = absUnder(base, s.Dir)
-			}
-			spec := &ProcessSpec{Command: s.Command, Shell: s.Shell, Dir: dir, Env: s.Env, Port: s.Port,
-				Copies: max(s.Instances.Count, 1), Calls: slices.Sorted(slices.Values(s.Calls)), Restart: s.Restart, MaxRestarts: s.MaxRestarts,
-				RestartBackoff: s.RestartBackoff, StopSignal: strings.ToUpper(s.StopSignal), StopTimeout: s.StopTimeout}
-			if spec.Restart == "" {
-				spec.Restart = "on-failure"
-			}
-			if spec.StopSignal == "" {
-				spec.StopSignal = "SIGTERM"
-			}
-			rs.Process = spec
-		}
-		r.Services[name] = rs
+	var memo *tsk.Memo
+	if doc != nil {
+		memo = doc.Memo()
 	}
+	r.memo = memo
+	resolveServices(r, p, root, services, base)
 
 	if p.Configuration.EnableCircuitBreaker {
+		settings := breakersOf(p, root, memo)
 		for _, er := range p.EventRoutes {
 			for _, to := range er.To {
 				if svc, _ := EventTarget(to); p.Services[svc] != nil && p.Services[svc].Kind != "builtin" {
-					cfg := p.CircuitBreaker.CircuitBreaker
-					if over, ok := p.CircuitBreaker.PerTarget[svc]; ok {
-						cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), svc).Value())
-					}
-					r.Breakers[EventBreaker(svc)] = breakerSettings(cfg)
+					r.Breakers[EventBreaker(svc)] = settings(svc)
 				}
 			}
 		}
-		for _, caller := range sortedKeys(r.Services) {
-			for _, target := range r.Services[caller].Calls {
-				cfg := p.CircuitBreaker.CircuitBreaker
-				if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-					cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
-				}
-				r.Breakers[PairBreaker(caller, target)] = breakerSettings(cfg)
+		for caller, rs := range r.Services {
+			for _, target := range rs.Calls {
+				r.Breakers[PairBreaker(caller, target)] = settings(target)
 			}
 		}
-		for _, target := range breakerTargets(p) {
-			cfg := p.CircuitBreaker.CircuitBreaker
-			if over, ok := p.CircuitBreaker.PerTarget[target]; ok {
-				cfg = overlayKeys(cfg, over, sourceOf(root.Key("circuit_breaker"), target).Value())
+		// The call targets have a breaker: every http and process
+		// service, and every service something calls.
+		for name, s := range p.Services {
+			if s.Kind == "http" || s.Kind == "process" {
+				r.Breakers[name] = settings(name)
 			}
-			r.Breakers[target] = breakerSettings(cfg)
-
+			for _, target := range s.Calls {
+				r.Breakers[target] = settings(target)
+			}
 		}
 	}
 
@@ -465,6 +363,167 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		r.EventRoutes[name] = rr
 	}
 	return r
+}
+
+// serviceKey is a service's key in the memo of resolved services: what
+// resolveService reads of the platform for it. Values a load hands out
+// again (tsk.Cache) make it equal from one load to the next when neither
+// the service's block nor what it inherits changed.
+type serviceKey struct {
+	name        string
+	s           *Service
+	src, health *tsk.Value // its block, its block in [health_checks]
+	inherited   *inherited
+}
+
+// inherited is what every service inherits from the platform, the same
+// value (interned in the memo) as long as it does not change.
+type inherited struct {
+	health      HealthCheck
+	authDefault string
+	base        string
+}
+
+// resolveServices resolves every service, each taken from the memo when
+// the last load resolved it from the same values. A built-in is always
+// resolved again: it reads which other services exist.
+func resolveServices(r *Resolved, p *Platform, root, services Source, base string) {
+	table := tsk.TableOf[serviceKey, *ResolvedService](r.memo, "composer.resolve")
+	var from *inherited
+	if table != nil {
+		in := inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base}
+		interned := tsk.TableOf[inherited, *inherited](r.memo, "composer.inherited")
+		if from, _ = interned.Get(in); from == nil {
+			from = &in
+			interned.Put(in, from)
+		}
+	}
+	checks := root.Key("health_checks")
+	for name, s := range p.Services {
+		if table == nil || s.Kind == "builtin" {
+			r.Services[name] = resolveService(p, root, services, base, name, s)
+			continue
+		}
+		k := serviceKey{name: name, s: s, src: sourceOf(services, name).Value(), health: sourceOf(checks, name).Value(), inherited: from}
+		if _, ok := p.HealthChecks.PerService[name]; ok && k.health == nil {
+			r.Services[name] = resolveService(p, root, services, base, name, s) // not read from a file
+			continue
+		}
+		rs, ok := table.Get(k)
+		if !ok {
+			rs = resolveService(p, root, services, base, name, s)
+			table.Put(k, rs)
+		}
+		r.Services[name] = rs
+	}
+}
+
+// resolveService is the effective settings of service name.
+func resolveService(p *Platform, root, services Source, base, name string, s *Service) *ResolvedService {
+	rs := &ResolvedService{Kind: s.Kind, Routes: s.Routes, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, HashOn: s.HashOn,
+		Balancer: s.LoadBalancer, Timeout: s.Timeout, Retries: s.Retries, StripPrefix: s.StripPrefix,
+		StartTimeout: s.StartTimeout, Src: sourceOf(services, name)}
+	if d := builtins.Lookup(name); s.Kind == "builtin" && d != nil {
+		// A built-in's own calls (orders asks users) are declared
+		// whether or not the file names them.
+		for _, c := range d.Calls {
+			if !slices.Contains(rs.Calls, c) && p.Services[c] != nil {
+				rs.Calls = append(slices.Clone(rs.Calls), c)
+			}
+		}
+	}
+	if rs.Balancer == "" {
+		rs.Balancer = "round_robin"
+	}
+	if rs.StartTimeout <= 0 {
+		rs.StartTimeout = DefaultStartTimeout
+	}
+	rs.Auth = s.Auth
+	if rs.Auth == "" && len(s.Routes) > 0 {
+		rs.Auth = p.Auth.Default
+	}
+	if rs.Auth == "none" {
+		rs.Auth = ""
+	}
+	if s.RateLimit.Requests > 0 {
+		rl := ratelimit.Settings{Requests: s.RateLimit.Requests, Per: s.RateLimit.Per, Burst: s.RateLimit.Burst, Key: s.RateLimit.Key}
+		rs.RateLimit = rl.WithDefaults()
+	}
+	if rs.Src.Has("cors") {
+		c := CORSDefaults
+		c.AllowOrigins, c.AllowHeaders, c.ExposeHeaders, c.AllowCredentials = s.CORS.AllowOrigins, s.CORS.AllowHeaders, s.CORS.ExposeHeaders, s.CORS.AllowCredentials
+		if s.CORS.AllowMethods != nil {
+			c.AllowMethods = s.CORS.AllowMethods
+		}
+		if rs.Src.Key("cors").Has("max_age") {
+			c.MaxAge = s.CORS.MaxAge
+		}
+		rs.CORS = &c
+	}
+	if len(s.RequestHeaders.Set)+len(s.RequestHeaders.Remove) > 0 {
+		rs.RequestHeaders = &gateway.HeaderRules{Set: s.RequestHeaders.Set, Remove: s.RequestHeaders.Remove}
+	}
+	if len(s.ResponseHeaders.Set)+len(s.ResponseHeaders.Remove) > 0 {
+		rs.ResponseHeaders = &gateway.HeaderRules{Set: s.ResponseHeaders.Set, Remove: s.ResponseHeaders.Remove}
+	}
+	rs.PathRewrite = s.PathRewrite
+	if m := p.Notifications.SMTP; name == "notifications" && s.Kind == "builtin" && m.Host != "" {
+		rs.SMTP = &SMTPSettings{Host: m.Host, Port: m.Port, Username: m.Username, Password: string(m.Password), From: m.From,
+			StartTLS: m.StartTLS, Timeout: m.Timeout}
+		if m.Password != "" {
+			sum := sha256.Sum256([]byte(m.Password))
+			rs.SMTP.PasswordDigest = hex.EncodeToString(sum[:8])
+		}
+	}
+	rs.Protocol = s.Protocol
+	if rs.Protocol == "" {
+		rs.Protocol = "http"
+	}
+	if rs.Protocol == "grpc" {
+		g := gateway.GRPCDefaults
+		if s.FailureCodes != nil {
+			g.FailureCodes = lowerAll(s.FailureCodes)
+		}
+		if s.RetryOn != nil {
+			g.RetryOn = lowerAll(s.RetryOn)
+		}
+		g.StreamTimeout = s.StreamTimeout
+		rs.GRPC = &g
+	}
+	rs.Retry, rs.Deadline, rs.MaxBodySize, rs.StreamIdleTimeout = resolveRetry(s, rs.Src), s.Deadline, s.MaxBodySize, s.StreamIdleTimeout
+	if rs.MaxBodySize <= 0 {
+		rs.MaxBodySize = gateway.DefaultMaxBodySize
+	}
+	if s.Kind == "http" || s.Kind == "process" {
+		rs.Outlier = resolveOutlier(p, root, name)
+	}
+	switch s.Kind {
+	case "http":
+		rs.Instances, rs.Weights = s.Instances.URLs, s.Instances.Weights
+		if s.Discovery == "registry" {
+			rs.Discovery = "registry"
+		}
+		rs.Health = resolveHealth(p, root, name)
+	case "process":
+		if len(s.Routes) > 0 || s.HealthEndpoint != "" {
+			rs.Health = resolveHealth(p, root, name)
+		}
+		dir := base
+		if s.Dir != "" {
+			dir = absUnder(base, s.Dir)
+		}
+		spec := &ProcessSpec{Command: s.Command, Shell: s.Shell, Dir: dir, Env: s.Env, Port: s.Port,
+			Copies: max(s.Instances.Count, 1), Calls: slices.Sorted(slices.Values(s.Calls)), Restart: s.Restart, MaxRestarts: s.MaxRestarts,
+			RestartBackoff: s.RestartBackoff, StopSignal: strings.ToUpper(s.StopSignal), StopTimeout: s.StopTimeout}
+		if spec.Restart == "" {
+			spec.Restart = "on-failure"
+		}
+		if spec.StopSignal == "" {
+			spec.StopSignal = "SIGTERM"
+		}
+		rs.Process = spec
+	}
+	return rs
 }
 
 // compile compiles the route's filter; one that does not compile is left
@@ -589,19 +648,53 @@ func EnvName(target string) string {
 // a service: "events->billing".
 func EventBreaker(service string) string { return "events->" + service }
 
-// breakerTargets are the call targets that have a breaker: every http and
-// process service, and every service something calls.
-func breakerTargets(p *Platform) []string {
-	var out []string
-	for _, name := range sortedKeys(p.Services) {
-		s := p.Services[name]
-		if s.Kind == "http" || s.Kind == "process" {
-			out = append(out, name)
+// breakerKey is a target's key in the memo of breaker settings: the
+// section's settings (interned) and the target's block.
+type breakerKey struct {
+	defaults *CircuitBreaker
+	src      *tsk.Value
+}
+
+// breakersOf returns the breaker settings of a call target: the
+// section's, then the keys its own block sets. Each target's are made
+// once, or taken from the memo when the last load made them from the
+// same block.
+func breakersOf(p *Platform, root Source, memo *tsk.Memo) func(target string) breaker.Settings {
+	table := tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers")
+	cfg := p.CircuitBreaker.CircuitBreaker
+	var defaults *CircuitBreaker
+	if table != nil {
+		interned := tsk.TableOf[CircuitBreaker, *CircuitBreaker](memo, "composer.breaker-defaults")
+		if defaults, _ = interned.Get(cfg); defaults == nil {
+			defaults = &cfg
+			interned.Put(cfg, defaults)
 		}
-		out = append(out, s.Calls...)
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	made := make(map[string]breaker.Settings, len(p.Services))
+	section := root.Key("circuit_breaker")
+	return func(target string) breaker.Settings {
+		if b, ok := made[target]; ok {
+			return b
+		}
+		over, ok := p.CircuitBreaker.PerTarget[target]
+		if !ok {
+			b := breakerSettings(cfg)
+			made[target] = b
+			return b
+		}
+		// The block's decoded settings are the decoding's of its value:
+		// the value is the key.
+		k := breakerKey{defaults: defaults, src: sourceOf(section, target).Value()}
+		b, ok := table.Get(k)
+		if !ok || k.src == nil {
+			b = breakerSettings(overlayKeys(cfg, over, k.src))
+			if k.src != nil {
+				table.Put(k, b)
+			}
+		}
+		made[target] = b
+		return b
+	}
 }
 
 // overlayKeys returns def with the fields that block sets taken from

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"net/mail"
@@ -48,127 +49,15 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	v := &validator{p: p}
 	names := sortedKeys(p.Services)
 	order := serviceOrder(r, names)
-	routes := map[string]string{} // route -> the service that declared it first
+	routes := make(map[string]string, len(names)) // route -> the service that declared it first
+	valid := tsk.TableOf[validKey, bool](r.memo, "composer.validate")
 	for _, name := range order {
 		s, rs := p.Services[name], r.Services[name]
 		if s == nil || rs == nil {
 			continue
 		}
 		src := rs.Src
-		v.oneOf(src.Key("kind"), s.Kind, serviceKinds)
-		switch s.Kind {
-		case "builtin":
-			d := services.Lookup(name)
-			if d == nil {
-				v.at(src, "there is no built-in service %q (the built-in services are %s)%s",
-					name, strings.Join(services.Builtin, ", "), suggest(name, services.Builtin))
-				break
-			}
-			for i, route := range s.Routes {
-				if _, path := SplitRoute(route); !slices.Contains(d.Routes, path) {
-					v.at(src.Key("routes").Item(i), "the built-in %s serves %s, not %q%s", name, strings.Join(d.Routes, ", "), route, suggest(route, d.Routes))
-				}
-			}
-		case "http":
-			if s.Instances.Count > 0 {
-				v.at(src.Key("instances"), "an http service's instances are URLs: [\"http://127.0.0.1:7001\", ...]; a number of copies is for a process")
-			} else if len(s.Instances.URLs) == 0 && s.Discovery != "registry" {
-				v.at(src, "an http service needs instances: [\"http://127.0.0.1:7001\", ...]")
-			}
-			for i, inst := range s.Instances.URLs {
-				if u, err := url.Parse(inst); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					v.at(src.Key("instances").Item(i), "instance %q is not an http:// or https:// URL", inst)
-				}
-			}
-			if s.LoadBalancer != "" {
-				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
-			}
-			v.hashOn(src, s)
-			if s.Protocol != "" {
-				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
-			}
-			if s.Discovery != "" {
-				v.oneOf(src.Key("discovery"), s.Discovery, discoveries)
-			}
-		case "process":
-			if len(s.Command) == 0 {
-				v.at(src, "a process service needs a command: [\"./bin/app\", \"--port\", \"${PORT}\"]")
-			}
-			if s.Restart != "" {
-				v.oneOf(src.Key("restart"), s.Restart, restarts)
-			}
-			if s.LoadBalancer != "" {
-				v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
-			}
-			v.hashOn(src, s)
-			if s.Protocol != "" {
-				v.oneOf(src.Key("protocol"), s.Protocol, protocols)
-			}
-			if s.Instances.URLs != nil {
-				v.at(src.Key("instances"), "a process service's instances is a number of copies, such as 2")
-			}
-			if s.StopSignal != "" {
-				if _, ok := signals[strings.ToUpper(s.StopSignal)]; !ok {
-					v.at(src.Key("stop_signal"), "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL, SIGUSR1, SIGUSR2", s.StopSignal)
-				}
-			}
-			if s.Port < 0 || s.Port > 65535 {
-				v.at(src.Key("port"), "port %d is not 0 (any free port) to 65535", s.Port)
-			}
-			if s.MaxRestarts < 0 {
-				v.at(src.Key("max_restarts"), "max_restarts cannot be negative")
-			}
-		}
-		for _, key := range []string{"failure_codes", "retry_on"} {
-			codes := s.FailureCodes
-			if key == "retry_on" {
-				codes = s.RetryOn
-			}
-			for i, c := range codes {
-				if _, ok := gateway.CodeOf(c); !ok {
-					v.at(src.Key(key).Item(i), "%q is not a gRPC status code (%s)%s", c, strings.Join(gateway.GRPCCodes[:], ", "),
-						suggest(strings.ToLower(c), gateway.GRPCCodes[:]))
-				}
-			}
-		}
-		if src.Has("cors") {
-			c := s.CORS
-			switch {
-			case len(c.AllowOrigins) == 0:
-				v.at(src.Key("cors"), `cors needs allow_origins: ["https://app.example.com"] (or ["*"] for any)`)
-			case c.AllowCredentials && slices.Contains(c.AllowOrigins, "*"):
-				v.at(src.Key("cors").Key("allow_credentials"), `allow_credentials cannot go with allow_origins "*": browsers refuse it; name the origins`)
-			}
-			for i, o := range c.AllowOrigins {
-				if o != "*" && !validOrigin(o) {
-					v.at(src.Key("cors").Key("allow_origins").Item(i), "origin %q is not \"*\" or scheme://host[:port] (one * allowed in the host)", o)
-				}
-			}
-			if c.MaxAge < 0 {
-				v.at(src.Key("cors").Key("max_age"), "max_age cannot be negative")
-			}
-		}
-		if s.PathRewrite != "" && !strings.HasPrefix(s.PathRewrite, "/") {
-			v.at(src.Key("path_rewrite"), "path_rewrite %q must start with /", s.PathRewrite)
-		}
-		for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
-			"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout, "stream_timeout": s.StreamTimeout} {
-			if d < 0 {
-				v.at(src.Key(key), "%s cannot be negative", key)
-			}
-		}
-		if s.Retries < 0 {
-			v.at(src.Key("retries"), "retries cannot be negative")
-		}
-		if s.RetryBackoff > 0 && s.MaxRetryBackoff > 0 && s.MaxRetryBackoff < s.RetryBackoff {
-			v.at(src.Key("max_retry_backoff"), "max_retry_backoff %s is less than retry_backoff %s", s.MaxRetryBackoff, s.RetryBackoff)
-		}
-		if b := s.RetryBudget; b.Ratio < 0 || b.MinPerSecond < 0 {
-			v.at(src.Key("retry_budget"), "retry_budget: ratio and min_per_second cannot be negative")
-		}
-		if s.RetryBodyLimit < 0 || s.MaxBodySize < 0 {
-			v.at(src, "retry_body_limit and max_body_size are sizes in bytes, not negative")
-		}
+		v.serviceMemo(valid, name, s, src)
 		for i, c := range s.Calls {
 			if p.Services[c] == nil {
 				v.at(src.Key("calls").Item(i), "%q is not a service%s", c, suggest(c, names))
@@ -302,6 +191,146 @@ func blocks[T any](v *validator, section Source, name string, per map[string]T, 
 		if _, found := slices.BinarySearch(names, key); !found { // names are sorted
 			v.at(section.Key(key), "%s: %q is not a service, nor a key of [%s]%s", name, key, name, suggest(key, names))
 		}
+	}
+}
+
+// validKey is a service's key in the memo of services whose own
+// settings had no problem.
+type validKey struct {
+	name string
+	s    *Service
+	src  *tsk.Value
+}
+
+// serviceMemo is service, skipped when the last load found nothing
+// wrong in the same service written at the same place.
+func (v *validator) serviceMemo(memo *tsk.Table[validKey, bool], name string, s *Service, src Source) {
+	k := validKey{name, s, src.Value()}
+	if _, ok := memo.Get(k); ok && k.src != nil {
+		return
+	}
+	mark := len(v.diags)
+	v.service(name, s, src)
+	if len(v.diags) == mark && k.src != nil {
+		memo.Put(k, true)
+	}
+}
+
+// service checks a service's own settings: what needs no other service.
+func (v *validator) service(name string, s *Service, src Source) {
+	v.oneOf(src.Key("kind"), s.Kind, serviceKinds)
+	switch s.Kind {
+	case "builtin":
+		d := services.Lookup(name)
+		if d == nil {
+			v.at(src, "there is no built-in service %q (the built-in services are %s)%s",
+				name, strings.Join(services.Builtin, ", "), suggest(name, services.Builtin))
+			break
+		}
+		for i, route := range s.Routes {
+			if _, path := SplitRoute(route); !slices.Contains(d.Routes, path) {
+				v.at(src.Key("routes").Item(i), "the built-in %s serves %s, not %q%s", name, strings.Join(d.Routes, ", "), route, suggest(route, d.Routes))
+			}
+		}
+	case "http":
+		if s.Instances.Count > 0 {
+			v.at(src.Key("instances"), "an http service's instances are URLs: [\"http://127.0.0.1:7001\", ...]; a number of copies is for a process")
+		} else if len(s.Instances.URLs) == 0 && s.Discovery != "registry" {
+			v.at(src, "an http service needs instances: [\"http://127.0.0.1:7001\", ...]")
+		}
+		for i, inst := range s.Instances.URLs {
+			if u, err := url.Parse(inst); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.at(src.Key("instances").Item(i), "instance %q is not an http:// or https:// URL", inst)
+			}
+		}
+		if s.LoadBalancer != "" {
+			v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
+		}
+		v.hashOn(src, s)
+		if s.Protocol != "" {
+			v.oneOf(src.Key("protocol"), s.Protocol, protocols)
+		}
+		if s.Discovery != "" {
+			v.oneOf(src.Key("discovery"), s.Discovery, discoveries)
+		}
+	case "process":
+		if len(s.Command) == 0 {
+			v.at(src, "a process service needs a command: [\"./bin/app\", \"--port\", \"${PORT}\"]")
+		}
+		if s.Restart != "" {
+			v.oneOf(src.Key("restart"), s.Restart, restarts)
+		}
+		if s.LoadBalancer != "" {
+			v.oneOf(src.Key("load_balancer"), s.LoadBalancer, loadBalancers)
+		}
+		v.hashOn(src, s)
+		if s.Protocol != "" {
+			v.oneOf(src.Key("protocol"), s.Protocol, protocols)
+		}
+		if s.Instances.URLs != nil {
+			v.at(src.Key("instances"), "a process service's instances is a number of copies, such as 2")
+		}
+		if s.StopSignal != "" {
+			if _, ok := signals[strings.ToUpper(s.StopSignal)]; !ok {
+				v.at(src.Key("stop_signal"), "%q is not one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL, SIGUSR1, SIGUSR2", s.StopSignal)
+			}
+		}
+		if s.Port < 0 || s.Port > 65535 {
+			v.at(src.Key("port"), "port %d is not 0 (any free port) to 65535", s.Port)
+		}
+		if s.MaxRestarts < 0 {
+			v.at(src.Key("max_restarts"), "max_restarts cannot be negative")
+		}
+	}
+	for _, key := range []string{"failure_codes", "retry_on"} {
+		codes := s.FailureCodes
+		if key == "retry_on" {
+			codes = s.RetryOn
+		}
+		for i, c := range codes {
+			if _, ok := gateway.CodeOf(c); !ok {
+				v.at(src.Key(key).Item(i), "%q is not a gRPC status code (%s)%s", c, strings.Join(gateway.GRPCCodes[:], ", "),
+					suggest(strings.ToLower(c), gateway.GRPCCodes[:]))
+			}
+		}
+	}
+	if src.Has("cors") {
+		c := s.CORS
+		switch {
+		case len(c.AllowOrigins) == 0:
+			v.at(src.Key("cors"), `cors needs allow_origins: ["https://app.example.com"] (or ["*"] for any)`)
+		case c.AllowCredentials && slices.Contains(c.AllowOrigins, "*"):
+			v.at(src.Key("cors").Key("allow_credentials"), `allow_credentials cannot go with allow_origins "*": browsers refuse it; name the origins`)
+		}
+		for i, o := range c.AllowOrigins {
+			if o != "*" && !validOrigin(o) {
+				v.at(src.Key("cors").Key("allow_origins").Item(i), "origin %q is not \"*\" or scheme://host[:port] (one * allowed in the host)", o)
+			}
+		}
+		if c.MaxAge < 0 {
+			v.at(src.Key("cors").Key("max_age"), "max_age cannot be negative")
+		}
+	}
+	if s.PathRewrite != "" && !strings.HasPrefix(s.PathRewrite, "/") {
+		v.at(src.Key("path_rewrite"), "path_rewrite %q must start with /", s.PathRewrite)
+	}
+	for key, d := range map[string]time.Duration{"retry_backoff": s.RetryBackoff, "max_retry_backoff": s.MaxRetryBackoff,
+		"deadline": s.Deadline, "timeout": s.Timeout, "stream_idle_timeout": s.StreamIdleTimeout, "stream_timeout": s.StreamTimeout} {
+		if d < 0 {
+			v.at(src.Key(key), "%s cannot be negative", key)
+		}
+	}
+	if s.Retries < 0 {
+		v.at(src.Key("retries"), "retries cannot be negative")
+	}
+	if s.RetryBackoff > 0 && s.MaxRetryBackoff > 0 && s.MaxRetryBackoff < s.RetryBackoff {
+		v.at(src.Key("max_retry_backoff"), "max_retry_backoff %s is less than retry_backoff %s", s.MaxRetryBackoff, s.RetryBackoff)
+	}
+	if b := s.RetryBudget; b.Ratio < 0 || b.MinPerSecond < 0 {
+		v.at(src.Key("retry_budget"), "retry_budget: ratio and min_per_second cannot be negative")
+	}
+	if s.RetryBodyLimit < 0 || s.MaxBodySize < 0 {
+		v.at(src, "retry_body_limit and max_body_size are sizes in bytes, not negative")
 	}
 }
 
@@ -599,6 +628,32 @@ func suggest(name string, candidates []string) string {
 // catch-all that hides another route. (Identical routes are reported
 // before, with the service that declared them first.)
 func (v *validator) routeConflicts(r *Resolved, order []string) {
+	// The routes, in order, that a memo found without conflict are
+	// without conflict still.
+	var h maphash.Hash
+	h.SetSeed(routesSeed)
+	for _, name := range order {
+		if s := v.p.Services[name]; s != nil && r.Services[name] != nil {
+			h.WriteString(name)
+			h.WriteByte(0)
+			for _, route := range s.Routes {
+				h.WriteString(route)
+				h.WriteByte(0)
+			}
+			h.WriteByte(1)
+		}
+	}
+	k := routesKey{h.Sum64(), uint64(len(order))}
+	seen := tsk.TableOf[routesKey, bool](r.memo, "composer.routes")
+	if _, ok := seen.Get(k); ok {
+		return
+	}
+	mark := len(v.diags)
+	defer func() {
+		if len(v.diags) == mark {
+			seen.Put(k, true)
+		}
+	}()
 	// The router of every host, and one per host that routes of its own
 	// name: its routes beside the host-less ones, as the gateway has them.
 	hosts := []string{""}
@@ -644,6 +699,12 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 		}
 	}
 }
+
+// routesKey is the routes of a platform, in order, in the memo of those
+// without conflict: a 64-bit hash of them and their count.
+type routesKey struct{ sum, n uint64 }
+
+var routesSeed = maphash.MakeSeed()
 
 // hostPattern is a host a route may name: DNS labels.
 var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)

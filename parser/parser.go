@@ -118,10 +118,37 @@ func dropSameLine(perrs, lexErrs Errors) Errors {
 // pieces at top-level statement boundaries and the pieces parsed in
 // parallel. Top-level statements are independent, so the pieces' items
 // concatenate into the file's.
+//
+// With a cache, pieces are smaller and cut where their content says (see
+// cutHere), so that a change parses again only the piece it falls in,
+// and the pieces after it are cut where they were before (a cut by
+// count would move every later cut when the change adds a statement).
 const (
 	chunkTokens    = 1 << 13
 	minChunkTokens = 1 << 7
+
+	cachedMinTokens = 1 << 7
+	cachedMaxTokens = 1 << 10
 )
+
+// cutHere reports whether a cached parse ends a piece before the
+// statement that starts with token t, n tokens into the piece: past
+// cachedMinTokens, at about one statement in 8, chosen by the text of
+// the statement's first token (a key, a section header); at
+// cachedMaxTokens in any case.
+func cutHere(t lexer.Token, n int) bool {
+	if n < cachedMinTokens {
+		return false
+	}
+	if n >= cachedMaxTokens {
+		return true
+	}
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(t.Value); i++ {
+		h = (h ^ uint32(t.Value[i])) * 16777619
+	}
+	return h&7 == 0
+}
 
 // foldedBlock is a block of whole statements, normalised and folded.
 type foldedBlock struct {
@@ -167,7 +194,12 @@ func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func(
 		body := b.toks
 		for len(body) > 0 {
 			n := 0
-			for n < len(body) && n < chunk {
+			if fc != nil {
+				for n < len(body) && (n == 0 || !cutHere(body[n], n)) {
+					n += statementLen(body[n:]) + 1
+				}
+			}
+			for fc == nil && n < len(body) && n < chunk {
 				n += statementLen(body[n:]) + 1
 			}
 			n = min(n, len(body))

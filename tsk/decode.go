@@ -27,7 +27,12 @@ type Unmarshaler interface {
 }
 
 // Decode decodes the whole document into out (see Decode).
-func (d *Document) Decode(out any) error { return Decode(d.Root, out) }
+//
+// A document loaded with a Cache decodes the entries of maps of structs
+// (a platform's services) that the last load decoded from the same
+// values into the same Go values, without decoding them again; such a
+// value is shared by the decoded results of both loads, and read-only.
+func (d *Document) Decode(out any) error { return decode(d.Root, out, d.memo) }
 
 // Decode decodes v into out, a non-nil pointer. It returns nil or a
 // Diagnostics listing every problem at once, sorted by position; a problem
@@ -104,7 +109,9 @@ func (d *Document) Decode(out any) error { return Decode(d.Root, out) }
 // "timeout"?)`, and at the top `unknown section "x"` for an object);
 // missing required keys at the object (`services.users: missing required
 // key "kind"`).
-func Decode(v *Value, out any) error {
+func Decode(v *Value, out any) error { return decode(v, out, nil) }
+
+func decode(v *Value, out any, memo *Memo) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return Diagnostics{{Msg: fmt.Sprintf("tsk.Decode: out must be a non-nil pointer, got %T", out)}}
@@ -112,7 +119,7 @@ func Decode(v *Value, out any) error {
 	if v == nil {
 		return nil
 	}
-	d := &decoder{}
+	d := &decoder{memo: TableOf[decodeKey, any](memo, "tsk.decode")}
 	d.value(v, rv.Elem())
 	return d.diags.Sort().Err()
 }
@@ -128,6 +135,7 @@ var (
 // decoder is the state of one Decode call.
 type decoder struct {
 	diags Diagnostics
+	memo  *Table[decodeKey, any] // of the document's cache (nil: none); see mapEntry
 	// path is the key path of the value being decoded ("services.users",
 	// "routes[2]"); segments are appended and cut off as decoding descends
 	// and returns, so that no string is built unless there is a problem.
@@ -578,13 +586,41 @@ func (d *decoder) mapEntry(m reflect.Value, key string, val *Value) {
 		k = k.Convert(t.Key())
 	}
 	e := reflect.New(t.Elem()).Elem()
-	if old := m.MapIndex(k); old.IsValid() {
+	old := m.MapIndex(k)
+	if old.IsValid() {
 		e.Set(old)
 	}
-	mark := d.push(key)
+	// An entry decoded from scratch into a struct is kept in the memo,
+	// by its value, unless it had a problem.
+	var mk decodeKey
+	if d.memo != nil && !old.IsValid() && isStruct(t.Elem()) {
+		mk = decodeKey{val, t.Elem()}
+		if kept, ok := d.memo.Get(mk); ok {
+			m.SetMapIndex(k, reflect.ValueOf(kept))
+			return
+		}
+	}
+	mark, problems := d.push(key), len(d.diags)
 	d.value(val, e)
 	d.pop(mark)
 	m.SetMapIndex(k, e)
+	if mk.v != nil && len(d.diags) == problems {
+		d.memo.Put(mk, e.Interface())
+	}
+}
+
+// decodeKey is a map entry's key in the memo: its value and Go type.
+type decodeKey struct {
+	v *Value
+	t reflect.Type
+}
+
+// isStruct reports whether t is a struct or a pointer to one.
+func isStruct(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct
 }
 
 // rangeObject returns a range as the object {min, max, type: "range"},

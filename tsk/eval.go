@@ -25,6 +25,18 @@ type evaluator struct {
 	scopes   []*Value
 	slab     []Value // see val
 	slabSize int
+
+	// memo is the values of e.file's top-level statements from the
+	// cache (nil: none); see statements.
+	memo *evalMemo
+	// pure is cleared, while a top-level statement is evaluated for the
+	// memo, by what reads beyond the statement's own text; memoDepth is
+	// the length of scopes outside the statement.
+	pure      bool
+	memoDepth int
+	// shared holds the values that a memo holds too: they are copied
+	// before a reopened block or section merges into them.
+	shared map[*Value]bool
 }
 
 // val returns a new value equal to v. Values are allocated in slabs: a
@@ -52,6 +64,69 @@ func (e *evaluator) errorf(pos Pos, format string, args ...any) {
 
 func (e *evaluator) target() *Value { return e.scopes[len(e.scopes)-1] }
 
+// statements evaluates top-level statements of e.file into the current
+// target. An entry that sets a new key takes its value from the memo
+// when the memo has its statement (the parse handed the same tree out
+// again), and leaves its value to the memo when it read nothing beyond
+// its own text and had no problem.
+func (e *evaluator) statements(items []*parser.Item) {
+	if e.memo == nil {
+		e.items(items)
+		return
+	}
+	for _, it := range items {
+		if it.Include != nil {
+			e.include(it.Include, true)
+			continue
+		}
+		if it.Entry == nil {
+			e.items([]*parser.Item{it})
+			continue
+		}
+		key, t := keyText(it.Entry.Key), e.target()
+		if t.Obj.Get(key) != nil { // merges, or replaces: depends on what is there
+			e.entry(it.Entry)
+			continue
+		}
+		if v := e.memo.last[it]; v != nil {
+			e.memo.hits.Add(1)
+			t.Obj.Set(key, parser.PosOf(it.Entry.Key.Pos), v)
+			e.keep(it, v)
+			continue
+		}
+		mark := len(e.r.diags)
+		e.pure, e.memoDepth = true, len(e.scopes)
+		e.entry(it.Entry)
+		pure := e.pure
+		e.pure = false
+		if v := t.Obj.Get(key); pure && v != nil && len(e.r.diags) == mark {
+			e.keep(it, v)
+		}
+	}
+}
+
+// keep records v as the value of top-level statement it.
+func (e *evaluator) keep(it *parser.Item, v *Value) {
+	e.memo.next[it] = v
+	if e.shared == nil {
+		e.shared = map[*Value]bool{}
+	}
+	e.shared[v] = true
+}
+
+// own returns the object at key of cur, copied first (and put in its
+// place) when a memo holds it too: it is about to be merged into.
+func (e *evaluator) own(cur *Value, key string) *Value {
+	mem := cur.Obj.Member(key)
+	if mem == nil {
+		return nil
+	}
+	if v := mem.Value; v.Kind == Object && e.shared[v] {
+		mem.Value = clone(v)
+	}
+	return mem.Value
+}
+
 // items evaluates a statement list into the current target.
 func (e *evaluator) items(items []*parser.Item) {
 	for _, it := range items {
@@ -59,13 +134,15 @@ func (e *evaluator) items(items []*parser.Item) {
 		case it.Entry != nil:
 			e.entry(it.Entry)
 		case it.VarDef != nil:
+			e.pure = false // sets a variable for what follows
 			if v := e.expr(it.VarDef.Value); v != nil {
 				e.vars[it.VarDef.Name.Value[1:]] = v
 			}
 		case it.Section != nil:
 			e.section(it.Section)
 		case it.Include != nil:
-			e.include(it.Include)
+			e.pure = false
+			e.include(it.Include, false)
 		}
 	}
 }
@@ -77,7 +154,7 @@ func (e *evaluator) section(s *parser.Section) {
 	for _, pk := range s.Path {
 		k := pk.Key
 		name := keyText(k)
-		next := cur.Obj.Get(name)
+		next := e.own(cur, name)
 		if next == nil {
 			next = newObject(parser.PosOf(k.Pos))
 			cur.Obj.Set(name, parser.PosOf(k.Pos), next)
@@ -149,7 +226,7 @@ func isObjectLiteral(x *parser.Expr) bool {
 // already there (reopened blocks and sections merge).
 func (e *evaluator) block(key string, pos Pos, items []*parser.Item) {
 	t := e.target()
-	obj := t.Obj.Get(key)
+	obj := e.own(t, key)
 	if obj == nil || obj.Kind != Object {
 		obj = e.object(pos, len(items))
 	}
@@ -159,8 +236,10 @@ func (e *evaluator) block(key string, pos Pos, items []*parser.Item) {
 	e.scopes = e.scopes[:len(e.scopes)-1]
 }
 
-// include evaluates another file's statements at this point.
-func (e *evaluator) include(inc *parser.Include) {
+// include evaluates another file's statements at this point; top tells
+// an #include among top-level statements (the file's statements are
+// then top-level ones too, with its memo).
+func (e *evaluator) include(inc *parser.Include, top bool) {
 	tok := inc.Path
 	if k := parser.ScalarKind(tok.Value); k != parser.KindString && k != parser.KindRawString {
 		e.errorf(parser.PosOf(tok.Pos), "#include needs a quoted file name, got %s", tok.Value)
@@ -177,14 +256,21 @@ func (e *evaluator) include(inc *parser.Include) {
 		e.errorf(parser.PosOf(tok.Pos), "#include: %v", err)
 		return
 	}
-	file, diags, _ := parser.ParsePiecesCached(path, src, nil, e.r.cache)
+	file, diags, _ := parser.ParsePiecesCached(path, src, nil, e.r.cache.parser())
 	e.r.diags = append(e.r.diags, syntax(diags)...)
-	saved, savedFile := e.scopes, e.file
-	e.file = path
+	saved, savedFile, savedMemo, savedDepth := e.scopes, e.file, e.memo, e.memoDepth
+	memo, done := e.r.cache.memo(clean)
+	e.file, e.memo = path, memo
 	e.r.loading = append(e.r.loading, clean)
-	e.items(file.Items)
+	if top {
+		e.statements(file.Items)
+	} else {
+		e.items(file.Items)
+	}
+	done()
 	e.r.loading = e.r.loading[:len(e.r.loading)-1]
-	e.scopes, e.file = saved, savedFile
+	e.scopes, e.file, e.memo, e.memoDepth = saved, savedFile, savedMemo, savedDepth
+	e.pure = false // what the statement holds comes from another file
 }
 
 func cycle(stack []string, again string) string {
@@ -304,6 +390,9 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 			return e.val(Value{Kind: Null, Pos: parser.PosOf(t.Pos)})
 		}
 		// A bare name of an earlier key of the same block refers to it.
+		if len(e.scopes) <= e.memoDepth {
+			e.pure = false // the block is outside the statement
+		}
 		if ref := e.target().Obj.Get(t.Value); ref != nil {
 			return clone(ref)
 		}
@@ -338,6 +427,7 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 		}
 		return e.val(Value{Kind: Range, Pos: parser.PosOf(t.Pos), Int: a, Max: b})
 	case parser.KindVar:
+		e.pure = false
 		name := t.Value[1:]
 		if v, ok := e.vars[name]; ok {
 			return clone(v)
@@ -354,6 +444,7 @@ func (e *evaluator) str(t lexer.Token) *Value {
 	if len(parts) == 1 && parts[0].Path == "" {
 		return e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos), Str: parts[0].Text})
 	}
+	e.pure = false // interpolates variables or keys
 	var b strings.Builder
 	v := e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos)})
 	for _, p := range parts {
@@ -474,6 +565,13 @@ func (e *evaluator) call(c *parser.Call) *Value {
 		}
 	}
 	if len(c.Chain) == 0 {
+		switch name {
+		case "env", "date", "var":
+			e.pure = false // reads the environment, the clock or the document
+		}
+		if strings.HasSuffix(name, ".tsk.get") {
+			e.pure = false // reads another file
+		}
 		switch {
 		case name == "env":
 			return e.env(c, args)

@@ -34,10 +34,10 @@ type Loader struct {
 	Now func() time.Time
 	// ReadFile reads a source file (default os.ReadFile).
 	ReadFile func(path string) ([]byte, error)
-	// Cache, when set, keeps each file's last parse, so that loading a
-	// file again parses only the statements that changed (a reload, an
-	// editor's change).
-	Cache *parser.Cache
+	// Cache, when set, keeps what each file's last load made, so that
+	// loading a file again parses and evaluates only the statements
+	// that changed (a reload, an editor's change).
+	Cache *Cache
 }
 
 // Document is an evaluated TuskLang document.
@@ -49,6 +49,7 @@ type Document struct {
 	// order they were first read. A file that could not be read is listed
 	// too (hot reload watches for it to appear).
 	Files []string
+	memo  *Memo // see Memo
 }
 
 // Lookup returns the value at a dotted path, or nil when there is none.
@@ -109,7 +110,7 @@ type run struct {
 	lookupEnv func(string) (string, bool)
 	now       func() time.Time
 	readFile  func(string) ([]byte, error)
-	cache     *parser.Cache
+	cache     *Cache
 
 	files   []string
 	seen    map[string]bool
@@ -131,8 +132,13 @@ func (r *run) read(path string) ([]byte, error) {
 }
 
 func (r *run) document(name string, src []byte) (*Document, error) {
+	var memo *Memo
+	if r.cache != nil {
+		memo = &r.cache.later
+		memo.turn()
+	}
 	root := r.evalFile(name, src)
-	doc := &Document{Root: root, Files: r.files}
+	doc := &Document{Root: root, Files: r.files, memo: memo}
 	if len(r.diags) > 0 {
 		return doc, r.diags.Sort()
 	}
@@ -147,14 +153,21 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	// being parsed. After a syntax error, the evaluation starts over on the
 	// recovered tree, so that its other problems are reported too.
 	mark := len(r.diags)
+	memo, done := r.cache.memo(filepath.Clean(name))
+	defer done()
 	e := newEvaluator(r, name)
-	file, diags, streamed := parser.ParsePiecesCached(name, src, e.items, r.cache)
+	e.memo = memo
+	file, diags, streamed := parser.ParsePiecesCached(name, src, e.statements, r.cache.parser())
 	if !streamed {
 		r.diags = r.diags[:mark]
 		r.cross = map[string]*Value{} // their diagnostics were dropped too
 		r.crossFailed = map[string]bool{}
+		if memo != nil {
+			clear(memo.next)
+		}
 		e = newEvaluator(r, name)
-		e.items(file.Items)
+		e.memo = memo
+		e.statements(file.Items)
 	}
 	r.diags = append(r.diags, syntax(diags)...)
 	return e.root

@@ -48,9 +48,7 @@ func (s *Server) completion(_ *glsp.Context, p *protocol.CompletionParams) (any,
 	if d == nil {
 		return nil, nil
 	}
-	s.mu.Lock()
-	t, o := d.text, d.outline
-	s.mu.Unlock()
+	t, o := s.current(d)
 	off := t.offset(p.Position)
 	return complete(t.s, o, off), nil
 }

@@ -15,9 +15,7 @@ func (s *Server) hover(_ *glsp.Context, p *protocol.HoverParams) (*protocol.Hove
 	if d == nil {
 		return nil, nil
 	}
-	s.mu.Lock()
-	t, o := d.text, d.outline
-	s.mu.Unlock()
+	t, o := s.current(d)
 	off := t.offset(p.Position)
 	md, start, end := hoverAt(t, o, off)
 	if md == "" {

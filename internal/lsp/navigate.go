@@ -20,9 +20,8 @@ type file struct {
 
 // family is a document and the files it includes (transitively, each once).
 func (s *Server) family(d *document) []file {
-	s.mu.Lock()
-	out := []file{{d.path, d.text, d.outline}}
-	s.mu.Unlock()
+	t, o := s.current(d)
+	out := []file{{d.path, t, o}}
 	seen := map[string]bool{d.path: true}
 	for i := 0; i < len(out) && i < 64; i++ {
 		for _, inc := range out[i].o.includes {
@@ -209,9 +208,7 @@ func (s *Server) symbols(_ *glsp.Context, p *protocol.DocumentSymbolParams) (any
 	if d == nil {
 		return nil, nil
 	}
-	s.mu.Lock()
-	t, o := d.text, d.outline
-	s.mu.Unlock()
+	t, o := s.current(d)
 	return symbolsOf(t, o), nil
 }
 

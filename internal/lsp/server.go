@@ -27,7 +27,7 @@ import (
 	"github.com/tliron/glsp"
 	protocol "github.com/tliron/glsp/protocol_3_16"
 
-	"github.com/tuskcompose/composer/parser"
+	"github.com/tuskcompose/composer/tsk"
 )
 
 // Server is one editor's session. Its handlers run one at a time, in the
@@ -47,7 +47,7 @@ type Server struct {
 	encoding string
 	// cache keeps the last parse of every file analysed, so that an
 	// analysis after a change parses only the statements that changed.
-	cache *parser.Cache
+	cache *tsk.Cache
 	// notify sends a notification to the editor (set by Serve; guarded
 	// by mu).
 	notify func(method string, params any)
@@ -58,21 +58,42 @@ type document struct {
 	uri, path string
 	version   protocol.Integer
 	text      *text
-	outline   *outline
+	// outline is text's, made when a request first needs it (an
+	// analysis does not): nil until then. Guarded by Server.mu.
+	outline *outline
 	// gen counts the changes; timer is the analysis waiting to run.
 	// Both guarded by Server.mu.
 	gen   int
 	timer *time.Timer
 }
 
+// set replaces the document's text. Callers hold Server.mu.
 func (d *document) set(s, enc string) {
 	d.text = newTextIn(s, enc)
-	d.outline = scan(s)
+	d.outline = nil
+}
+
+// current returns the document's text and its outline, made now if no
+// request needed it since the last change. Callers hold no lock.
+func (s *Server) current(d *document) (*text, *outline) {
+	s.mu.Lock()
+	t, o := d.text, d.outline
+	s.mu.Unlock()
+	if o != nil {
+		return t, o
+	}
+	o = scan(t.s)
+	s.mu.Lock()
+	if d.text == t {
+		d.outline = o
+	}
+	s.mu.Unlock()
+	return t, o
 }
 
 // New returns a server.
 func New() *Server {
-	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond, encoding: utf16, cache: parser.NewCache(),
+	s := &Server{docs: map[string]*document{}, LookupEnv: os.LookupEnv, Debounce: 30 * time.Millisecond, encoding: utf16, cache: tsk.NewCache(),
 		notify: func(string, any) {}}
 	s.handler = protocol.Handler{
 		Initialize: s.initialize,

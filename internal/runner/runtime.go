@@ -42,7 +42,6 @@ import (
 	"github.com/tuskcompose/composer/internal/store"
 	"github.com/tuskcompose/composer/internal/supervisor"
 	"github.com/tuskcompose/composer/internal/tracing"
-	"github.com/tuskcompose/composer/parser"
 	shopv1 "github.com/tuskcompose/composer/proto/shop/v1"
 	"github.com/tuskcompose/composer/services"
 	"github.com/tuskcompose/composer/tsk"
@@ -284,7 +283,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if loader.Cache == nil {
 		// Reloads parse only the statements of the file that changed.
 		l := *loader
-		l.Cache = parser.NewCache()
+		l.Cache = tsk.NewCache()
 		loader = &l
 	}
 	model, doc, err := composer.LoadResolved(loader, path)

@@ -1,0 +1,182 @@
+package composer
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/tsk"
+)
+
+// TestMemoResolvesAsWithout: a platform loaded again with the cache of
+// its previous versions resolves and validates as a load without one
+// (the resolved platform, its warnings and every problem, at the same
+// places), over random edits of the repository's platform files and of
+// a big platform with per-service breakers and health checks: characters
+// typed and deleted and lines copied elsewhere; and the memo is used.
+func TestMemoResolvesAsWithout(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*/platform.tsk")
+	files = append(files, "../platform.tsk", "testdata/typos.tsk", "testdata/plan_before.tsk", "testdata/plan_after.tsk")
+	var sources []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, string(b))
+	}
+	var big strings.Builder
+	big.WriteString("[composer]\nname: \"big\"\n\n[services]\n")
+	for i := range 300 {
+		fmt.Fprintf(&big, "svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d\"], calls: [\"svc%d\"], timeout: \"2s\" }\n", i, 7000+i, i, (i+1)%300)
+	}
+	big.WriteString("\n[circuit_breaker]\nfailure_threshold: 5\n")
+	for i := 0; i < 300; i += 3 {
+		fmt.Fprintf(&big, "svc%d { recovery_timeout: \"%ds\" }\n", i, 10+i%50)
+	}
+	big.WriteString("\n[health_checks]\ninterval: \"5s\"\n")
+	for i := 0; i < 300; i += 7 {
+		fmt.Fprintf(&big, "svc%d { path: \"/h%d\", outlier_detection { consecutive_failures: %d } }\n", i, i, 2+i%3)
+	}
+	sources = append(sources, big.String())
+
+	dir := t.TempDir()
+	env := func(name string) (string, bool) { return "v-" + name, true }
+	cache := tsk.NewCache()
+	cached := &tsk.Loader{LookupEnv: env, Cache: cache}
+	plain := &tsk.Loader{LookupEnv: env}
+	rng := rand.New(rand.NewPCG(5, 6))
+	edits := []string{" ", "a", "\n", "1", "\"", "}", "x: 2\n", "s", "0"}
+	var memo *tsk.Memo
+	for n, src := range sources {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.tsk", n))
+		for step := range 16 {
+			if step > 0 {
+				src = edit(rng, src, edits)
+			}
+			os.WriteFile(path, []byte(src), 0o644)
+			got, gotDoc, gotErr := LoadResolved(cached, path)
+			want, _, wantErr := LoadResolved(plain, path)
+			if a, b := resolvedText(got), resolvedText(want); a != b || !reflect.DeepEqual(gotErr, wantErr) {
+				t.Fatalf("%s, step %d: the cached load differs from the uncached one\ncached:   %v\n%.1500s\nuncached: %v\n%.1500s", files[min(n, len(files)-1)], step, gotErr, a, wantErr, b)
+			}
+			if got != nil && !reflect.DeepEqual(Warnings(got), Warnings(want)) {
+				t.Fatalf("%s, step %d: warnings %v, want %v", files[min(n, len(files)-1)], step, Warnings(got), Warnings(want))
+			}
+			memo = gotDoc.Memo()
+		}
+	}
+	for name, hits := range map[string]int{
+		"composer.resolve":  tsk.TableOf[serviceKey, *ResolvedService](memo, "composer.resolve").Hits(),
+		"composer.validate": tsk.TableOf[validKey, bool](memo, "composer.validate").Hits(),
+		"composer.breakers": tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits(),
+	} {
+		if hits == 0 {
+			t.Errorf("the memo's %s was never used", name)
+		}
+	}
+}
+
+// resolvedText is a resolved platform as text, with where each service
+// and event route is written (what diagnostics report at).
+func resolvedText(r *Resolved) string {
+	if r == nil {
+		return "<nil>"
+	}
+	b, _ := json.MarshalIndent(r, "", " ")
+	var where []string
+	for name, s := range r.Services {
+		where = append(where, fmt.Sprintf("%s@%v-%v", name, s.Src.Pos(), s.Src.End()))
+	}
+	for name, e := range r.EventRoutes {
+		where = append(where, fmt.Sprintf("route %s@%v-%v", name, e.Src.Pos(), e.Src.End()))
+	}
+	slices.Sort(where)
+	return string(b) + "\n" + strings.Join(where, "\n")
+}
+
+// edit changes src at random: a character typed, deleted or replaced, or
+// a line copied to another place.
+func edit(rng *rand.Rand, src string, edits []string) string {
+	at := rng.IntN(len(src) + 1)
+	switch rng.IntN(4) {
+	case 0:
+		return src[:at] + edits[rng.IntN(len(edits))] + src[at:]
+	case 1:
+		if at < len(src) {
+			return src[:at] + src[at+1:]
+		}
+	case 2:
+		if at < len(src) {
+			return src[:at] + edits[rng.IntN(len(edits))] + src[at+1:]
+		}
+	case 3:
+		lines := strings.SplitAfter(src, "\n")
+		line := lines[rng.IntN(len(lines))]
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
+		to := rng.IntN(len(lines) + 1)
+		return strings.Join(slices.Insert(lines, to, line), "")
+	}
+	return src
+}
+
+// TestMemoFollowsWhatAServiceInherits: a service whose block did not
+// change is resolved again when what it inherits did: the section
+// defaults of [health_checks] and [circuit_breaker], its own blocks
+// there, the default auth policy.
+func TestMemoFollowsWhatAServiceInherits(t *testing.T) {
+	var fill strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&fill, "svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d\"], calls: [\"svc0\"] }\n", i, 7000+i, i)
+	}
+	// Blocks of other services put a section's defaults and svc0's block
+	// in different pieces of the parse.
+	var breakers, checks strings.Builder
+	for i := 1; i < 150; i++ {
+		fmt.Fprintf(&breakers, "svc%d { recovery_timeout: \"%ds\" }\n", i, i)
+		fmt.Fprintf(&checks, "svc%d { path: \"/h%d\" }\n", i, i)
+	}
+	platform := func(interval, path, threshold, recovery, auth string) string {
+		return "[composer]\nname: \"m\"\n\n[services]\n" + fill.String() +
+			"\n[health_checks]\ninterval: \"" + interval + "\"\n" + checks.String() + "svc0 { path: \"" + path + "\" }\n" +
+			"\n[circuit_breaker]\nfailure_threshold: " + threshold + "\n" + breakers.String() + "svc0 { recovery_timeout: \"" + recovery + "\" }\n" +
+			"\n[auth]\ndefault: \"" + auth + "\"\nkeys { kind: \"api_key\", keys: [\"k1\"] }\nother { kind: \"api_key\", keys: [\"k2\"] }\n"
+	}
+	steps := []string{
+		platform("5s", "/h", "5", "10s", "keys"),
+		platform("6s", "/h", "5", "10s", "keys"),
+		platform("6s", "/g", "5", "10s", "keys"),
+		platform("6s", "/g", "7", "10s", "keys"),
+		platform("6s", "/g", "7", "20s", "keys"),
+		platform("6s", "/g", "7", "20s", "other"),
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "platform.tsk")
+	cache := tsk.NewCache()
+	cached, plain := &tsk.Loader{Cache: cache}, &tsk.Loader{}
+	var memo *tsk.Memo
+	for i, src := range steps {
+		os.WriteFile(path, []byte(src), 0o644)
+		got, doc, gotErr := LoadResolved(cached, path)
+		want, _, wantErr := LoadResolved(plain, path)
+		if gotErr != nil || wantErr != nil {
+			t.Fatalf("step %d: %v / %v", i, gotErr, wantErr)
+		}
+		if a, b := resolvedText(got), resolvedText(want); a != b {
+			t.Fatalf("step %d: the cached load differs from the uncached one\ncached:   %.3000s\nuncached: %.3000s", i, a, b)
+		}
+		memo = doc.Memo()
+	}
+	if tsk.TableOf[serviceKey, *ResolvedService](memo, "composer.resolve").Hits() == 0 || tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits() == 0 {
+		t.Error("no service or breaker was taken from the memo: the test does not test it")
+	}
+}
