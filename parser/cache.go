@@ -20,6 +20,7 @@ type Cache struct {
 	mu    sync.Mutex
 	files map[string]*fileCache
 	hits  atomic.Int64 // pieces taken from the cache (tests read it)
+	kept  atomic.Int64 // blocks of tokens taken from the last lexing (tests read it)
 }
 
 // NewCache returns an empty cache.
@@ -31,6 +32,8 @@ type fileCache struct {
 	nextMu sync.Mutex                // the parse's goroutines record under it
 	next   map[pieceKey]*cachedPiece // this parse's
 	hits   *atomic.Int64
+	kept   *atomic.Int64
+	lex    *lexed // the last lexing (under mu)
 }
 
 type pieceKey [2]uint64
@@ -58,7 +61,7 @@ func (c *Cache) file(name string) (fc *fileCache, done func(ok bool)) {
 	if !fc.mu.TryLock() {
 		return nil, func(bool) {}
 	}
-	fc.hits = &c.hits
+	fc.hits, fc.kept = &c.hits, &c.kept
 	fc.next = map[pieceKey]*cachedPiece{}
 	return fc, func(ok bool) {
 		if ok {

@@ -32,6 +32,18 @@ func TestCacheParsesAsWithout(t *testing.T) {
 	}
 	big.WriteString("[events]\n$x: 1 + 2\nbus: \"embedded\"\n")
 	sources = append(sources, big.String())
+	// Every corpus file in one, many times: a file of many blocks of
+	// tokens (see relex.go) in every syntax.
+	var corpus strings.Builder
+	for corpus.Len() < 100_000 {
+		for _, src := range sources[:len(files)] {
+			corpus.WriteString(src)
+			corpus.WriteString("\n")
+		}
+	}
+	sources = append(sources, corpus.String())
+	// A problem at the end of input, reported at the last line.
+	sources = append(sources, big.String()+"\n\nlast:\n")
 	rng := rand.New(rand.NewPCG(1, 2))
 	edits := []string{" ", "a", "\n", "1", "\"", "{", "}", "x: 2\n", "#c\n"}
 	c := NewCache()
@@ -39,7 +51,11 @@ func TestCacheParsesAsWithout(t *testing.T) {
 	for n, src := range sources {
 		name := fmt.Sprintf("f%d.tsk", n)
 		ParsePiecesCached(name, []byte(src), nil, c)
-		for range 12 {
+		steps := 12
+		if len(src) > 50_000 {
+			steps = 40
+		}
+		for range steps {
 			at := rng.IntN(len(src) + 1)
 			switch rng.IntN(3) {
 			case 0:
@@ -55,7 +71,7 @@ func TestCacheParsesAsWithout(t *testing.T) {
 			}
 			got, gotDiags, gotStreamed := ParsePiecesCached(name, []byte(src), nil, c)
 			want, wantDiags, wantStreamed := ParsePieces(name, []byte(src), nil)
-			if !reflect.DeepEqual(got.Items, want.Items) || !reflect.DeepEqual(gotDiags, wantDiags) || gotStreamed != wantStreamed {
+			if !reflect.DeepEqual(got.Items, want.Items) || !reflect.DeepEqual(got.Comments, want.Comments) || !reflect.DeepEqual(gotDiags, wantDiags) || gotStreamed != wantStreamed {
 				a, _ := json.Marshal(got.Items)
 				b, _ := json.Marshal(want.Items)
 				i := 0
@@ -70,5 +86,8 @@ func TestCacheParsesAsWithout(t *testing.T) {
 	if c.hits.Load() == hits0 {
 		t.Error("the cache was never used")
 	}
-	t.Logf("%d pieces taken from the cache", c.hits.Load())
+	if c.kept.Load() == 0 {
+		t.Error("no block of tokens was taken from the last lexing")
+	}
+	t.Logf("%d pieces and %d blocks of tokens taken from the cache", c.hits.Load(), c.kept.Load())
 }

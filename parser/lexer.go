@@ -54,6 +54,16 @@ type scanner struct {
 	comments []Comment
 	errs     Errors
 	unclosed bool // a bracket is still open at the end of the input
+
+	// For a parse with a cache (see relex.go): marks are where each
+	// block starts, with the comments and problems found before it; a
+	// block is cut where the text says (cdc) rather than by count; and
+	// resync, when set, stops the scan at the start of a block of the
+	// last lexing in the text that did not change after the edit.
+	marks     []blockMark
+	blockErrs int // the problems found in blocks: those after are the end's
+	cdc       bool
+	resync    *resync
 }
 
 // tokenBlock is the size of the blocks the scanner collects tokens in: a
@@ -66,10 +76,23 @@ const tokenBlock = 1 << 15
 // statements: each block holds whole statements, so blocks are normalised,
 // folded and parsed on their own.
 func (s *scanner) flush() {
-	if len(s.toks) >= tokenBlock-256 && len(s.frames) == 1 {
-		s.blocks = append(s.blocks, s.toks)
-		s.toks = make([]lexer.Token, 0, tokenBlock)
+	if len(s.frames) != 1 {
+		return
 	}
+	if s.resync != nil && s.resync.at(s) {
+		return
+	}
+	if len(s.toks) >= tokenBlock-256 || s.cdc && len(s.toks) >= cdcBlockTokens && cutBlockAt(s.src[s.pos:]) {
+		s.cutBlock()
+	}
+}
+
+// cutBlock ends the current block of tokens at s.pos (a line's start at
+// top level) and starts the next.
+func (s *scanner) cutBlock() {
+	s.blocks = append(s.blocks, s.toks)
+	s.toks = make([]lexer.Token, 0, min(tokenBlock, 2*len(s.toks)+16))
+	s.marks = append(s.marks, blockMark{start: s.pos, line: s.line, comments: len(s.comments), errs: len(s.errs)})
 }
 
 // allBlocks returns the blocks of tokens, the current one last.
@@ -324,7 +347,10 @@ func (s *scanner) checkUTF8() {
 
 // run lexes the whole source.
 func (s *scanner) run() {
-	s.checkUTF8()
+	if s.resync == nil {
+		s.checkUTF8()
+	}
+	s.marks = append(s.marks, blockMark{start: s.pos, line: s.line, comments: len(s.comments), errs: len(s.errs)})
 	src := s.src
 	for s.pos < len(src) {
 		c := src[s.pos]
@@ -374,6 +400,7 @@ func (s *scanner) run() {
 		eof = s.posOf(len(src) - 1) // report "end of input" on the last line
 	}
 	s.toks = append(s.toks, lexer.Token{Type: tokEOF, Pos: eof})
+	s.blockErrs = len(s.errs)
 	for i := len(s.frames) - 1; i > 0; i-- {
 		if s.frames[i] != frameHeader {
 			open := s.opened[i]

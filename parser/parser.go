@@ -59,22 +59,36 @@ func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *C
 		fc, done = cache.file(filename)
 		defer func() { done(streamed) }()
 	}
-	s := newScanner(filename, string(src))
-	s.run()
 	// Each block of tokens holds whole top-level statements (see flush):
 	// blocks are normalised and folded on their own, and never joined
 	// unless the file has a syntax error.
-	raw := s.allBlocks()
-	blocks := make([]foldedBlock, len(raw))
-	for i, b := range raw {
-		blocks[i].toks, blocks[i].parts = fold(normalize(b))
+	var (
+		blocks   []foldedBlock
+		comments []Comment
+		eof      lexer.Token
+		unclosed bool
+	)
+	if fc != nil {
+		var next *lexed
+		var kept int
+		blocks, comments, diags, eof, unclosed, next, kept = lexCached(filename, string(src), fc.lex)
+		fc.lex = next
+		fc.kept.Add(int64(kept))
+	} else {
+		s := newScanner(filename, string(src))
+		s.run()
+		raw := s.allBlocks()
+		blocks = make([]foldedBlock, len(raw))
+		for i, b := range raw {
+			blocks[i].toks, blocks[i].parts = fold(normalize(b))
+		}
+		last := &blocks[len(blocks)-1]
+		eof = last.toks[len(last.toks)-1]
+		last.toks = last.toks[:len(last.toks)-1]
+		diags, comments, unclosed = s.errs, s.comments, s.unclosed
 	}
-	last := &blocks[len(blocks)-1]
-	eof := last.toks[len(last.toks)-1]
-	last.toks = last.toks[:len(last.toks)-1]
-	diags = s.errs
 
-	file, err := parseParallel(s.src, blocks, eof, each, fc)
+	file, err := parseParallel(string(src), blocks, eof, each, fc)
 	if err != nil {
 		// Parse statement by statement to report every syntax error and
 		// keep what parses.
@@ -82,7 +96,7 @@ func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *C
 		file = &File{}
 		var perrs Errors
 		file.Items = parseItems(toks[:len(toks)-1], toks[len(toks)-1], &perrs)
-		if s.unclosed {
+		if unclosed {
 			// The lexer reported where the unclosed bracket opened; the
 			// parser would only add "unexpected end of input".
 			perrs = slices.DeleteFunc(perrs, func(d Error) bool { return d.Pos == PosOf(toks[len(toks)-1].Pos) })
@@ -91,7 +105,7 @@ func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *C
 		diags = append(diags, dropSameLine(perrs, diags)...)
 		file.Items = parts.unfold(file.Items)
 	}
-	file.Comments = s.comments
+	file.Comments = comments
 	return file, diags.Sort(), err == nil
 }
 
