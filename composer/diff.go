@@ -81,7 +81,8 @@ func (as Actions) Changes() Actions {
 }
 
 // Of returns the action for a component, "" when the Diff has none (the
-// component is in neither platform).
+// component is in neither platform). A caller that asks for many uses
+// Index.
 func (as Actions) Of(kind, name string) string {
 	i := sort.Search(len(as), func(i int) bool { return !actionLess(as[i], kind, name) })
 	if i < len(as) && as[i].Kind == kind && as[i].Name == name {
@@ -89,6 +90,22 @@ func (as Actions) Of(kind, name string) string {
 	}
 	return ""
 }
+
+// ActionIndex is the actions of a Diff by component, for callers that
+// ask for many (the runner, building a generation).
+type ActionIndex map[[2]string]string
+
+// Index returns the actions by component.
+func (as Actions) Index() ActionIndex {
+	idx := make(ActionIndex, len(as))
+	for _, a := range as {
+		idx[[2]string{a.Kind, a.Name}] = a.Action
+	}
+	return idx
+}
+
+// Of returns the action for a component, "" when the Diff has none.
+func (idx ActionIndex) Of(kind, name string) string { return idx[[2]string{kind, name}] }
 
 func actionLess(a Action, kind, name string) bool {
 	ka, kb := slices.Index(kindOrder, a.Kind), slices.Index(kindOrder, kind)
@@ -111,13 +128,37 @@ func Diff(cur, next *Resolved) Actions {
 	next = Carry(cur, next)
 	var out Actions
 	restartOnly := map[string]bool{KindComposer: true, KindBus: true}
-	a, b := components(cur), components(next)
+	// A service resolved into the very value that runs (the memo hands
+	// it out again when its block and what it inherits did not change)
+	// keeps its components without their views being made and compared.
+	same := map[string]bool{}
+	kept := map[string][]string{}
+	for name, s := range next.Services {
+		if cur.Services[name] == s {
+			same[name] = true
+			for kind, names := range serviceComponents(name, s) {
+				kept[kind] = append(kept[kind], names...)
+			}
+		}
+	}
+	a, b := components(cur, same), components(next, same)
+	n := 0
+	for _, names := range kept {
+		n += len(names)
+	}
+	for _, byName := range b {
+		n += len(byName)
+	}
+	out = make(Actions, 0, n)
 	for _, kind := range kindOrder {
-		for _, name := range union(sortedKeys(a[kind]), sortedKeys(b[kind])) {
+		keep := kept[kind]
+		for _, name := range union(append(sortedKeys(a[kind]), keep...), sortedKeys(b[kind])) {
 			x, inA := a[kind][name]
 			y, inB := b[kind][name]
 			act := Action{Kind: kind, Name: name}
 			switch {
+			case !inA && !inB:
+				act.Action = Keep // a component of a service in same
 			case !inA:
 				act.Action, act.Reason = Add, describe(kind, y)
 			case !inB:
@@ -188,9 +229,29 @@ func restartView(kind string, w *restartSettings) any {
 	return w.Bus
 }
 
+// serviceComponents are the names of a service's components by kind:
+// those components puts for it.
+func serviceComponents(name string, s *ResolvedService) map[string][]string {
+	out := map[string][]string{KindService: {name}, KindRoute: s.Routes}
+	switch s.Kind {
+	case "http":
+		for _, u := range s.Instances {
+			out[KindInstance] = append(out[KindInstance], name+" "+u)
+		}
+		out[KindBalancer] = []string{name}
+	case "process":
+		out[KindProcess], out[KindBalancer] = []string{name}, []string{name}
+	}
+	if s.Health != nil {
+		out[KindHealthCheck] = []string{name}
+	}
+	return out
+}
+
 // components lists a platform's components by kind and name, each with
-// the value whose equality decides keep or replace.
-func components(r *Resolved) map[string]map[string]any {
+// the value whose equality decides keep or replace; the services in skip
+// are left out (see Diff).
+func components(r *Resolved, skip map[string]bool) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	put := func(kind, name string, v any) {
 		if out[kind] == nil {
@@ -204,6 +265,9 @@ func components(r *Resolved) map[string]map[string]any {
 	put(KindComposer, KindComposer, r.Composer)
 	put(KindBus, KindBus, r.Bus)
 	for name, s := range r.Services {
+		if skip[name] {
+			continue
+		}
 		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
 			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
 			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,

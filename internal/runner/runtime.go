@@ -740,8 +740,14 @@ func (r *Runner) retire(old, next *generation) {
 			s.checker.Stop()
 		}
 	}
+	removed := map[string]bool{}
+	for _, a := range acts {
+		if a.Kind == composer.KindInstance && a.Action == composer.Remove {
+			removed[a.Name] = true
+		}
+	}
 	for key, in := range old.instances {
-		if acts.Of(composer.KindInstance, key) == composer.Remove {
+		if removed[key] {
 			name, _, _ := strings.Cut(key, " ")
 			if e := next.services[name]; e != nil && e.checker != nil {
 				e.checker.Remove(in)
@@ -771,7 +777,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	if prev != nil {
 		g.number = prev.number + 1
 	}
-	kept := func(kind, name string) bool { return prev != nil && acts.Of(kind, name) == composer.Keep }
+	idx := acts.Index()
+	kept := func(kind, name string) bool { return prev != nil && idx.Of(kind, name) == composer.Keep }
 
 	for _, target := range sortedKeys(model.Breakers) {
 		if kept(composer.KindBreaker, target) {
