@@ -25,16 +25,18 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	requests   *prometheus.CounterVec
-	duration   *prometheus.HistogramVec
-	tries      *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
-	reloadTime prometheus.Histogram
-	generation prometheus.Gauge
-	published  *prometheus.CounterVec
-	events     *prometheus.CounterVec
-	mesh       *prometheus.CounterVec
-	grpc       *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	tries    *prometheus.CounterVec
+	// tryCounters are TryCounters' (service -> *[3][2]prometheus.Counter).
+	tryCounters sync.Map
+	reloads     *prometheus.CounterVec
+	reloadTime  prometheus.Histogram
+	generation  prometheus.Gauge
+	published   *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	mesh        *prometheus.CounterVec
+	grpc        *prometheus.CounterVec
 	// grpcMethods bounds the label sets of grpc: a route such as
 	// /shop.v1.Billing/*method matches any method a client names.
 	grpcMu      sync.Mutex
@@ -148,6 +150,25 @@ func (m *Metrics) Try(service, outcome string, retry bool) {
 // a lookup under a lock each time).
 func (m *Metrics) TryCounter(service, outcome string, retry bool) prometheus.Counter {
 	return m.tries.WithLabelValues(service, outcome, strconv.FormatBool(retry))
+}
+
+// TryOutcomes are the outcomes of Try, in the order of TryCounters.
+var TryOutcomes = [3]string{"success", "failure", "timeout"}
+
+// TryCounters returns Try's counters of one service, by outcome (in
+// TryOutcomes' order) and retry, resolved once per service for the
+// process's life (the vector keeps them that long anyway): a reload of a
+// big platform does not resolve them again for every service.
+func (m *Metrics) TryCounters(service string) *[3][2]prometheus.Counter {
+	if c, ok := m.tryCounters.Load(service); ok {
+		return c.(*[3][2]prometheus.Counter)
+	}
+	c := &[3][2]prometheus.Counter{}
+	for i, o := range TryOutcomes {
+		c[i] = [2]prometheus.Counter{m.TryCounter(service, o, false), m.TryCounter(service, o, true)}
+	}
+	got, _ := m.tryCounters.LoadOrStore(service, c)
+	return got.(*[3][2]prometheus.Counter)
 }
 
 // Reload counts a reload and sets the generation.

@@ -75,16 +75,18 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 // tryCounters returns an Upstream.OnTry that counts a service's tries on
 // counters resolved once.
 func tryCounters(m *metrics.Metrics, service string) func(outcome string, retry bool) {
-	counters := map[string][2]prometheus.Counter{}
-	for _, o := range []string{"success", "failure", "timeout"} {
-		counters[o] = [2]prometheus.Counter{m.TryCounter(service, o, false), m.TryCounter(service, o, true)}
-	}
+	counters := m.TryCounters(service)
 	return func(outcome string, retry bool) {
 		i := 0
 		if retry {
 			i = 1
 		}
-		counters[outcome][i].Inc()
+		for o, name := range metrics.TryOutcomes {
+			if name == outcome {
+				counters[o][i].Inc()
+				return
+			}
+		}
 	}
 }
 
