@@ -31,38 +31,52 @@ func bigPlatform(size int) string {
 }
 
 // BenchmarkDiagnosticsAfterEdit: a 1 MiB platform file, one character
-// changed (a digit of a timeout), then its diagnostics: the edit applied,
-// the file loaded, decoded and validated (the outline is made by the
-// first request that needs it: BenchmarkCompletion counts it).
+// changed near its start, then its diagnostics: the edit applied, the
+// file loaded, decoded and validated (the outline is made by the first
+// request that needs it: BenchmarkCompletion counts it). "replace"
+// changes a digit of a timeout, so nothing moves; "insert" types a digit
+// into it and the next run deletes it again, so that everything after it
+// moves by one byte (the caches key a statement by its tree, and a moved
+// tree is a new one). The median is reported beside the mean.
 //
-//	go test ./internal/lsp -run '^$' -bench . -benchtime 20x
+//	go test ./internal/lsp -run '^$' -bench DiagnosticsAfterEdit -benchtime 20x
 func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
-	src := bigPlatform(1 << 20)
-	path := filepath.Join(b.TempDir(), "platform.tsk")
-	os.WriteFile(path, []byte(src), 0o644)
-	s := New()
-	d := &document{uri: uriOf(path), path: path}
-	d.set(src, utf16)
-	s.docs[path] = d
-	at := strings.Index(src, `timeout: "2s"`) + len(`timeout: "`)
-	pos := d.text.position(at)
-	b.ReportMetric(float64(len(src))/(1<<20), "MiB")
-	s.diagnose(path, d.text.s) // the document as opened
-	var took []time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		digit := fmt.Sprint(2 + i%7)
-		d.set(d.text.apply(protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, digit), utf16)
-		byFile, _ := s.diagnose(path, d.text.s)
-		if n := len(byFile[path]); n != 0 {
-			b.Fatalf("%d diagnostics: %v", n, byFile[path][0])
-		}
-		took = append(took, time.Since(t0))
+	for _, mode := range []string{"replace", "insert"} {
+		b.Run(mode, func(b *testing.B) {
+			src := bigPlatform(1 << 20)
+			path := filepath.Join(b.TempDir(), "platform.tsk")
+			os.WriteFile(path, []byte(src), 0o644)
+			s := New()
+			d := &document{uri: uriOf(path), path: path}
+			d.set(src, utf16)
+			s.docs[path] = d
+			at := strings.Index(src, `timeout: "2s"`) + len(`timeout: "`)
+			pos := d.text.position(at)
+			b.ReportMetric(float64(len(src))/(1<<20), "MiB")
+			s.diagnose(path, d.text.s) // the document as opened
+			var took []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				r, txt := protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, fmt.Sprint(2+i%7)
+				if mode == "insert" {
+					r.End, txt = pos, "1"
+					if i%2 == 1 {
+						r.End.Character, txt = pos.Character+1, "" // the digit typed the last time
+					}
+				}
+				d.set(d.text.apply(r, txt), utf16)
+				byFile, _ := s.diagnose(path, d.text.s)
+				if n := len(byFile[path]); n != 0 {
+					b.Fatalf("%d diagnostics: %v", n, byFile[path][0])
+				}
+				took = append(took, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
+		})
 	}
-	b.StopTimer()
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
 }
 
 // BenchmarkCompletion: the keys of a service, asked inside a block near
