@@ -128,13 +128,14 @@ func Diff(cur, next *Resolved) Actions {
 	next = Carry(cur, next)
 	var out Actions
 	restartOnly := map[string]bool{KindComposer: true, KindBus: true}
-	// A service resolved into the very value that runs (the memo hands
-	// it out again when its block and what it inherits did not change)
-	// keeps its components without their views being made and compared.
+	// A service resolved into the very value that runs, or into one made
+	// as it (the memo hands it out again when its block and what it
+	// inherits did not change, moved when its text moved), keeps its
+	// components without their views being made and compared.
 	same := map[string]bool{}
 	kept := map[string][]string{}
 	for name, s := range next.Services {
-		if cur.Services[name] == s {
+		if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
 			same[name] = true
 			for kind, names := range serviceComponents(name, s) {
 				kept[kind] = append(kept[kind], names...)

@@ -182,52 +182,63 @@ func TestMemoFollowsWhatAServiceInherits(t *testing.T) {
 }
 
 // TestDiffOfKeptServices: the plan of a reload whose unchanged services
-// are the very values that run (a cached load) is the plan of the same
-// reload between two loads without a cache.
+// are the very values that run, or values made as them whose text moved
+// (a cached load), is the plan of the same reload between two loads
+// without a cache.
 func TestDiffOfKeptServices(t *testing.T) {
 	before, err := os.ReadFile("testdata/plan_before.tsk")
 	if err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile("testdata/plan_after.tsk")
-	// Services written as blocks before the edits: the memo's unit is a
-	// top-level statement whose text did not change nor move (a service
-	// written as a section of its own, [services.x], is an object the
-	// evaluation makes again at every load).
+	// Services written as blocks, before the edits (they stay where they
+	// are) or after them (they move): the memo's unit is a top-level
+	// statement (a service written as a section of its own, [services.x],
+	// is an object the evaluation makes again at every load).
 	var fill strings.Builder
-	fill.WriteString("[services]\n")
+	fill.WriteString("\n[services]\n")
 	for i := range 200 {
 		fmt.Fprintf(&fill, "fill%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/fill%d/*path\"] }\n", i, 7100+i, i)
 	}
 	fill.WriteString("\n")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "platform.tsk")
-	load := func(l *tsk.Loader, src []byte) *Resolved {
-		t.Helper()
-		os.WriteFile(path, append([]byte(fill.String()), src...), 0o644)
-		r, _, err := LoadResolved(l, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	cached, plain := &tsk.Loader{Cache: tsk.NewCache()}, &tsk.Loader{}
-	curCached, nextCached := load(cached, before), load(cached, after)
-	curPlain, nextPlain := load(plain, before), load(plain, after)
-	shared := 0
-	for name, s := range nextCached.Services {
-		if curCached.Services[name] == s {
-			shared++
-		}
-	}
-	if shared < 150 { // those in the piece of the first change are parsed again
-		t.Fatalf("%d services shared between the cached loads, want most of the 200 unchanged ones", shared)
-	}
-	got, want := Diff(curCached, nextCached), Diff(curPlain, nextPlain)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("the plan with kept services differs:\n%v\nwant\n%v", got.Changes(), want.Changes())
-	}
-	if len(want.Changes()) == 0 {
-		t.Error("the reload changes nothing: the test does not test it")
+	for _, place := range []string{"before the edits", "after the edits"} {
+		t.Run(place, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "platform.tsk")
+			load := func(l *tsk.Loader, src []byte) *Resolved {
+				t.Helper()
+				text := append([]byte(fill.String()), src...)
+				if place == "after the edits" {
+					text = append(append([]byte{}, src...), fill.String()...)
+				}
+				os.WriteFile(path, text, 0o644)
+				r, _, err := LoadResolved(l, path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			cached, plain := &tsk.Loader{Cache: tsk.NewCache()}, &tsk.Loader{}
+			curCached, nextCached := load(cached, before), load(cached, after)
+			curPlain, nextPlain := load(plain, before), load(plain, after)
+			kept := 0
+			for name, s := range nextCached.Services {
+				if c := curCached.Services[name]; c != nil && c.origin != nil && c.origin == s.origin {
+					kept++
+					if s.Src.Pos() != nextPlain.Services[name].Src.Pos() {
+						t.Fatalf("%s is at %v, want %v", name, s.Src.Pos(), nextPlain.Services[name].Src.Pos())
+					}
+				}
+			}
+			if kept < 150 { // those in the piece of a change are parsed again
+				t.Fatalf("%d services kept between the cached loads, want most of the 200 unchanged ones", kept)
+			}
+			got, want := Diff(curCached, nextCached), Diff(curPlain, nextPlain)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("the plan with kept services differs:\n%v\nwant\n%v", got.Changes(), want.Changes())
+			}
+			if len(want.Changes()) == 0 {
+				t.Error("the reload changes nothing: the test does not test it")
+			}
+		})
 	}
 }

@@ -57,8 +57,17 @@ type Resolved struct {
 	// this platform's own, for Carry to keep.
 	registered bool
 	// memo is the document's (nil: none): Resolve and Validate keep
-	// what they made of each service there.
+	// what they made of each service there, by the values' Canonical.
 	memo *tsk.Memo
+	doc  *tsk.Document
+}
+
+// canonical is the document's Canonical (v itself without a document).
+func (r *Resolved) canonical(v *tsk.Value) *tsk.Value {
+	if r.doc == nil {
+		return v
+	}
+	return r.doc.Canonical(v)
 }
 
 // ComposerSettings are the settings that take effect at start: a reload
@@ -124,6 +133,11 @@ type BusSASL struct {
 
 // ResolvedService is one service with its effective settings.
 type ResolvedService struct {
+	// origin is the value a memo kept that this one was made as (itself,
+	// or one whose text moved since: equal but for Src); nil when not
+	// from a memo. Diff keeps a service whose origin runs.
+	origin *ResolvedService
+
 	Kind      string       `json:"kind"`
 	Routes    []string     `json:"routes"`
 	Calls     []string     `json:"calls"`
@@ -321,11 +335,11 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	if doc != nil {
 		memo = doc.Memo()
 	}
-	r.memo = memo
+	r.memo, r.doc = memo, doc
 	resolveServices(r, p, root, services, base)
 
 	if p.Configuration.EnableCircuitBreaker {
-		settings := breakersOf(p, root, memo)
+		settings := breakersOf(p, root, memo, r.canonical)
 		for _, er := range p.EventRoutes {
 			for _, to := range er.To {
 				if svc, _ := EventTarget(to); p.Services[svc] != nil && p.Services[svc].Kind != "builtin" {
@@ -389,6 +403,7 @@ type inherited struct {
 // resolved again: it reads which other services exist.
 func resolveServices(r *Resolved, p *Platform, root, services Source, base string) {
 	table := tsk.TableOf[serviceKey, *ResolvedService](r.memo, "composer.resolve")
+	canonical := r.canonical
 	var from *inherited
 	if table != nil {
 		in := inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base}
@@ -404,7 +419,8 @@ func resolveServices(r *Resolved, p *Platform, root, services Source, base strin
 			r.Services[name] = resolveService(p, root, services, base, name, s)
 			continue
 		}
-		k := serviceKey{name: name, s: s, src: sourceOf(services, name).Value(), health: sourceOf(checks, name).Value(), inherited: from}
+		src := sourceOf(services, name)
+		k := serviceKey{name: name, s: s, src: canonical(src.Value()), health: canonical(sourceOf(checks, name).Value()), inherited: from}
 		if _, ok := p.HealthChecks.PerService[name]; ok && k.health == nil {
 			r.Services[name] = resolveService(p, root, services, base, name, s) // not read from a file
 			continue
@@ -412,7 +428,13 @@ func resolveServices(r *Resolved, p *Platform, root, services Source, base strin
 		rs, ok := table.Get(k)
 		if !ok {
 			rs = resolveService(p, root, services, base, name, s)
+			rs.origin = rs
 			table.Put(k, rs)
+		} else if rs.Src != src {
+			// The same text, moved: the same settings, where it is now.
+			moved := *rs
+			moved.Src = src
+			rs = &moved
 		}
 		r.Services[name] = rs
 	}
@@ -659,7 +681,7 @@ type breakerKey struct {
 // section's, then the keys its own block sets. Each target's are made
 // once, or taken from the memo when the last load made them from the
 // same block.
-func breakersOf(p *Platform, root Source, memo *tsk.Memo) func(target string) breaker.Settings {
+func breakersOf(p *Platform, root Source, memo *tsk.Memo, canonical func(*tsk.Value) *tsk.Value) func(target string) breaker.Settings {
 	table := tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers")
 	cfg := p.CircuitBreaker.CircuitBreaker
 	var defaults *CircuitBreaker
@@ -684,10 +706,11 @@ func breakersOf(p *Platform, root Source, memo *tsk.Memo) func(target string) br
 		}
 		// The block's decoded settings are the decoding's of its value:
 		// the value is the key.
-		k := breakerKey{defaults: defaults, src: sourceOf(section, target).Value()}
+		src := sourceOf(section, target).Value()
+		k := breakerKey{defaults: defaults, src: canonical(src)}
 		b, ok := table.Get(k)
 		if !ok || k.src == nil {
-			b = breakerSettings(overlayKeys(cfg, over, k.src))
+			b = breakerSettings(overlayKeys(cfg, over, src))
 			if k.src != nil {
 				table.Put(k, b)
 			}
@@ -805,6 +828,7 @@ func (r *Resolved) WithRegistered(registered map[string][]string) *Resolved {
 		}
 		c := *s
 		c.Instances, c.Weights, c.Registered = nil, nil, nil
+		c.origin = nil // no longer what the file resolves to
 		for i, u := range s.Instances {
 			if slices.Contains(s.Registered, u) {
 				continue

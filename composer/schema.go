@@ -347,9 +347,8 @@ func (in *Instances) UnmarshalJSON(b []byte) error {
 // Dependency is one entry of depends_on: a service, and what of it the
 // dependent waits for.
 type Dependency struct {
-	Service   string  `json:"service"`
-	Condition string  `json:"condition"` // started | healthy | completed
-	Pos       tsk.Pos `json:"-"`
+	Service   string `json:"service"`
+	Condition string `json:"condition"` // started | healthy | completed
 }
 
 // Dependencies is `depends_on`: a list of services (each healthy), or a

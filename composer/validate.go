@@ -46,7 +46,7 @@ var (
 // element it is about.
 func Validate(r *Resolved) tsk.Diagnostics {
 	p := r.Platform
-	v := &validator{p: p}
+	v := &validator{p: p, canonical: r.canonical}
 	names := sortedKeys(p.Services)
 	order := serviceOrder(r, names)
 	routes := make(map[string]string, len(names)) // route -> the service that declared it first
@@ -205,7 +205,7 @@ type validKey struct {
 // serviceMemo is service, skipped when the last load found nothing
 // wrong in the same service written at the same place.
 func (v *validator) serviceMemo(memo *tsk.Table[validKey, bool], name string, s *Service, src Source) {
-	k := validKey{name, s, src.Value()}
+	k := validKey{name, s, v.canonical(src.Value())}
 	if _, ok := memo.Get(k); ok && k.src != nil {
 		return
 	}
@@ -335,8 +335,9 @@ func (v *validator) service(name string, s *Service, src Source) {
 }
 
 type validator struct {
-	p     *Platform
-	diags tsk.Diagnostics
+	p         *Platform
+	diags     tsk.Diagnostics
+	canonical func(*tsk.Value) *tsk.Value // the document's (see Resolved.canonical)
 }
 
 // at reports a problem at an element's range.

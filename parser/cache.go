@@ -86,22 +86,58 @@ func key(src string, start, end int) pieceKey {
 	return out
 }
 
-// lookup returns the tree of a piece parsed last time with the same
-// tokens, moved to base (nil when there is none), and records the piece
-// for the next parse. Called during the file's parse (fc.mu held), from
-// its goroutines.
-func (fc *fileCache) lookup(k pieceKey, base lexer.Position) []*Item {
+// lookup returns the tree of a piece parsed before with the same tokens
+// (nil when there is none), as it was parsed, and how far the piece moved
+// since; it records the piece for the next parse. Called during the
+// file's parse (fc.mu held), from its goroutines.
+func (fc *fileCache) lookup(k pieceKey, base lexer.Position) ([]*Item, Moved) {
 	c := fc.pieces[k]
 	if c == nil {
-		return nil
+		return nil, Moved{}
 	}
 	fc.hits.Add(1)
-	items := c.items
+	var m Moved
 	if s := (shift{off: base.Offset - c.base.Offset, line: base.Line - c.base.Line, col: base.Column - c.base.Column, firstLine: c.base.Line}); s.off != 0 || s.line != 0 || s.col != 0 {
-		items = s.items(c.items)
+		m = Moved{s}
 	}
-	fc.record(k, base, items)
-	return items
+	fc.record(k, c.base, c.items)
+	return c.items, m
+}
+
+// Moved is how far a piece of a cached parse moved since its tree was
+// made: its offsets and lines by a delta, and the columns of its first
+// line (the piece's start may have moved in its line). The zero Moved
+// moves nothing.
+type Moved struct{ s shift }
+
+// Zero reports whether m moves nothing.
+func (m Moved) Zero() bool { return m.s.off == 0 && m.s.line == 0 && m.s.col == 0 }
+
+// Items returns items moved: a copy, unless m is zero.
+func (m Moved) Items(items []*Item) []*Item {
+	if m.Zero() {
+		return items
+	}
+	return m.s.items(items)
+}
+
+// Pos returns p, a position of the piece's tree as made, moved.
+func (m Moved) Pos(p Pos) Pos {
+	if m.Zero() || p.Line == 0 {
+		return p
+	}
+	return Pos(m.s.tok(lexer.Token{Pos: lexer.Position(p)}).Pos)
+}
+
+// Since returns the move from where a tree moved by m0 is to where m
+// puts it (positions made with m0 applied, moved by the result, are
+// those made with m): both are moves of the same tree.
+func (m Moved) Since(m0 Moved) Moved {
+	firstLine := m.s.firstLine
+	if firstLine == 0 {
+		firstLine = m0.s.firstLine
+	}
+	return Moved{shift{off: m.s.off - m0.s.off, line: m.s.line - m0.s.line, col: m.s.col - m0.s.col, firstLine: firstLine + m0.s.line}}
 }
 
 // record keeps a piece's tree for the next parse.

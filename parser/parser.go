@@ -53,6 +53,27 @@ func ParsePieces(filename string, src []byte, each func([]*Item)) (file *File, d
 // (nil: none): the pieces whose tokens did not change are not parsed
 // again.
 func ParsePiecesCached(filename string, src []byte, each func([]*Item), cache *Cache) (file *File, diags Errors, streamed bool) {
+	var all []*Item
+	file, diags, streamed = ParseMoved(filename, src, func(items []*Item, m Moved) {
+		items = m.Items(items)
+		if each != nil {
+			each(items)
+		}
+		all = append(all, items...)
+	}, cache)
+	if streamed {
+		file.Items = all
+	}
+	return file, diags, streamed
+}
+
+// ParseMoved is ParsePiecesCached for a caller that moves positions
+// itself: a piece taken from the cache is handed to each as the tree the
+// cache keeps, with how far it moved since (m; zero when it did not), and
+// the tree is the same from one parse to the next as long as the piece's
+// text does not change. When the parse streamed, the file's Items are
+// nil: they went to each.
+func ParseMoved(filename string, src []byte, each func(items []*Item, m Moved), cache *Cache) (file *File, diags Errors, streamed bool) {
 	var fc *fileCache
 	if cache != nil {
 		var done func(bool)
@@ -196,7 +217,7 @@ type piece struct {
 // parseParallel parses blocks with the file grammar, in parallel pieces,
 // handing each piece's statements to each (when not nil) in order. With
 // fc, a piece the last parse had is taken from there.
-func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func([]*Item), fc *fileCache) (*File, error) {
+func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func([]*Item, Moved), fc *fileCache) (*File, error) {
 	total := 0
 	for _, b := range blocks {
 		total += len(b.toks)
@@ -226,8 +247,9 @@ func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func(
 		}
 	}
 	type result struct {
-		file *File
-		err  error
+		file  *File
+		moved Moved
+		err   error
 	}
 	results := make([]chan result, len(pieces))
 	for i := range results {
@@ -248,8 +270,8 @@ func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func(
 						end = pieces[i+1].toks[0].Pos.Offset
 					}
 					k = key(src, p.toks[0].Pos.Offset, max(end, p.toks[0].Pos.Offset))
-					if items := fc.lookup(k, p.toks[0].Pos); items != nil {
-						results[i] <- result{&File{Items: items}, nil}
+					if items, moved := fc.lookup(k, p.toks[0].Pos); items != nil {
+						results[i] <- result{&File{Items: items}, moved, nil}
 						return
 					}
 				}
@@ -260,7 +282,7 @@ func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func(
 						fc.record(k, p.toks[0].Pos, f.Items)
 					}
 				}
-				results[i] <- result{f, err}
+				results[i] <- result{f, Moved{}, err}
 			}()
 		}
 	}()
@@ -276,9 +298,8 @@ func parseParallel(src string, blocks []foldedBlock, eof lexer.Token, each func(
 			continue
 		}
 		if each != nil {
-			each(r.file.Items)
+			each(r.file.Items, r.moved)
 		}
-		file.Items = append(file.Items, r.file.Items...)
 	}
 	if firstErr != nil {
 		return nil, firstErr

@@ -35,10 +35,18 @@ func NewCache() *Cache {
 
 // evalMemo is the values of one file's top-level statements.
 type evalMemo struct {
-	mu   sync.Mutex              // held by the evaluation of the file's statements
-	last map[*parser.Item]*Value // the last evaluation's
-	next map[*parser.Item]*Value // this evaluation's
+	mu   sync.Mutex                 // held by the evaluation of the file's statements
+	last map[*parser.Item]keptValue // the last evaluation's
+	next map[*parser.Item]keptValue // this evaluation's
 	hits *atomic.Int64
+}
+
+// keptValue is a statement's value, made when its tree had moved by
+// moved (see parser.ParseMoved), and the value it stands for (canon: the
+// first made of its text; see Document.Canonical).
+type keptValue struct {
+	v, canon *Value
+	moved    parser.Moved
 }
 
 // memo returns the memo of a file's statements, locked, and done, which
@@ -59,7 +67,7 @@ func (c *Cache) memo(file string) (m *evalMemo, done func()) {
 	if !m.mu.TryLock() {
 		return nil, func() {}
 	}
-	m.next = map[*parser.Item]*Value{}
+	m.next = make(map[*parser.Item]keptValue, len(m.last))
 	return m, func() {
 		m.last, m.next = m.next, nil
 		m.mu.Unlock()
@@ -186,3 +194,16 @@ func (m *Memo) turn() {
 // Memo returns the memo of the cache the document was loaded with (nil
 // for a load without one).
 func (d *Document) Memo() *Memo { return d.memo }
+
+// Canonical returns the value that v stands for as far as its content
+// goes: v, or, for a value of a statement that moved in the text since
+// the memo kept it, the value first made of that text. Values with the
+// same canonical value hold the same content at different positions, so
+// that the stages after evaluation can key what they keep by it and take
+// positions from v. Nil stays nil.
+func (d *Document) Canonical(v *Value) *Value {
+	if c, ok := d.canon[v]; ok {
+		return c
+	}
+	return v
+}

@@ -22,6 +22,10 @@ import (
 // Diagnostics or a Diagnostic is reported as it is; any other error is
 // reported at the value's position, prefixed with the key path. The error
 // text must not include the text of a value with FromEnv set.
+//
+// What UnmarshalTSK makes must depend on v's content only, not keep v or
+// its positions: a document loaded with a Cache may hand the result made
+// from a value of the same text at another place (see Document.Decode).
 type Unmarshaler interface {
 	UnmarshalTSK(v *Value) error
 }
@@ -30,9 +34,11 @@ type Unmarshaler interface {
 //
 // A document loaded with a Cache decodes the entries of maps of structs
 // (a platform's services) that the last load decoded from the same
-// values into the same Go values, without decoding them again; such a
-// value is shared by the decoded results of both loads, and read-only.
-func (d *Document) Decode(out any) error { return decode(d.Root, out, d.memo) }
+// values, or from values of the same text that moved (Canonical), into
+// the same Go values, without decoding them again; such a value is
+// shared by the decoded results of both loads, and read-only. (A struct
+// that can hold a Value is kept by its value only.)
+func (d *Document) Decode(out any) error { return decode(d.Root, out, d.memo, d.Canonical) }
 
 // Decode decodes v into out, a non-nil pointer. It returns nil or a
 // Diagnostics listing every problem at once, sorted by position; a problem
@@ -109,9 +115,9 @@ func (d *Document) Decode(out any) error { return decode(d.Root, out, d.memo) }
 // "timeout"?)`, and at the top `unknown section "x"` for an object);
 // missing required keys at the object (`services.users: missing required
 // key "kind"`).
-func Decode(v *Value, out any) error { return decode(v, out, nil) }
+func Decode(v *Value, out any) error { return decode(v, out, nil, nil) }
 
-func decode(v *Value, out any, memo *Memo) error {
+func decode(v *Value, out any, memo *Memo, canonical func(*Value) *Value) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return Diagnostics{{Msg: fmt.Sprintf("tsk.Decode: out must be a non-nil pointer, got %T", out)}}
@@ -119,7 +125,7 @@ func decode(v *Value, out any, memo *Memo) error {
 	if v == nil {
 		return nil
 	}
-	d := &decoder{memo: TableOf[decodeKey, any](memo, "tsk.decode")}
+	d := &decoder{memo: TableOf[decodeKey, any](memo, "tsk.decode"), canonical: canonical}
 	d.value(v, rv.Elem())
 	return d.diags.Sort().Err()
 }
@@ -136,6 +142,9 @@ var (
 type decoder struct {
 	diags Diagnostics
 	memo  *Table[decodeKey, any] // of the document's cache (nil: none); see mapEntry
+	// canonical is the document's Canonical: decoded values hold no
+	// positions, so an entry is kept by the content its value stands for.
+	canonical func(*Value) *Value
 	// path is the key path of the value being decoded ("services.users",
 	// "routes[2]"); segments are appended and cut off as decoding descends
 	// and returns, so that no string is built unless there is a problem.
@@ -595,6 +604,9 @@ func (d *decoder) mapEntry(m reflect.Value, key string, val *Value) {
 	var mk decodeKey
 	if d.memo != nil && !old.IsValid() && isStruct(t.Elem()) {
 		mk = decodeKey{val, t.Elem()}
+		if !holdsValues(t.Elem()) {
+			mk.v = d.canonical(val) // a Go value of the content alone
+		}
 		if kept, ok := d.memo.Get(mk); ok {
 			m.SetMapIndex(k, reflect.ValueOf(kept))
 			return
@@ -613,6 +625,42 @@ func (d *decoder) mapEntry(m reflect.Value, key string, val *Value) {
 type decodeKey struct {
 	v *Value
 	t reflect.Type
+}
+
+// holdsValues reports whether values of t can hold a *Value or a Value
+// (and with it the positions of the text they were decoded from).
+func holdsValues(t reflect.Type) bool {
+	if h, ok := holdsCache.Load(t); ok {
+		return h.(bool)
+	}
+	holdsCache.Store(t, true) // a type that contains itself is taken to
+	h := holds(t)
+	holdsCache.Store(t, h)
+	return h
+}
+
+var holdsCache sync.Map // reflect.Type -> bool
+
+func holds(t reflect.Type) bool {
+	switch t {
+	case valueType, valuePtrType:
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsValues(t.Elem())
+	case reflect.Map:
+		return holdsValues(t.Key()) || holdsValues(t.Elem())
+	case reflect.Interface:
+		return true
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsValues(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isStruct reports whether t is a struct or a pointer to one.

@@ -65,49 +65,88 @@ func (e *evaluator) errorf(pos Pos, format string, args ...any) {
 func (e *evaluator) target() *Value { return e.scopes[len(e.scopes)-1] }
 
 // statements evaluates top-level statements of e.file into the current
-// target. An entry that sets a new key takes its value from the memo
-// when the memo has its statement (the parse handed the same tree out
-// again), and leaves its value to the memo when it read nothing beyond
-// its own text and had no problem.
-func (e *evaluator) statements(items []*parser.Item) {
+// target: a piece of the parse, whose tree moved by m since the parse
+// cache made it (see parser.ParseMoved). An entry that sets a new key
+// takes its value from the memo when the memo has its statement (the
+// parse handed the same tree out again), moved as the statement moved,
+// and leaves its value to the memo when it read nothing beyond its own
+// text and had no problem.
+func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 	if e.memo == nil {
-		e.items(items)
+		e.items(m.Items(items))
 		return
 	}
 	for _, it := range items {
 		if it.Include != nil {
-			e.include(it.Include, true)
+			e.include(m.Items([]*parser.Item{it})[0].Include, true)
 			continue
 		}
 		if it.Entry == nil {
-			e.items([]*parser.Item{it})
+			e.items(m.Items([]*parser.Item{it}))
 			continue
 		}
 		key, t := keyText(it.Entry.Key), e.target()
 		if t.Obj.Get(key) != nil { // merges, or replaces: depends on what is there
-			e.entry(it.Entry)
+			e.entry(m.Items([]*parser.Item{it})[0].Entry)
 			continue
 		}
-		if v := e.memo.last[it]; v != nil {
+		if kept, ok := e.memo.last[it]; ok {
 			e.memo.hits.Add(1)
-			t.Obj.Set(key, parser.PosOf(it.Entry.Key.Pos), v)
-			e.keep(it, v)
+			v := kept.v
+			if d := m.Since(kept.moved); !d.Zero() {
+				v = e.moveValue(v, d)
+			}
+			if v != kept.canon {
+				e.r.setCanonical(v, kept.canon)
+			}
+			t.Obj.Set(key, m.Pos(parser.PosOf(it.Entry.Key.Pos)), v)
+			e.keep(it, v, m)
 			continue
 		}
 		mark := len(e.r.diags)
 		e.pure, e.memoDepth = true, len(e.scopes)
-		e.entry(it.Entry)
+		e.entry(m.Items([]*parser.Item{it})[0].Entry)
 		pure := e.pure
 		e.pure = false
 		if v := t.Obj.Get(key); pure && v != nil && len(e.r.diags) == mark {
-			e.keep(it, v)
+			e.keep(it, v, m)
 		}
 	}
 }
 
-// keep records v as the value of top-level statement it.
-func (e *evaluator) keep(it *parser.Item, v *Value) {
-	e.memo.next[it] = v
+// moveValue returns a copy of v, a value the memo keeps, with its
+// positions moved by d (the caller records what it stands for).
+func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
+	c := e.val(*v)
+	c.Pos, c.End = d.Pos(v.Pos), d.Pos(v.End)
+	if v.List != nil {
+		c.List = make([]*Value, len(v.List))
+		for i, x := range v.List {
+			c.List[i] = e.moveValue(x, d)
+		}
+	}
+	if v.Obj != nil {
+		c.Obj = &Map{members: make([]Member, len(v.Obj.members)), index: v.Obj.index}
+		for i, mem := range v.Obj.members {
+			c.Obj.members[i] = Member{Key: mem.Key, KeyPos: d.Pos(mem.KeyPos), Value: e.moveValue(mem.Value, d)}
+		}
+	}
+	if v.Chain != nil {
+		c.Chain = make([]Call, len(v.Chain))
+		for i, call := range v.Chain {
+			c.Chain[i] = Call{Name: call.Name, Args: make([]*Value, len(call.Args))}
+			for j, a := range call.Args {
+				c.Chain[i].Args[j] = e.moveValue(a, d)
+			}
+		}
+	}
+	return c
+}
+
+// keep records v as the value of top-level statement it, whose tree
+// moved by m.
+func (e *evaluator) keep(it *parser.Item, v *Value, m parser.Moved) {
+	e.memo.next[it] = keptValue{v: v, canon: e.r.canonical(v), moved: m}
 	if e.shared == nil {
 		e.shared = map[*Value]bool{}
 	}
@@ -256,16 +295,28 @@ func (e *evaluator) include(inc *parser.Include, top bool) {
 		e.errorf(parser.PosOf(tok.Pos), "#include: %v", err)
 		return
 	}
-	file, diags, _ := parser.ParsePiecesCached(path, src, nil, e.r.cache.parser())
+	type piece struct {
+		items []*parser.Item
+		m     parser.Moved
+	}
+	var pieces []piece
+	file, diags, streamed := parser.ParseMoved(path, src, func(items []*parser.Item, m parser.Moved) {
+		pieces = append(pieces, piece{items, m})
+	}, e.r.cache.parser())
+	if !streamed {
+		pieces = []piece{{items: file.Items}}
+	}
 	e.r.diags = append(e.r.diags, syntax(diags)...)
 	saved, savedFile, savedMemo, savedDepth := e.scopes, e.file, e.memo, e.memoDepth
 	memo, done := e.r.cache.memo(clean)
 	e.file, e.memo = path, memo
 	e.r.loading = append(e.r.loading, clean)
-	if top {
-		e.statements(file.Items)
-	} else {
-		e.items(file.Items)
+	for _, p := range pieces {
+		if top && e.memo != nil {
+			e.statements(p.items, p.m)
+		} else {
+			e.items(p.m.Items(p.items))
+		}
 	}
 	done()
 	e.r.loading = e.r.loading[:len(e.r.loading)-1]

@@ -49,7 +49,8 @@ type Document struct {
 	// order they were first read. A file that could not be read is listed
 	// too (hot reload watches for it to appear).
 	Files []string
-	memo  *Memo // see Memo
+	memo  *Memo             // see Memo
+	canon map[*Value]*Value // see Canonical
 }
 
 // Lookup returns the value at a dotted path, or nil when there is none.
@@ -119,6 +120,25 @@ type run struct {
 	cross   map[string]*Value // roots of files read by @file.tsk.get
 	// crossFailed marks the files of cross that had problems of their own.
 	crossFailed map[string]bool
+	// canon maps a moved copy of a kept value to the value it stands for
+	// (see Document.Canonical).
+	canon map[*Value]*Value
+}
+
+// setCanonical records that v stands for canon.
+func (r *run) setCanonical(v, canon *Value) {
+	if r.canon == nil {
+		r.canon = map[*Value]*Value{}
+	}
+	r.canon[v] = canon
+}
+
+// canonical is Document.Canonical during the run.
+func (r *run) canonical(v *Value) *Value {
+	if c, ok := r.canon[v]; ok {
+		return c
+	}
+	return v
 }
 
 // read reads a file and records it in the document's file list.
@@ -138,7 +158,7 @@ func (r *run) document(name string, src []byte) (*Document, error) {
 		memo.turn()
 	}
 	root := r.evalFile(name, src)
-	doc := &Document{Root: root, Files: r.files, memo: memo}
+	doc := &Document{Root: root, Files: r.files, memo: memo, canon: r.canon}
 	if len(r.diags) > 0 {
 		return doc, r.diags.Sort()
 	}
@@ -157,7 +177,13 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	defer done()
 	e := newEvaluator(r, name)
 	e.memo = memo
-	file, diags, streamed := parser.ParsePiecesCached(name, src, e.statements, r.cache.parser())
+	file, diags, streamed := parser.ParseMoved(name, src, func(items []*parser.Item, m parser.Moved) {
+		if e.memo != nil {
+			e.statements(items, m)
+		} else {
+			e.items(m.Items(items))
+		}
+	}, r.cache.parser())
 	if !streamed {
 		r.diags = r.diags[:mark]
 		r.cross = map[string]*Value{} // their diagnostics were dropped too
@@ -167,7 +193,11 @@ func (r *run) evalFile(name string, src []byte) *Value {
 		}
 		e = newEvaluator(r, name)
 		e.memo = memo
-		e.statements(file.Items)
+		if memo != nil {
+			e.statements(file.Items, parser.Moved{})
+		} else {
+			e.items(file.Items)
+		}
 	}
 	r.diags = append(r.diags, syntax(diags)...)
 	return e.root
