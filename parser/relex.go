@@ -128,46 +128,47 @@ func (last *lexed) resume(s *scanner) (prefix []lexBlock) {
 }
 
 // shifted is b moved by delta bytes and lines lines: its text starts a
-// line, so columns do not change.
+// line, so columns do not change. The block's tokens, comments and
+// problems are moved where they are: only the last lexing, which the
+// new one replaces, holds them (the trees of a parse hold copies).
 func (b lexBlock) shifted(delta, lines int) lexBlock {
 	if delta == 0 && lines == 0 {
 		return b
 	}
-	move := func(p lexer.Position) lexer.Position {
+	move := func(p *lexer.Position) {
 		if p.Line != 0 {
 			p.Offset += delta
 			p.Line += lines
 		}
-		return p
 	}
-	movePos := func(p Pos) Pos { return PosOf(move(lexer.Position(p))) }
-	out := lexBlock{start: b.start + delta, end: b.end + delta, line: b.line + lines}
-	moveToks := func(toks []lexer.Token) []lexer.Token {
-		moved := make([]lexer.Token, len(toks))
-		for i, t := range toks {
-			t.Pos = move(t.Pos)
-			moved[i] = t
+	movePos := func(p *Pos) {
+		if p.Line != 0 {
+			p.Offset += delta
+			p.Line += lines
 		}
-		return moved
 	}
-	out.toks = moveToks(b.toks)
+	for i := range b.toks {
+		move(&b.toks[i].Pos)
+	}
 	if len(b.parts) > 0 {
-		out.parts = make(folded, len(b.parts))
+		parts := make(folded, len(b.parts))
 		for off, toks := range b.parts {
-			out.parts[off+delta] = moveToks(toks)
+			for i := range toks {
+				move(&toks[i].Pos)
+			}
+			parts[off+delta] = toks
 		}
+		b.parts = parts
 	}
-	out.comments = make([]Comment, len(b.comments))
-	for i, c := range b.comments {
-		c.Pos, c.End = movePos(c.Pos), movePos(c.End)
-		out.comments[i] = c
+	for i := range b.comments {
+		movePos(&b.comments[i].Pos)
+		movePos(&b.comments[i].End)
 	}
-	out.errs = make(Errors, len(b.errs))
-	for i, e := range b.errs {
-		e.Pos = movePos(e.Pos)
-		out.errs[i] = e
+	for i := range b.errs {
+		movePos(&b.errs[i].Pos)
 	}
-	return out
+	b.start, b.end, b.line = b.start+delta, b.end+delta, b.line+lines
+	return b
 }
 
 // lexCached lexes src with the last lexing of the file, and returns its
