@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/randedit"
 	"github.com/tuskcompose/composer/tsk"
 )
 
@@ -59,7 +60,7 @@ func TestMemoResolvesAsWithout(t *testing.T) {
 		path := filepath.Join(dir, fmt.Sprintf("p%d.tsk", n))
 		for step := range 16 {
 			if step > 0 {
-				src = edit(rng, src, edits)
+				src = randedit.Edit(rng, src, edits)
 			}
 			os.WriteFile(path, []byte(src), 0o644)
 			got, gotDoc, gotErr := LoadResolved(cached, path)
@@ -100,33 +101,6 @@ func resolvedText(r *Resolved) string {
 	}
 	slices.Sort(where)
 	return string(b) + "\n" + strings.Join(where, "\n")
-}
-
-// edit changes src at random: a character typed, deleted or replaced, or
-// a line copied to another place.
-func edit(rng *rand.Rand, src string, edits []string) string {
-	at := rng.IntN(len(src) + 1)
-	switch rng.IntN(4) {
-	case 0:
-		return src[:at] + edits[rng.IntN(len(edits))] + src[at:]
-	case 1:
-		if at < len(src) {
-			return src[:at] + src[at+1:]
-		}
-	case 2:
-		if at < len(src) {
-			return src[:at] + edits[rng.IntN(len(edits))] + src[at+1:]
-		}
-	case 3:
-		lines := strings.SplitAfter(src, "\n")
-		line := lines[rng.IntN(len(lines))]
-		if !strings.HasSuffix(line, "\n") {
-			line += "\n"
-		}
-		to := rng.IntN(len(lines) + 1)
-		return strings.Join(slices.Insert(lines, to, line), "")
-	}
-	return src
 }
 
 // TestMemoFollowsWhatAServiceInherits: a service whose block did not

@@ -99,13 +99,12 @@ func ParseMoved(filename string, src []byte, each func(items []*Item, m Moved), 
 		s := newScanner(filename, string(src))
 		s.run()
 		raw := s.allBlocks()
+		last := raw[len(raw)-1]
+		eof, raw[len(raw)-1] = last[len(last)-1], last[:len(last)-1]
 		blocks = make([]foldedBlock, len(raw))
 		for i, b := range raw {
-			blocks[i].toks, blocks[i].parts = fold(normalize(b))
+			blocks[i] = foldBlock(b)
 		}
-		last := &blocks[len(blocks)-1]
-		eof = last.toks[len(last.toks)-1]
-		last.toks = last.toks[:len(last.toks)-1]
 		diags, comments, unclosed = s.errs, s.comments, s.unclosed
 	}
 
@@ -185,27 +184,67 @@ func cutHere(t lexer.Token, n int) bool {
 	return h&7 == 0
 }
 
-// foldedBlock is a block of whole statements, normalised and folded.
+// foldedBlock is a block of whole statements, normalised and folded,
+// with the separators normalising dropped at its ends (lead, trail: a
+// block of separators only has them in lead), which joinBlocks puts back
+// as normalising the blocks as one would.
 type foldedBlock struct {
-	toks  []lexer.Token
-	parts folded
+	toks        []lexer.Token
+	parts       folded
+	lead, trail []lexer.Token
 }
 
-// joinBlocks makes one token list, ending with eof, of blocks.
+// foldBlock normalises and folds a block of raw tokens (without the end
+// of input), keeping the separators at its ends.
+func foldBlock(raw []lexer.Token) foldedBlock {
+	var b foldedBlock
+	i := 0
+	for i < len(raw) && raw[i].Type == tokSep {
+		i++
+	}
+	j := len(raw)
+	for j > i && raw[j-1].Type == tokSep {
+		j--
+	}
+	b.lead, b.trail = slices.Clone(raw[:i]), slices.Clone(raw[j:])
+	b.toks, b.parts = fold(normalize(raw))
+	return b
+}
+
+// joinBlocks makes one token list, ending with eof, of blocks: between
+// two blocks, the separator that normalising the run of separators
+// around their boundary keeps.
 func joinBlocks(blocks []foldedBlock, eof lexer.Token) ([]lexer.Token, folded) {
 	if len(blocks) == 1 {
 		return append(blocks[0].toks, eof), blocks[0].parts
 	}
-	var toks []lexer.Token
+	var toks, run []lexer.Token
 	parts := folded{}
 	for _, b := range blocks {
-		if len(toks) > 0 && len(b.toks) > 0 {
-			toks = append(toks, lexer.Token{Type: tokSep, Value: "\n", Pos: b.toks[0].Pos})
+		run = append(run, b.lead...)
+		if len(b.toks) == 0 {
+			continue
+		}
+		if len(toks) > 0 && len(run) > 0 {
+			toks = append(toks, keptSeparator(run))
 		}
 		toks = append(toks, b.toks...)
+		run = append(run[:0], b.trail...)
 		maps.Copy(parts, b.parts)
 	}
 	return append(toks, eof), parts
+}
+
+// keptSeparator is the separator normalize keeps of a run of them: the
+// first ',' or ';', else the last newline.
+func keptSeparator(run []lexer.Token) lexer.Token {
+	t := run[0]
+	for _, next := range run[1:] {
+		if t.Value == "\n" {
+			t = next
+		}
+	}
+	return t
 }
 
 // piece is a run of top-level statements parsed on its own.

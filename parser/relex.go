@@ -47,6 +47,7 @@ type lexBlock struct {
 	start, end, line int // its text is src[start:end], from line
 	toks             []lexer.Token
 	parts            folded
+	lead, trail      []lexer.Token // see foldedBlock
 	comments         []Comment
 	errs             Errors
 }
@@ -147,8 +148,10 @@ func (b lexBlock) shifted(delta, lines int) lexBlock {
 			p.Line += lines
 		}
 	}
-	for i := range b.toks {
-		move(&b.toks[i].Pos)
+	for _, toks := range [][]lexer.Token{b.toks, b.lead, b.trail} {
+		for i := range toks {
+			move(&toks[i].Pos)
+		}
 	}
 	if len(b.parts) > 0 {
 		parts := make(folded, len(b.parts))
@@ -200,7 +203,8 @@ func lexCached(filename, src string, last *lexed) (blocks []foldedBlock, comment
 			eof = toks[len(toks)-1]
 			toks = toks[:len(toks)-1]
 		}
-		b.toks, b.parts = fold(normalize(toks))
+		fb := foldBlock(toks)
+		b.toks, b.parts, b.lead, b.trail = fb.toks, fb.parts, fb.lead, fb.trail
 		all = append(all, b)
 	}
 	kept = len(prefix)
@@ -213,7 +217,7 @@ func lexCached(filename, src string, last *lexed) (blocks []foldedBlock, comment
 		if i+1 < len(all) {
 			all[i].end = all[i+1].start
 		}
-		blocks = append(blocks, foldedBlock{toks: all[i].toks, parts: all[i].parts})
+		blocks = append(blocks, foldedBlock{toks: all[i].toks, parts: all[i].parts, lead: all[i].lead, trail: all[i].trail})
 		comments = append(comments, all[i].comments...)
 		errs = append(errs, all[i].errs...)
 	}

@@ -13,8 +13,9 @@ import (
 // depend on nothing but their own text (a service's block of literals:
 // no variable, interpolation, bare name of an earlier key outside the
 // statement, @env, @date, var(), @file.tsk.get or #include, and no
-// problem). A statement whose tree the parse handed out again (same text
-// at the same place) takes its value from the last load. Safe for
+// problem). A statement whose tree the parse handed out again (same
+// text; moved or not, see parser.ParseMoved) takes its value from the
+// last load, moved with it. Safe for
 // concurrent use; the values it hands out are shared by the documents
 // that hold them, and read-only as all values are (the evaluator copies
 // one before it merges a reopened block or section into it).

@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/randedit"
 )
 
 // TestLoaderCache: a Loader with a cache loads a file again as without
@@ -77,7 +78,7 @@ func TestCacheEvaluatesAsWithout(t *testing.T) {
 		path := filepath.Join(dir, fmt.Sprintf("f%d.tsk", n))
 		for step := range 14 {
 			if step > 0 {
-				src = edit(rng, src, edits)
+				src = randedit.Edit(rng, src, edits)
 			}
 			os.WriteFile(path, []byte(src), 0o644)
 			got, gotErr := cached.Load(path)
@@ -92,33 +93,6 @@ func TestCacheEvaluatesAsWithout(t *testing.T) {
 		t.Error("the memo was never used")
 	}
 	t.Logf("%d statements taken from the memo", cache.hits.Load())
-}
-
-// edit changes src at random: a character typed, deleted or replaced, or
-// a line copied to another place.
-func edit(rng *rand.Rand, src string, edits []string) string {
-	at := rng.IntN(len(src) + 1)
-	switch rng.IntN(4) {
-	case 0:
-		return src[:at] + edits[rng.IntN(len(edits))] + src[at:]
-	case 1:
-		if at < len(src) {
-			return src[:at] + src[at+1:]
-		}
-	case 2:
-		if at < len(src) {
-			return src[:at] + edits[rng.IntN(len(edits))] + src[at+1:]
-		}
-	case 3:
-		lines := strings.SplitAfter(src, "\n")
-		line := lines[rng.IntN(len(lines))]
-		if !strings.HasSuffix(line, "\n") {
-			line += "\n"
-		}
-		to := rng.IntN(len(lines) + 1)
-		return strings.Join(slices.Insert(lines, to, line), "")
-	}
-	return src
 }
 
 // TestCacheMergesIntoACopy: a block reopened after a statement whose
