@@ -37,7 +37,7 @@ func TestCacheParsesAsWithout(t *testing.T) {
 	// Every corpus file in one, many times: a file of many blocks of
 	// tokens (see relex.go) in every syntax.
 	var corpus strings.Builder
-	for corpus.Len() < 100_000 {
+	for corpus.Len() < 60_000 {
 		for _, src := range sources[:len(files)] {
 			corpus.WriteString(src)
 			corpus.WriteString("\n")
@@ -55,7 +55,7 @@ func TestCacheParsesAsWithout(t *testing.T) {
 		ParsePiecesCached(name, []byte(src), nil, c)
 		steps := 12
 		if len(src) > 50_000 {
-			steps = 25
+			steps = 12
 		}
 		for range steps {
 			src = randedit.Edit(rng, src, edits)
