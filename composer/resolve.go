@@ -56,10 +56,32 @@ type Resolved struct {
 	// registered is set by WithRegistered: the registered instances are
 	// this platform's own, for Carry to keep.
 	registered bool
-	// memo is the document's (nil: none): Resolve and Validate keep
-	// what they made of each service there, by the values' Canonical.
-	memo *tsk.Memo
-	doc  *tsk.Document
+	// doc is the document r was resolved from (nil: none): Resolve and
+	// Validate keep what they made of each service in its memo, by the
+	// values' Canonical.
+	doc *tsk.Document
+}
+
+// memo is the document's memo (nil without a document or a cache).
+func (r *Resolved) memo() *tsk.Memo {
+	if r.doc == nil {
+		return nil
+	}
+	return r.doc.Memo()
+}
+
+// intern returns the memo's value equal to v, v itself the first time;
+// nil for a nil memo. Keys that hold an interned value stay small.
+func intern[T comparable](memo *tsk.Memo, name string, v T) *T {
+	table := tsk.TableOf[T, *T](memo, name)
+	if table == nil {
+		return nil
+	}
+	if p, ok := table.Get(v); ok {
+		return p
+	}
+	table.Put(v, &v)
+	return &v
 }
 
 // canonical is the document's Canonical (v itself without a document).
@@ -331,15 +353,11 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 		r.Bus.SASL.PasswordDigest = hex.EncodeToString(sum[:8])
 	}
 
-	var memo *tsk.Memo
-	if doc != nil {
-		memo = doc.Memo()
-	}
-	r.memo, r.doc = memo, doc
+	r.doc = doc
 	resolveServices(r, p, root, services, base)
 
 	if p.Configuration.EnableCircuitBreaker {
-		settings := breakersOf(p, root, memo, r.canonical)
+		settings := breakersOf(r, root)
 		for _, er := range p.EventRoutes {
 			for _, to := range er.To {
 				if svc, _ := EventTarget(to); p.Services[svc] != nil && p.Services[svc].Kind != "builtin" {
@@ -402,17 +420,9 @@ type inherited struct {
 // the last load resolved it from the same values. A built-in is always
 // resolved again: it reads which other services exist.
 func resolveServices(r *Resolved, p *Platform, root, services Source, base string) {
-	table := tsk.TableOf[serviceKey, *ResolvedService](r.memo, "composer.resolve")
+	table := tsk.TableOf[serviceKey, *ResolvedService](r.memo(), "composer.resolve")
 	canonical := r.canonical
-	var from *inherited
-	if table != nil {
-		in := inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base}
-		interned := tsk.TableOf[inherited, *inherited](r.memo, "composer.inherited")
-		if from, _ = interned.Get(in); from == nil {
-			from = &in
-			interned.Put(in, from)
-		}
-	}
+	from := intern(r.memo(), "composer.inherited", inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base})
 	checks := root.Key("health_checks")
 	for name, s := range p.Services {
 		if table == nil || s.Kind == "builtin" {
@@ -681,17 +691,11 @@ type breakerKey struct {
 // section's, then the keys its own block sets. Each target's are made
 // once, or taken from the memo when the last load made them from the
 // same block.
-func breakersOf(p *Platform, root Source, memo *tsk.Memo, canonical func(*tsk.Value) *tsk.Value) func(target string) breaker.Settings {
-	table := tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers")
+func breakersOf(r *Resolved, root Source) func(target string) breaker.Settings {
+	p, canonical := r.Platform, r.canonical
+	table := tsk.TableOf[breakerKey, breaker.Settings](r.memo(), "composer.breakers")
 	cfg := p.CircuitBreaker.CircuitBreaker
-	var defaults *CircuitBreaker
-	if table != nil {
-		interned := tsk.TableOf[CircuitBreaker, *CircuitBreaker](memo, "composer.breaker-defaults")
-		if defaults, _ = interned.Get(cfg); defaults == nil {
-			defaults = &cfg
-			interned.Put(cfg, defaults)
-		}
-	}
+	defaults := intern(r.memo(), "composer.breaker-defaults", cfg)
 	made := make(map[string]breaker.Settings, len(p.Services))
 	section := root.Key("circuit_breaker")
 	return func(target string) breaker.Settings {

@@ -50,7 +50,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	names := sortedKeys(p.Services)
 	order := serviceOrder(r, names)
 	routes := make(map[string]string, len(names)) // route -> the service that declared it first
-	valid := tsk.TableOf[validKey, bool](r.memo, "composer.validate")
+	valid := tsk.TableOf[validKey, bool](r.memo(), "composer.validate")
 	for _, name := range order {
 		s, rs := p.Services[name], r.Services[name]
 		if s == nil || rs == nil {
@@ -645,7 +645,7 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 		}
 	}
 	k := routesKey{h.Sum64(), uint64(len(order))}
-	seen := tsk.TableOf[routesKey, bool](r.memo, "composer.routes")
+	seen := tsk.TableOf[routesKey, bool](r.memo(), "composer.routes")
 	if _, ok := seen.Get(k); ok {
 		return
 	}

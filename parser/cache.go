@@ -121,6 +121,14 @@ func (m Moved) Items(items []*Item) []*Item {
 	return m.s.items(items)
 }
 
+// Item returns one item of the piece moved: a copy, unless m is zero.
+func (m Moved) Item(it *Item) *Item {
+	if m.Zero() {
+		return it
+	}
+	return m.s.items([]*Item{it})[0]
+}
+
 // Pos returns p, a position of the piece's tree as made, moved.
 func (m Moved) Pos(p Pos) Pos {
 	if m.Zero() || p.Line == 0 {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,15 +16,7 @@ import (
 // streaming of a parse without a cache, over random edits of every
 // corpus file and of a big platform; and the cache is used.
 func TestCacheParsesAsWithout(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/tsk-corpus/*.tsk")
-	if len(files) < 20 {
-		t.Fatalf("only %d corpus files", len(files))
-	}
-	var sources []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		sources = append(sources, string(b))
-	}
+	files, sources := randedit.Corpus(t)
 	var big strings.Builder
 	big.WriteString("[services]\n")
 	for i := range 2000 {

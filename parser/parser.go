@@ -177,11 +177,17 @@ func cutHere(t lexer.Token, n int) bool {
 	if n >= cachedMaxTokens {
 		return true
 	}
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(t.Value); i++ {
-		h = (h ^ uint32(t.Value[i])) * 16777619
+	return textHash(t.Value)&7 == 0
+}
+
+// textHash is the FNV-1a hash of text up to its first newline and at
+// most 16 bytes: what the cuts of a cached parse are chosen by.
+func textHash(text string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(text) && i < 16 && text[i] != '\n'; i++ {
+		h = (h ^ uint32(text[i])) * 16777619
 	}
-	return h&7 == 0
+	return h
 }
 
 // foldedBlock is a block of whole statements, normalised and folded,

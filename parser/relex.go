@@ -25,13 +25,7 @@ const cdcBlockTokens = 1 << 10
 // cutBlockAt reports whether a cached lexing cuts a block before the line
 // that starts text, by a hash of the line's first bytes: the cuts after
 // an edit fall where they fell before it.
-func cutBlockAt(text string) bool {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(text) && i < 16 && text[i] != '\n'; i++ {
-		h = (h ^ uint32(text[i])) * 16777619
-	}
-	return h&7 == 0
-}
+func cutBlockAt(text string) bool { return textHash(text)&7 == 0 }
 
 // blockMark is where a block starts: the offset of its first byte (a
 // line's start), its line, and how many comments and problems the

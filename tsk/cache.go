@@ -85,11 +85,11 @@ func (c *Cache) parser() *parser.Cache {
 
 // Memo keeps, between loads, results that the stages after evaluation
 // compute from a document's values, in tables (see TableOf): decoding
-// keeps a map entry's Go value by the entry's Value, and a program keeps
-// its own (the composer resolves and checks a service by its decoded
-// value). A key holds everything its result depends on; the values a
-// load hands out again (see Cache) are what make keys of the next load
-// equal to this one's. A table keeps the entries of the last two loads
+// keeps a map entry's Go value by the content its Value stands for
+// (Document.Canonical), and a program keeps its own (the composer
+// resolves and checks a service by its decoded value). A key holds
+// everything its result depends on; the values a load hands out again
+// (see Cache) are what make keys of the next load equal to this one's. A table keeps the entries of the last two loads
 // that used it; a nil *Memo keeps nothing. Safe for concurrent use.
 type Memo struct {
 	mu     sync.Mutex

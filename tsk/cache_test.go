@@ -50,15 +50,7 @@ func TestLoaderCache(t *testing.T) {
 // later statement merges into a value the memo holds); and the memo is
 // used.
 func TestCacheEvaluatesAsWithout(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/tsk-corpus/*.tsk")
-	if len(files) < 20 {
-		t.Fatalf("only %d corpus files", len(files))
-	}
-	var sources []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		sources = append(sources, string(b))
-	}
+	files, sources := randedit.Corpus(t)
 	var big strings.Builder
 	big.WriteString("$port: 7000\n[services]\n")
 	for i := range 500 {

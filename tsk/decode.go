@@ -600,7 +600,7 @@ func (d *decoder) mapEntry(m reflect.Value, key string, val *Value) {
 		e.Set(old)
 	}
 	// An entry decoded from scratch into a struct is kept in the memo,
-	// by its value, unless it had a problem.
+	// by the content its value stands for, unless it had a problem.
 	var mk decodeKey
 	if d.memo != nil && !old.IsValid() && isStruct(t.Elem()) {
 		mk = decodeKey{val, t.Elem()}
@@ -633,7 +633,7 @@ func holdsValues(t reflect.Type) bool {
 	if h, ok := holdsCache.Load(t); ok {
 		return h.(bool)
 	}
-	holdsCache.Store(t, true) // a type that contains itself is taken to
+	holdsCache.Store(t, true) // a type that contains itself: taken to hold values while it is looked at
 	h := holds(t)
 	holdsCache.Store(t, h)
 	return h

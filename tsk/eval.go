@@ -78,16 +78,16 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 	}
 	for _, it := range items {
 		if it.Include != nil {
-			e.include(m.Items([]*parser.Item{it})[0].Include, true)
+			e.include(m.Item(it).Include, true)
 			continue
 		}
 		if it.Entry == nil {
-			e.items(m.Items([]*parser.Item{it}))
+			e.items([]*parser.Item{m.Item(it)})
 			continue
 		}
 		key, t := keyText(it.Entry.Key), e.target()
 		if t.Obj.Get(key) != nil { // merges, or replaces: depends on what is there
-			e.entry(m.Items([]*parser.Item{it})[0].Entry)
+			e.entry(m.Item(it).Entry)
 			continue
 		}
 		if kept, ok := e.memo.last[it]; ok {
@@ -105,7 +105,7 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 		}
 		mark := len(e.r.diags)
 		e.pure, e.memoDepth = true, len(e.scopes)
-		e.entry(m.Items([]*parser.Item{it})[0].Entry)
+		e.entry(m.Item(it).Entry)
 		pure := e.pure
 		e.pure = false
 		if v := t.Obj.Get(key); pure && v != nil && len(e.r.diags) == mark {
@@ -180,7 +180,6 @@ func (e *evaluator) items(items []*parser.Item) {
 		case it.Section != nil:
 			e.section(it.Section)
 		case it.Include != nil:
-			e.pure = false
 			e.include(it.Include, false)
 		}
 	}
@@ -312,7 +311,7 @@ func (e *evaluator) include(inc *parser.Include, top bool) {
 	e.file, e.memo = path, memo
 	e.r.loading = append(e.r.loading, clean)
 	for _, p := range pieces {
-		if top && e.memo != nil {
+		if top {
 			e.statements(p.items, p.m)
 		} else {
 			e.items(p.m.Items(p.items))

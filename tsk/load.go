@@ -177,13 +177,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	defer done()
 	e := newEvaluator(r, name)
 	e.memo = memo
-	file, diags, streamed := parser.ParseMoved(name, src, func(items []*parser.Item, m parser.Moved) {
-		if e.memo != nil {
-			e.statements(items, m)
-		} else {
-			e.items(m.Items(items))
-		}
-	}, r.cache.parser())
+	file, diags, streamed := parser.ParseMoved(name, src, func(items []*parser.Item, m parser.Moved) { e.statements(items, m) }, r.cache.parser())
 	if !streamed {
 		r.diags = r.diags[:mark]
 		r.cross = map[string]*Value{} // their diagnostics were dropped too
@@ -193,11 +187,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 		}
 		e = newEvaluator(r, name)
 		e.memo = memo
-		if memo != nil {
-			e.statements(file.Items, parser.Moved{})
-		} else {
-			e.items(file.Items)
-		}
+		e.statements(file.Items, parser.Moved{})
 	}
 	r.diags = append(r.diags, syntax(diags)...)
 	return e.root

@@ -1,12 +1,16 @@
 // Package randedit makes random edits of a text, as an editor's user
-// would: for the tests that compare a cached load with an uncached one
-// over a text's successive versions (parser, tsk, composer).
+// would, and reads the texts they start from: for the tests that compare
+// a cached load with an uncached one over a text's successive versions
+// (parser, tsk, composer).
 package randedit
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 )
 
 // Edit returns src changed at random: one of typed typed, a character
@@ -35,4 +39,24 @@ func Edit(rng *rand.Rand, src string, typed []string) string {
 		return strings.Join(slices.Insert(lines, to, line), "")
 	}
 	return src
+}
+
+// Corpus returns the files of the shared TuskLang corpus and their
+// texts, the texts the edits start from, for a test of a package one
+// folder below the repository's root (the corpus is ../../shared from
+// there); it fails the test when the corpus is not there.
+func Corpus(tb testing.TB) (files, texts []string) {
+	tb.Helper()
+	files, _ = filepath.Glob("../../shared/tsk-corpus/*.tsk")
+	if len(files) < 20 {
+		tb.Fatalf("only %d corpus files", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	return files, texts
 }
