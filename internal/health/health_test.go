@@ -145,7 +145,10 @@ func TestStartPeriod(t *testing.T) {
 	c := New(Settings{Interval: 5 * time.Second, StartInterval: 100 * time.Millisecond, StartPeriod: 450 * time.Millisecond, Retries: 1},
 		func(context.Context, *balancer.Instance) error { return errors.New("down") })
 	c.after = func(d time.Duration) <-chan time.Time {
-		waits <- d
+		select {
+		case waits <- d:
+		default: // the test has what it reads; a blocked send would keep Stop waiting
+		}
 		ch := make(chan time.Time, 1)
 		ch <- time.Time{}
 		return ch
