@@ -545,7 +545,6 @@ func (v *validator) filter(src Source, expr string) {
 		pos := at
 		if e.Line == 1 {
 			pos.Column += e.Column // after the opening quote
-			pos.Offset += e.Column
 		} else {
 			pos.Line += e.Line - 1
 			pos.Column = e.Column

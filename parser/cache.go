@@ -113,6 +113,15 @@ type Moved struct{ s shift }
 // Zero reports whether m moves nothing.
 func (m Moved) Zero() bool { return m.s.off == 0 && m.s.line == 0 && m.s.col == 0 }
 
+// LineCol returns m without its change of offsets: the move of positions
+// that name a line and a column only (package tsk's values keep no
+// offset, so that an edit on an earlier line, which moves a statement
+// along without changing its lines, leaves them as they are).
+func (m Moved) LineCol() Moved {
+	m.s.off = 0
+	return m
+}
+
 // Items returns items moved: a copy, unless m is zero.
 func (m Moved) Items(items []*Item) []*Item {
 	if m.Zero() {

@@ -134,7 +134,7 @@ func (ds Diagnostics) JSON() []DiagnosticJSON {
 func syntax(es parser.Errors) Diagnostics {
 	out := make(Diagnostics, len(es))
 	for i, e := range es {
-		out[i] = Diagnostic{Pos: e.Pos, Msg: e.Msg}
+		out[i] = Diagnostic{Pos: lineCol(e.Pos), Msg: e.Msg}
 	}
 	return out
 }

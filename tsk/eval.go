@@ -93,13 +93,13 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 		if kept, ok := e.memo.last[it]; ok {
 			e.memo.hits.Add(1)
 			v := kept.v
-			if d := m.Since(kept.moved); !d.Zero() {
+			if d := m.Since(kept.moved).LineCol(); !d.Zero() {
 				v = e.moveValue(v, d)
 			}
 			if v != kept.canon {
 				e.r.setCanonical(v, kept.canon)
 			}
-			t.Obj.Set(key, m.Pos(parser.PosOf(it.Entry.Key.Pos)), v)
+			t.Obj.Set(key, m.LineCol().Pos(posOf(it.Entry.Key.Pos)), v)
 			e.keep(it, v, m)
 			continue
 		}
@@ -115,7 +115,7 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 }
 
 // moveValue returns a copy of v, a value the memo keeps, with its
-// positions moved by d (the caller records what it stands for).
+// positions moved by d (a move of lines and columns: see Pos) (the caller records what it stands for).
 func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	c := e.val(*v)
 	c.Pos, c.End = d.Pos(v.Pos), d.Pos(v.End)
@@ -194,10 +194,10 @@ func (e *evaluator) section(s *parser.Section) {
 		name := keyText(k)
 		next := e.own(cur, name)
 		if next == nil {
-			next = newObject(parser.PosOf(k.Pos))
-			cur.Obj.Set(name, parser.PosOf(k.Pos), next)
+			next = newObject(posOf(k.Pos))
+			cur.Obj.Set(name, posOf(k.Pos), next)
 		} else if next.Kind != Object {
-			e.errorf(parser.PosOf(k.Pos), "section [%s]: %q is already a %s (set at %s), not an object", sectionName(s), name, next.Kind, shortPos(next.Pos))
+			e.errorf(posOf(k.Pos), "section [%s]: %q is already a %s (set at %s), not an object", sectionName(s), name, next.Kind, shortPos(next.Pos))
 			return
 		}
 		cur = next
@@ -230,20 +230,20 @@ func (e *evaluator) entry(en *parser.Entry) {
 	key := keyText(en.Key)
 	switch {
 	case en.Block != nil:
-		e.block(key, parser.PosOf(en.Key.Pos), en.Block.Items)
-		setEnd(e.target().Obj.Get(key), parser.PosOf(en.Key.Pos), en.Block.End())
+		e.block(key, posOf(en.Key.Pos), en.Block.Items)
+		setEnd(e.target().Obj.Get(key), posOf(en.Key.Pos), en.Block.End())
 	case en.Array != nil:
 		if v := e.array(en.Array); v != nil {
-			setEnd(v, parser.PosOf(en.Array.Open.Pos), en.Array.End())
-			e.target().Obj.Set(key, parser.PosOf(en.Key.Pos), v)
+			setEnd(v, posOf(en.Array.Open.Pos), en.Array.End())
+			e.target().Obj.Set(key, posOf(en.Key.Pos), v)
 		}
 	case isObjectLiteral(en.Value):
 		// key: { ... } means the same as key { ... }.
-		e.block(key, parser.PosOf(en.Key.Pos), en.Value.Head.Object.Items)
+		e.block(key, posOf(en.Key.Pos), en.Value.Head.Object.Items)
 	default:
 		if v := e.expr(en.Value); v != nil {
 			setEnd(v, en.Value.Pos(), en.Value.End())
-			e.target().Obj.Set(key, parser.PosOf(en.Key.Pos), v)
+			e.target().Obj.Set(key, posOf(en.Key.Pos), v)
 		}
 	}
 }
@@ -251,8 +251,8 @@ func (e *evaluator) entry(en *parser.Entry) {
 // setEnd records where v's text ends, when v was written at start (not
 // read through a variable, whose value is written elsewhere).
 func setEnd(v *Value, start, end Pos) {
-	if v != nil && v.End.Line == 0 && v.Pos.Offset == start.Offset && v.Pos.Filename == start.Filename {
-		v.End = end
+	if v != nil && v.End.Line == 0 && v.Pos == lineCol(start) {
+		v.End = lineCol(end)
 	}
 }
 
@@ -280,18 +280,18 @@ func (e *evaluator) block(key string, pos Pos, items []*parser.Item) {
 func (e *evaluator) include(inc *parser.Include, top bool) {
 	tok := inc.Path
 	if k := parser.ScalarKind(tok.Value); k != parser.KindString && k != parser.KindRawString {
-		e.errorf(parser.PosOf(tok.Pos), "#include needs a quoted file name, got %s", tok.Value)
+		e.errorf(posOf(tok.Pos), "#include needs a quoted file name, got %s", tok.Value)
 		return
 	}
 	path := e.resolve(parser.StringText(tok.Value))
 	clean := filepath.Clean(path)
 	if i := slices.Index(e.r.loading, clean); i >= 0 {
-		e.errorf(parser.PosOf(tok.Pos), "include cycle: %s", cycle(e.r.loading[i:], clean))
+		e.errorf(posOf(tok.Pos), "include cycle: %s", cycle(e.r.loading[i:], clean))
 		return
 	}
 	src, err := e.r.read(path)
 	if err != nil {
-		e.errorf(parser.PosOf(tok.Pos), "#include: %v", err)
+		e.errorf(posOf(tok.Pos), "#include: %v", err)
 		return
 	}
 	type piece struct {
@@ -340,7 +340,7 @@ func (e *evaluator) resolve(p string) string {
 }
 
 func (e *evaluator) array(a *parser.Array) *Value {
-	v := e.val(Value{Kind: Array, Pos: parser.PosOf(a.Open.Pos), List: make([]*Value, 0, len(a.Items))})
+	v := e.val(Value{Kind: Array, Pos: posOf(a.Open.Pos), List: make([]*Value, 0, len(a.Items))})
 	ok := true
 	for _, x := range a.Items {
 		item := e.expr(x)
@@ -397,10 +397,10 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 		// -9223372036854775808 fits only with its sign.
 		n, err := strconv.ParseInt("-"+p.Scalar.Value, 0, 64)
 		if err != nil {
-			e.errorf(parser.PosOf(prefix.Pos), "integer -%s is out of range (64-bit)", p.Scalar.Value)
+			e.errorf(posOf(prefix.Pos), "integer -%s is out of range (64-bit)", p.Scalar.Value)
 			return nil
 		}
-		v = &Value{Kind: Int, Pos: parser.PosOf(prefix.Pos), Int: n}
+		v = &Value{Kind: Int, Pos: posOf(prefix.Pos), Int: n}
 		prefix.Value = prefix.Value[:len(prefix.Value)-1]
 	case p.Scalar.Type != 0:
 		v = e.scalar(p.Scalar)
@@ -409,7 +409,7 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 	case p.Array != nil:
 		v = e.array(p.Array)
 	case p.Object != nil:
-		obj := e.object(parser.PosOf(p.Object.Open.Pos), len(p.Object.Items))
+		obj := e.object(posOf(p.Object.Open.Pos), len(p.Object.Items))
 		e.scopes = append(e.scopes, obj)
 		e.items(p.Object.Items)
 		e.scopes = e.scopes[:len(e.scopes)-1]
@@ -429,15 +429,15 @@ func (e *evaluator) primary(p *parser.Primary) *Value {
 func (e *evaluator) scalar(t lexer.Token) *Value {
 	switch parser.ScalarKind(t.Value) {
 	case parser.KindWord:
-		return e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos), Str: t.Value})
+		return e.val(Value{Kind: String, Pos: posOf(t.Pos), Str: t.Value})
 	case parser.KindIdent:
 		switch t.Value {
 		case "true", "TRUE":
-			return e.val(Value{Kind: Bool, Pos: parser.PosOf(t.Pos), Bool: true})
+			return e.val(Value{Kind: Bool, Pos: posOf(t.Pos), Bool: true})
 		case "false", "FALSE":
-			return e.val(Value{Kind: Bool, Pos: parser.PosOf(t.Pos)})
+			return e.val(Value{Kind: Bool, Pos: posOf(t.Pos)})
 		case "null", "NULL":
-			return e.val(Value{Kind: Null, Pos: parser.PosOf(t.Pos)})
+			return e.val(Value{Kind: Null, Pos: posOf(t.Pos)})
 		}
 		// A bare name of an earlier key of the same block refers to it.
 		if len(e.scopes) <= e.memoDepth {
@@ -446,43 +446,43 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 		if ref := e.target().Obj.Get(t.Value); ref != nil {
 			return clone(ref)
 		}
-		return e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos), Str: t.Value})
+		return e.val(Value{Kind: String, Pos: posOf(t.Pos), Str: t.Value})
 	case parser.KindString, parser.KindRawString, parser.KindMultiString, parser.KindHeredoc:
 		return e.str(t)
 	case parser.KindInt:
 		n, err := strconv.ParseInt(t.Value, 0, 64)
 		if err != nil {
-			e.errorf(parser.PosOf(t.Pos), "integer %s is out of range (64-bit)", t.Value)
+			e.errorf(posOf(t.Pos), "integer %s is out of range (64-bit)", t.Value)
 			return nil
 		}
-		return e.val(Value{Kind: Int, Pos: parser.PosOf(t.Pos), Int: n})
+		return e.val(Value{Kind: Int, Pos: posOf(t.Pos), Int: n})
 	case parser.KindFloat:
 		f, err := strconv.ParseFloat(strings.ReplaceAll(t.Value, "_", ""), 64)
 		if err != nil {
-			e.errorf(parser.PosOf(t.Pos), "float %s is out of range", t.Value)
+			e.errorf(posOf(t.Pos), "float %s is out of range", t.Value)
 			return nil
 		}
-		return e.val(Value{Kind: Float, Pos: parser.PosOf(t.Pos), Float: f})
+		return e.val(Value{Kind: Float, Pos: posOf(t.Pos), Float: f})
 	case parser.KindRange:
 		lo, hi, _ := strings.Cut(t.Value, "-")
 		a, err1 := strconv.ParseInt(lo, 10, 64)
 		b, err2 := strconv.ParseInt(hi, 10, 64)
 		if err1 != nil || err2 != nil {
-			e.errorf(parser.PosOf(t.Pos), "range %s is out of range (64-bit)", t.Value)
+			e.errorf(posOf(t.Pos), "range %s is out of range (64-bit)", t.Value)
 			return nil
 		}
 		if a > b {
-			e.errorf(parser.PosOf(t.Pos), "range %s: the minimum is greater than the maximum", t.Value)
+			e.errorf(posOf(t.Pos), "range %s: the minimum is greater than the maximum", t.Value)
 			return nil
 		}
-		return e.val(Value{Kind: Range, Pos: parser.PosOf(t.Pos), Int: a, Max: b})
+		return e.val(Value{Kind: Range, Pos: posOf(t.Pos), Int: a, Max: b})
 	case parser.KindVar:
 		e.pure = false
 		name := t.Value[1:]
 		if v, ok := e.vars[name]; ok {
 			return clone(v)
 		}
-		e.errorf(parser.PosOf(t.Pos), "undefined variable $%s%s", name, suggest(name, mapKeys(e.vars), "$"))
+		e.errorf(posOf(t.Pos), "undefined variable $%s%s", name, suggest(name, mapKeys(e.vars), "$"))
 		return nil
 	}
 	return nil
@@ -492,17 +492,17 @@ func (e *evaluator) scalar(t lexer.Token) *Value {
 func (e *evaluator) str(t lexer.Token) *Value {
 	parts := parser.DecodeString(t.Value)
 	if len(parts) == 1 && parts[0].Path == "" {
-		return e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos), Str: parts[0].Text})
+		return e.val(Value{Kind: String, Pos: posOf(t.Pos), Str: parts[0].Text})
 	}
 	e.pure = false // interpolates variables or keys
 	var b strings.Builder
-	v := e.val(Value{Kind: String, Pos: parser.PosOf(t.Pos)})
+	v := e.val(Value{Kind: String, Pos: posOf(t.Pos)})
 	for _, p := range parts {
 		if p.Path == "" {
 			b.WriteString(p.Text)
 			continue
 		}
-		pos := parser.OffsetPos(parser.PosOf(t.Pos), t.Value, p.Offset)
+		pos := lineCol(parser.OffsetPos(parser.PosOf(t.Pos), t.Value, p.Offset))
 		ref := e.lookupPath(p.Path)
 		if ref == nil && isPlaceholder(p.Path) {
 			// ${PORT}: a placeholder for the program (the composer fills
@@ -634,10 +634,10 @@ func (e *evaluator) call(c *parser.Call) *Value {
 		}
 	}
 	if raw[0] != '@' {
-		e.errorf(parser.PosOf(c.Name.Pos), "unknown function %s(): the functions are env(), var() and date(); operators are written @%s(...)", name, name)
+		e.errorf(posOf(c.Name.Pos), "unknown function %s(): the functions are env(), var() and date(); operators are written @%s(...)", name, name)
 		return nil
 	}
-	v := &Value{Kind: Operator, Pos: parser.PosOf(c.Name.Pos), Str: name, List: args}
+	v := &Value{Kind: Operator, Pos: posOf(c.Name.Pos), Str: name, List: args}
 	for _, l := range c.Chain {
 		call := Call{Name: l.Name.Value}
 		if l.Args != nil {
@@ -669,7 +669,7 @@ func (e *evaluator) values(xs []*parser.Expr) ([]*Value, bool) {
 // the first is a string.
 func (e *evaluator) stringArgs(c *parser.Call, args []*Value, min, max int, usage string) bool {
 	if len(args) < min || len(args) > max {
-		e.errorf(parser.PosOf(c.Name.Pos), "%s takes %s", c.Name.Value, usage)
+		e.errorf(posOf(c.Name.Pos), "%s takes %s", c.Name.Value, usage)
 		return false
 	}
 	if len(args) > 0 && args[0].Kind != String {
@@ -685,12 +685,12 @@ func (e *evaluator) env(c *parser.Call, args []*Value) *Value {
 		return nil
 	}
 	if s, ok := e.r.lookupEnv(args[0].Str); ok {
-		return &Value{Kind: String, Pos: parser.PosOf(c.Name.Pos), Str: s, FromEnv: true}
+		return &Value{Kind: String, Pos: posOf(c.Name.Pos), Str: s, FromEnv: true}
 	}
 	if len(args) == 2 {
 		return clone(args[1])
 	}
-	e.errorf(parser.PosOf(c.Name.Pos), "environment variable %s is not set and %s has no default (write %s(%q, default))", args[0].Str, c.Name.Value, c.Name.Value, args[0].Str)
+	e.errorf(posOf(c.Name.Pos), "environment variable %s is not set and %s has no default (write %s(%q, default))", args[0].Str, c.Name.Value, c.Name.Value, args[0].Str)
 	return nil
 }
 
@@ -703,7 +703,7 @@ func (e *evaluator) date(c *parser.Call, args []*Value) *Value {
 	if len(args) == 1 {
 		format = args[0].Str
 	}
-	return &Value{Kind: String, Pos: parser.PosOf(c.Name.Pos), Str: phpDate(format, e.r.now())}
+	return &Value{Kind: String, Pos: posOf(c.Name.Pos), Str: phpDate(format, e.r.now())}
 }
 
 // varRef implements var("name") and var("a.b.c").
@@ -729,12 +729,12 @@ func (e *evaluator) crossGet(c *parser.Call, file string, args []*Value) *Value 
 	root, ok := e.r.cross[clean]
 	if !ok {
 		if slices.Contains(e.r.loading, clean) {
-			e.errorf(parser.PosOf(c.Name.Pos), "%s: cycle: %s", c.Name.Value, cycle(e.r.loading, clean))
+			e.errorf(posOf(c.Name.Pos), "%s: cycle: %s", c.Name.Value, cycle(e.r.loading, clean))
 			return nil
 		}
 		src, err := e.r.read(path)
 		if err != nil {
-			e.errorf(parser.PosOf(c.Name.Pos), "%s: %v", c.Name.Value, err)
+			e.errorf(posOf(c.Name.Pos), "%s: %v", c.Name.Value, err)
 			e.r.cross[clean] = nil
 			return nil
 		}
@@ -746,7 +746,7 @@ func (e *evaluator) crossGet(c *parser.Call, file string, args []*Value) *Value 
 		}
 	}
 	if root == nil {
-		e.errorf(parser.PosOf(c.Name.Pos), "%s: %s could not be read", c.Name.Value, file)
+		e.errorf(posOf(c.Name.Pos), "%s: %s could not be read", c.Name.Value, file)
 		return nil
 	}
 	if v := root.Lookup(args[0].Str); v != nil {

@@ -144,13 +144,13 @@ func (e *evaluator) apply(opTok lexer.Token, a, b *Value) *Value {
 		f = x * y
 	case "/":
 		if y == 0 {
-			e.errorf(parser.PosOf(opTok.Pos), "division by zero")
+			e.errorf(posOf(opTok.Pos), "division by zero")
 			return nil
 		}
 		f = x / y
 	}
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		e.errorf(parser.PosOf(opTok.Pos), "float overflow in %s", op)
+		e.errorf(posOf(opTok.Pos), "float overflow in %s", op)
 		return nil
 	}
 	return &Value{Kind: Float, Pos: pos, Float: f}
@@ -174,7 +174,7 @@ func (e *evaluator) intOp(opTok lexer.Token, x, y int64, pos Pos) *Value {
 		r = x * y
 	case "/", "%":
 		if y == 0 {
-			e.errorf(parser.PosOf(opTok.Pos), "division by zero")
+			e.errorf(posOf(opTok.Pos), "division by zero")
 			return nil
 		}
 		if opTok.Value == "%" {
@@ -187,7 +187,7 @@ func (e *evaluator) intOp(opTok lexer.Token, x, y int64, pos Pos) *Value {
 		}
 	}
 	if overflow {
-		e.errorf(parser.PosOf(opTok.Pos), "integer overflow in %d %s %d", x, opTok.Value, y)
+		e.errorf(posOf(opTok.Pos), "integer overflow in %d %s %d", x, opTok.Value, y)
 		return nil
 	}
 	return &Value{Kind: Int, Pos: pos, Int: r}
@@ -201,32 +201,32 @@ func abs(x int64) int64 {
 }
 
 func (e *evaluator) typeError(opTok lexer.Token, a, b *Value, want string) *Value {
-	e.errorf(parser.PosOf(opTok.Pos), "invalid operation: %s %s %s (%s needs %s)", a.Describe(), opTok.Value, b.Describe(), opTok.Value, want)
+	e.errorf(posOf(opTok.Pos), "invalid operation: %s %s %s (%s needs %s)", a.Describe(), opTok.Value, b.Describe(), opTok.Value, want)
 	return nil
 }
 
 // unary applies a prefix operator.
 func (e *evaluator) unary(opTok lexer.Token, v *Value) *Value {
 	if v.Kind == Operator {
-		return &Value{Kind: Operator, Pos: parser.PosOf(opTok.Pos), Str: opTok.Value, List: []*Value{v}}
+		return &Value{Kind: Operator, Pos: posOf(opTok.Pos), Str: opTok.Value, List: []*Value{v}}
 	}
 	switch {
 	case opTok.Value == "!" && v.Kind == Bool:
-		return &Value{Kind: Bool, Pos: parser.PosOf(opTok.Pos), Bool: !v.Bool}
+		return &Value{Kind: Bool, Pos: posOf(opTok.Pos), Bool: !v.Bool}
 	case opTok.Value == "-" && v.Kind == Int:
 		if v.Int == math.MinInt64 {
-			e.errorf(parser.PosOf(opTok.Pos), "integer overflow in -%d", v.Int)
+			e.errorf(posOf(opTok.Pos), "integer overflow in -%d", v.Int)
 			return nil
 		}
-		return &Value{Kind: Int, Pos: parser.PosOf(opTok.Pos), Int: -v.Int}
+		return &Value{Kind: Int, Pos: posOf(opTok.Pos), Int: -v.Int}
 	case opTok.Value == "-" && v.Kind == Float:
-		return &Value{Kind: Float, Pos: parser.PosOf(opTok.Pos), Float: -v.Float}
+		return &Value{Kind: Float, Pos: posOf(opTok.Pos), Float: -v.Float}
 	}
 	want := "a number"
 	if opTok.Value == "!" {
 		want = "a bool"
 	}
-	e.errorf(parser.PosOf(opTok.Pos), "invalid operation: %s%s (%s needs %s)", opTok.Value, v.Describe(), opTok.Value, want)
+	e.errorf(posOf(opTok.Pos), "invalid operation: %s%s (%s needs %s)", opTok.Value, v.Describe(), opTok.Value, want)
 	return nil
 }
 

@@ -6,11 +6,27 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/alecthomas/participle/v2/lexer"
 	"github.com/tuskcompose/composer/parser"
 )
 
-// Pos is a position in a source file (file, line, column).
+// Pos is a position in a source file. The positions of this package's
+// values and diagnostics name the file, the line and the column; their
+// Offset is zero (an offset is the text's, and an edit on an earlier line
+// changes it without moving the line or the column: a statement the
+// cache keeps across such an edit keeps its values as they are). Convert
+// with lineCol.
 type Pos = parser.Pos
+
+// posOf is the position of a token of the syntax tree, as values and
+// diagnostics carry it.
+func posOf(p lexer.Position) Pos { return Pos{Filename: p.Filename, Line: p.Line, Column: p.Column} }
+
+// lineCol is p as values and diagnostics carry it (without its offset).
+func lineCol(p Pos) Pos {
+	p.Offset = 0
+	return p
+}
 
 // Kind is the type of a Value.
 type Kind uint8

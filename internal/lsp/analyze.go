@@ -132,13 +132,10 @@ func toProtocol(t *text, d tsk.Diagnostic) protocol.Diagnostic {
 	if d.Severity == tsk.Warning {
 		severity = protocol.DiagnosticSeverityWarning
 	}
-	off := d.Pos.Offset
-	if d.Pos.Line == 0 {
-		off = 0
-	}
+	off := t.at(d.Pos)
 	end := off
-	if d.End.Line > 0 && d.End.Offset > off {
-		end = d.End.Offset
+	if e := t.at(d.End); d.End.Line > 0 && e > off {
+		end = e
 	} else if off < len(t.s) {
 		w, start := wordAt(t.s, off)
 		end = max(start+len(w), off+1)

@@ -36,12 +36,15 @@ func bigPlatform(size int) string {
 // request that needs it: BenchmarkCompletion counts it). "replace"
 // changes a digit of a timeout, so nothing moves; "insert" types a digit
 // into it and the next run deletes it again, so that everything after it
-// moves by one byte (the caches key a statement by its tree, and a moved
-// tree is a new one). The median is reported beside the mean.
+// moves by one byte along its line; "newline" does the same with a line
+// break, so that every later statement moves to another line (the caches
+// key a statement by its tree, and a moved tree is a new one; values keep
+// no offsets, so only "newline" moves what was made of them). The median
+// is reported beside the mean.
 //
 //	go test ./internal/lsp -run '^$' -bench DiagnosticsAfterEdit -benchtime 20x
 func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
-	for _, mode := range []string{"replace", "insert"} {
+	for _, mode := range []string{"replace", "insert", "newline"} {
 		b.Run(mode, func(b *testing.B) {
 			src := bigPlatform(1 << 20)
 			path := filepath.Join(b.TempDir(), "platform.tsk")
@@ -51,6 +54,9 @@ func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
 			d.set(src, utf16)
 			s.docs[path] = d
 			at := strings.Index(src, `timeout: "2s"`) + len(`timeout: "`)
+			if mode == "newline" {
+				at -= len(`timeout: "`) // before the key: a line break inside the block
+			}
 			pos := d.text.position(at)
 			b.ReportMetric(float64(len(src))/(1<<20), "MiB")
 			s.diagnose(path, d.text.s) // the document as opened
@@ -59,10 +65,12 @@ func BenchmarkDiagnosticsAfterEdit(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
 				r, txt := protocol.Range{Start: pos, End: protocol.Position{Line: pos.Line, Character: pos.Character + 1}}, fmt.Sprint(2+i%7)
-				if mode == "insert" {
-					r.End, txt = pos, "1"
-					if i%2 == 1 {
+				if mode == "insert" || mode == "newline" {
+					r.End, txt = pos, map[string]string{"insert": "1", "newline": "\n"}[mode]
+					if i%2 == 1 && mode == "insert" {
 						r.End.Character, txt = pos.Character+1, "" // the digit typed the last time
+					} else if i%2 == 1 {
+						r.End, txt = protocol.Position{Line: pos.Line + 1}, "" // the line break typed the last time
 					}
 				}
 				d.set(d.text.apply(r, txt), utf16)

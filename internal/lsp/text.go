@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	protocol "github.com/tliron/glsp/protocol_3_16"
+	"github.com/tuskcompose/composer/tsk"
 )
 
 // text is a document's content with the offsets of its lines, and the
@@ -56,6 +57,19 @@ func (t *text) offset(p protocol.Position) int {
 		off += size
 	}
 	return off
+}
+
+// at is the byte offset of a position of package tsk (a line and a
+// column in bytes, both from 1; its diagnostics carry no offset), clamped
+// to the text; a position of no line is the start.
+func (t *text) at(p tsk.Pos) int {
+	if p.Line <= 0 {
+		return 0
+	}
+	if p.Line > len(t.lines) {
+		return len(t.s)
+	}
+	return min(t.lines[p.Line-1]+max(p.Column, 1)-1, len(t.s))
 }
 
 // position is the LSP position of a byte offset.
