@@ -229,3 +229,42 @@ func TestDecodeMemo(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheKeepsValuesAlongTheirLine: a character typed on an earlier
+// line moves the later statements' text along, not to another line, and
+// their values are the ones made before (positions carry no offset, so
+// nothing in them moved); a line break moves them to the next line, and
+// their values are copies with the new lines.
+func TestCacheKeepsValuesAlongTheirLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.tsk")
+	l := &Loader{LookupEnv: func(string) (string, bool) { return "", false }, Cache: NewCache()}
+	load := func(src string) *Value {
+		t.Helper()
+		os.WriteFile(path, []byte(src), 0o644)
+		doc, err := l.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc.Root.Obj.Get("last")
+	}
+	var filler strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&filler, "f%d { v: %d }\n", i, i)
+	}
+	tail := filler.String() + "last { port: 7000, tags: [\"a\", \"b\"] }\n"
+	before := load("first: 1\n" + tail)
+	typed := load("first: 12\n" + tail)
+	if typed != before {
+		t.Error("a character typed on the first line made the last statement's value again")
+	}
+	broken := load("first: 12\n\n" + tail)
+	if broken == before {
+		t.Fatal("a line break before the last statement kept its value, and its old line")
+	}
+	if got, want := broken.Obj.Get("port").Pos.Line, before.Obj.Get("port").Pos.Line+1; got != want {
+		t.Errorf("after a line break, port is at line %d, want %d", got, want)
+	}
+	if broken.Obj.Get("port").Pos.Offset != 0 {
+		t.Errorf("a moved value has an offset: %+v", broken.Obj.Get("port").Pos)
+	}
+}
