@@ -159,6 +159,10 @@ type ResolvedService struct {
 	// or one whose text moved since: equal but for Src); nil when not
 	// from a memo. Diff keeps a service whose origin runs.
 	origin *ResolvedService
+	// pairs are the names of its breakers toward what it calls:
+	// PairBreaker(name, Calls[i]), made with it (and kept with it in the
+	// memo).
+	pairs []string
 
 	Kind      string       `json:"kind"`
 	Routes    []string     `json:"routes"`
@@ -315,7 +319,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 	services, routes := root.Key("services"), root.Key("event_routes")
 	r := &Resolved{Platform: p, Src: root, Services: make(map[string]*ResolvedService, len(p.Services)),
-		Breakers: make(map[string]breaker.Settings, 2*len(p.Services)), EventRoutes: make(map[string]*ResolvedRoute, len(p.EventRoutes))}
+		Breakers: make(map[string]breaker.Settings, breakersIn(p)), EventRoutes: make(map[string]*ResolvedRoute, len(p.EventRoutes))}
 	c := p.Composer
 	r.Composer = ComposerSettings{MeshListen: p.Mesh.Listen, MeshStrict: p.Mesh.Strict, Name: c.Name, Listen: c.Listen, Admin: c.Admin, DataDir: absUnder(base, c.DataDir),
 		OTLPEndpoint: c.OTLPEndpoint, DrainTimeout: c.DrainTimeout, Metrics: p.Configuration.EnableMetrics, Tracing: p.Configuration.EnableDistributedTracing}
@@ -365,14 +369,14 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 				}
 			}
 		}
-		for caller, rs := range r.Services {
-			for _, target := range rs.Calls {
-				r.Breakers[PairBreaker(caller, target)] = settings(target)
-			}
-		}
-		// The call targets have a breaker: every http and process
-		// service, and every service something calls.
+		// A breaker per caller and target; the call targets have one of
+		// their own: every http and process service, and every service
+		// something calls.
 		for name, s := range p.Services {
+			rs := r.Services[name]
+			for i, target := range rs.Calls {
+				r.Breakers[rs.pairs[i]] = settings(target)
+			}
 			if s.Kind == "http" || s.Kind == "process" {
 				r.Breakers[name] = settings(name)
 			}
@@ -555,6 +559,10 @@ func resolveService(p *Platform, root, services Source, base, name string, s *Se
 		}
 		rs.Process = spec
 	}
+	rs.pairs = make([]string, len(rs.Calls))
+	for i, target := range rs.Calls {
+		rs.pairs[i] = PairBreaker(name, target)
+	}
 	return rs
 }
 
@@ -685,6 +693,19 @@ func EventBreaker(service string) string { return "events->" + service }
 type breakerKey struct {
 	defaults *CircuitBreaker
 	src      *tsk.Value
+}
+
+// breakersIn is about how many breakers p has (the room their map is
+// made with): one per service and one per call.
+func breakersIn(p *Platform) int {
+	if !p.Configuration.EnableCircuitBreaker {
+		return 0
+	}
+	n := len(p.Services)
+	for _, s := range p.Services {
+		n += len(s.Calls)
+	}
+	return n
 }
 
 // breakersOf returns the breaker settings of a call target: the

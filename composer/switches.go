@@ -90,7 +90,7 @@ func Warnings(r *Resolved) tsk.Diagnostics {
 	if r.Src.Has("microservices_components") && len(r.Src.Key("microservices_components").Keys()) > 0 {
 		warn(r.Src.Key("microservices_components"), "[microservices_components] names components the composer does not read; it has no effect")
 	}
-	for _, name := range serviceOrder(r, sortedKeys(p.Services)) {
+	for _, name := range serviceOrder(r, sortedKeysOf(r, "services", p.Services)) {
 		s, rs := p.Services[name], r.Services[name]
 		if s == nil || rs == nil {
 			continue
@@ -107,7 +107,7 @@ func Warnings(r *Resolved) tsk.Diagnostics {
 	}
 	breakers := r.Src.Key("circuit_breaker")
 	if p.Configuration.EnableCircuitBreaker {
-		for _, name := range sortedKeys(p.CircuitBreaker.PerTarget) {
+		for _, name := range sortedKeysOf(r, "circuit_breaker", p.CircuitBreaker.PerTarget) {
 			if _, ok := r.Breakers[name]; !ok && p.Services[name] != nil && breakers.Has(name) {
 				warn(breakers.Key(name), "circuit_breaker.%s: %s has no breaker (only http and process services, and services something calls, do)", name, name)
 			}

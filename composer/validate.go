@@ -47,7 +47,7 @@ var (
 func Validate(r *Resolved) tsk.Diagnostics {
 	p := r.Platform
 	v := &validator{p: p, canonical: r.canonical}
-	names := sortedKeys(p.Services)
+	names := sortedKeysOf(r, "services", p.Services)
 	order := serviceOrder(r, names)
 	routes := make(map[string]string, len(names)) // route -> the service that declared it first
 	valid := tsk.TableOf[validKey, bool](r.memo(), "composer.validate")
@@ -165,7 +165,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	}
 	cbs := r.Src.Key("circuit_breaker")
 	v.slowCalls(cbs, p.CircuitBreaker.CircuitBreaker)
-	for _, name := range sortedKeys(p.CircuitBreaker.PerTarget) {
+	for _, name := range sortedKeysOf(r, "circuit_breaker", p.CircuitBreaker.PerTarget) {
 		v.slowCalls(cbs.Key(name), p.CircuitBreaker.PerTarget[name])
 	}
 	hcs := r.Src.Key("health_checks")
@@ -173,21 +173,21 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	if pr := p.HealthChecks.Protocol; pr != "" {
 		v.oneOf(hcs.Key("protocol"), pr, healthProtocols)
 	}
-	for _, name := range sortedKeys(p.HealthChecks.PerService) {
+	for _, name := range sortedKeysOf(r, "health_checks", p.HealthChecks.PerService) {
 		v.outlier(hcs.Key(name).Key("outlier_detection"), p.HealthChecks.PerService[name].OutlierDetection)
 		if pr := p.HealthChecks.PerService[name].Protocol; pr != "" {
 			v.oneOf(hcs.Key(name).Key("protocol"), pr, healthProtocols)
 		}
 	}
-	blocks(v, r.Src.Key("circuit_breaker"), "circuit_breaker", p.CircuitBreaker.PerTarget, names)
-	blocks(v, r.Src.Key("health_checks"), "health_checks", p.HealthChecks.PerService, names)
+	blocks(v, r.Src.Key("circuit_breaker"), "circuit_breaker", sortedKeysOf(r, "circuit_breaker", p.CircuitBreaker.PerTarget), names)
+	blocks(v, r.Src.Key("health_checks"), "health_checks", sortedKeysOf(r, "health_checks", p.HealthChecks.PerService), names)
 	return v.diags.Sort()
 }
 
-// blocks reports the per-service blocks of a section that name no
-// service.
-func blocks[T any](v *validator, section Source, name string, per map[string]T, names []string) {
-	for _, key := range sortedKeys(per) {
+// blocks reports the per-service blocks of a section (keys: their
+// names) that name no service (names, sorted).
+func blocks(v *validator, section Source, name string, keys, names []string) {
+	for _, key := range keys {
 		if _, found := slices.BinarySearch(names, key); !found { // names are sorted
 			v.at(section.Key(key), "%s: %q is not a service, nor a key of [%s]%s", name, key, name, suggest(key, names))
 		}
@@ -605,6 +605,30 @@ func serviceOrder(r *Resolved, sorted []string) []string {
 		return keys
 	}
 	return sorted
+}
+
+// sortedKeysOf is sortedKeys(m), the list the last load sorted (kept in
+// r's memo as name) when m has the same keys: finding each costs a lookup,
+// sorting them again a few comparisons of names per key. The list is
+// shared: read it only.
+func sortedKeysOf[T any](r *Resolved, name string, m map[string]T) []string {
+	table := tsk.TableOf[string, []string](r.memo(), "composer.sorted-keys")
+	if last, ok := table.Get(name); ok && len(last) == len(m) && hasAll(m, last) {
+		return last
+	}
+	keys := sortedKeys(m)
+	table.Put(name, keys)
+	return keys
+}
+
+// hasAll reports whether m has every key of keys.
+func hasAll[T any](m map[string]T, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[T any](m map[string]T) []string {

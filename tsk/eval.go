@@ -25,6 +25,10 @@ type evaluator struct {
 	scopes   []*Value
 	slab     []Value // see val
 	slabSize int
+	// Slabs of moveValue's copies (see its helpers).
+	maps    []Map
+	members []Member
+	lists   []*Value
 
 	// memo is the values of e.file's top-level statements from the
 	// cache (nil: none); see statements.
@@ -120,13 +124,14 @@ func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	c := e.val(*v)
 	c.Pos, c.End = d.Pos(v.Pos), d.Pos(v.End)
 	if v.List != nil {
-		c.List = make([]*Value, len(v.List))
+		c.List = e.listOf(len(v.List))
 		for i, x := range v.List {
 			c.List[i] = e.moveValue(x, d)
 		}
 	}
 	if v.Obj != nil {
-		c.Obj = &Map{members: make([]Member, len(v.Obj.members)), index: v.Obj.index}
+		c.Obj = e.mapOf(len(v.Obj.members))
+		c.Obj.index = v.Obj.index
 		for i, mem := range v.Obj.members {
 			c.Obj.members[i] = Member{Key: mem.Key, KeyPos: d.Pos(mem.KeyPos), Value: e.moveValue(mem.Value, d)}
 		}
@@ -134,13 +139,44 @@ func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	if v.Chain != nil {
 		c.Chain = make([]Call, len(v.Chain))
 		for i, call := range v.Chain {
-			c.Chain[i] = Call{Name: call.Name, Args: make([]*Value, len(call.Args))}
+			c.Chain[i] = Call{Name: call.Name, Args: e.listOf(len(call.Args))}
 			for j, a := range call.Args {
 				c.Chain[i].Args[j] = e.moveValue(a, d)
 			}
 		}
 	}
 	return c
+}
+
+// moveSlab is the size of the slabs that moveValue's maps, members and
+// lists are cut from: a moved statement is copied whole, often with
+// thousands of others (a line break near the start of a big file).
+const moveSlab = 1024
+
+// mapOf returns a new map with n members (to be set), cut from a slab.
+// Its members are full: a Set appends to a new array.
+func (e *evaluator) mapOf(n int) *Map {
+	if len(e.maps) == 0 {
+		e.maps = make([]Map, moveSlab/8)
+	}
+	m := &e.maps[0]
+	e.maps = e.maps[1:]
+	if n > len(e.members) {
+		e.members = make([]Member, max(n, moveSlab))
+	}
+	m.members, e.members = e.members[:n:n], e.members[n:]
+	return m
+}
+
+// listOf returns a new list of n values (to be set), cut from a slab and
+// full, like mapOf's members.
+func (e *evaluator) listOf(n int) []*Value {
+	if n > len(e.lists) {
+		e.lists = make([]*Value, max(n, moveSlab))
+	}
+	l := e.lists[:n:n]
+	e.lists = e.lists[n:]
+	return l
 }
 
 // keep records v as the value of top-level statement it, whose tree
