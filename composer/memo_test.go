@@ -216,3 +216,27 @@ func TestDiffOfKeptServices(t *testing.T) {
 		})
 	}
 }
+
+// TestSortedKeysOf: the sorted names are the last ones when the keys are
+// the same, and sorted again when one differs (the same number of keys).
+func TestSortedKeysOf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.tsk")
+	os.WriteFile(path, []byte("[composer]\nname: \"p\"\n"), 0o644)
+	doc, err := (&tsk.Loader{Cache: tsk.NewCache()}).Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolved{doc: doc}
+	first := sortedKeysOf(r, "names", map[string]int{"b": 1, "a": 2})
+	again := sortedKeysOf(r, "names", map[string]bool{"a": true, "b": false})
+	other := sortedKeysOf(r, "names", map[string]int{"c": 1, "a": 2})
+	if !slices.Equal(first, []string{"a", "b"}) || &again[0] != &first[0] {
+		t.Errorf("the same keys: %v then %v (a new list)", first, again)
+	}
+	if !slices.Equal(other, []string{"a", "c"}) {
+		t.Errorf("a key changed: %v, want [a c]", other)
+	}
+	if got := sortedKeysOf(&Resolved{}, "names", map[string]int{"z": 1, "y": 2}); !slices.Equal(got, []string{"y", "z"}) {
+		t.Errorf("without a memo: %v", got)
+	}
+}
