@@ -667,6 +667,13 @@ func EventTarget(to string) (service, path string) {
 	return service, path
 }
 
+// SameSettings reports whether a and b hold the same settings: one
+// value, or two made as the one value a memo kept (they differ in Src
+// only, where the text is now). Nil is the same as nil only.
+func SameSettings(a, b *ResolvedService) bool {
+	return a == b || a != nil && b != nil && a.origin != nil && a.origin == b.origin
+}
+
 // PairBreaker is the name of the breaker of a process's calls to a
 // service through the mesh: "orders->users".
 func PairBreaker(caller, target string) string { return caller + "->" + target }

@@ -113,6 +113,13 @@ type Moved struct{ s shift }
 // Zero reports whether m moves nothing.
 func (m Moved) Zero() bool { return m.s.off == 0 && m.s.line == 0 && m.s.col == 0 }
 
+// MoveBetween returns the move of a tree whose first token was at from
+// to where it is at to: offsets and lines by the difference, the columns
+// of its first line too.
+func MoveBetween(from, to Pos) Moved {
+	return Moved{shift{off: to.Offset - from.Offset, line: to.Line - from.Line, col: to.Column - from.Column, firstLine: from.Line}}
+}
+
 // LineCol returns m without its change of offsets: the move of positions
 // that name a line and a column only (package tsk's values keep no
 // offset, so that an edit on an earlier line, which moves a statement

@@ -34,27 +34,37 @@ func NewCache() *Cache {
 	return c
 }
 
-// evalMemo is the values of one file's top-level statements.
+// evalMemo is the values of one file's top-level statements, by their
+// text: a statement that reads nothing beyond its text has the value its
+// text had at the last load, wherever it is now, and whether the parse
+// handed its tree out again (a piece it moved with) or made it again
+// (a piece an edit touched elsewhere).
 type evalMemo struct {
-	mu   sync.Mutex                 // held by the evaluation of the file's statements
-	last map[*parser.Item]keptValue // the last evaluation's
-	next map[*parser.Item]keptValue // this evaluation's
+	mu   sync.Mutex            // held by the evaluation of the file's statements
+	src  []byte                // the text being evaluated
+	last map[textKey]keptValue // the last evaluation's
+	next map[textKey]keptValue // this evaluation's
+	used map[*Value]bool       // the kept values this evaluation placed
 	hits *atomic.Int64
 }
 
-// keptValue is a statement's value, made when its tree had moved by
-// moved (see parser.ParseMoved), and the value it stands for (canon: the
-// first made of its text; see Document.Canonical).
+// textKey is a statement's text, hashed.
+type textKey [2]uint64
+
+// keptValue is a statement's value with its positions where the
+// statement was (at, its first token: a line and column), and the value
+// it stands for (canon: the first made of its text; see
+// Document.Canonical).
 type keptValue struct {
 	v, canon *Value
-	moved    parser.Moved
+	at       Pos
 }
 
 // memo returns the memo of a file's statements, locked, and done, which
 // keeps this evaluation's values as the ones to reuse and unlocks it. A
 // file being evaluated already (by another load) is evaluated without
 // the memo: m is nil. A nil Cache has no memo.
-func (c *Cache) memo(file string) (m *evalMemo, done func()) {
+func (c *Cache) memo(file string, src []byte) (m *evalMemo, done func()) {
 	if c == nil {
 		return nil, func() {}
 	}
@@ -68,9 +78,9 @@ func (c *Cache) memo(file string) (m *evalMemo, done func()) {
 	if !m.mu.TryLock() {
 		return nil, func() {}
 	}
-	m.next = make(map[*parser.Item]keptValue, len(m.last))
+	m.src, m.next, m.used = src, make(map[textKey]keptValue, len(m.last)), map[*Value]bool{}
 	return m, func() {
-		m.last, m.next = m.next, nil
+		m.last, m.next, m.used, m.src = m.next, nil, nil, nil
 		m.mu.Unlock()
 	}
 }

@@ -268,3 +268,33 @@ func TestCacheKeepsValuesAlongTheirLine(t *testing.T) {
 		t.Errorf("a moved value has an offset: %+v", broken.Obj.Get("port").Pos)
 	}
 }
+
+// TestCacheKeepsStatementsOfAPieceParsedAgain: a statement next to the
+// edited one (in the same piece of the parse, which is parsed again) has
+// the value its text had, not a new one; the edited one has a new value,
+// and a second statement of the same text elsewhere gets its own copy.
+func TestCacheKeepsStatementsOfAPieceParsedAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.tsk")
+	l := &Loader{LookupEnv: func(string) (string, bool) { return "", false }, Cache: NewCache()}
+	load := func(src string) *Document {
+		t.Helper()
+		os.WriteFile(path, []byte(src), 0o644)
+		doc, err := l.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	before := load("[a]\nx { port: 1 }\ny { port: 2 }\n")
+	after := load("[a]\nx { port: 1 }\ny { port: 3 }\n[b]\nx { port: 1 }\n")
+	a, b := after.Root.Obj.Get("a"), after.Root.Obj.Get("b")
+	if a.Obj.Get("x") != before.Root.Obj.Get("a").Obj.Get("x") {
+		t.Error("x, unchanged beside the edit, was made again")
+	}
+	if a.Obj.Get("y") == before.Root.Obj.Get("a").Obj.Get("y") || a.Obj.Get("y").Obj.Get("port").Int != 3 {
+		t.Error("y, edited, kept its value")
+	}
+	if bx := b.Obj.Get("x"); bx == a.Obj.Get("x") || bx.Pos.Line != 5 || bx.Obj.Get("port").Int != 1 {
+		t.Errorf("[b] x shares [a] x's value, or is not where it is written: %+v", bx.Pos)
+	}
+}

@@ -2,6 +2,7 @@ package tsk
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"path/filepath"
 	"slices"
@@ -94,17 +95,18 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 			e.entry(m.Item(it).Entry)
 			continue
 		}
-		if kept, ok := e.memo.last[it]; ok {
+		tk, at := e.memo.key(it, m)
+		if kept, ok := e.memo.last[tk]; ok {
 			e.memo.hits.Add(1)
 			v := kept.v
-			if d := m.Since(kept.moved).LineCol(); !d.Zero() {
-				v = e.moveValue(v, d)
+			if d := parser.MoveBetween(kept.at, at); !d.Zero() || e.memo.used[v] {
+				v = e.moveValue(v, d) // moved, or placed already by a statement of the same text
 			}
 			if v != kept.canon {
 				e.r.setCanonical(v, kept.canon)
 			}
-			t.Obj.Set(key, m.LineCol().Pos(posOf(it.Entry.Key.Pos)), v)
-			e.keep(it, v, m)
+			t.Obj.Set(key, at, v)
+			e.keep(tk, at, v, kept.canon)
 			continue
 		}
 		mark := len(e.r.diags)
@@ -113,10 +115,20 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 		pure := e.pure
 		e.pure = false
 		if v := t.Obj.Get(key); pure && v != nil && len(e.r.diags) == mark {
-			e.keep(it, v, m)
+			e.keep(tk, at, v, e.r.canonical(v))
 		}
 	}
 }
+
+// key is the text key of top-level statement it of the memo's text (its
+// tree moved by m), and the line and column where it starts.
+func (m *evalMemo) key(it *parser.Item, moved parser.Moved) (textKey, Pos) {
+	start, end := moved.Pos(it.Pos()), moved.Pos(it.End())
+	text := m.src[max(0, min(start.Offset, len(m.src))):max(0, min(end.Offset, len(m.src)))]
+	return textKey{maphash.Bytes(textSeeds[0], text), maphash.Bytes(textSeeds[1], text)}, lineCol(start)
+}
+
+var textSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // moveValue returns a copy of v, a value the memo keeps, with its
 // positions moved by d (a move of lines and columns: see Pos) (the caller records what it stands for).
@@ -132,6 +144,9 @@ func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	if v.Obj != nil {
 		c.Obj = e.mapOf(len(v.Obj.members))
 		c.Obj.index = v.Obj.index
+		if v.Obj.members == nil {
+			c.Obj.members = nil // as made: an empty object's nil
+		}
 		for i, mem := range v.Obj.members {
 			c.Obj.members[i] = Member{Key: mem.Key, KeyPos: d.Pos(mem.KeyPos), Value: e.moveValue(mem.Value, d)}
 		}
@@ -139,7 +154,10 @@ func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	if v.Chain != nil {
 		c.Chain = make([]Call, len(v.Chain))
 		for i, call := range v.Chain {
-			c.Chain[i] = Call{Name: call.Name, Args: e.listOf(len(call.Args))}
+			c.Chain[i] = Call{Name: call.Name}
+			if call.Args != nil {
+				c.Chain[i].Args = e.listOf(len(call.Args))
+			}
 			for j, a := range call.Args {
 				c.Chain[i].Args[j] = e.moveValue(a, d)
 			}
@@ -161,6 +179,10 @@ func (e *evaluator) mapOf(n int) *Map {
 	}
 	m := &e.maps[0]
 	e.maps = e.maps[1:]
+	if n == 0 {
+		m.members = []Member{}
+		return m
+	}
 	if n > len(e.members) {
 		e.members = make([]Member, max(n, moveSlab))
 	}
@@ -171,6 +193,9 @@ func (e *evaluator) mapOf(n int) *Map {
 // listOf returns a new list of n values (to be set), cut from a slab and
 // full, like mapOf's members.
 func (e *evaluator) listOf(n int) []*Value {
+	if n == 0 {
+		return []*Value{} // empty, not nil (as made)
+	}
 	if n > len(e.lists) {
 		e.lists = make([]*Value, max(n, moveSlab))
 	}
@@ -179,10 +204,11 @@ func (e *evaluator) listOf(n int) []*Value {
 	return l
 }
 
-// keep records v as the value of top-level statement it, whose tree
-// moved by m.
-func (e *evaluator) keep(it *parser.Item, v *Value, m parser.Moved) {
-	e.memo.next[it] = keptValue{v: v, canon: e.r.canonical(v), moved: m}
+// keep records v, which stands for canon, as the value of the top-level
+// statement of text key tk, placed at at.
+func (e *evaluator) keep(tk textKey, at Pos, v, canon *Value) {
+	e.memo.next[tk] = keptValue{v: v, canon: canon, at: at}
+	e.memo.used[v] = true
 	if e.shared == nil {
 		e.shared = map[*Value]bool{}
 	}
@@ -343,7 +369,7 @@ func (e *evaluator) include(inc *parser.Include, top bool) {
 	}
 	e.r.diags = append(e.r.diags, syntax(diags)...)
 	saved, savedFile, savedMemo, savedDepth := e.scopes, e.file, e.memo, e.memoDepth
-	memo, done := e.r.cache.memo(clean)
+	memo, done := e.r.cache.memo(clean, src)
 	e.file, e.memo = path, memo
 	e.r.loading = append(e.r.loading, clean)
 	for _, p := range pieces {

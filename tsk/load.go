@@ -173,7 +173,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 	// being parsed. After a syntax error, the evaluation starts over on the
 	// recovered tree, so that its other problems are reported too.
 	mark := len(r.diags)
-	memo, done := r.cache.memo(filepath.Clean(name))
+	memo, done := r.cache.memo(filepath.Clean(name), src)
 	defer done()
 	e := newEvaluator(r, name)
 	e.memo = memo
@@ -184,6 +184,7 @@ func (r *run) evalFile(name string, src []byte) *Value {
 		r.crossFailed = map[string]bool{}
 		if memo != nil {
 			clear(memo.next)
+			clear(memo.used)
 		}
 		e = newEvaluator(r, name)
 		e.memo = memo

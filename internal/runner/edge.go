@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ func (r *Runner) buildEdge(g, prev *generation, model *composer.Resolved, kept f
 		g.limiters[name] = ratelimit.New(*s.RateLimit)
 	}
 	g.proxies, _ = ratelimit.ParseProxies(model.Composer.TrustedProxies) // validated
+	g.proxiesKey = fmt.Sprint(g.proxies)
 }
 
 // edge puts a service's CORS, auth policy, rate limit and request

@@ -124,10 +124,12 @@ type Runner struct {
 	// ownGRPC is the composer's own gRPC services (grpcown.go), served
 	// on the gateway's port; stopping is closed when Stop begins (it ends
 	// their Watch streams).
-	ownGRPC    *grpc.Server
-	stopping   chan struct{}
-	stopOnce   sync.Once
-	publishers map[string]*publisher // by service
+	ownGRPC *grpc.Server
+	// ownGRPCMount is its handler, as the gateway mounts it on its routes.
+	ownGRPCMount *serviceMount
+	stopping     chan struct{}
+	stopOnce     sync.Once
+	publishers   map[string]*publisher // by service
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
 	transports map[transportKey]http.RoundTripper
@@ -200,6 +202,15 @@ type generation struct {
 	auth     map[string]*auth.Policy
 	limiters map[string]*ratelimit.Limiter
 	proxies  ratelimit.Proxies
+	// proxiesKey is proxies as text: equal from one generation to the
+	// next when they are the same (the key of the handlers that use
+	// them).
+	proxiesKey string
+	// mounts are the http and process services' handlers, routers the
+	// gateway's routers (routers.go): the next generation keeps those
+	// its edit did not change.
+	mounts  map[string]*serviceMount
+	routers map[routerKey]*bucketRouter
 }
 
 // serviceEntry is what stands in front of an http or process service's
@@ -301,6 +312,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		mesh: map[string]*meshPair{}, meshConns: map[string]*grpc.ClientConn{}, publishers: map[string]*publisher{},
 		stopping: make(chan struct{})}
 	r.ownGRPC = r.newOwnGRPC()
+	r.ownGRPCMount = &serviceMount{routes: []mounted{{service: "composer", h: gateway.BodyLimit(gateway.DefaultMaxBodySize, r.ownGRPC)}}}
 	// A run killed with SIGKILL may have left processes its processes
 	// started (the parent-death signal reaches only the direct child).
 	if n := r.runs.Sweep(); n > 0 {
@@ -883,7 +895,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		}
 	}
 	r.buildEdge(g, prev, model, kept)
-	g.handler = r.gateway(g, model, builtins)
+	g.handler = r.gateway(g, prev, model, builtins)
 
 	// Deliveries of events to services by name.
 	for _, name := range sortedKeys(model.Services) {
@@ -924,114 +936,6 @@ func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 	}
 	s.Register(engine)
 	return engine
-}
-
-// gateway is the handler of a generation: gin's router over the
-// services' routes.
-func (r *Runner) gateway(g *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
-	// Each route with its handler; a route may name its host
-	// ("api.example.com/users/:id").
-	type mounted struct {
-		host, path, service string
-		h                   http.Handler
-	}
-	var all []mounted
-	for _, name := range sortedKeys(model.Services) {
-		s := model.Services[name]
-		switch s.Kind {
-		case "builtin":
-			sub := gin.New()
-			builtins[name].Register(sub)
-			h := r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, sub))
-			for _, route := range s.Routes {
-				host, path := composer.SplitRoute(route)
-				all = append(all, mounted{host, path, name, h})
-			}
-		case "http", "process":
-			e := g.services[name]
-			up := &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: g.breakers[name], Timeout: s.Timeout, GRPC: grpcPolicy(s),
-				Retries: s.Retries, Retry: s.Retry, Budget: &gateway.Budget{}, Deadline: s.Deadline, Key: gateway.HashKey(s.HashOn),
-				StreamIdleTimeout: s.StreamIdleTimeout, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders,
-				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
-			if r.metrics != nil {
-				up.OnTry = tryCounters(r.metrics, name)
-			}
-			for _, route := range s.Routes {
-				host, path := composer.SplitRoute(route)
-				u := *up
-				if s.StripPrefix || s.PathRewrite != "" {
-					u.StripPrefix = staticPrefix(path)
-					u.AddPrefix = strings.TrimSuffix(s.PathRewrite, "/")
-				}
-				all = append(all, mounted{host, path, name, r.edge(g, name, s, gateway.BodyLimit(s.MaxBodySize, u.Handler()))})
-			}
-		}
-	}
-	var paths []string
-	for _, m := range all {
-		paths = append(paths, m.path)
-	}
-	for _, path := range ownGRPCRoutes(paths) {
-		all = append(all, mounted{"", path, "composer", gateway.BodyLimit(gateway.DefaultMaxBodySize, r.ownGRPC)})
-	}
-	// One router for the requests of every host, and one for each host
-	// that has routes of its own: its routes and the host-less ones.
-	newEngine := func(host string) *gin.Engine {
-		engine := gin.New()
-		engine.Use(recoverPanics(r.log))
-		routeService := map[string]string{}
-		if tracing.Enabled() {
-			engine.Use(traceRequests(routeService))
-		}
-		engine.Use(measure(r.metrics, &r.counts, routeService))
-		engine.NoRoute(func(c *gin.Context) {
-			gateway.WriteError(c.Writer, c.Request, http.StatusNotFound, "no route for "+c.Request.URL.Path)
-		})
-		own := map[string]bool{} // a host's own route wins over a host-less one of the same path
-		for _, m := range all {
-			if host != "" && m.host == host {
-				own[m.path] = true
-			}
-		}
-		for _, m := range all {
-			if m.host == host || m.host == "" && !own[m.path] {
-				engine.Any(m.path, gin.WrapH(m.h))
-				routeService[m.path] = m.service
-			}
-		}
-		return engine
-	}
-	router := hostRouter{def: newEngine("")}
-	for _, m := range all {
-		if m.host != "" && router.hosts[m.host] == nil {
-			if router.hosts == nil {
-				router.hosts = map[string]http.Handler{}
-			}
-			router.hosts[m.host] = newEngine(m.host)
-		}
-	}
-	return gateway.RequestID(router)
-}
-
-// hostRouter sends a request to the router of its Host (port and case
-// aside), or to the one of every host.
-type hostRouter struct {
-	def   http.Handler
-	hosts map[string]http.Handler // nil: no route names a host
-}
-
-func (h hostRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if h.hosts != nil {
-		host := req.Host
-		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
-			host = host[:i]
-		}
-		if e := h.hosts[strings.ToLower(host)]; e != nil {
-			e.ServeHTTP(w, req)
-			return
-		}
-	}
-	h.def.ServeHTTP(w, req)
 }
 
 // consume starts the consumer of an event route.
