@@ -134,12 +134,14 @@ func Diff(cur, next *Resolved) Actions {
 	// components without their views being made and compared.
 	same := map[string]bool{}
 	kept := map[string][]string{}
-	for name, s := range next.Services {
+	// In the order of names, so that the kept names of a kind come nearly
+	// sorted (union sorts them in one pass, where names in a map's order
+	// take n log n comparisons).
+	for _, name := range sortedKeysOf(next, "services", next.Services) {
+		s := next.Services[name]
 		if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
 			same[name] = true
-			for kind, names := range serviceComponents(name, s) {
-				kept[kind] = append(kept[kind], names...)
-			}
+			addServiceComponents(kept, name, s)
 		}
 	}
 	a, b := components(cur, same), components(next, same)
@@ -230,23 +232,25 @@ func restartView(kind string, w *restartSettings) any {
 	return w.Bus
 }
 
-// serviceComponents are the names of a service's components by kind:
-// those components puts for it.
-func serviceComponents(name string, s *ResolvedService) map[string][]string {
-	out := map[string][]string{KindService: {name}, KindRoute: s.Routes}
+// addServiceComponents adds the names of a service's components to
+// names, by kind: the service, its routes, and its instances, balancer,
+// process and health check as it has them.
+func addServiceComponents(names map[string][]string, name string, s *ResolvedService) {
+	names[KindService] = append(names[KindService], name)
+	names[KindRoute] = append(names[KindRoute], s.Routes...)
 	switch s.Kind {
 	case "http":
 		for _, u := range s.Instances {
-			out[KindInstance] = append(out[KindInstance], name+" "+u)
+			names[KindInstance] = append(names[KindInstance], name+" "+u)
 		}
-		out[KindBalancer] = []string{name}
+		names[KindBalancer] = append(names[KindBalancer], name)
 	case "process":
-		out[KindProcess], out[KindBalancer] = []string{name}, []string{name}
+		names[KindProcess] = append(names[KindProcess], name)
+		names[KindBalancer] = append(names[KindBalancer], name)
 	}
 	if s.Health != nil {
-		out[KindHealthCheck] = []string{name}
+		names[KindHealthCheck] = append(names[KindHealthCheck], name)
 	}
-	return out
 }
 
 // components lists a platform's components by kind and name, each with

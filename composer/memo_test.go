@@ -240,3 +240,28 @@ func TestSortedKeysOf(t *testing.T) {
 		t.Errorf("without a memo: %v", got)
 	}
 }
+
+// TestRouteConflictsInGroups: among many routes with static first
+// segments (tried in groups by first segment), a conflict is reported at
+// its route, with a memo and without, and again after an edit elsewhere;
+// routes of different first segments that share a prefix do not conflict.
+func TestRouteConflictsInGroups(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[services]\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d/*path\", \"/svc%dx/:id\"] }\n", i, 7000+i, i, i)
+	}
+	b.WriteString("late { kind: \"http\", instances: [\"http://127.0.0.1:6999\"], routes: [\"/svc42/:id\"] }\n")
+	path := filepath.Join(t.TempDir(), "p.tsk")
+	cached := &tsk.Loader{LookupEnv: noEnv, Cache: tsk.NewCache()}
+	for step, src := range []string{b.String(), b.String() + "# an edit elsewhere\n"} {
+		os.WriteFile(path, []byte(src), 0o644)
+		for _, l := range []*tsk.Loader{cached, {LookupEnv: noEnv}} {
+			_, _, err := LoadResolved(l, path)
+			ds := tsk.AsDiagnostics(err, path)
+			if len(ds) != 1 || !strings.Contains(ds[0].Msg, `route "/svc42/:id" conflicts`) || ds[0].Pos.Line != 102 {
+				t.Errorf("step %d: %v, want one conflict of /svc42/:id at line 102", step, ds)
+			}
+		}
+	}
+}

@@ -650,34 +650,12 @@ func suggest(name string, candidates []string) string {
 // routeConflicts registers every route on a gin router, the gateway's, and
 // reports the routes it refuses: `/users/:id` next to `/users/:name`, or a
 // catch-all that hides another route. (Identical routes are reported
-// before, with the service that declared them first.)
+// before, with the service that declared them first.) Routes whose first
+// segments are all static (RoutedByFirstSegment) conflict only with routes
+// of the same first segment, so they are tried in groups of about sixteen
+// by first segment, and a group the memo found without conflict (the same
+// paths in the same order) is not tried again.
 func (v *validator) routeConflicts(r *Resolved, order []string) {
-	// The routes, in order, that a memo found without conflict are
-	// without conflict still.
-	var h maphash.Hash
-	h.SetSeed(routesSeed)
-	for _, name := range order {
-		if s := v.p.Services[name]; s != nil && r.Services[name] != nil {
-			h.WriteString(name)
-			h.WriteByte(0)
-			for _, route := range s.Routes {
-				h.WriteString(route)
-				h.WriteByte(0)
-			}
-			h.WriteByte(1)
-		}
-	}
-	k := routesKey{h.Sum64(), uint64(len(order))}
-	seen := tsk.TableOf[routesKey, bool](r.memo(), "composer.routes")
-	if _, ok := seen.Get(k); ok {
-		return
-	}
-	mark := len(v.diags)
-	defer func() {
-		if len(v.diags) == mark {
-			seen.Put(k, true)
-		}
-	}()
 	// The router of every host, and one per host that routes of its own
 	// name: its routes beside the host-less ones, as the gateway has them.
 	hosts := []string{""}
@@ -690,10 +668,13 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 			}
 		}
 	}
+	type entry struct {
+		route, path, service string
+		i                    int // in the service's routes
+	}
+	memo := tsk.TableOf[routesKey, bool](r.memo(), "composer.routes")
 	reported := map[string]bool{}
 	for _, host := range hosts {
-		router := gin.New()
-		seen := map[string]bool{}
 		own := map[string]bool{} // the host's own paths win over host-less ones
 		for _, name := range order {
 			if s := v.p.Services[name]; s != nil {
@@ -704,6 +685,9 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 				}
 			}
 		}
+		seen := map[string]bool{}
+		var entries []entry
+		split := true
 		for _, name := range order {
 			s, rs := v.p.Services[name], r.Services[name]
 			if s == nil || rs == nil {
@@ -715,17 +699,65 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 					continue
 				}
 				seen[route] = true
-				if msg := tryRoute(router, path); msg != "" && !reported[route] {
-					reported[route] = true
-					v.at(rs.Src.Key("routes").Item(i), "route %q conflicts with another route: %s", route, msg)
+				entries = append(entries, entry{route, path, name, i})
+				split = split && RoutedByFirstSegment(path)
+			}
+		}
+		groups := make([][]entry, 1)
+		if split {
+			groups = make([][]entry, max(1, len(entries)/16))
+		}
+		for _, e := range entries {
+			g := 0
+			if split {
+				g = int(maphash.String(routesSeed, FirstSegment(e.path)) % uint64(len(groups)))
+			}
+			groups[g] = append(groups[g], e)
+		}
+		for _, group := range groups {
+			var h maphash.Hash
+			h.SetSeed(routesSeed)
+			for _, e := range group {
+				h.WriteString(e.path)
+				h.WriteByte(0)
+			}
+			k := routesKey{h.Sum64(), uint64(len(group))}
+			if _, ok := memo.Get(k); ok || len(group) == 0 {
+				continue
+			}
+			mark := len(v.diags)
+			router := gin.New()
+			for _, e := range group {
+				if msg := tryRoute(router, e.path); msg != "" && !reported[e.route] {
+					reported[e.route] = true
+					v.at(r.Services[e.service].Src.Key("routes").Item(e.i), "route %q conflicts with another route: %s", e.route, msg)
 				}
+			}
+			if len(v.diags) == mark {
+				memo.Put(k, true)
 			}
 		}
 	}
 }
 
-// routesKey is the routes of a platform, in order, in the memo of those
-// without conflict: a 64-bit hash of them and their count.
+// FirstSegment is a route path's first segment: "users" of "/users/:id",
+// "" of "/".
+func FirstSegment(path string) string {
+	path = strings.TrimPrefix(path, "/")
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// RoutedByFirstSegment reports whether a route path's first segment is
+// static (no parameter, no wildcard): among routes that all are, a
+// request's first segment names the only ones that can match it, and
+// only routes of one first segment can conflict.
+func RoutedByFirstSegment(path string) bool { return !strings.ContainsAny(FirstSegment(path), ":*") }
+
+// routesKey is a group of routes, in order, in the memo of those without
+// conflict: a 64-bit hash of their paths and their count.
 type routesKey struct{ sum, n uint64 }
 
 var routesSeed = maphash.MakeSeed()

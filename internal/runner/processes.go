@@ -415,10 +415,13 @@ func (r *Runner) prepareProcesses(m *composer.Resolved, prev *generation, acts c
 		}
 		return nil, err
 	}
-	for i, name := range sortedKeys(m.Services) {
+	for i, name := range sortedNames(prev, m.Services) {
 		s := m.Services[name]
+		if s.Kind != "process" {
+			continue
+		}
 		act := acts.Of(composer.KindProcess, name)
-		if s.Kind != "process" || act == composer.Keep {
+		if act == composer.Keep {
 			continue
 		}
 		var check *health.Checker

@@ -29,7 +29,8 @@ import (
 // holds).
 //
 // The split by first segment is exactly gin's matching when no route's
-// first segment holds a parameter or a wildcard: a request's first
+// first segment holds a parameter or a wildcard
+// (composer.RoutedByFirstSegment): a request's first
 // segment then names the only routes that can match it, and a trailing
 // slash added or taken away leaves it as it is. When one does (a route
 // "/*path", "/:tenant/orders"), every route of a host is in one router,
@@ -121,7 +122,7 @@ func (r *Runner) mountService(g, prev *generation, name string, s *composer.Reso
 func (r *Runner) gateway(g, prev *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
 	g.mounts = map[string]*serviceMount{}
 	var all []mounted
-	for _, name := range sortedKeys(model.Services) {
+	for _, name := range g.names {
 		s := model.Services[name]
 		switch s.Kind {
 		case "builtin":
@@ -150,7 +151,7 @@ func (r *Runner) gateway(g, prev *generation, model *composer.Resolved, builtins
 	}
 	buckets := bucketsFor(len(all))
 	for _, path := range paths {
-		if strings.ContainsAny(firstSegment(path), ":*") {
+		if !composer.RoutedByFirstSegment(path) {
 			buckets = 1
 		}
 	}
@@ -207,7 +208,7 @@ func (r *Runner) segmentRouter(g, prev *generation, host string, all []mounted, 
 		if m.host == host || m.host == "" && !own[m.path] {
 			b := 0
 			if split {
-				b = bucketOf(firstSegment(m.path), n)
+				b = bucketOf(composer.FirstSegment(m.path), n)
 			}
 			buckets[b] = append(buckets[b], m)
 		}
@@ -274,7 +275,7 @@ func (br *bucketsRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		br.buckets[0].ServeHTTP(w, req)
 		return
 	}
-	if h := br.buckets[bucketOf(firstSegment(req.URL.Path), len(br.buckets))]; h != nil {
+	if h := br.buckets[bucketOf(composer.FirstSegment(req.URL.Path), len(br.buckets))]; h != nil {
 		h.ServeHTTP(w, req)
 		return
 	}
@@ -286,16 +287,6 @@ var bucketSeed = maphash.MakeSeed()
 // bucketOf is the bucket of a first path segment, of n.
 func bucketOf(segment string, n int) int {
 	return int(maphash.String(bucketSeed, segment) % uint64(n))
-}
-
-// firstSegment is a path's first segment: "users" of "/users/:id", "" of
-// "/".
-func firstSegment(path string) string {
-	path = strings.TrimPrefix(path, "/")
-	if i := strings.IndexByte(path, '/'); i >= 0 {
-		return path[:i]
-	}
-	return path
 }
 
 // hostRouter sends a request to the router of its Host (port and case
@@ -317,4 +308,24 @@ func (h hostRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	h.def.ServeHTTP(w, req)
+}
+
+// sortedNames returns the sorted names of services: the list of prev (the
+// last generation, nil at the start) when they are the same names, found
+// with a lookup each instead of sorted again. The list is shared: read it
+// only.
+func sortedNames(prev *generation, services map[string]*composer.ResolvedService) []string {
+	if prev != nil && len(prev.names) == len(services) {
+		same := true
+		for _, name := range prev.names {
+			if _, ok := services[name]; !ok {
+				same = false
+				break
+			}
+		}
+		if same {
+			return prev.names
+		}
+	}
+	return sortedKeys(services)
 }

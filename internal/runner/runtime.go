@@ -206,6 +206,9 @@ type generation struct {
 	// next when they are the same (the key of the handlers that use
 	// them).
 	proxiesKey string
+	// names are the services' names, sorted (the last generation's
+	// list when the names are the same).
+	names []string
 	// mounts are the http and process services' handlers, routers the
 	// gateway's routers (routers.go): the next generation keeps those
 	// its edit did not change.
@@ -792,7 +795,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	idx := acts.Index()
 	kept := func(kind, name string) bool { return prev != nil && idx.Of(kind, name) == composer.Keep }
 
-	for _, target := range sortedKeys(model.Breakers) {
+	g.names = sortedNames(prev, model.Services)
+	for target := range model.Breakers {
 		if kept(composer.KindBreaker, target) {
 			g.breakers[target] = prev.breakers[target]
 			continue
@@ -802,7 +806,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		})
 	}
 
-	for _, name := range sortedKeys(model.Services) {
+	for _, name := range g.names {
 		s := model.Services[name]
 		switch s.Kind {
 		case "http":
@@ -889,8 +893,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		g.builtins[name] = r.builtinHandler(s, name)
 	}
 	// The mesh: a path per declared call.
-	for _, caller := range sortedKeys(model.Services) {
-		for _, target := range model.Services[caller].Calls {
+	for caller, s := range model.Services {
+		for _, target := range s.Calls {
 			g.pairs[composer.PairBreaker(caller, target)] = r.pairPath(g, caller, target)
 		}
 	}
@@ -898,8 +902,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	g.handler = r.gateway(g, prev, model, builtins)
 
 	// Deliveries of events to services by name.
-	for _, name := range sortedKeys(model.Services) {
-		s, e := model.Services[name], g.services[name]
+	for name, s := range model.Services {
+		e := g.services[name]
 		if b, ok := g.breakers[composer.EventBreaker(name)]; ok && e != nil {
 			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: b, Timeout: s.Timeout,
 				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}

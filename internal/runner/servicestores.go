@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -30,9 +31,16 @@ func (r *Runner) openServiceStores(model *composer.Resolved) error {
 	if r.svcStores.open == nil {
 		r.svcStores.open = map[string]*store.Store{}
 	}
-	for _, name := range sortedKeys(model.Services) {
+	var builtins []string
+	for name, s := range model.Services {
+		if s.Kind == "builtin" {
+			builtins = append(builtins, name)
+		}
+	}
+	slices.Sort(builtins)
+	for _, name := range builtins {
 		d := services.Lookup(name)
-		if model.Services[name].Kind != "builtin" || d == nil || r.svcStores.open[name] != nil {
+		if d == nil || r.svcStores.open[name] != nil {
 			continue
 		}
 		st, err := services.OpenStore(model.Composer.DataDir, r.store, d)
