@@ -154,7 +154,7 @@ func Diff(cur, next *Resolved) Actions {
 	}
 	out = make(Actions, 0, n)
 	for _, kind := range kindOrder {
-		keep := kept[kind]
+		keep, restartOnly := kept[kind], restartOnly[kind]
 		for _, name := range union(append(sortedKeys(a[kind]), keep...), sortedKeys(b[kind])) {
 			x, inA := a[kind][name]
 			y, inB := b[kind][name]
@@ -177,7 +177,7 @@ func Diff(cur, next *Resolved) Actions {
 					}
 				}
 			}
-			if restartOnly[kind] && inA && next.restartWanted != nil {
+			if restartOnly && inA && next.restartWanted != nil {
 				// The next platform carries the running one's (Carry);
 				// say what the file asks for.
 				if w := restartView(kind, next.restartWanted); !encodeEqual(x, w) {

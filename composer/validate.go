@@ -673,6 +673,33 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 		i                    int // in the service's routes
 	}
 	memo := tsk.TableOf[routesKey, bool](r.memo(), "composer.routes")
+	// All the routes, in order, as the last load had them: no conflict
+	// still (an edit elsewhere, the commonest).
+	var all maphash.Hash
+	all.SetSeed(routesSeed)
+	n := 0
+	for _, name := range order {
+		if s := v.p.Services[name]; s != nil && r.Services[name] != nil {
+			all.WriteString(name)
+			all.WriteByte(0)
+			for _, route := range s.Routes {
+				all.WriteString(route)
+				all.WriteByte(0)
+				n++
+			}
+			all.WriteByte(1)
+		}
+	}
+	whole := routesKey{all.Sum64(), uint64(n), true}
+	if _, ok := memo.Get(whole); ok {
+		return
+	}
+	mark := len(v.diags)
+	defer func() {
+		if len(v.diags) == mark {
+			memo.Put(whole, true)
+		}
+	}()
 	reported := map[string]bool{}
 	for _, host := range hosts {
 		own := map[string]bool{} // the host's own paths win over host-less ones
@@ -721,7 +748,7 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 				h.WriteString(e.path)
 				h.WriteByte(0)
 			}
-			k := routesKey{h.Sum64(), uint64(len(group))}
+			k := routesKey{h.Sum64(), uint64(len(group)), false}
 			if _, ok := memo.Get(k); ok || len(group) == 0 {
 				continue
 			}
@@ -757,8 +784,12 @@ func FirstSegment(path string) string {
 func RoutedByFirstSegment(path string) bool { return !strings.ContainsAny(FirstSegment(path), ":*") }
 
 // routesKey is a group of routes, in order, in the memo of those without
-// conflict: a 64-bit hash of their paths and their count.
-type routesKey struct{ sum, n uint64 }
+// conflict: a 64-bit hash of their paths and their count; or, whole, all
+// the routes of a platform with their services.
+type routesKey struct {
+	sum, n uint64
+	whole  bool
+}
 
 var routesSeed = maphash.MakeSeed()
 

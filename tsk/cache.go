@@ -78,9 +78,9 @@ func (c *Cache) memo(file string, src []byte) (m *evalMemo, done func()) {
 	if !m.mu.TryLock() {
 		return nil, func() {}
 	}
-	m.src, m.next, m.used = src, make(map[textKey]keptValue, len(m.last)), map[*Value]bool{}
+	m.src, m.next = src, make(map[textKey]keptValue, len(m.last))
 	return m, func() {
-		m.last, m.next, m.used, m.src = m.next, nil, nil, nil
+		m.last, m.next, m.src = m.next, nil, nil
 		m.mu.Unlock()
 	}
 }

@@ -81,7 +81,7 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 		e.items(m.Items(items))
 		return
 	}
-	for _, it := range items {
+	for i, it := range items {
 		if it.Include != nil {
 			e.include(m.Item(it).Include, true)
 			continue
@@ -95,12 +95,14 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 			e.entry(m.Item(it).Entry)
 			continue
 		}
-		tk, at := e.memo.key(it, m)
+		tk, at := e.memo.key(items, i, m)
 		if kept, ok := e.memo.last[tk]; ok {
 			e.memo.hits.Add(1)
 			v := kept.v
-			if d := parser.MoveBetween(kept.at, at); !d.Zero() || e.memo.used[v] {
-				v = e.moveValue(v, d) // moved, or placed already by a statement of the same text
+			if _, placed := e.memo.next[tk]; placed || !parser.MoveBetween(kept.at, at).Zero() {
+				// Moved, or a statement of the same text is placed already
+				// (its value, or one it was made from): a copy.
+				v = e.moveValue(v, parser.MoveBetween(kept.at, at))
 			}
 			if v != kept.canon {
 				e.r.setCanonical(v, kept.canon)
@@ -120,10 +122,20 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 	}
 }
 
-// key is the text key of top-level statement it of the memo's text (its
-// tree moved by m), and the line and column where it starts.
-func (m *evalMemo) key(it *parser.Item, moved parser.Moved) (textKey, Pos) {
-	start, end := moved.Pos(it.Pos()), moved.Pos(it.End())
+// key is the text key of top-level statement items[i] of the memo's text
+// (the tree moved by moved), and the line and column where it starts. The
+// text runs to the next statement's start (the separators and comments
+// after it are in it: the same text still makes the same value), or to
+// the statement's end for the last of items (the next is in another
+// piece), which spares reading every statement's last token.
+func (m *evalMemo) key(items []*parser.Item, i int, moved parser.Moved) (textKey, Pos) {
+	start := moved.Pos(items[i].Pos())
+	var end parser.Pos
+	if i+1 < len(items) && items[i+1].Pos().Line > 0 {
+		end = moved.Pos(items[i+1].Pos())
+	} else {
+		end = moved.Pos(items[i].End())
+	}
 	text := m.src[max(0, min(start.Offset, len(m.src))):max(0, min(end.Offset, len(m.src)))]
 	return textKey{maphash.Bytes(textSeeds[0], text), maphash.Bytes(textSeeds[1], text)}, lineCol(start)
 }
@@ -208,7 +220,6 @@ func (e *evaluator) listOf(n int) []*Value {
 // statement of text key tk, placed at at.
 func (e *evaluator) keep(tk textKey, at Pos, v, canon *Value) {
 	e.memo.next[tk] = keptValue{v: v, canon: canon, at: at}
-	e.memo.used[v] = true
 	if e.shared == nil {
 		e.shared = map[*Value]bool{}
 	}

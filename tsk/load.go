@@ -184,7 +184,6 @@ func (r *run) evalFile(name string, src []byte) *Value {
 		r.crossFailed = map[string]bool{}
 		if memo != nil {
 			clear(memo.next)
-			clear(memo.used)
 		}
 		e = newEvaluator(r, name)
 		e.memo = memo

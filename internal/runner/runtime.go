@@ -216,6 +216,15 @@ type generation struct {
 	routers map[routerKey]*bucketRouter
 }
 
+// instanceIf is the instance of prev called key when kept (nil
+// otherwise, or when prev is nil).
+func (prev *generation) instanceIf(kept bool, key string) *balancer.Instance {
+	if !kept || prev == nil {
+		return nil
+	}
+	return prev.instances[key]
+}
+
 // serviceEntry is what stands in front of an http or process service's
 // instances.
 type serviceEntry struct {
@@ -813,9 +822,9 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 			var ins []*balancer.Instance
 			for _, u := range s.Instances {
 				key := name + " " + u
-				in := balancer.NewInstance(u)
-				if kept(composer.KindInstance, key) {
-					in = prev.instances[key]
+				in := prev.instanceIf(kept(composer.KindInstance, key), key)
+				if in == nil {
+					in = balancer.NewInstance(u)
 				}
 				g.instances[key] = in
 				ins = append(ins, in)
