@@ -75,14 +75,14 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			}
 		}
 		for i, route := range s.Routes {
-			at := src.Key("routes").Item(i)
+			at := func() Source { return src.Key("routes").Item(i) } // only for a problem
 			switch first, dup := routes[route]; {
 			case !validRoute(route):
-				v.at(at, "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
+				v.at(at(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
 			case dup && first == name:
-				v.at(at, "route %q is declared twice in %s", route, name)
+				v.at(at(), "route %q is declared twice in %s", route, name)
 			case dup:
-				v.at(at, "route %q is already served by %s", route, first)
+				v.at(at(), "route %q is already served by %s", route, first)
 			default:
 				routes[route] = name
 			}
