@@ -13,9 +13,8 @@ import (
 // depend on nothing but their own text (a service's block of literals:
 // no variable, interpolation, bare name of an earlier key outside the
 // statement, @env, @date, var(), @file.tsk.get or #include, and no
-// problem). A statement whose tree the parse handed out again (same
-// text; moved or not, see parser.ParseMoved) takes its value from the
-// last load, moved with it. Safe for
+// problem). A statement of the same text as one of the last load takes
+// that one's value, moved with it when its lines moved. Safe for
 // concurrent use; the values it hands out are shared by the documents
 // that hold them, and read-only as all values are (the evaluator copies
 // one before it merges a reopened block or section into it).
@@ -44,7 +43,6 @@ type evalMemo struct {
 	src  []byte                // the text being evaluated
 	last map[textKey]keptValue // the last evaluation's
 	next map[textKey]keptValue // this evaluation's
-	used map[*Value]bool       // the kept values this evaluation placed
 	hits *atomic.Int64
 }
 
