@@ -236,17 +236,8 @@ func TestDecodeMemo(t *testing.T) {
 // nothing in them moved); a line break moves them to the next line, and
 // their values are copies with the new lines.
 func TestCacheKeepsValuesAlongTheirLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.tsk")
-	l := &Loader{LookupEnv: func(string) (string, bool) { return "", false }, Cache: NewCache()}
-	load := func(src string) *Value {
-		t.Helper()
-		os.WriteFile(path, []byte(src), 0o644)
-		doc, err := l.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc.Root.Obj.Get("last")
-	}
+	loadDoc := cachedLoads(t)
+	load := func(src string) *Value { return loadDoc(src).Root.Obj.Get("last") }
 	var filler strings.Builder
 	for i := range 300 {
 		fmt.Fprintf(&filler, "f%d { v: %d }\n", i, i)
@@ -274,17 +265,7 @@ func TestCacheKeepsValuesAlongTheirLine(t *testing.T) {
 // the value its text had, not a new one; the edited one has a new value,
 // and a second statement of the same text elsewhere gets its own copy.
 func TestCacheKeepsStatementsOfAPieceParsedAgain(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.tsk")
-	l := &Loader{LookupEnv: func(string) (string, bool) { return "", false }, Cache: NewCache()}
-	load := func(src string) *Document {
-		t.Helper()
-		os.WriteFile(path, []byte(src), 0o644)
-		doc, err := l.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc
-	}
+	load := cachedLoads(t)
 	before := load("[a]\nx { port: 1 }\ny { port: 2 }\n")
 	after := load("[a]\nx { port: 1 }\ny { port: 3 }\n[b]\nx { port: 1 }\n")
 	a, b := after.Root.Obj.Get("a"), after.Root.Obj.Get("b")
@@ -296,5 +277,21 @@ func TestCacheKeepsStatementsOfAPieceParsedAgain(t *testing.T) {
 	}
 	if bx := b.Obj.Get("x"); bx == a.Obj.Get("x") || bx.Pos.Line != 5 || bx.Obj.Get("port").Int != 1 {
 		t.Errorf("[b] x shares [a] x's value, or is not where it is written: %+v", bx.Pos)
+	}
+}
+
+// cachedLoads returns a function that writes src to one file and loads
+// it with one cache, failing the test on a problem.
+func cachedLoads(t *testing.T) func(src string) *Document {
+	path := filepath.Join(t.TempDir(), "p.tsk")
+	l := &Loader{LookupEnv: func(string) (string, bool) { return "", false }, Cache: NewCache()}
+	return func(src string) *Document {
+		t.Helper()
+		os.WriteFile(path, []byte(src), 0o644)
+		doc, err := l.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
 	}
 }
