@@ -372,9 +372,34 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 			cancel()
 		} else {
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel} // the deadline covers the body too
+			if u.GRPC != nil {
+				resp.Body = &grpcDeadlineBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context()}
+			}
 		}
 	}
 	return resp, err
+}
+
+// grpcDeadlineBody is the body of a gRPC answer under the call's
+// deadline: when the deadline cuts it, the answer ends there with the
+// status a gRPC client expects, DEADLINE_EXCEEDED in its trailers, not
+// with a reset stream (which the client reads as INTERNAL or
+// UNAVAILABLE). The trailers are the body's reader's to set: the
+// transport hands the instance's trailers over only when the body is
+// read to its end.
+type grpcDeadlineBody struct {
+	io.ReadCloser
+	resp *http.Response
+	ctx  context.Context
+}
+
+func (b *grpcDeadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		b.resp.Trailer = http.Header{"Grpc-Status": {"4"}, "Grpc-Message": {"deadline exceeded at the gateway"}}
+		return n, io.EOF
+	}
+	return n, err
 }
 
 func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*http.Response, error) {
