@@ -137,7 +137,7 @@ func Diff(cur, next *Resolved) Actions {
 	// In the order of names, so that the kept names of a kind come nearly
 	// sorted (union sorts them in one pass, where names in a map's order
 	// take n log n comparisons).
-	for _, name := range sortedKeysOf(next, "services", next.Services) {
+	for _, name := range next.ServiceNames() {
 		s := next.Services[name]
 		if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
 			same[name] = true

@@ -90,7 +90,7 @@ func Warnings(r *Resolved) tsk.Diagnostics {
 	if r.Src.Has("microservices_components") && len(r.Src.Key("microservices_components").Keys()) > 0 {
 		warn(r.Src.Key("microservices_components"), "[microservices_components] names components the composer does not read; it has no effect")
 	}
-	for _, name := range serviceOrder(r, sortedKeysOf(r, "services", p.Services)) {
+	for _, name := range serviceOrder(r, r.ServiceNames()) {
 		s, rs := p.Services[name], r.Services[name]
 		if s == nil || rs == nil {
 			continue

@@ -47,7 +47,7 @@ var (
 func Validate(r *Resolved) tsk.Diagnostics {
 	p := r.Platform
 	v := &validator{p: p, canonical: r.canonical}
-	names := sortedKeysOf(r, "services", p.Services)
+	names := r.ServiceNames()
 	order := serviceOrder(r, names)
 	routes := make(map[string]string, len(names)) // route -> the service that declared it first
 	valid := tsk.TableOf[validKey, bool](r.memo(), "composer.validate")
@@ -620,6 +620,11 @@ func sortedKeysOf[T any](r *Resolved, name string, m map[string]T) []string {
 	table.Put(name, keys)
 	return keys
 }
+
+// ServiceNames returns the names of r's services, sorted: the list the
+// last load sorted when the names are the same (sortedKeysOf). The list
+// is shared: read it only.
+func (r *Resolved) ServiceNames() []string { return sortedKeysOf(r, "services", r.Services) }
 
 // hasAll reports whether m has every key of keys.
 func hasAll[T any](m map[string]T, keys []string) bool {

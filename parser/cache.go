@@ -120,15 +120,6 @@ func MoveBetween(from, to Pos) Moved {
 	return Moved{shift{off: to.Offset - from.Offset, line: to.Line - from.Line, col: to.Column - from.Column, firstLine: from.Line}}
 }
 
-// LineCol returns m without its change of offsets: the move of positions
-// that name a line and a column only (package tsk's values keep no
-// offset, so that an edit on an earlier line, which moves a statement
-// along without changing its lines, leaves them as they are).
-func (m Moved) LineCol() Moved {
-	m.s.off = 0
-	return m
-}
-
 // Items returns items moved: a copy, unless m is zero.
 func (m Moved) Items(items []*Item) []*Item {
 	if m.Zero() {
@@ -151,17 +142,6 @@ func (m Moved) Pos(p Pos) Pos {
 		return p
 	}
 	return Pos(m.s.tok(lexer.Token{Pos: lexer.Position(p)}).Pos)
-}
-
-// Since returns the move from where a tree moved by m0 is to where m
-// puts it (positions made with m0 applied, moved by the result, are
-// those made with m): both are moves of the same tree.
-func (m Moved) Since(m0 Moved) Moved {
-	firstLine := m.s.firstLine
-	if firstLine == 0 {
-		firstLine = m0.s.firstLine
-	}
-	return Moved{shift{off: m.s.off - m0.s.off, line: m.s.line - m0.s.line, col: m.s.col - m0.s.col, firstLine: firstLine + m0.s.line}}
 }
 
 // record keeps a piece's tree for the next parse.

@@ -97,8 +97,9 @@ func (c *Cache) parser() *parser.Cache {
 // (Document.Canonical), and a program keeps its own (the composer
 // resolves and checks a service by its decoded value). A key holds
 // everything its result depends on; the values a load hands out again
-// (see Cache) are what make keys of the next load equal to this one's. A table keeps the entries of the last two loads
-// that used it; a nil *Memo keeps nothing. Safe for concurrent use.
+// (see Cache) are what make keys of the next load equal to this one's.
+// A table keeps the entries of the last two loads that used it; a nil
+// *Memo keeps nothing. Safe for concurrent use.
 type Memo struct {
 	mu     sync.Mutex
 	tables map[string]table

@@ -98,11 +98,11 @@ func (e *evaluator) statements(items []*parser.Item, m parser.Moved) {
 		tk, at := e.memo.key(items, i, m)
 		if kept, ok := e.memo.last[tk]; ok {
 			e.memo.hits.Add(1)
-			v := kept.v
-			if _, placed := e.memo.next[tk]; placed || !parser.MoveBetween(kept.at, at).Zero() {
+			v, moved := kept.v, parser.MoveBetween(kept.at, at) // both without offsets
+			if _, placed := e.memo.next[tk]; placed || !moved.Zero() {
 				// Moved, or a statement of the same text is placed already
 				// (its value, or one it was made from): a copy.
-				v = e.moveValue(v, parser.MoveBetween(kept.at, at))
+				v = e.moveValue(v, moved)
 			}
 			if v != kept.canon {
 				e.r.setCanonical(v, kept.canon)
@@ -143,7 +143,8 @@ func (m *evalMemo) key(items []*parser.Item, i int, moved parser.Moved) (textKey
 var textSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // moveValue returns a copy of v, a value the memo keeps, with its
-// positions moved by d (a move of lines and columns: see Pos) (the caller records what it stands for).
+// positions moved by d, a move of lines and columns (see Pos); the
+// caller records what the copy stands for.
 func (e *evaluator) moveValue(v *Value, d parser.Moved) *Value {
 	c := e.val(*v)
 	c.Pos, c.End = d.Pos(v.Pos), d.Pos(v.End)

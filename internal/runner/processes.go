@@ -415,7 +415,7 @@ func (r *Runner) prepareProcesses(m *composer.Resolved, prev *generation, acts c
 		}
 		return nil, err
 	}
-	for i, name := range sortedNames(prev, m.Services) {
+	for i, name := range m.ServiceNames() {
 		s := m.Services[name]
 		if s.Kind != "process" {
 			continue

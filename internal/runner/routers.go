@@ -309,23 +309,3 @@ func (h hostRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	h.def.ServeHTTP(w, req)
 }
-
-// sortedNames returns the sorted names of services: the list of prev (the
-// last generation, nil at the start) when they are the same names, found
-// with a lookup each instead of sorted again. The list is shared: read it
-// only.
-func sortedNames(prev *generation, services map[string]*composer.ResolvedService) []string {
-	if prev != nil && len(prev.names) == len(services) {
-		same := true
-		for _, name := range prev.names {
-			if _, ok := services[name]; !ok {
-				same = false
-				break
-			}
-		}
-		if same {
-			return prev.names
-		}
-	}
-	return sortedKeys(services)
-}

@@ -206,8 +206,7 @@ type generation struct {
 	// next when they are the same (the key of the handlers that use
 	// them).
 	proxiesKey string
-	// names are the services' names, sorted (the last generation's
-	// list when the names are the same).
+	// names are the services' names, sorted (model.ServiceNames).
 	names []string
 	// mounts are the http and process services' handlers, routers the
 	// gateway's routers (routers.go): the next generation keeps those
@@ -804,7 +803,7 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	idx := acts.Index()
 	kept := func(kind, name string) bool { return prev != nil && idx.Of(kind, name) == composer.Keep }
 
-	g.names = sortedNames(prev, model.Services)
+	g.names = model.ServiceNames()
 	for target := range model.Breakers {
 		if kept(composer.KindBreaker, target) {
 			g.breakers[target] = prev.breakers[target]
