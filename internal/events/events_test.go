@@ -216,6 +216,73 @@ func TestStopMidRetryRedelivers(t *testing.T) {
 	c.wait(t, 1)
 }
 
+// A delivery under way when its consumer stops finishes (Finishing), and
+// its event is acknowledged: the next consumer of the route does not
+// deliver it again, and delivers the one the stop left.
+func TestStopLetsADeliveryFinish(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "bus.db"))
+	bus := NewEmbedded(s)
+	c := newCollector()
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := func(ctx context.Context, e Event) error {
+		if e.ID == "1" {
+			close(started)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return c.handle(ctx, e)
+	}
+	deliveries, endDeliveries := context.WithCancel(context.Background())
+	defer endDeliveries()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- bus.Subscribe(ctx, Route{Name: "r", Topic: "user.created", Handler: Finishing(slow, deliveries)})
+	}()
+	publish(t, bus, "1", "2")
+	<-started
+	cancel() // the consumer stops while "1" is being delivered
+	close(release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Subscribe returned %v", err)
+	}
+	if got := c.wait(t, 1); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("before the stop: %v, want the delivery under way finished and no other", got)
+	}
+
+	next := newCollector()
+	subscribe(t, bus, Route{Name: "r", Topic: "user.created", Handler: Finishing(next.handle, deliveries)})
+	if got := next.wait(t, 1); fmt.Sprint(got) != "[2]" {
+		t.Errorf("the next consumer delivered %v, want only the event the stop left", got)
+	}
+}
+
+// Finishing ends a delivery under way when deliveries ends.
+func TestFinishingEndsWithDeliveries(t *testing.T) {
+	deliveries, endDeliveries := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan error)
+	h := Finishing(func(ctx context.Context, e Event) error {
+		cancel() // the consumer stops: the delivery goes on
+		if ctx.Err() != nil {
+			return fmt.Errorf("cancelled with the consumer")
+		}
+		endDeliveries()
+		<-ctx.Done()
+		return ctx.Err()
+	}, deliveries)
+	go func() { cancelled <- h(ctx, Event{ID: "1"}) }()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("delivery ended with %v, want cancelled by deliveries", err)
+	}
+	if err := h(ctx, Event{ID: "2"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a delivery after the consumer stopped: %v, want refused", err)
+	}
+}
+
 func TestRelayMovesTheOutbox(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "bus.db"))
 	for i := range 3 {

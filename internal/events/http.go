@@ -93,3 +93,23 @@ func All(handlers ...Handler) Handler {
 		return nil
 	}
 }
+
+// Finishing returns a handler that lets a delivery it has begun finish
+// when the consumer's context ends (the consumer stops for a reload, or
+// at shutdown), until deliveries ends, so that what a target received is
+// also acknowledged on the bus and not delivered again by the next
+// consumer. A delivery asked for after the consumer's context ended is
+// refused with that context's error: the bus leaves the event for
+// whoever consumes next. The consumer's values (its trace) go with the
+// delivery.
+func Finishing(h Handler, deliveries context.Context) Handler {
+	return func(ctx context.Context, e Event) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(deliveries, cancel)()
+		return h(dctx, e)
+	}
+}

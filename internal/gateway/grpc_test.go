@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -79,5 +82,52 @@ func TestGRPCPolicy(t *testing.T) {
 	}
 	if _, err := ParseCodes([]string{"unavaliable"}); err == nil {
 		t.Error("a misspelt code parsed")
+	}
+}
+
+// lateContext has a deadline that has passed but has not noticed: its
+// timer has yet to fire (as under load).
+type lateContext struct{ context.Context }
+
+func (lateContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestGRPCDeadlineBody: a gRPC answer's read that fails past the call's
+// deadline ends the answer with DEADLINE_EXCEEDED, even before the
+// context's timer has fired; other ends are left as they are.
+func TestGRPCDeadlineBody(t *testing.T) {
+	reset := errors.New("stream error: stream ID 11; CANCEL; received from peer")
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	later, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		read    error
+		want    error
+		trailer string
+	}{
+		{"the deadline cut it", expired, reset, io.EOF, "4"},
+		{"the instance reset it at the deadline, before the timer fired", lateContext{later}, reset, io.EOF, "4"},
+		{"the client cancelled", cancelled, reset, reset, ""},
+		{"reset before the deadline", later, reset, reset, ""},
+		{"the answer's end", expired, io.EOF, io.EOF, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{}
+			b := &grpcDeadlineBody{ReadCloser: io.NopCloser(failingReader{tc.read}), resp: resp, ctx: tc.ctx}
+			if _, err := b.Read(make([]byte, 8)); err != tc.want {
+				t.Errorf("read: %v, want %v", err, tc.want)
+			}
+			if got := resp.Trailer.Get("Grpc-Status"); got != tc.trailer {
+				t.Errorf("grpc-status trailer %q, want %q", got, tc.trailer)
+			}
+		})
 	}
 }

@@ -387,6 +387,11 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 // UNAVAILABLE). The trailers are the body's reader's to set: the
 // transport hands the instance's trailers over only when the body is
 // read to its end.
+//
+// A read that fails once the deadline has passed is the deadline's doing,
+// whether or not ctx has noticed yet: the instance, given the same
+// deadline in grpc-timeout, resets the stream when it passes, and its
+// reset can come before ctx's own timer has fired.
 type grpcDeadlineBody struct {
 	io.ReadCloser
 	resp *http.Response
@@ -395,11 +400,19 @@ type grpcDeadlineBody struct {
 
 func (b *grpcDeadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+	if err != nil && err != io.EOF && b.pastDeadline() {
 		b.resp.Trailer = http.Header{"Grpc-Status": {"4"}, "Grpc-Message": {"deadline exceeded at the gateway"}}
 		return n, io.EOF
 	}
 	return n, err
+}
+
+func (b *grpcDeadlineBody) pastDeadline() bool {
+	if errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := b.ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*http.Response, error) {

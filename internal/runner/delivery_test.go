@@ -1,13 +1,19 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/tuskcompose/composer/internal/events"
 )
 
 // TestEventsToAServiceByName: an event route target that names a service
@@ -54,4 +60,75 @@ invoices { topic: "order.created", to: ["billing/hooks/order"] }
 	if _, ok := p.r.Breakers()["events->billing"]; !ok {
 		t.Errorf("no breaker events->billing: %v", p.r.Breakers())
 	}
+}
+
+// handoffBus is a bus that records when each route's consumer subscribes
+// and when it returns. A consumer takes 50 ms to return once its context
+// ends, as a Kafka consumer does that commits and leaves its group.
+type handoffBus struct {
+	events.Bus
+	mu  sync.Mutex
+	log []string
+}
+
+func (b *handoffBus) Subscribe(ctx context.Context, r events.Route) error {
+	b.record("start " + r.Name)
+	err := b.Bus.Subscribe(ctx, r)
+	time.Sleep(50 * time.Millisecond)
+	b.record("end " + r.Name)
+	return err
+}
+
+func (b *handoffBus) PublishBatch(ctx context.Context, es []events.Event) error {
+	return events.PublishAll(ctx, b.Bus, es)
+}
+
+func (b *handoffBus) record(s string) {
+	b.mu.Lock()
+	b.log = append(b.log, s)
+	b.mu.Unlock()
+}
+
+func (b *handoffBus) seen() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.log)
+}
+
+// An edited event route's new consumer subscribes only after the old one
+// has returned: the route's consumer group changes hands, it is never
+// shared by the two (on Kafka a shared group loses the old consumer's
+// last commits, and their events are delivered again).
+func TestReloadHandsAnEditedRouteOver(t *testing.T) {
+	greeting := func(filter string) string {
+		return fmt.Sprintf("greeting { topic: \"user.created\", to: [\"notifications\"]%s }\n", filter)
+	}
+	var bus *handoffBus
+	wrapBus = func(b events.Bus) events.Bus { bus = &handoffBus{Bus: b}; return bus }
+	defer func() { wrapBus = nil }()
+	p := startPlatform(t, greeting(""))
+	r := p.r
+	eventually(t, "the three consumers", func() bool { return len(bus.seen()) >= 3 })
+	if got := bus.seen(); len(got) != 3 {
+		t.Fatalf("consumers at start: %q", got)
+	}
+
+	p.rewrite(t, greeting(`, filter: "data.username != 'root'"`))
+	if res := r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	eventually(t, "the edited route's new consumer", func() bool { return len(bus.seen()) == 5 })
+	got := bus.seen()
+	slices.Sort(got[:3]) // the first consumers start in any order
+	want := []string{"start greeting", "start order_confirmation", "start welcome", "end greeting", "start greeting"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("consumers: %q, want %q", got, want)
+	}
+
+	gw := "http://" + r.GatewayAddr()
+	createUser(t, gw, "ada")
+	eventually(t, "the welcome through the new consumer", func() bool {
+		_, body := call(t, "GET", gw+"/notifications", "")
+		return strings.Contains(body, "ada")
+	})
 }

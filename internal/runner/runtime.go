@@ -133,6 +133,10 @@ type Runner struct {
 	// transports carry the calls to http services, one per try timeout;
 	// their idle connections outlive generations. Guarded by reloadMu.
 	transports map[transportKey]http.RoundTripper
+	// consumers holds the latest consumer made for each event route name,
+	// running or stopped, so that the next consumer of that name waits
+	// for it (see consume). Guarded by reloadMu.
+	consumers map[string]*routeEntry
 
 	ctx    context.Context // lives as long as the runner
 	cancel context.CancelFunc
@@ -232,9 +236,10 @@ type serviceEntry struct {
 }
 
 type routeEntry struct {
-	consumer events.Route // what the bus runs (replays too)
-	cancel   context.CancelFunc
-	done     chan struct{}
+	consumer      events.Route // what the bus runs (replays too)
+	cancel        context.CancelFunc
+	endDeliveries context.CancelFunc // ends the deliveries under way
+	done          chan struct{}
 }
 
 // acquire returns the current generation with a reference that the
@@ -297,6 +302,9 @@ func (g *generation) wait(limit time.Duration) {
 	}
 }
 
+// wrapBus, when set (by tests only, before New), wraps the bus New made.
+var wrapBus func(events.Bus) events.Bus
+
 // New loads the platform file and opens its store; Start serves it.
 func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	if log == nil {
@@ -319,7 +327,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{path: path, loader: loader, log: log, store: st, runID: supervisor.NewRunID(),
 		runs: supervisor.Runs(filepath.Join(model.Composer.DataDir, "runs")),
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[transportKey]http.RoundTripper{},
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, transports: map[transportKey]http.RoundTripper{}, consumers: map[string]*routeEntry{},
 		mesh: map[string]*meshPair{}, meshConns: map[string]*grpc.ClientConn{}, publishers: map[string]*publisher{},
 		stopping: make(chan struct{})}
 	r.ownGRPC = r.newOwnGRPC()
@@ -359,6 +367,9 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 		emb.Poll = 250 * time.Millisecond
 		r.bus = emb
 		r.busOK.Store(&BusState{Kind: "embedded", State: "ok"})
+	}
+	if wrapBus != nil {
+		r.bus = wrapBus(r.bus)
 	}
 	st.OnEmit(r.wakeRelay)
 	st.OnAppend(r.wakeProjectors)
@@ -577,8 +588,12 @@ func (r *Runner) Stop(ctx context.Context) error {
 			s.checker.Stop()
 		}
 	}
+	grace := g.model.Composer.DrainTimeout // for the deliveries under way
+	if d, ok := ctx.Deadline(); ok {
+		grace = min(grace, time.Until(d))
+	}
 	for _, rt := range g.routes {
-		rt.stop()
+		rt.stop(grace)
 	}
 	if r.projection.cancel != nil {
 		r.projection.cancel()
@@ -602,9 +617,15 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return err
 }
 
-func (rt *routeEntry) stop() {
+// stop stops the consumer and returns when it has: it takes no more
+// events, the deliveries under way get up to grace to finish (and are
+// then acknowledged), and what it delivered is committed.
+func (rt *routeEntry) stop(grace time.Duration) {
 	rt.cancel()
+	t := time.AfterFunc(grace, rt.endDeliveries)
 	<-rt.done
+	t.Stop()
+	rt.endDeliveries()
 }
 
 // Reload reads the platform file again and carries out the Diff from the
@@ -779,7 +800,11 @@ func (r *Runner) retire(old, next *generation) {
 	}
 	for name, rt := range old.routes {
 		if next.routes[name] != rt {
-			rt.stop()
+			r.bg.Add(1)
+			go func() {
+				defer r.bg.Done()
+				rt.stop(old.model.Composer.DrainTimeout)
+			}()
 		}
 	}
 }
@@ -927,7 +952,8 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 			g.routes[name] = prev.routes[name]
 			continue
 		}
-		g.routes[name] = r.consume(name, model.EventRoutes[name], builtins)
+		g.routes[name] = r.consume(name, model.EventRoutes[name], builtins, r.consumers[name])
+		r.consumers[name] = g.routes[name]
 	}
 	return g
 }
@@ -951,7 +977,17 @@ func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 }
 
 // consume starts the consumer of an event route.
-func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[string]services.Service) *routeEntry {
+//
+// before is the last consumer made for the route's name, or nil: the new
+// consumer subscribes only once before has stopped (retire stops it
+// right after the swap, giving its deliveries under way up to
+// drain_timeout), so that the route's consumer group changes hands
+// cleanly. The old consumer commits what it
+// delivered and leaves the group before the new one joins; were they to
+// overlap, the join would end the old consumer's group generation, its
+// last deliveries could not be committed and the new consumer would
+// deliver them again.
+func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[string]services.Service, before *routeEntry) *routeEntry {
 	var handlers []events.Handler
 	for _, to := range er.To {
 		if c, ok := builtins[to].(services.Consumer); ok {
@@ -968,17 +1004,24 @@ func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[s
 		handlers = append(handlers, events.HTTPTarget(&http.Client{Timeout: 10 * time.Second}, to)) // a URL: validated
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	route := events.Route{Name: name, Topic: er.Topic, Handler: events.All(handlers...), DeadLetter: er.DeadLetter,
-		Retry: er.Retry, Filter: er.Match}
+	deliveries, endDeliveries := context.WithCancel(r.ctx)
+	route := events.Route{Name: name, Topic: er.Topic, Handler: events.Finishing(events.All(handlers...), deliveries),
+		DeadLetter: er.DeadLetter, Retry: er.Retry, Filter: er.Match}
 	route.Observe = func(outcome string) {
 		r.metrics.Event(name, outcome)
 		if outcome == "delivered" {
 			r.counts.add("route:" + name)
 		}
 	}
-	entry := &routeEntry{consumer: route, cancel: cancel, done: make(chan struct{})}
+	entry := &routeEntry{consumer: route, cancel: cancel, endDeliveries: endDeliveries, done: make(chan struct{})}
 	go func() {
 		defer close(entry.done)
+		if before != nil {
+			<-before.done // at most its grace: it was stopped before this is
+			if ctx.Err() != nil {
+				return
+			}
+		}
 		if err := r.bus.Subscribe(ctx, route); err != nil && ctx.Err() == nil {
 			r.log.Error("event route stopped", "route", name, "err", err)
 		}
