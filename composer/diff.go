@@ -132,8 +132,11 @@ func Diff(cur, next *Resolved) Actions {
 	// as it (the memo hands it out again when its block and what it
 	// inherits did not change, moved when its text moved), keeps its
 	// components without their views being made and compared.
-	same := map[string]bool{}
+	same := make(map[string]bool, len(next.Services))
 	kept := map[string][]string{}
+	for _, kind := range []string{KindService, KindRoute, KindInstance, KindBalancer, KindHealthCheck} {
+		kept[kind] = make([]string, 0, len(cur.Services)) // most are kept, about one each
+	}
 	// In the order of names, so that the kept names of a kind come nearly
 	// sorted (union sorts them in one pass, where names in a map's order
 	// take n log n comparisons).
@@ -144,7 +147,16 @@ func Diff(cur, next *Resolved) Actions {
 			addServiceComponents(kept, name, s)
 		}
 	}
-	a, b := components(cur, same), components(next, same)
+	// Breakers with equal settings likewise (there is one per call
+	// target: most of a big platform's components).
+	sameBreakers := map[string]bool{}
+	for _, target := range next.BreakerNames() {
+		if c, ok := cur.Breakers[target]; ok && c == next.Breakers[target] {
+			sameBreakers[target] = true
+			kept[KindBreaker] = append(kept[KindBreaker], target)
+		}
+	}
+	a, b := components(cur, same, sameBreakers), components(next, same, sameBreakers)
 	n := 0
 	for _, names := range kept {
 		n += len(names)
@@ -255,8 +267,8 @@ func addServiceComponents(names map[string][]string, name string, s *ResolvedSer
 
 // components lists a platform's components by kind and name, each with
 // the value whose equality decides keep or replace; the services in skip
-// are left out (see Diff).
-func components(r *Resolved, skip map[string]bool) map[string]map[string]any {
+// and the breakers in skipBreakers are left out (see Diff).
+func components(r *Resolved, skip, skipBreakers map[string]bool) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	put := func(kind, name string, v any) {
 		if out[kind] == nil {
@@ -296,6 +308,9 @@ func components(r *Resolved, skip map[string]bool) map[string]map[string]any {
 		}
 	}
 	for target, b := range r.Breakers {
+		if skipBreakers[target] {
+			continue
+		}
 		put(KindBreaker, target, b)
 	}
 	for name, a := range r.Auth {

@@ -441,7 +441,9 @@ func (v *validator) auth(r *Resolved, names []string) {
 	for _, name := range names {
 		s, rs := p.Services[name], r.Services[name]
 		svc := r.Services[name].Src
-		known(svc.Key("auth"), s.Auth)
+		if s.Auth != "" {
+			known(svc.Key("auth"), s.Auth)
+		}
 		rl := s.RateLimit
 		if !svc.Has("rate_limit") {
 			continue
@@ -625,6 +627,10 @@ func sortedKeysOf[T any](r *Resolved, name string, m map[string]T) []string {
 // last load sorted when the names are the same (sortedKeysOf). The list
 // is shared: read it only.
 func (r *Resolved) ServiceNames() []string { return sortedKeysOf(r, "services", r.Services) }
+
+// BreakerNames returns the call targets of r's breakers, sorted, as
+// ServiceNames does. The list is shared: read it only.
+func (r *Resolved) BreakerNames() []string { return sortedKeysOf(r, "breakers", r.Breakers) }
 
 // hasAll reports whether m has every key of keys.
 func hasAll[T any](m map[string]T, keys []string) bool {

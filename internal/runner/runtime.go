@@ -825,8 +825,17 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	if prev != nil {
 		g.number = prev.number + 1
 	}
-	idx := acts.Index()
-	kept := func(kind, name string) bool { return prev != nil && idx.Of(kind, name) == composer.Keep }
+	// Diff lists every component of model, and a reload keeps most of
+	// them: what is not among the changes is kept.
+	changed := acts.Changes().Index()
+	kept := func(kind, name string) bool { return prev != nil && changed.Of(kind, name) == "" }
+	if prev != nil { // sized as the last, which the next is most like
+		g.breakers = make(map[string]*breaker.Breaker, len(prev.breakers))
+		g.instances = make(map[string]*balancer.Instance, len(prev.instances))
+		g.services = make(map[string]*serviceEntry, len(prev.services))
+		g.pairs = make(map[string]http.Handler, len(prev.pairs))
+		g.deliveries = make(map[string]*gateway.Upstream, len(prev.deliveries))
+	}
 
 	g.names = model.ServiceNames()
 	for target := range model.Breakers {
