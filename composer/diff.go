@@ -164,6 +164,9 @@ func Diff(cur, next *Resolved) Actions {
 	for _, byName := range b {
 		n += len(byName)
 	}
+	for _, byName := range a { // (what a removes; a and b are small)
+		n += len(byName)
+	}
 	out = make(Actions, 0, n)
 	for _, kind := range kindOrder {
 		keep, restartOnly := kept[kind], restartOnly[kind]

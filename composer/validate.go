@@ -723,8 +723,8 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 				}
 			}
 		}
-		seen := map[string]bool{}
-		var entries []entry
+		seen := make(map[string]bool, n)
+		entries := make([]entry, 0, n)
 		split := true
 		for _, name := range order {
 			s, rs := v.p.Services[name], r.Services[name]

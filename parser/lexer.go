@@ -91,8 +91,19 @@ func (s *scanner) flush() {
 // top level) and starts the next.
 func (s *scanner) cutBlock() {
 	s.blocks = append(s.blocks, s.toks)
-	s.toks = make([]lexer.Token, 0, min(tokenBlock, 2*len(s.toks)+16))
+	s.toks = make([]lexer.Token, 0, s.blockCap(2*len(s.toks)+16))
 	s.marks = append(s.marks, blockMark{start: s.pos, line: s.line, comments: len(s.comments), errs: len(s.errs)})
+}
+
+// blockCap is the capacity to start a block of tokens with, want when
+// blocks are cut by count; blocks cut where the text says hold about
+// cdcBlockTokens*8 (the few longer ones grow), and most lexings after an
+// edit make only one or two of them.
+func (s *scanner) blockCap(want int) int {
+	if s.cdc {
+		return min(want, 10*cdcBlockTokens)
+	}
+	return min(want, tokenBlock)
 }
 
 // allBlocks returns the blocks of tokens, the current one last.
@@ -114,16 +125,19 @@ func (s *scanner) tokens() []lexer.Token {
 	return append(all, s.toks...)
 }
 
-func newScanner(file, src string) *scanner {
+// newScanner returns a scanner of src; cdc cuts its blocks where the
+// text says (see cutBlockAt) rather than by count.
+func newScanner(file, src string, cdc bool) *scanner {
 	s := &scanner{
 		file:     file,
 		src:      src,
+		cdc:      cdc,
 		line:     1,
 		frames:   []frameKind{frameTop},
 		opened:   []lexer.Position{{}},
 		keyStart: true,
-		toks:     make([]lexer.Token, 0, min(len(src)/4+4, tokenBlock)),
 	}
+	s.toks = make([]lexer.Token, 0, s.blockCap(len(src)/4+4))
 	// A UTF-8 byte-order mark, as some editors save files, is skipped;
 	// offsets stay the file's, and columns start after it.
 	if strings.HasPrefix(src, bom) {

@@ -96,7 +96,7 @@ func ParseMoved(filename string, src []byte, each func(items []*Item, m Moved), 
 		fc.lex = next
 		fc.kept.Add(int64(kept))
 	} else {
-		s := newScanner(filename, string(src))
+		s := newScanner(filename, string(src), false)
 		s.run()
 		raw := s.allBlocks()
 		last := raw[len(raw)-1]
@@ -509,7 +509,7 @@ func ParseString(filename, src string) (*File, Errors) {
 // Lex returns the tokens of src as "Type:value" strings (for tests and
 // debugging).
 func Lex(filename, src string) ([]string, Errors) {
-	s := newScanner(filename, src)
+	s := newScanner(filename, src, false)
 	s.run()
 	names := lexer.SymbolsByRune(lexDefinition{})
 	var out []string

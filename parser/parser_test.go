@@ -212,7 +212,7 @@ func FuzzParse(f *testing.F) {
 // unfold into the same entries.
 func TestFold(t *testing.T) {
 	src := "a: 1\nb: [\"x\", \"y\"]\nc: 1 + 2\nd: \"q\"; e: []\nf { g: 1, h: 2 }\n"
-	s := newScanner("f.tsk", src)
+	s := newScanner("f.tsk", src, false)
 	s.run()
 	toks, parts := fold(normalize(s.toks))
 	var types []string

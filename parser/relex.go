@@ -174,8 +174,7 @@ func (b lexBlock) shifted(delta, lines int) lexBlock {
 // next time (nil when one is left open: the end's state is not a
 // block's), and how many blocks it took from the last lexing.
 func lexCached(filename, src string, last *lexed) (blocks []foldedBlock, comments []Comment, errs Errors, eof lexer.Token, unclosed bool, next *lexed, kept int) {
-	s := newScanner(filename, src)
-	s.cdc = true
+	s := newScanner(filename, src, true)
 	prefix := last.resume(s)
 	s.run()
 	raw := s.allBlocks()

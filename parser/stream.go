@@ -71,7 +71,7 @@ func (lexDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newScanner(filename, string(b))
+	s := newScanner(filename, string(b), false)
 	s.run()
 	toks, _ := fold(normalize(s.tokens()))
 	return &sliceLexer{toks: toks[:len(toks)-1], eof: toks[len(toks)-1]}, nil

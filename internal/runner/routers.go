@@ -120,8 +120,8 @@ func (r *Runner) mountService(g, prev *generation, name string, s *composer.Reso
 // gateway is the handler of generation g (prev: the one it follows, nil
 // at the start).
 func (r *Runner) gateway(g, prev *generation, model *composer.Resolved, builtins map[string]services.Service) http.Handler {
-	g.mounts = map[string]*serviceMount{}
-	var all []mounted
+	g.mounts = make(map[string]*serviceMount, len(g.names))
+	all := make([]mounted, 0, len(g.names)+8) // a route or so each
 	for _, name := range g.names {
 		s := model.Services[name]
 		switch s.Kind {
