@@ -10,6 +10,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -88,6 +89,7 @@ func HTTPProbe(client *http.Client, path string) Probe {
 		if err != nil {
 			return err
 		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // read, the connection is kept
 		resp.Body.Close()
 		if resp.StatusCode >= 400 {
 			return fmt.Errorf("%s%s answered %s", in.Address, path, resp.Status)

@@ -1098,8 +1098,23 @@ func (r *Runner) probe(s *composer.ResolvedService) health.Probe {
 	case s.Protocol == "h2c" || s.Protocol == "grpc":
 		return health.HTTPProbe(&http.Client{Transport: gateway.NewH2CTransport(0)}, s.Health.Path)
 	}
-	return health.HTTPProbe(&http.Client{}, s.Health.Path)
+	return health.HTTPProbe(probeClient, s.Health.Path)
 }
+
+// probeConnsPerHost bounds the HTTP health probes' connections to one
+// address at once.
+const probeConnsPerHost = 64
+
+// probeClient carries the HTTP/1 health probes of every service: at
+// most probeConnsPerHost connections to one address, kept open between
+// probes, so that many instances on one address (a platform's first
+// probes of all its instances, above all) share connections instead of
+// opening one each, and a probe every interval does not dial again.
+var probeClient = &http.Client{Transport: func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxConnsPerHost, t.MaxIdleConnsPerHost = probeConnsPerHost, probeConnsPerHost
+	return t
+}()}
 
 // grpcPolicy is the compiled gRPC settings of a service (nil unless its
 // protocol is grpc).
