@@ -8,8 +8,9 @@
 # CPU 1. Every address is on loopback. Needs nginx (Debian's nginx-light
 # has grpc_pass) and protoc's include files (protobuf-compiler) for ghz
 # to read proto/shop/v1/shop.proto. ghz ends a timed run by closing its
-# connections: the calls in flight then ("transport is closing", at most
-# one per stream) are not counted as errors.
+# connections: the calls in flight then ("transport is closing" or "the
+# client connection is closing", at most one per stream) are not counted
+# as errors; any other error is printed with its count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -64,7 +65,7 @@ ghz() { # addr connections concurrency duration
 
 throughput() { # name addr
     ghz "$2" 4 "$CONNS" 3s > /dev/null # warm up: connections, heap
-    ghz "$2" 4 "$CONNS" "$DURATION" | python3 -c 'import json,sys; r=json.load(sys.stdin); e=r.get("errorDistribution") or {}; c=sum(v for k, v in e.items() if "transport is closing" in k); print(sys.argv[1], "rps", r["rps"], "errors", sum(e.values()) - c, "closed_at_end", c)' "$1"
+    ghz "$2" 4 "$CONNS" "$DURATION" | python3 -c 'import json,sys; r=json.load(sys.stdin); e=r.get("errorDistribution") or {}; end=lambda k: "transport is closing" in k or "client connection is closing" in k; c=sum(v for k, v in e.items() if end(k)); print(sys.argv[1], "rps", r["rps"], "errors", sum(e.values()) - c, "closed_at_end", c); [print("  error:", v, k, file=sys.stderr) for k, v in e.items() if not end(k)]' "$1"
 }
 
 p50() { # name addr: one 2 s run at one connection, one call at a time
