@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
 )
 
@@ -127,6 +129,41 @@ func TestGRPCDeadlineBody(t *testing.T) {
 			}
 			if got := resp.Trailer.Get("Grpc-Status"); got != tc.trailer {
 				t.Errorf("grpc-status trailer %q, want %q", got, tc.trailer)
+			}
+		})
+	}
+}
+
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// TestFailurePastTheDeadlineIsTheDeadlines: a try that fails once the
+// request's deadline has passed (an instance resetting the stream at the
+// same deadline) answers as the deadline does, 504, even before the
+// context's timer has fired; before the deadline it is a failure, 502.
+func TestFailurePastTheDeadlineIsTheDeadlines(t *testing.T) {
+	reset := errors.New("stream error: stream ID 5; CANCEL; received from peer")
+	in := balancer.NewInstance("http://127.0.0.1:1")
+	in.SetHealth(balancer.Healthy)
+	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
+	up := &Upstream{Name: "hc", Balancer: bal, Breaker: breaker.New(breaker.Settings{FailureThreshold: 100}, nil, nil),
+		Transport: failingTransport{reset}}
+	later, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want int
+	}{
+		{"past the deadline, the timer yet to fire", lateContext{later}, http.StatusGatewayTimeout},
+		{"before the deadline", later, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			up.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(tc.ctx))
+			if rec.Code != tc.want {
+				t.Errorf("status %d, want %d", rec.Code, tc.want)
 			}
 		})
 	}

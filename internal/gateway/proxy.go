@@ -400,18 +400,21 @@ type grpcDeadlineBody struct {
 
 func (b *grpcDeadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && b.pastDeadline() {
+	if err != nil && err != io.EOF && pastDeadline(b.ctx) {
 		b.resp.Trailer = http.Header{"Grpc-Status": {"4"}, "Grpc-Message": {"deadline exceeded at the gateway"}}
 		return n, io.EOF
 	}
 	return n, err
 }
 
-func (b *grpcDeadlineBody) pastDeadline() bool {
-	if errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+// pastDeadline reports whether ctx's deadline has passed, whether or not
+// ctx has noticed yet: its timer can fire after an instance, given the
+// same deadline in grpc-timeout, has reset the stream for it.
+func pastDeadline(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return true
 	}
-	dl, ok := b.ctx.Deadline()
+	dl, ok := ctx.Deadline()
 	return ok && !time.Now().Before(dl)
 }
 
@@ -501,8 +504,7 @@ func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*h
 			// Past the request's deadline, whatever broke the try (an
 			// instance resetting the stream at the same deadline) is the
 			// deadline's.
-			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() ||
-				errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() || pastDeadline(req.Context()) {
 				err = errTimeout
 			}
 			return fail(err)
