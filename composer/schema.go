@@ -166,7 +166,8 @@ type Settings struct {
 	// the OTEL_EXPORTER_OTLP_* variables work too. Neither: no tracing.
 	OTLPEndpoint string `tsk:"otlp_endpoint"`
 	// DrainTimeout bounds how long a retired generation's requests and
-	// upgraded connections may go on after a reload or a stop.
+	// upgraded connections may go on after a reload or a stop, and the
+	// deliveries under way of an event route a reload replaced.
 	DrainTimeout time.Duration `tsk:"drain_timeout"`
 	// TLS serves the gateway over HTTPS.
 	TLS TLS `tsk:"tls"`
