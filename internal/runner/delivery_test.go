@@ -125,6 +125,21 @@ func TestReloadHandsAnEditedRouteOver(t *testing.T) {
 		t.Fatalf("consumers: %q, want %q", got, want)
 	}
 
+	// Removed, and back at the next reload while the removed consumer
+	// still leaves: the new one waits for it too.
+	p.rewrite(t, "")
+	if res := r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload without the route: %+v", res)
+	}
+	p.rewrite(t, greeting(""))
+	if res := r.Reload(); !res.OK || !res.Changed {
+		t.Fatalf("reload with the route back: %+v", res)
+	}
+	eventually(t, "the route's consumer back", func() bool { return len(bus.seen()) == 7 })
+	if got := bus.seen()[5:]; !slices.Equal(got, []string{"end greeting", "start greeting"}) {
+		t.Fatalf("consumers after the route came back: %q, want the removed one's end first", got)
+	}
+
 	gw := "http://" + r.GatewayAddr()
 	createUser(t, gw, "ada")
 	eventually(t, "the welcome through the new consumer", func() bool {

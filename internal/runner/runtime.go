@@ -564,11 +564,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	// Upgraded connections are not the server's to wait for: they hold the
 	// generation until they close, up to drain_timeout (or ctx's end).
 	g.release()
-	limit := g.model.Composer.DrainTimeout
-	if d, ok := ctx.Deadline(); ok {
-		limit = min(limit, time.Until(d))
-	}
-	g.wait(limit)
+	g.wait(within(ctx, g.model.Composer.DrainTimeout))
 	g.cancel()
 	r.stopProcesses(ctx, g)
 	r.ownGRPC.Stop()
@@ -588,10 +584,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 			s.checker.Stop()
 		}
 	}
-	grace := g.model.Composer.DrainTimeout // for the deliveries under way
-	if d, ok := ctx.Deadline(); ok {
-		grace = min(grace, time.Until(d))
-	}
+	grace := within(ctx, g.model.Composer.DrainTimeout) // for the deliveries under way
 	for _, rt := range g.routes {
 		rt.stop(grace)
 	}
@@ -615,6 +608,15 @@ func (r *Runner) Stop(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// within returns d, or the time left until ctx's deadline when that is
+// sooner.
+func within(ctx context.Context, d time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return min(d, time.Until(dl))
+	}
+	return d
 }
 
 // stop stops the consumer and returns when it has: it takes no more
@@ -987,15 +989,15 @@ func (r *Runner) builtinHandler(s services.Service, name string) http.Handler {
 
 // consume starts the consumer of an event route.
 //
-// before is the last consumer made for the route's name, or nil: the new
-// consumer subscribes only once before has stopped (retire stops it
-// right after the swap, giving its deliveries under way up to
-// drain_timeout), so that the route's consumer group changes hands
-// cleanly. The old consumer commits what it
-// delivered and leaves the group before the new one joins; were they to
-// overlap, the join would end the old consumer's group generation, its
-// last deliveries could not be committed and the new consumer would
-// deliver them again.
+// before is the last consumer made for the route's name (in the
+// generation being replaced, or in an earlier one when the route was
+// removed and is back), or nil: the new consumer subscribes only once
+// before has stopped (retire stops it right after the swap, giving its
+// deliveries under way up to drain_timeout). The old consumer commits
+// what it delivered and leaves the group before the new one joins; were
+// they to overlap, the join would end the old consumer's group
+// generation, its last deliveries could not be committed and the new
+// consumer would deliver them again.
 func (r *Runner) consume(name string, er *composer.ResolvedRoute, builtins map[string]services.Service, before *routeEntry) *routeEntry {
 	var handlers []events.Handler
 	for _, to := range er.To {
