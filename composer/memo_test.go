@@ -56,6 +56,7 @@ func TestMemoResolvesAsWithout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	edits := []string{" ", "a", "\n", "1", "\"", "}", "x: 2\n", "s", "0"}
 	var memo *tsk.Memo
+	patched, kept := 0, 0
 	for n, src := range sources {
 		path := filepath.Join(dir, fmt.Sprintf("p%d.tsk", n))
 		for step := range 16 {
@@ -72,12 +73,19 @@ func TestMemoResolvesAsWithout(t *testing.T) {
 				t.Fatalf("%s, step %d: warnings %v, want %v", files[min(n, len(files)-1)], step, Warnings(got), Warnings(want))
 			}
 			memo = gotDoc.Memo()
+			if res := lastResolution(memo, gotDoc); res != nil && got != nil {
+				kept += res.kept
+				if res.patched {
+					patched++
+				}
+			}
 		}
 	}
 	for name, hits := range map[string]int{
-		"composer.resolve":  tsk.TableOf[serviceKey, *ResolvedService](memo, "composer.resolve").Hits(),
-		"composer.validate": tsk.TableOf[validKey, bool](memo, "composer.validate").Hits(),
-		"composer.breakers": tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits(),
+		"patched resolutions": patched,
+		"kept services":       kept,
+		"composer.validate":   tsk.TableOf[validKey, bool](memo, "composer.validate").Hits(),
+		"composer.breakers":   tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits(),
 	} {
 		if hits == 0 {
 			t.Errorf("the memo's %s was never used", name)
@@ -149,8 +157,13 @@ func TestMemoFollowsWhatAServiceInherits(t *testing.T) {
 			t.Fatalf("step %d: the cached load differs from the uncached one\ncached:   %.3000s\nuncached: %.3000s", i, a, b)
 		}
 		memo = doc.Memo()
+		// Steps 1 and 5 change what every service inherits; the others
+		// keep the services that did not change.
+		if res := lastResolution(memo, doc); (i == 2 || i == 3 || i == 4) && res.kept < len(got.Services)-1 {
+			t.Errorf("step %d: %d services kept of %d", i, res.kept, len(got.Services))
+		}
 	}
-	if tsk.TableOf[serviceKey, *ResolvedService](memo, "composer.resolve").Hits() == 0 || tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits() == 0 {
+	if tsk.TableOf[breakerKey, breaker.Settings](memo, "composer.breakers").Hits() == 0 {
 		t.Error("no service or breaker was taken from the memo: the test does not test it")
 	}
 }

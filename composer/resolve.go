@@ -60,6 +60,9 @@ type Resolved struct {
 	// Validate keep what they made of each service in its memo, by the
 	// values' Canonical.
 	doc *tsk.Document
+	// res is what Resolve made of r, kept for the next load (nil: r was
+	// not made by Resolve, or was changed since, as by WithRegistered).
+	res *resolution
 }
 
 // memo is the document's memo (nil without a document or a cache).
@@ -358,33 +361,58 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	}
 
 	r.doc = doc
-	resolveServices(r, p, root, services, base)
+	last := lastResolution(r.memo(), doc)
+	from := intern(r.memo(), "composer.inherited", inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base})
+	res := &resolution{inherited: from, auth: r.Auth}
+	r.res = res
+	if doc != nil {
+		res.health = blockValues(r, root.Key("health_checks"), p.HealthChecks.PerService)
+	}
+	members := services.Members()
+	changed, patched := patchServices(r, res, last, members)
+	if !patched {
+		res.kept = resolveServices(r, p, root, services, base, last, from, res.health)
+		res.order, res.index = servicesInOrder(r, members, res.health)
+	}
+	res.services = r.Services
 
 	if p.Configuration.EnableCircuitBreaker {
 		settings := breakersOf(r, root)
+		res.defaults = intern(r.memo(), "composer.breaker-defaults", p.CircuitBreaker.CircuitBreaker)
+		if doc != nil {
+			res.breakerBlocks = blockValues(r, root.Key("circuit_breaker"), p.CircuitBreaker.PerTarget)
+		}
 		for _, er := range p.EventRoutes {
 			for _, to := range er.To {
 				if svc, _ := EventTarget(to); p.Services[svc] != nil && p.Services[svc].Kind != "builtin" {
-					r.Breakers[EventBreaker(svc)] = settings(svc)
+					res.events = append(res.events, breakerRef{EventBreaker(svc), svc})
 				}
 			}
 		}
-		// A breaker per caller and target; the call targets have one of
-		// their own: every http and process service, and every service
-		// something calls.
-		for name, s := range p.Services {
-			rs := r.Services[name]
-			for i, target := range rs.Calls {
-				r.Breakers[rs.pairs[i]] = settings(target)
+		if patched {
+			res.refs, patched = patchBreakers(r, last, res.order, changed, res.defaults, res.breakerBlocks, res.events, settings)
+		}
+		if !patched {
+			// A breaker per caller and target; the call targets have
+			// one of their own: every http and process service, and
+			// every service something calls.
+			res.refs = make(map[string]int32, breakersIn(p))
+			var refs []breakerRef
+			for name, s := range p.Services {
+				refs = breakerRefs(name, s, r.Services[name], refs[:0])
+				for _, ref := range refs {
+					res.refs[ref.name]++
+					r.Breakers[ref.name] = settings(ref.target)
+				}
 			}
-			if s.Kind == "http" || s.Kind == "process" {
-				r.Breakers[name] = settings(name)
-			}
-			for _, target := range s.Calls {
-				r.Breakers[target] = settings(target)
+			for _, ref := range res.events {
+				res.refs[ref.name]++
+				r.Breakers[ref.name] = settings(ref.target)
 			}
 		}
+		res.breakers = r.Breakers
 	}
+	keepResolution(r, res)
 
 	for name, er := range p.EventRoutes {
 		src := sourceOf(routes, name)
@@ -420,38 +448,70 @@ type inherited struct {
 	base        string
 }
 
-// resolveServices resolves every service, each taken from the memo when
-// the last load resolved it from the same values. A built-in is always
-// resolved again: it reads which other services exist.
-func resolveServices(r *Resolved, p *Platform, root, services Source, base string) {
+// resolveServices resolves every service: each the last load's when it
+// resolved it from the same values (last, or the memo's table), which it
+// counts. A built-in is always resolved again: it reads which other
+// services exist.
+func resolveServices(r *Resolved, p *Platform, root, services Source, base string, last *resolution, from *inherited, health map[string]*tsk.Value) (kept int) {
 	table := tsk.TableOf[serviceKey, *ResolvedService](r.memo(), "composer.resolve")
-	canonical := r.canonical
-	from := intern(r.memo(), "composer.inherited", inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base})
-	checks := root.Key("health_checks")
+	if last != nil && last.inherited != from {
+		last = nil
+	}
 	for name, s := range p.Services {
 		if table == nil || s.Kind == "builtin" {
 			r.Services[name] = resolveService(p, root, services, base, name, s)
 			continue
 		}
 		src := sourceOf(services, name)
-		k := serviceKey{name: name, s: s, src: canonical(src.Value()), health: canonical(sourceOf(checks, name).Value()), inherited: from}
-		if _, ok := p.HealthChecks.PerService[name]; ok && k.health == nil {
-			r.Services[name] = resolveService(p, root, services, base, name, s) // not read from a file
-			continue
+		canon := r.canonical(src.Value())
+		if i, ok := last.place(name); ok {
+			if at := &last.order[i]; at.s == s && at.canon == canon && at.health == health[name] {
+				rs := at.rs
+				if rs.Src != src {
+					moved := *rs
+					moved.Src = src
+					rs = &moved
+				}
+				r.Services[name] = rs
+				kept++
+				continue
+			}
 		}
-		rs, ok := table.Get(k)
-		if !ok {
-			rs = resolveService(p, root, services, base, name, s)
-			rs.origin = rs
-			table.Put(k, rs)
-		} else if rs.Src != src {
-			// The same text, moved: the same settings, where it is now.
-			moved := *rs
-			moved.Src = src
-			rs = &moved
-		}
+		rs, ok := resolveOne(r, table, services, name, s, canon, health[name], from)
 		r.Services[name] = rs
+		if ok {
+			kept++
+		}
 	}
+	return kept
+}
+
+// place is service name's place in the last load's order.
+func (last *resolution) place(name string) (int, bool) {
+	if last == nil {
+		return 0, false
+	}
+	i, ok := last.index[name]
+	return i, ok
+}
+
+// servicesInOrder are r's services in file order (nil when the section's
+// members are not the services), and their places.
+func servicesInOrder(r *Resolved, members []tsk.Member, health map[string]*tsk.Value) ([]serviceAt, map[string]int) {
+	p := r.Platform
+	if len(members) != len(p.Services) || r.memo() == nil {
+		return nil, nil
+	}
+	order, index := make([]serviceAt, len(members)), make(map[string]int, len(members))
+	for i, m := range members {
+		s := p.Services[m.Key]
+		if s == nil {
+			return nil, nil
+		}
+		order[i] = serviceAt{name: m.Key, src: m.Value, canon: r.canonical(m.Value), health: health[m.Key], s: s, rs: r.Services[m.Key], builtinLike: s.Kind == "builtin"}
+		index[m.Key] = i
+	}
+	return order, index
 }
 
 // resolveService is the effective settings of service name.
@@ -848,7 +908,7 @@ func (r *Resolved) WithRegistered(registered map[string][]string) *Resolved {
 		return r
 	}
 	out := *r
-	out.registered = true
+	out.registered, out.res = true, nil
 	out.Services = maps.Clone(r.Services)
 	for name, s := range r.Services {
 		if s.Discovery != "registry" {

@@ -90,19 +90,43 @@ func Warnings(r *Resolved) tsk.Diagnostics {
 	if r.Src.Has("microservices_components") && len(r.Src.Key("microservices_components").Keys()) > 0 {
 		warn(r.Src.Key("microservices_components"), "[microservices_components] names components the composer does not read; it has no effect")
 	}
-	for _, name := range serviceOrder(r, r.ServiceNames()) {
-		s, rs := p.Services[name], r.Services[name]
-		if s == nil || rs == nil {
-			continue
-		}
+	service := func(name string, s *Service, rs *ResolvedService) (warned bool) {
 		for _, m := range rs.Src.Members() {
 			if kinds, ok := kindKeys[m.Key]; ok && !slices.Contains(kinds, s.Kind) {
 				warn(Source{m.Value}, "services.%s.%s: %s applies to %s services; for %s %s service it has no effect",
 					name, m.Key, m.Key, joinOr(kinds), article(s.Kind), s.Kind)
+				warned = true
 			} else if slices.Contains(grpcKeys, m.Key) && rs.Protocol != "grpc" {
 				warn(Source{m.Value}, `services.%s.%s: %s applies to services with protocol: "grpc"; for protocol %q it has no effect`,
 					name, m.Key, m.Key, rs.Protocol)
+				warned = true
 			}
+		}
+		return warned
+	}
+	if places, ok := r.res.toWarnAbout(); ok {
+		// Only the services that changed, or had warnings, since the
+		// last load's Warnings can have them.
+		var warned []int
+		for _, i := range places {
+			if at := r.res.order[i]; service(at.name, at.s, r.Services[at.name]) {
+				warned = append(warned, i)
+			}
+		}
+		r.res.warned.Store(&warned)
+	} else {
+		var warned []int
+		for i, name := range serviceOrder(r, r.ServiceNames()) {
+			s, rs := p.Services[name], r.Services[name]
+			if s == nil || rs == nil {
+				continue
+			}
+			if service(name, s, rs) {
+				warned = append(warned, i)
+			}
+		}
+		if r.res != nil && r.res.order != nil {
+			r.res.warned.Store(&warned)
 		}
 	}
 	breakers := r.Src.Key("circuit_breaker")

@@ -44,49 +44,38 @@ var (
 // targets), dependency cycles and routes declared twice. It runs on the
 // resolved platform and reports every problem at the Source of the
 // element it is about.
+//
+// After a load that patched its resolution from the last one (see
+// patchServices), when that one had no problem, the services that did not
+// change are not checked again: what they are checked against (the names
+// of the services, their kinds and dependencies, the [auth] policies,
+// every route when none changed) is what it was.
 func Validate(r *Resolved) tsk.Diagnostics {
 	p := r.Platform
 	v := &validator{p: p, canonical: r.canonical}
 	names := r.ServiceNames()
-	order := serviceOrder(r, names)
-	routes := make(map[string]string, len(names)) // route -> the service that declared it first
 	valid := tsk.TableOf[validKey, bool](r.memo(), "composer.validate")
-	for _, name := range order {
-		s, rs := p.Services[name], r.Services[name]
-		if s == nil || rs == nil {
-			continue
+	changed, routesChanged, patched := r.res.changedSinceClean(r)
+	if patched {
+		for _, i := range changed {
+			at := r.res.order[i]
+			v.serviceMemo(valid, at.name, at.s, at.rs.Src)
+			v.references(at.s, at.rs.Src, names)
 		}
-		src := rs.Src
-		v.serviceMemo(valid, name, s, src)
-		for i, c := range s.Calls {
-			if p.Services[c] == nil {
-				v.at(src.Key("calls").Item(i), "%q is not a service%s", c, suggest(c, names))
-			}
+		if routesChanged {
+			v.routes(r, serviceOrder(r, names))
 		}
-		for i, d := range s.DependsOn {
-			at := src.Key("depends_on").Entry(d.Service, i)
-			if p.Services[d.Service] == nil {
-				v.at(at, "%q is not a service%s", d.Service, suggest(d.Service, names))
+	} else {
+		order := serviceOrder(r, names)
+		for _, name := range order {
+			s, rs := p.Services[name], r.Services[name]
+			if s == nil || rs == nil {
 				continue
 			}
-			v.oneOf(at, d.Condition, conditions)
-			if d.Condition == "completed" && p.Services[d.Service] != nil && p.Services[d.Service].Kind != "process" {
-				v.at(at, "only a process can complete; %s is a %s service", d.Service, p.Services[d.Service].Kind)
-			}
+			v.serviceMemo(valid, name, s, rs.Src)
+			v.references(s, rs.Src, names)
 		}
-		for i, route := range s.Routes {
-			at := func() Source { return src.Key("routes").Item(i) } // only for a problem
-			switch first, dup := routes[route]; {
-			case !validRoute(route):
-				v.at(at(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
-			case dup && first == name:
-				v.at(at(), "route %q is declared twice in %s", route, name)
-			case dup:
-				v.at(at(), "route %q is already served by %s", route, first)
-			default:
-				routes[route] = name
-			}
-		}
+		v.routes(r, order)
 	}
 	if _, _, err := net.SplitHostPort(p.Mesh.Listen); err != nil {
 		v.at(r.Src.Key("mesh").Key("listen"), "[mesh] listen %q is not a host:port such as \"127.0.0.1:9191\"", p.Mesh.Listen)
@@ -116,15 +105,23 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			v.at(at, "[notifications] smtp is for the built-in notifications service, which the platform does not have")
 		}
 	}
-	v.auth(r, names)
+	if patched && r.res.authSame {
+		v.auth(r, changedNames(r, changed))
+	} else {
+		v.auth(r, names)
+	}
 	if _, err := ratelimit.ParseProxies(p.Composer.TrustedProxies); err != nil {
 		v.at(r.Src.Key("composer").Key("trusted_proxies"), "%v", err)
 	}
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}
-	v.routeConflicts(r, order)
-	v.cycles(r, names)
+	if !patched || routesChanged {
+		v.routeConflicts(r, serviceOrder(r, names))
+	}
+	if !patched {
+		v.cycles(r, names)
+	}
 	events := r.Src.Key("events")
 	v.oneOf(events.Key("bus"), p.Events.Bus, buses)
 	if p.Events.Bus == "kafka" && len(p.Events.Brokers) == 0 {
@@ -181,7 +178,59 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	}
 	blocks(v, r.Src.Key("circuit_breaker"), "circuit_breaker", sortedKeysOf(r, "circuit_breaker", p.CircuitBreaker.PerTarget), names)
 	blocks(v, r.Src.Key("health_checks"), "health_checks", sortedKeysOf(r, "health_checks", p.HealthChecks.PerService), names)
-	return v.diags.Sort()
+	diags := v.diags.Sort()
+	if r.res != nil {
+		r.res.clean.Store(len(diags) == 0)
+	}
+	return diags
+}
+
+// references checks what a service names: the services it calls and
+// depends on, and how it depends on them.
+func (v *validator) references(s *Service, src Source, names []string) {
+	p := v.p
+	for i, c := range s.Calls {
+		if p.Services[c] == nil {
+			v.at(src.Key("calls").Item(i), "%q is not a service%s", c, suggest(c, names))
+		}
+	}
+	for i, d := range s.DependsOn {
+		at := src.Key("depends_on").Entry(d.Service, i)
+		if p.Services[d.Service] == nil {
+			v.at(at, "%q is not a service%s", d.Service, suggest(d.Service, names))
+			continue
+		}
+		v.oneOf(at, d.Condition, conditions)
+		if d.Condition == "completed" && p.Services[d.Service] != nil && p.Services[d.Service].Kind != "process" {
+			v.at(at, "only a process can complete; %s is a %s service", d.Service, p.Services[d.Service].Kind)
+		}
+	}
+}
+
+// routes checks every service's routes, in file order (order): each must
+// be a path, and only one service declares it.
+func (v *validator) routes(r *Resolved, order []string) {
+	routes := make(map[string]string, len(order)) // route -> the service that declared it first
+	for _, name := range order {
+		s, rs := v.p.Services[name], r.Services[name]
+		if s == nil || rs == nil {
+			continue
+		}
+		src := rs.Src
+		for i, route := range s.Routes {
+			at := func() Source { return src.Key("routes").Item(i) } // only for a problem
+			switch first, dup := routes[route]; {
+			case !validRoute(route):
+				v.at(at(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
+			case dup && first == name:
+				v.at(at(), "route %q is declared twice in %s", route, name)
+			case dup:
+				v.at(at(), "route %q is already served by %s", route, first)
+			default:
+				routes[route] = name
+			}
+		}
+	}
 }
 
 // blocks reports the per-service blocks of a section (keys: their
