@@ -69,26 +69,15 @@ func (a Action) String() string {
 // Actions are the actions of a reload, in plan order.
 type Actions []Action
 
-// Changes returns the actions other than keep.
-func (as Actions) Changes() Actions {
-	out := Actions{}
-	for _, a := range as {
-		if a.Action != Keep {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// Of returns the action for a component, "" when the Diff has none (the
-// component is in neither platform). A caller that asks for many uses
-// Index.
+// Of returns the action for a component: Keep for one the actions do not
+// name (see Diff). The actions are in plan order. A caller that asks for
+// many uses Index.
 func (as Actions) Of(kind, name string) string {
 	i := sort.Search(len(as), func(i int) bool { return !actionLess(as[i], kind, name) })
 	if i < len(as) && as[i].Kind == kind && as[i].Name == name {
 		return as[i].Action
 	}
-	return ""
+	return Keep
 }
 
 // ActionIndex is the actions of a Diff by component, for callers that
@@ -104,20 +93,29 @@ func (as Actions) Index() ActionIndex {
 	return idx
 }
 
-// Of returns the action for a component, "" when the Diff has none.
-func (idx ActionIndex) Of(kind, name string) string { return idx[[2]string{kind, name}] }
+// Of returns the action for a component: Keep for one the actions do not
+// name.
+func (idx ActionIndex) Of(kind, name string) string {
+	if a, ok := idx[[2]string{kind, name}]; ok {
+		return a
+	}
+	return Keep
+}
 
 func actionLess(a Action, kind, name string) bool {
 	ka, kb := slices.Index(kindOrder, a.Kind), slices.Index(kindOrder, kind)
 	return ka < kb || ka == kb && a.Name < name
 }
 
-// Diff says what a reload from cur to next does with every component:
-// keep it (equal effective settings), add, replace, remove it, or, for
-// what takes effect only at start ([composer] and the bus), report that
-// it needs a restart. cur is nil at the first start (everything is
-// added). The runner carries out exactly these actions, and `composer
-// plan` prints them: nothing else decides what a reload keeps.
+// Diff says what a reload from cur to next changes: the components it
+// adds, replaces or removes, and, for what takes effect only at start
+// ([composer] and the bus), those that need a restart. Every other
+// component is kept, with what it learned (equal effective settings):
+// the actions do not list it, and Of answers Keep for it, so that a
+// one-service edit of a big platform costs its changes, not a list of
+// everything kept. cur is nil at the first start (everything is added).
+// The runner carries out exactly these actions, and `composer plan`
+// prints them: nothing else decides what a reload keeps.
 //
 // Components are compared by their JSON form, so a Resolved that went
 // through GET /v1/platform compares equal to the one it came from.
@@ -133,34 +131,21 @@ func Diff(cur, next *Resolved) Actions {
 	// inherits did not change, moved when its text moved), keeps its
 	// components without their views being made and compared.
 	same := make(map[string]bool, len(next.Services))
-	kept := map[string][]string{}
-	for _, kind := range []string{KindService, KindRoute, KindInstance, KindBalancer, KindHealthCheck} {
-		kept[kind] = make([]string, 0, len(cur.Services)) // most are kept, about one each
-	}
-	// In the order of names, so that the kept names of a kind come nearly
-	// sorted (union sorts them in one pass, where names in a map's order
-	// take n log n comparisons).
-	for _, name := range next.ServiceNames() {
-		s := next.Services[name]
+	for name, s := range next.Services {
 		if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
 			same[name] = true
-			addServiceComponents(kept, name, s)
 		}
 	}
 	// Breakers with equal settings likewise (there is one per call
 	// target: most of a big platform's components).
-	sameBreakers := map[string]bool{}
-	for _, target := range next.BreakerNames() {
-		if c, ok := cur.Breakers[target]; ok && c == next.Breakers[target] {
+	sameBreakers := make(map[string]bool, len(next.Breakers))
+	for target, b := range next.Breakers {
+		if c, ok := cur.Breakers[target]; ok && c == b {
 			sameBreakers[target] = true
-			kept[KindBreaker] = append(kept[KindBreaker], target)
 		}
 	}
 	a, b := components(cur, same, sameBreakers), components(next, same, sameBreakers)
 	n := 0
-	for _, names := range kept {
-		n += len(names)
-	}
 	for _, byName := range b {
 		n += len(byName)
 	}
@@ -169,14 +154,12 @@ func Diff(cur, next *Resolved) Actions {
 	}
 	out = make(Actions, 0, n)
 	for _, kind := range kindOrder {
-		keep, restartOnly := kept[kind], restartOnly[kind]
-		for _, name := range union(append(sortedKeys(a[kind]), keep...), sortedKeys(b[kind])) {
+		restartOnly := restartOnly[kind]
+		for _, name := range union(sortedKeys(a[kind]), sortedKeys(b[kind])) {
 			x, inA := a[kind][name]
 			y, inB := b[kind][name]
 			act := Action{Kind: kind, Name: name}
 			switch {
-			case !inA && !inB:
-				act.Action = Keep // a component of a service in same
 			case !inA:
 				act.Action, act.Reason = Add, describe(kind, y)
 			case !inB:
@@ -199,7 +182,9 @@ func Diff(cur, next *Resolved) Actions {
 					act.Action, act.Reason = NeedsRestart, changes(x, w)
 				}
 			}
-			out = append(out, act)
+			if act.Action != Keep {
+				out = append(out, act)
+			}
 		}
 	}
 	return out
@@ -245,27 +230,6 @@ func restartView(kind string, w *restartSettings) any {
 		return w.Composer
 	}
 	return w.Bus
-}
-
-// addServiceComponents adds the names of a service's components to
-// names, by kind: the service, its routes, and its instances, balancer,
-// process and health check as it has them.
-func addServiceComponents(names map[string][]string, name string, s *ResolvedService) {
-	names[KindService] = append(names[KindService], name)
-	names[KindRoute] = append(names[KindRoute], s.Routes...)
-	switch s.Kind {
-	case "http":
-		for _, u := range s.Instances {
-			names[KindInstance] = append(names[KindInstance], name+" "+u)
-		}
-		names[KindBalancer] = append(names[KindBalancer], name)
-	case "process":
-		names[KindProcess] = append(names[KindProcess], name)
-		names[KindBalancer] = append(names[KindBalancer], name)
-	}
-	if s.Health != nil {
-		names[KindHealthCheck] = append(names[KindHealthCheck], name)
-	}
 }
 
 // components lists a platform's components by kind and name, each with

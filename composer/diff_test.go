@@ -137,19 +137,25 @@ func TestDiff(t *testing.T) {
 			a, b := resolveText(t, dir, diffBase+tc.before), resolveText(t, dir, diffBase+tc.after)
 			acts := Diff(a, b)
 			var got []string
-			for _, c := range acts.Changes() {
+			for _, c := range acts {
 				got = append(got, c.String())
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
+			all := [2]map[string]map[string]any{components(a, nil, nil), components(b, nil, nil)}
 			for _, k := range tc.wantKept {
 				kind, name, _ := strings.Cut(k, " ")
 				if got := acts.Of(kind, name); got != Keep {
 					t.Errorf("%s: %q, want keep", k, got)
 				}
+				if _, ok := all[0][kind][name]; !ok {
+					t.Errorf("%s is not a component of the platform before", k)
+				} else if _, ok := all[1][kind][name]; !ok {
+					t.Errorf("%s is not a component of the platform after", k)
+				}
 			}
-			if got := Diff(b, b).Changes(); len(got) != 0 {
+			if got := Diff(b, b); len(got) != 0 {
 				t.Errorf("the platform against itself: %v", got)
 			}
 		})

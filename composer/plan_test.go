@@ -17,11 +17,11 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for _, a := range Diff(before, after).Changes() {
+	for _, a := range Diff(before, after) {
 		b.WriteString(a.String() + "\n")
 	}
 	compareGolden(t, "testdata/plan.golden", b.String())
-	if got := Diff(after, after).Changes(); len(got) != 0 {
+	if got := Diff(after, after); len(got) != 0 {
 		t.Errorf("a platform against itself: %v", got)
 	}
 }

@@ -211,7 +211,7 @@ func plan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cur.Compile()
-	changes := composer.Diff(&cur, next).Changes()
+	changes := composer.Diff(&cur, next)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -124,7 +124,7 @@ func (r *Runner) syncRegistry() {
 		r.log.Error("the registry's change is not applied", "err", err)
 		return
 	}
-	r.log.Info("registry change applied", "generation", r.gen().number, "actions", len(acts.Changes()))
+	r.log.Info("registry change applied", "generation", r.gen().number, "actions", len(acts))
 }
 
 // registryRecord is one registry change waiting to be written to Kafka.

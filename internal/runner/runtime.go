@@ -423,7 +423,7 @@ func New(path string, loader *tsk.Loader, log *slog.Logger) (*Runner, error) {
 	r.current.Store(g)
 	r.metrics.Generation(g.number)
 	r.status.Generation, r.status.Files = g.number, doc.Files
-	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Actions: acts.Changes(),
+	r.status.LastReload = Reload{Time: time.Now().UTC(), OK: true, Changed: true, Actions: acts,
 		Duration: time.Since(start).String()}
 	r.history = append(r.history, r.status.LastReload)
 	return r, nil
@@ -663,7 +663,7 @@ func (r *Runner) reload(tentative bool) (res Reload, loaded bool) {
 		res.Diagnostics = diagnostics(err)
 	} else {
 		acts := composer.Diff(cur.model, next)
-		res.Actions = acts.Changes()
+		res.Actions = acts
 		res.OK = true
 		var restart []string
 		swap := false
@@ -827,10 +827,10 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	if prev != nil {
 		g.number = prev.number + 1
 	}
-	// Diff lists every component of model, and a reload keeps most of
-	// them: what is not among the changes is kept.
-	changed := acts.Changes().Index()
-	kept := func(kind, name string) bool { return prev != nil && changed.Of(kind, name) == "" }
+	// Diff lists the components a reload changes; what it does not list
+	// is kept.
+	changed := acts.Index()
+	kept := func(kind, name string) bool { return prev != nil && changed.Of(kind, name) == composer.Keep }
 	if prev != nil { // sized as the last, which the next is most like
 		g.breakers = make(map[string]*breaker.Breaker, len(prev.breakers))
 		g.instances = make(map[string]*balancer.Instance, len(prev.instances))
