@@ -119,6 +119,9 @@ func randomPlatform(rng *rand.Rand, dir string) string {
 	if chance(0.5) {
 		fmt.Fprintf(&b, "big { topic: \"order.created\", filter: %q, to: [\"notifications\"] }\n", pick("data.total_amount > 100", "data.total_amount > 10"))
 	}
+	if billing && chance(0.6) {
+		b.WriteString("bill { topic: \"order.created\", to: [\"billing\"] }\n")
+	}
 	if chance(0.5) {
 		fmt.Fprintf(&b, "hook { topic: \"order.created\", to: [\"http://127.0.0.1:1/hook\"], retry { attempts: %d } }\n", 1+rng.IntN(2))
 	}
@@ -194,6 +197,7 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 				t.Errorf("step %d: %v, but the runner has %p before and %p after", step, a, old, now)
 			}
 		}
+		checkDeliveries(t, step, after)
 		// What the plan does not list is kept: the very object runs on.
 		for _, c := range components(before) {
 			if planned.Of(c[0], c[1]) != composer.Keep {
@@ -209,6 +213,23 @@ func TestReloadCarriesOutThePlan(t *testing.T) {
 	}
 	if kept == 0 {
 		t.Error("no component was kept: the test does not test keeping")
+	}
+}
+
+// checkDeliveries: a generation delivers events to a service through the
+// service's balancer and its events->NAME breaker, both the generation's
+// own (a delivery kept from the last generation would run on stale ones).
+func checkDeliveries(t *testing.T, step int, g *generation) {
+	t.Helper()
+	for name := range g.model.Services {
+		b, hasBreaker := g.breakers[composer.EventBreaker(name)]
+		d, e := g.deliveries[name], g.services[name]
+		switch {
+		case hasBreaker && e != nil && d == nil:
+			t.Errorf("step %d: %s has an events breaker but no delivery", step, name)
+		case d != nil && (e == nil || d.Balancer != e.balancer || d.Breaker != b):
+			t.Errorf("step %d: the delivery to %s runs on another generation's balancer or breaker", step, name)
+		}
 	}
 }
 
@@ -274,4 +295,35 @@ func component(g *generation, kind, name string) (_ any, tracked bool) {
 		return nil, true
 	}
 	return v, true
+}
+
+// TestReloadRenewsWhatAChangedBreakerServes: an edit of a service's
+// breaker block alone replaces its breakers (its own and events->NAME)
+// and nothing else of the service; the deliveries of events to it, kept
+// from the last generation otherwise, run on the new breaker.
+func TestReloadRenewsWhatAChangedBreakerServes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "platform.tsk")
+	platform := func(recovery string) string {
+		return fmt.Sprintf("[composer]\nname: \"t\"\nlisten: \"127.0.0.1:0\"\nadmin: \"127.0.0.1:0\"\ndata_dir: %q\n\n"+
+			"[services]\nbilling { kind: \"http\", instances: [\"http://127.0.0.1:1\"], routes: [\"/billing\"] }\n\n"+
+			"[circuit_breaker]\nbilling { recovery_timeout: %q }\n\n"+
+			"[event_routes]\nbill { topic: \"order.created\", to: [\"billing\"] }\n", filepath.Join(dir, "data"), recovery)
+	}
+	os.WriteFile(file, []byte(platform("10s")), 0o644)
+	r := startFile(t, file)
+	before := r.gen()
+	checkDeliveries(t, 0, before)
+	os.WriteFile(file, []byte(platform("20s")), 0o644)
+	if res := r.Reload(); !res.OK {
+		t.Fatalf("the reload failed: %v", res.Diagnostics)
+	}
+	after := r.gen()
+	checkDeliveries(t, 1, after)
+	if after.breakers["events->billing"] == before.breakers["events->billing"] {
+		t.Error("the events->billing breaker was kept: its settings changed")
+	}
+	if after.services["billing"] != before.services["billing"] {
+		t.Error("billing's balancer and health check were made again: only its breakers changed")
+	}
 }

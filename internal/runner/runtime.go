@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -828,40 +830,52 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		g.number = prev.number + 1
 	}
 	// Diff lists the components a reload changes; what it does not list
-	// is kept.
+	// is kept. The generation starts as a copy of the last one's maps, and
+	// what the actions name is made again, so that a reload costs what
+	// it changes (at the first start every component is an Add).
 	changed := acts.Index()
 	kept := func(kind, name string) bool { return prev != nil && changed.Of(kind, name) == composer.Keep }
-	if prev != nil { // sized as the last, which the next is most like
-		g.breakers = make(map[string]*breaker.Breaker, len(prev.breakers))
-		g.instances = make(map[string]*balancer.Instance, len(prev.instances))
-		g.services = make(map[string]*serviceEntry, len(prev.services))
+	if prev != nil {
+		g.breakers, g.instances = maps.Clone(prev.breakers), maps.Clone(prev.instances)
+		g.services, g.processes = maps.Clone(prev.services), maps.Clone(prev.processes)
 		g.pairs = make(map[string]http.Handler, len(prev.pairs))
-		g.deliveries = make(map[string]*gateway.Upstream, len(prev.deliveries))
 	}
-
 	g.names = model.ServiceNames()
-	for target := range model.Breakers {
-		if kept(composer.KindBreaker, target) {
-			g.breakers[target] = prev.breakers[target]
-			continue
+	for _, a := range acts {
+		switch a.Kind {
+		case composer.KindBreaker:
+			delete(g.breakers, a.Name)
+			if target := a.Name; a.Action != composer.Remove {
+				g.breakers[target] = breaker.New(model.Breakers[target], nil, func(from, to breaker.State) {
+					r.log.Warn("circuit breaker", "target", target, "from", from.String(), "to", to.String())
+				})
+			}
+		case composer.KindInstance:
+			delete(g.instances, a.Name)
+			if _, u, _ := strings.Cut(a.Name, " "); a.Action != composer.Remove {
+				g.instances[a.Name] = balancer.NewInstance(u)
+			}
 		}
-		g.breakers[target] = breaker.New(model.Breakers[target], nil, func(from, to breaker.State) {
-			r.log.Warn("circuit breaker", "target", target, "from", from.String(), "to", to.String())
-		})
 	}
 
-	for _, name := range g.names {
+	touched := touchedServices(acts)
+	for _, name := range touched {
+		delete(g.services, name)
+		delete(g.processes, name)
 		s := model.Services[name]
+		if s == nil {
+			continue // removed
+		}
 		switch s.Kind {
 		case "http":
 			var ins []*balancer.Instance
 			for _, u := range s.Instances {
 				key := name + " " + u
-				in := prev.instanceIf(kept(composer.KindInstance, key), key)
-				if in == nil {
+				in := g.instances[key]
+				if in == nil { // (every instance has a component; made at its Add)
 					in = balancer.NewInstance(u)
+					g.instances[key] = in
 				}
-				g.instances[key] = in
 				ins = append(ins, in)
 			}
 			e := &serviceEntry{}
@@ -945,15 +959,36 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 	r.buildEdge(g, prev, model, kept)
 	g.handler = r.gateway(g, prev, model, builtins)
 
-	// Deliveries of events to services by name.
-	for name, s := range model.Services {
-		e := g.services[name]
-		if b, ok := g.breakers[composer.EventBreaker(name)]; ok && e != nil {
+	// Deliveries of events to services by name: the last generation's,
+	// but for the services touched and those whose events->NAME breaker
+	// changed (all of them when breakers were switched on or off).
+	deliver := func(name string) {
+		delete(g.deliveries, name)
+		s, e := model.Services[name], g.services[name]
+		if s == nil || e == nil {
+			return
+		}
+		if b, ok := g.breakers[composer.EventBreaker(name)]; ok {
 			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Breaker: b, Timeout: s.Timeout,
 				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
-		} else if e != nil && !model.Platform.Configuration.EnableCircuitBreaker {
+		} else if !model.Platform.Configuration.EnableCircuitBreaker {
 			g.deliveries[name] = &gateway.Upstream{Name: name, Balancer: e.balancer, Timeout: s.Timeout,
 				Transport: r.transportFor(s.Protocol, s.Timeout), Log: r.log}
+		}
+	}
+	if prev == nil || prev.model.Platform.Configuration.EnableCircuitBreaker != model.Platform.Configuration.EnableCircuitBreaker {
+		for name := range model.Services {
+			deliver(name)
+		}
+	} else {
+		g.deliveries = maps.Clone(prev.deliveries)
+		for _, name := range touched {
+			deliver(name)
+		}
+		for _, a := range acts {
+			if svc, ok := strings.CutPrefix(a.Name, composer.EventBreaker("")); ok && a.Kind == composer.KindBreaker {
+				deliver(svc)
+			}
 		}
 	}
 
@@ -967,6 +1002,24 @@ func (r *Runner) build(model *composer.Resolved, files []string, prev *generatio
 		r.consumers[name] = g.routes[name]
 	}
 	return g
+}
+
+// touchedServices are the services (sorted) whose entry in front of
+// their instances a reload makes again: those whose service, instances,
+// balancer, health check or process the actions name.
+func touchedServices(acts composer.Actions) []string {
+	var out []string
+	for _, a := range acts {
+		switch a.Kind {
+		case composer.KindService, composer.KindBalancer, composer.KindHealthCheck, composer.KindProcess:
+			out = append(out, a.Name)
+		case composer.KindInstance:
+			name, _, _ := strings.Cut(a.Name, " ")
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // builtinHandler is a built-in service's own router, all of its routes,
