@@ -58,6 +58,10 @@ type resolution struct {
 	// lastWarned, the last one's when this one was patched from it.
 	warned     atomic.Pointer[[]int]
 	lastWarned *[]int
+	// routes are the services' routes (route -> service), set by a
+	// Validate without a problem; lastRoutes, the last one's when this one
+	// was patched from it (nil: none).
+	routes, lastRoutes map[string]string
 }
 
 // serviceAt is a service as the last Resolve had it.
@@ -162,6 +166,9 @@ func patchServices(r *Resolved, res, last *resolution, members []tsk.Member) ([]
 	}
 	res.order, res.index, res.patched, res.changed = order, last.index, true, changed
 	res.lastClean, res.authSame, res.lastWarned = last.clean.Load(), reflect.DeepEqual(res.auth, last.auth), last.warned.Load()
+	if res.lastClean {
+		res.lastRoutes = last.routes
+	}
 	res.kept += len(members) - len(changed)
 	return changed, true
 }

@@ -81,6 +81,30 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		{"the route given back", func(s string) string {
 			return strings.Replace(s, `routes: ["/svc5", "/svc5/:id"]`, `routes: ["/svc5"]`, 1)
 		}, true, ""},
+		{"a route an earlier, unchanged service serves", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc9"]`, `routes: ["/svc9", "/svc3"]`, 1)
+		}, true, "is already served by svc3"},
+		{"that route given back", func(s string) string { return strings.Replace(s, `routes: ["/svc9", "/svc3"]`, `routes: ["/svc9"]`, 1) }, true, ""},
+		{"a route declared twice in a service", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc7"]`, `routes: ["/svc7", "/svc7b", "/svc7"]`, 1)
+		}, true, "is declared twice in svc7"},
+		{"once", func(s string) string { return strings.Replace(s, `routes: ["/svc7", "/svc7b", "/svc7"]`, `routes: ["/svc7b"]`, 1) }, true, ""},
+		{"a route that is not a path", func(s string) string { return strings.Replace(s, `routes: ["/svc7b"]`, `routes: ["svc7"]`, 1) }, true, "must start with /"},
+		{"a path again, and a route moved from one service to another", func(s string) string {
+			return strings.Replace(strings.Replace(s, `routes: ["svc7"]`, `routes: ["/svc7", "/svc8"]`, 1), `routes: ["/svc8"]`, `routes: []`, 1)
+		}, true, ""},
+		{"the route moved back", func(s string) string {
+			return strings.Replace(strings.Replace(s, `routes: ["/svc7", "/svc8"]`, `routes: ["/svc7"]`, 1), `routes: []`, `routes: ["/svc8"]`, 1)
+		}, true, ""},
+		{"a route freed and taken in one edit, then another service takes it", func(s string) string {
+			return strings.Replace(strings.Replace(s, `routes: ["/svc11"]`, `routes: ["/svc11", "/x"]`, 1), `routes: ["/svc12"]`, `routes: ["/svc12", "/x"]`, 1)
+		}, true, "is already served by svc11"},
+		{"the second one gives it up", func(s string) string { return strings.Replace(s, `routes: ["/svc12", "/x"]`, `routes: ["/svc12"]`, 1) }, true, ""},
+		{"the first one gives it up and a third takes it", func(s string) string {
+			return strings.Replace(strings.Replace(s, `routes: ["/svc11", "/x"]`, `routes: ["/svc11"]`, 1), `routes: ["/svc13"]`, `routes: ["/svc13", "/x"]`, 1)
+		}, true, ""},
+		{"an earlier service takes it too", func(s string) string { return strings.Replace(s, `routes: ["/svc10"]`, `routes: ["/svc10", "/x"]`, 1) }, true, "is already served by svc10"},
+		{"and gives it up", func(s string) string { return strings.Replace(s, `routes: ["/svc10", "/x"]`, `routes: ["/svc10"]`, 1) }, true, ""},
 		{"a dependency on a process to complete", func(s string) string {
 			return strings.Replace(s, `routes: ["/svc15"]`, `routes: ["/svc15"], depends_on: { worker: "completed" }`, 1)
 		}, true, ""},
@@ -163,6 +187,11 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		}
 		if res == nil || res.patched != step.patched {
 			t.Errorf("%s: patched %v, want %v", step.name, res != nil && res.patched, step.patched)
+		}
+		// After a load without a problem, the routes by service go on to
+		// the next one (their check then looks at the changed services).
+		if res != nil && res.patched && res.lastClean && res.lastRoutes == nil {
+			t.Errorf("%s: patched from a load without a problem, but not its routes", step.name)
 		}
 	}
 }

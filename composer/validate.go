@@ -1,10 +1,12 @@
 package composer
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net"
 	"net/http"
 	"net/mail"
@@ -62,7 +64,12 @@ func Validate(r *Resolved) tsk.Diagnostics {
 			v.serviceMemo(valid, at.name, at.s, at.rs.Src)
 			v.references(at.s, at.rs.Src, names)
 		}
-		if routesChanged {
+		switch {
+		case !routesChanged:
+			r.res.routes = r.res.lastRoutes
+		case r.res.lastRoutes != nil:
+			v.changedRoutes(r, changed)
+		default:
 			v.routes(r, serviceOrder(r, names))
 		}
 	} else {
@@ -208,9 +215,17 @@ func (v *validator) references(s *Service, src Source, names []string) {
 }
 
 // routes checks every service's routes, in file order (order): each must
-// be a path, and only one service declares it.
+// be a path, and only one service declares it. Without a problem, the
+// routes by service are kept in r's resolution for the next load
+// (changedRoutes).
 func (v *validator) routes(r *Resolved, order []string) {
 	routes := make(map[string]string, len(order)) // route -> the service that declared it first
+	mark := len(v.diags)
+	defer func() {
+		if r.res != nil && len(v.diags) == mark {
+			r.res.routes = routes
+		}
+	}()
 	for _, name := range order {
 		s, rs := v.p.Services[name], r.Services[name]
 		if s == nil || rs == nil {
@@ -230,6 +245,69 @@ func (v *validator) routes(r *Resolved, order []string) {
 				routes[route] = name
 			}
 		}
+	}
+}
+
+// changedRoutes checks the routes of the services that changed (places
+// in r's order) since a resolution without a problem, whose routes by
+// service it starts from: each route that one of them declared or
+// declares now is checked as routes does, over every service that
+// declares it, in file order; no other route can have a problem.
+func (v *validator) changedRoutes(r *Resolved, changed []int) {
+	res := r.res
+	routes := maps.Clone(res.lastRoutes)
+	type decl struct{ place, item int }
+	affected := map[string][]decl{}
+	for j, i := range changed {
+		name := res.order[i].name
+		for _, route := range res.was[j].s.Routes {
+			if routes[route] == name {
+				delete(routes, route)
+			}
+			affected[route] = nil
+		}
+		for _, route := range res.order[i].s.Routes {
+			affected[route] = nil
+		}
+	}
+	for route := range affected {
+		if owner, ok := routes[route]; ok { // an unchanged service's
+			place := res.index[owner]
+			affected[route] = append(affected[route], decl{place, slices.Index(res.order[place].s.Routes, route)})
+		}
+	}
+	for _, i := range changed {
+		for k, route := range res.order[i].s.Routes {
+			affected[route] = append(affected[route], decl{i, k})
+		}
+	}
+	mark := len(v.diags)
+	for route, decls := range affected {
+		slices.SortFunc(decls, func(a, b decl) int { return cmp.Or(a.place-b.place, a.item-b.item) })
+		first, dup := "", false
+		for _, d := range decls {
+			at := res.order[d.place]
+			name := at.name
+			where := func() Source { return r.Services[name].Src.Key("routes").Item(d.item) }
+			switch {
+			case !validRoute(route):
+				v.at(where(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
+			case dup && first == name:
+				v.at(where(), "route %q is declared twice in %s", route, name)
+			case dup:
+				v.at(where(), "route %q is already served by %s", route, first)
+			default:
+				first, dup = name, true
+			}
+		}
+		if dup {
+			routes[route] = first
+		} else {
+			delete(routes, route)
+		}
+	}
+	if len(v.diags) == mark {
+		res.routes = routes
 	}
 }
 
