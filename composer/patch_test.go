@@ -88,7 +88,9 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		{"a route declared twice in a service", func(s string) string {
 			return strings.Replace(s, `routes: ["/svc7"]`, `routes: ["/svc7", "/svc7b", "/svc7"]`, 1)
 		}, true, "is declared twice in svc7"},
-		{"once", func(s string) string { return strings.Replace(s, `routes: ["/svc7", "/svc7b", "/svc7"]`, `routes: ["/svc7b"]`, 1) }, true, ""},
+		{"once", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc7", "/svc7b", "/svc7"]`, `routes: ["/svc7b"]`, 1)
+		}, true, ""},
 		{"a route that is not a path", func(s string) string { return strings.Replace(s, `routes: ["/svc7b"]`, `routes: ["svc7"]`, 1) }, true, "must start with /"},
 		{"a path again, and a route moved from one service to another", func(s string) string {
 			return strings.Replace(strings.Replace(s, `routes: ["svc7"]`, `routes: ["/svc7", "/svc8"]`, 1), `routes: ["/svc8"]`, `routes: []`, 1)
