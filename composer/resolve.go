@@ -365,7 +365,10 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	from := intern(r.memo(), "composer.inherited", inherited{health: p.HealthChecks.HealthCheck, authDefault: p.Auth.Default, base: base})
 	res := &resolution{inherited: from, auth: r.Auth}
 	r.res = res
-	if doc != nil {
+	// What the next load patches from is kept with a cache only (a load
+	// without one makes none of it).
+	keep := r.memo() != nil && len(doc.Files) > 0
+	if keep {
 		res.health = blockValues(r, root.Key("health_checks"), p.HealthChecks.PerService)
 	}
 	members := services.Members()
@@ -379,7 +382,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	if p.Configuration.EnableCircuitBreaker {
 		settings := breakersOf(r, root)
 		res.defaults = intern(r.memo(), "composer.breaker-defaults", p.CircuitBreaker.CircuitBreaker)
-		if doc != nil {
+		if keep {
 			res.breakerBlocks = blockValues(r, root.Key("circuit_breaker"), p.CircuitBreaker.PerTarget)
 		}
 		for _, er := range p.EventRoutes {
@@ -396,23 +399,31 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			// A breaker per caller and target; the call targets have
 			// one of their own: every http and process service, and
 			// every service something calls.
-			res.refs = make(map[string]int32, breakersIn(p))
+			if keep {
+				res.refs = make(map[string]int32, breakersIn(p))
+			}
+			add := func(ref breakerRef) {
+				if keep {
+					res.refs[ref.name]++
+				}
+				r.Breakers[ref.name] = settings(ref.target)
+			}
 			var refs []breakerRef
 			for name, s := range p.Services {
 				refs = breakerRefs(name, s, r.Services[name], refs[:0])
 				for _, ref := range refs {
-					res.refs[ref.name]++
-					r.Breakers[ref.name] = settings(ref.target)
+					add(ref)
 				}
 			}
 			for _, ref := range res.events {
-				res.refs[ref.name]++
-				r.Breakers[ref.name] = settings(ref.target)
+				add(ref)
 			}
 		}
 		res.breakers = r.Breakers
 	}
-	keepResolution(r, res)
+	if keep {
+		keepResolution(r, res)
+	}
 
 	for name, er := range p.EventRoutes {
 		src := sourceOf(routes, name)
