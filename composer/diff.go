@@ -130,21 +130,28 @@ func Diff(cur, next *Resolved) Actions {
 	// as it (the memo hands it out again when its block and what it
 	// inherits did not change, moved when its text moved), keeps its
 	// components without their views being made and compared.
-	same := make(map[string]bool, len(next.Services))
-	for name, s := range next.Services {
-		if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
-			same[name] = true
+	var a, b map[string]map[string]any
+	if services, breakers, ok := changedSince(cur, next); ok {
+		// next was patched from the resolution cur runs: only what the
+		// patch visited can differ.
+		a, b = componentsOf(cur, services, breakers), componentsOf(next, services, breakers)
+	} else {
+		same := make(map[string]bool, len(next.Services))
+		for name, s := range next.Services {
+			if c := cur.Services[name]; c == s || c != nil && c.origin != nil && c.origin == s.origin {
+				same[name] = true
+			}
 		}
-	}
-	// Breakers with equal settings likewise (there is one per call
-	// target: most of a big platform's components).
-	sameBreakers := make(map[string]bool, len(next.Breakers))
-	for target, b := range next.Breakers {
-		if c, ok := cur.Breakers[target]; ok && c == b {
-			sameBreakers[target] = true
+		// Breakers with equal settings likewise (there is one per call
+		// target: most of a big platform's components).
+		sameBreakers := make(map[string]bool, len(next.Breakers))
+		for target, b := range next.Breakers {
+			if c, ok := cur.Breakers[target]; ok && c == b {
+				sameBreakers[target] = true
+			}
 		}
+		a, b = components(cur, same, sameBreakers), components(next, same, sameBreakers)
 	}
-	a, b := components(cur, same, sameBreakers), components(next, same, sameBreakers)
 	n := 0
 	for _, byName := range b {
 		n += len(byName)
@@ -237,59 +244,89 @@ func restartView(kind string, w *restartSettings) any {
 // and the breakers in skipBreakers are left out (see Diff).
 func components(r *Resolved, skip, skipBreakers map[string]bool) map[string]map[string]any {
 	out := map[string]map[string]any{}
-	put := func(kind, name string, v any) {
-		if out[kind] == nil {
-			out[kind] = map[string]any{}
-		}
-		out[kind][name] = v
-	}
 	if r.Services == nil {
 		return out // the empty platform before the first start
 	}
-	put(KindComposer, KindComposer, r.Composer)
-	put(KindBus, KindBus, r.Bus)
+	platformComponents(r, out)
 	for name, s := range r.Services {
-		if skip[name] {
-			continue
-		}
-		put(KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
-			StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
-			Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
-			Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit,
-			CORS: s.CORS, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders, PathRewrite: s.PathRewrite, SMTP: s.SMTP})
-		for _, route := range s.Routes {
-			put(KindRoute, route, name)
-		}
-		switch s.Kind {
-		case "http":
-			for _, u := range s.Instances {
-				put(KindInstance, name+" "+u, u)
-			}
-			put(KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances, Weights: s.Weights, Outlier: s.Outlier})
-		case "process":
-			put(KindProcess, name, s.Process)
-			put(KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process), Outlier: s.Outlier})
-		}
-		if s.Health != nil {
-			put(KindHealthCheck, name, s.Health)
+		if !skip[name] {
+			serviceComponents(out, name, s)
 		}
 	}
 	for target, b := range r.Breakers {
-		if skipBreakers[target] {
-			continue
+		if !skipBreakers[target] {
+			put(out, KindBreaker, target, b)
 		}
-		put(KindBreaker, target, b)
-	}
-	for name, a := range r.Auth {
-		put(KindAuth, name, a)
-	}
-	for name, er := range r.EventRoutes {
-		put(KindEventRoute, name, er)
-	}
-	if r.Bus.Kind == "kafka" {
-		put(KindConsumer, "store", storeConsumer{Topics: ProjectionTopics(r)})
 	}
 	return out
+}
+
+// componentsOf is components with only the services and breakers named
+// (those a patched resolution visited).
+func componentsOf(r *Resolved, services, breakers []string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	platformComponents(r, out)
+	for _, name := range services {
+		if s := r.Services[name]; s != nil {
+			serviceComponents(out, name, s)
+		}
+	}
+	for _, target := range breakers {
+		if b, ok := r.Breakers[target]; ok {
+			put(out, KindBreaker, target, b)
+		}
+	}
+	return out
+}
+
+func put(out map[string]map[string]any, kind, name string, v any) {
+	if out[kind] == nil {
+		out[kind] = map[string]any{}
+	}
+	out[kind][name] = v
+}
+
+// platformComponents are r's components other than services and
+// breakers: [composer], the bus, [auth] policies, event routes and the
+// event store's consumer.
+func platformComponents(r *Resolved, out map[string]map[string]any) {
+	put(out, KindComposer, KindComposer, r.Composer)
+	put(out, KindBus, KindBus, r.Bus)
+	for name, a := range r.Auth {
+		put(out, KindAuth, name, a)
+	}
+	for name, er := range r.EventRoutes {
+		put(out, KindEventRoute, name, er)
+	}
+	if r.Bus.Kind == "kafka" {
+		put(out, KindConsumer, "store", storeConsumer{Topics: ProjectionTopics(r)})
+	}
+}
+
+// serviceComponents are a service's components: the service, its
+// routes, and its instances, balancer, process and health check.
+func serviceComponents(out map[string]map[string]any, name string, s *ResolvedService) {
+	put(out, KindService, name, serviceView{Kind: s.Kind, Timeout: s.Timeout, Retries: s.Retries,
+		StripPrefix: s.StripPrefix, Calls: s.Calls, Publishes: s.Publishes, DependsOn: s.DependsOn, StartTimeout: s.StartTimeout,
+		Retry: s.Retry, Deadline: s.Deadline, MaxBodySize: s.MaxBodySize, HashOn: s.HashOn, StreamIdleTimeout: s.StreamIdleTimeout,
+		Protocol: s.Protocol, GRPC: s.GRPC, Auth: s.Auth, RateLimit: s.RateLimit,
+		CORS: s.CORS, RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders, PathRewrite: s.PathRewrite, SMTP: s.SMTP})
+	for _, route := range s.Routes {
+		put(out, KindRoute, route, name)
+	}
+	switch s.Kind {
+	case "http":
+		for _, u := range s.Instances {
+			put(out, KindInstance, name+" "+u, u)
+		}
+		put(out, KindBalancer, name, balancerView{Policy: s.Balancer, Instances: s.Instances, Weights: s.Weights, Outlier: s.Outlier})
+	case "process":
+		put(out, KindProcess, name, s.Process)
+		put(out, KindBalancer, name, balancerView{Policy: s.Balancer, Process: digest(s.Process), Outlier: s.Outlier})
+	}
+	if s.Health != nil {
+		put(out, KindHealthCheck, name, s.Health)
+	}
 }
 
 type serviceView struct {

@@ -62,6 +62,15 @@ type resolution struct {
 	// Validate without a problem; lastRoutes, the last one's when this one
 	// was patched from it (nil: none).
 	routes, lastRoutes map[string]string
+	// lastServices and lastBreakers are the maps of the resolution this
+	// one was patched from; breakersPatched tells the breakers were too,
+	// breakersChanged the breakers that came, went or were asked for
+	// again (patched only: Diff compares only those, and the changed
+	// services, with a platform that runs those maps).
+	lastServices    map[string]*ResolvedService
+	lastBreakers    map[string]breaker.Settings
+	breakersPatched bool
+	breakersChanged []string
 }
 
 // serviceAt is a service as the last Resolve had it.
@@ -165,6 +174,7 @@ func patchServices(r *Resolved, res, last *resolution, members []tsk.Member) ([]
 		*at = serviceAt{name: m.Key, src: m.Value, canon: canon, health: res.health[m.Key], s: s, rs: rs, builtinLike: s.Kind == "builtin"}
 	}
 	res.order, res.index, res.patched, res.changed = order, last.index, true, changed
+	res.lastServices = last.services
 	res.lastClean, res.authSame, res.lastWarned = last.clean.Load(), reflect.DeepEqual(res.auth, last.auth), last.warned.Load()
 	if res.lastClean {
 		res.lastRoutes = last.routes
@@ -206,8 +216,8 @@ func resolveOne(r *Resolved, table *tsk.Table[serviceKey, *ResolvedService], ser
 // something else asks for them, those they ask for now come, and the
 // event routes' are made again. It reports false (r untouched) when last
 // does not apply.
-func patchBreakers(r *Resolved, last *resolution, order []serviceAt, changed []int, defaults *CircuitBreaker, blocks map[string]*tsk.Value,
-	events []breakerRef, settings func(string) breaker.Settings) (map[string]int32, bool) {
+func patchBreakers(r *Resolved, res, last *resolution, changed []int, settings func(string) breaker.Settings) (map[string]int32, bool) {
+	order, defaults, blocks, events := res.order, res.defaults, res.breakerBlocks, res.events
 	if last.defaults != defaults || defaults == nil || last.refs == nil ||
 		!maps.EqualFunc(blocks, last.breakerBlocks, func(a, b *tsk.Value) bool { return a == b && a != nil }) {
 		return nil, false
@@ -215,12 +225,14 @@ func patchBreakers(r *Resolved, last *resolution, order []serviceAt, changed []i
 	refs := maps.Clone(last.refs)
 	r.Breakers = maps.Clone(last.breakers)
 	drop := func(ref breakerRef) {
+		res.breakersChanged = append(res.breakersChanged, ref.name)
 		if refs[ref.name]--; refs[ref.name] <= 0 {
 			delete(refs, ref.name)
 			delete(r.Breakers, ref.name)
 		}
 	}
 	add := func(ref breakerRef) {
+		res.breakersChanged = append(res.breakersChanged, ref.name)
 		refs[ref.name]++
 		r.Breakers[ref.name] = settings(ref.target)
 	}
@@ -245,7 +257,25 @@ func patchBreakers(r *Resolved, last *resolution, order []serviceAt, changed []i
 	for _, ref := range events {
 		add(ref)
 	}
+	res.lastBreakers, res.breakersPatched = last.breakers, true
 	return refs, true
+}
+
+// sameMap reports whether a and b are the same map (not two equal ones).
+func sameMap[K comparable, V any](a, b map[K]V) bool {
+	return a != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// changedSince returns, for Diff, the services and breakers that may
+// differ between cur and next when next was patched from the resolution
+// whose maps cur runs; false when that is not known (every component is
+// to be compared).
+func changedSince(cur, next *Resolved) (services, breakers []string, ok bool) {
+	res := next.res
+	if res == nil || !res.patched || !res.breakersPatched || !sameMap(cur.Services, res.lastServices) || !sameMap(cur.Breakers, res.lastBreakers) {
+		return nil, nil, false
+	}
+	return changedNames(next, res.changed), res.breakersChanged, true
 }
 
 // changedSinceClean returns, for Validate, the places of the services

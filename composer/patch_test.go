@@ -148,9 +148,12 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 	cached, plain := &tsk.Loader{Cache: tsk.NewCache()}, &tsk.Loader{}
 	src := base
 	os.WriteFile(path, []byte(src), 0o644)
-	if _, _, err := LoadResolved(cached, path); err != nil {
+	prevGot, _, err := LoadResolved(cached, path)
+	if err != nil {
 		t.Fatal(err)
 	}
+	prevWant, _, _ := LoadResolved(plain, path)
+	diffs := 0
 	for _, step := range steps {
 		next := step.edit(src)
 		if next == src {
@@ -167,6 +170,18 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 			t.Fatalf("%s: problems %v, want %q", step.name, gotErr, step.problem)
 		}
 		res := lastResolution(doc.Memo(), doc)
+		// The plan from the last load: Diff of the patched resolution
+		// compares what the patch visited; the plan is that of the whole
+		// loads.
+		if gotErr == nil && prevGot != nil {
+			if _, _, ok := changedSince(prevGot, got); ok {
+				diffs++
+			}
+			if a, b := Diff(prevGot, got), Diff(prevWant, want); !reflect.DeepEqual(a, b) {
+				t.Fatalf("%s: the plan from the last load is\n%v\nwant\n%v", step.name, a, b)
+			}
+		}
+		prevGot, prevWant = got, want
 		// A load with problems is resolved too: compare what it resolved.
 		if got == nil {
 			p := Defaults()
@@ -195,5 +210,8 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		if res != nil && res.patched && res.lastClean && res.lastRoutes == nil {
 			t.Errorf("%s: patched from a load without a problem, but not its routes", step.name)
 		}
+	}
+	if diffs == 0 {
+		t.Error("no plan compared only what a patch visited")
 	}
 }

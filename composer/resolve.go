@@ -393,7 +393,7 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 			}
 		}
 		if patched {
-			res.refs, patched = patchBreakers(r, last, res.order, changed, res.defaults, res.breakerBlocks, res.events, settings)
+			res.refs, patched = patchBreakers(r, res, last, changed, settings)
 		}
 		if !patched {
 			// A breaker per caller and target; the call targets have
