@@ -62,6 +62,9 @@ type resolution struct {
 	// Validate without a problem; lastRoutes, the last one's when this one
 	// was patched from it (nil: none).
 	routes, lastRoutes map[string]string
+	// routesSplit tells that every route is host-less and routed by its
+	// first segment (set by Validate); lastRoutesSplit, the last one's.
+	routesSplit, lastRoutesSplit bool
 	// lastServices and lastBreakers are the maps of the resolution this
 	// one was patched from; breakersPatched tells the breakers were too,
 	// breakersChanged the breakers that came, went or were asked for
@@ -177,7 +180,7 @@ func patchServices(r *Resolved, res, last *resolution, members []tsk.Member) ([]
 	res.lastServices = last.services
 	res.lastClean, res.authSame, res.lastWarned = last.clean.Load(), reflect.DeepEqual(res.auth, last.auth), last.warned.Load()
 	if res.lastClean {
-		res.lastRoutes = last.routes
+		res.lastRoutes, res.lastRoutesSplit = last.routes, last.routesSplit
 	}
 	res.kept += len(members) - len(changed)
 	return changed, true

@@ -107,6 +107,15 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		}, true, ""},
 		{"an earlier service takes it too", func(s string) string { return strings.Replace(s, `routes: ["/svc10"]`, `routes: ["/svc10", "/x"]`, 1) }, true, "is already served by svc10"},
 		{"and gives it up", func(s string) string { return strings.Replace(s, `routes: ["/svc10", "/x"]`, `routes: ["/svc10"]`, 1) }, true, ""},
+		{"a route of a host of its own", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc14"]`, `routes: ["/svc14", "api.example.com/h/:name"]`, 1)
+		}, true, ""},
+		{"a host-less route that conflicts with it in that host's router", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc15"]`, `routes: ["/svc15", "/h/:id"]`, 1)
+		}, true, "conflicts with another route"},
+		{"both gone", func(s string) string {
+			return strings.Replace(strings.Replace(s, `, "/h/:id"`, "", 1), `, "api.example.com/h/:name"`, "", 1)
+		}, true, ""},
 		{"a dependency on a process to complete", func(s string) string {
 			return strings.Replace(s, `routes: ["/svc15"]`, `routes: ["/svc15"], depends_on: { worker: "completed" }`, 1)
 		}, true, ""},

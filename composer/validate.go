@@ -123,7 +123,12 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	if p.Composer.DrainTimeout < 0 {
 		v.at(r.Src.Key("composer").Key("drain_timeout"), "drain_timeout cannot be negative")
 	}
-	if !patched || routesChanged {
+	switch {
+	case patched && !routesChanged:
+		r.res.routesSplit = r.res.lastRoutesSplit
+	case patched && r.res.lastRoutesSplit && r.res.routes != nil && v.changedRoutesSplit(r, changed):
+		v.changedRouteConflicts(r, changed)
+	default:
 		v.routeConflicts(r, serviceOrder(r, names))
 	}
 	if !patched {
@@ -308,6 +313,78 @@ func (v *validator) changedRoutes(r *Resolved, changed []int) {
 	}
 	if len(v.diags) == mark {
 		res.routes = routes
+	}
+}
+
+// allRoutedByFirstSegment reports whether every route of the services
+// (order) is host-less and RoutedByFirstSegment: only routes of one first
+// segment can conflict then.
+func allRoutedByFirstSegment(p *Platform, order []string) bool {
+	for _, name := range order {
+		if s := p.Services[name]; s != nil {
+			for _, route := range s.Routes {
+				if host, path := SplitRoute(route); host != "" || !RoutedByFirstSegment(path) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// changedRoutesSplit reports whether the routes of the services that
+// changed (places in r's order) are all host-less and routed by their
+// first segment, as the others are (the caller knows); it records that
+// every route is, for the next load.
+func (v *validator) changedRoutesSplit(r *Resolved, changed []int) bool {
+	for _, i := range changed {
+		for _, route := range r.res.order[i].s.Routes {
+			if host, path := SplitRoute(route); host != "" || !RoutedByFirstSegment(path) {
+				return false
+			}
+		}
+	}
+	r.res.routesSplit = true
+	return true
+}
+
+// changedRouteConflicts is routeConflicts after a clean load when every
+// route is host-less and routed by its first segment (changedRoutesSplit)
+// and only the services at places changed changed: only routes of a first
+// segment that one of their routes has can conflict. Those routes (r's
+// routes by service, from changedRoutes, hold every route) go into a
+// router in file order, each first segment on its own, as routeConflicts
+// does.
+func (v *validator) changedRouteConflicts(r *Resolved, changed []int) {
+	res := r.res
+	segments := map[string]bool{}
+	for _, i := range changed {
+		for _, route := range res.order[i].s.Routes {
+			if validRoute(route) {
+				segments[FirstSegment(route)] = true
+			}
+		}
+	}
+	type entry struct {
+		route       string
+		place, item int
+	}
+	bySegment := map[string][]entry{}
+	for route, name := range res.routes {
+		if seg := FirstSegment(route); segments[seg] {
+			place := res.index[name]
+			bySegment[seg] = append(bySegment[seg], entry{route, place, slices.Index(res.order[place].s.Routes, route)})
+		}
+	}
+	for _, entries := range bySegment {
+		slices.SortFunc(entries, func(a, b entry) int { return cmp.Or(a.place-b.place, a.item-b.item) })
+		router := gin.New()
+		for _, e := range entries {
+			if msg := tryRoute(router, e.route); msg != "" {
+				name := res.order[e.place].name
+				v.at(r.Services[name].Src.Key("routes").Item(e.item), "route %q conflicts with another route: %s", e.route, msg)
+			}
+		}
 	}
 }
 
@@ -829,6 +906,9 @@ func (v *validator) routeConflicts(r *Resolved, order []string) {
 		}
 	}
 	whole := routesKey{all.Sum64(), uint64(n), true}
+	if r.res != nil {
+		r.res.routesSplit = len(hosts) == 1 && allRoutedByFirstSegment(v.p, order)
+	}
 	if _, ok := memo.Get(whole); ok {
 		return
 	}
