@@ -221,15 +221,6 @@ type generation struct {
 	routers map[routerKey]*bucketRouter
 }
 
-// instanceIf is the instance of prev called key when kept (nil
-// otherwise, or when prev is nil).
-func (prev *generation) instanceIf(kept bool, key string) *balancer.Instance {
-	if !kept || prev == nil {
-		return nil
-	}
-	return prev.instances[key]
-}
-
 // serviceEntry is what stands in front of an http or process service's
 // instances.
 type serviceEntry struct {
