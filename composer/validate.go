@@ -238,19 +238,30 @@ func (v *validator) routes(r *Resolved, order []string) {
 		}
 		src := rs.Src
 		for i, route := range s.Routes {
-			at := func() Source { return src.Key("routes").Item(i) } // only for a problem
-			switch first, dup := routes[route]; {
-			case !validRoute(route):
-				v.at(at(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
-			case dup && first == name:
-				v.at(at(), "route %q is declared twice in %s", route, name)
-			case dup:
-				v.at(at(), "route %q is already served by %s", route, first)
-			default:
+			first, dup := routes[route]
+			if v.declaration(func() Source { return src.Key("routes").Item(i) }, route, name, first, dup) {
 				routes[route] = name
 			}
 		}
 	}
+}
+
+// declaration checks one declaration of route by service name (at: where
+// it is written, asked for a problem only), first being the service that
+// declared it before in file order (dup: one did). It reports whether
+// name serves the route from here on.
+func (v *validator) declaration(at func() Source, route, name, first string, dup bool) bool {
+	switch {
+	case !validRoute(route):
+		v.at(at(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
+	case dup && first == name:
+		v.at(at(), "route %q is declared twice in %s", route, name)
+	case dup:
+		v.at(at(), "route %q is already served by %s", route, first)
+	default:
+		return true
+	}
+	return false
 }
 
 // changedRoutes checks the routes of the services that changed (places
@@ -291,17 +302,8 @@ func (v *validator) changedRoutes(r *Resolved, changed []int) {
 		slices.SortFunc(decls, func(a, b decl) int { return cmp.Or(a.place-b.place, a.item-b.item) })
 		first, dup := "", false
 		for _, d := range decls {
-			at := res.order[d.place]
-			name := at.name
-			where := func() Source { return r.Services[name].Src.Key("routes").Item(d.item) }
-			switch {
-			case !validRoute(route):
-				v.at(where(), "route %q must start with / (or with a host: \"api.example.com/users/:id\")", route)
-			case dup && first == name:
-				v.at(where(), "route %q is declared twice in %s", route, name)
-			case dup:
-				v.at(where(), "route %q is already served by %s", route, first)
-			default:
+			name := res.order[d.place].name
+			if v.declaration(func() Source { return r.Services[name].Src.Key("routes").Item(d.item) }, route, name, first, dup) {
 				first, dup = name, true
 			}
 		}
