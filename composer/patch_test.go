@@ -2,9 +2,12 @@ package composer
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,5 +225,121 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 	}
 	if diffs == 0 {
 		t.Error("no plan compared only what a patch visited")
+	}
+}
+
+// TestPatchedResolutionUnderRandomEdits: random edits of the kinds a
+// user makes between two saves (a value, a call, a route, a kind, a
+// line break, a service added or removed, a breaker block), each load
+// with the cache of the ones before compared with a load without one:
+// the resolution, the problems, the warnings and the plan from the last
+// load. Most loads are patched; the others take the whole way.
+func TestPatchedResolutionUnderRandomEdits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 120
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("svc%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/svc%d\"], calls: [\"svc%d\"], timeout: \"2s\" }", i, 7000+i, i, (i+1)%n)
+	}
+	breakers := []string{"svc1 { recovery_timeout: \"20s\" }", "svc2 { failure_threshold: 9 }"}
+	platform := func() string {
+		return "[composer]\nname: \"r\"\n\n[services]\n" + strings.Join(lines, "\n") + "\n\n[circuit_breaker]\nfailure_threshold: 5\n" +
+			strings.Join(breakers, "\n") + "\n\n[event_routes]\nto_svc3 { topic: \"order.created\", to: [\"svc3\"] }\n"
+	}
+	svc := func() int { return rng.IntN(len(lines)) }
+	timeout := regexp.MustCompile(`timeout: "[0-9]+s"`)
+	httpKind := regexp.MustCompile(`kind: "http", instances: \["[^"]*"\]`)
+	edits := []func(){
+		func() { // a value
+			i := svc()
+			lines[i] = timeout.ReplaceAllString(lines[i], fmt.Sprintf(`timeout: "%ds"`, 1+rng.IntN(5)))
+		},
+		func() { // a call to another service, or to none that exists
+			i, j := svc(), svc()
+			if k := strings.Index(lines[i], "calls: ["); k >= 0 {
+				end := strings.Index(lines[i][k:], "]") + k
+				target := fmt.Sprintf("%q", strings.Fields(lines[j])[0])
+				if rng.IntN(8) == 0 {
+					target = `"nowhere"`
+				}
+				lines[i] = lines[i][:k] + "calls: [" + target + lines[i][end:]
+			}
+		},
+		func() { // a route added, or taken back
+			i := svc()
+			if strings.Contains(lines[i], `, "/x`) {
+				lines[i] = lines[i][:strings.Index(lines[i], `, "/x`)] + lines[i][strings.Index(lines[i], `"], calls`)+1:]
+			} else {
+				lines[i] = strings.Replace(lines[i], `"], calls`, fmt.Sprintf(`", "/x%d"], calls`, rng.IntN(6)), 1)
+			}
+		},
+		func() { // an http service made a process
+			i := svc()
+			lines[i] = httpKind.ReplaceAllString(lines[i], `kind: "process", command: ["./p"]`)
+		},
+		func() { // a line break
+			i := svc()
+			if strings.HasPrefix(lines[i], "\n") {
+				lines[i] = lines[i][1:]
+			} else {
+				lines[i] = "\n" + lines[i]
+			}
+		},
+		func() { // a service added at the end, or the last one removed
+			if rng.IntN(2) == 0 && len(lines) > n {
+				lines = lines[:len(lines)-1]
+			} else {
+				k := len(lines)
+				lines = append(lines, fmt.Sprintf("added%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/added%d\"] }", k, 8000+k, k))
+			}
+		},
+		func() { // a breaker block
+			breakers[rng.IntN(len(breakers))] = fmt.Sprintf("svc%d { recovery_timeout: \"%ds\" }", svc()%n, 10+rng.IntN(40))
+		},
+	}
+	path := filepath.Join(t.TempDir(), "platform.tsk")
+	cached, plain := &tsk.Loader{Cache: tsk.NewCache()}, &tsk.Loader{}
+	var prevGot, prevWant *Resolved
+	patched, problems := 0, 0
+	undo := false // the last edit made a problem: this step takes it back
+	goodLines, goodBreakers := slices.Clone(lines), slices.Clone(breakers)
+	for step := range 150 {
+		if undo {
+			lines, breakers, undo = slices.Clone(goodLines), slices.Clone(goodBreakers), false
+		} else {
+			edits[rng.IntN(len(edits))]()
+		}
+		src := platform()
+		os.WriteFile(path, []byte(src), 0o644)
+		got, doc, gotErr := LoadResolved(cached, path)
+		want, _, wantErr := LoadResolved(plain, path)
+		if !reflect.DeepEqual(gotErr, wantErr) {
+			t.Fatalf("step %d: problems %v, want %v\n%s", step, gotErr, wantErr, src)
+		}
+		if res := lastResolution(doc.Memo(), doc); res != nil && res.patched {
+			patched++
+		}
+		if got == nil {
+			problems++
+			prevGot, prevWant, undo = nil, nil, true
+			continue
+		}
+		goodLines, goodBreakers = slices.Clone(lines), slices.Clone(breakers)
+		if a, b := resolvedText(got), resolvedText(want); a != b {
+			t.Fatalf("step %d: the cached resolution differs from a whole one\ncached: %.2000s\nwhole:  %.2000s", step, a, b)
+		}
+		if a, b := Warnings(got), Warnings(want); !reflect.DeepEqual(a, b) {
+			t.Fatalf("step %d: warnings %v, want %v", step, a, b)
+		}
+		if prevGot != nil {
+			if a, b := Diff(prevGot, got), Diff(prevWant, want); !reflect.DeepEqual(a, b) {
+				t.Fatalf("step %d: the plan is\n%v\nwant\n%v", step, a, b)
+			}
+		}
+		prevGot, prevWant = got, want
+	}
+	t.Logf("%d of 150 loads patched, %d with problems", patched, problems)
+	if patched < 100 || problems == 0 {
+		t.Errorf("%d of 150 loads patched, %d with problems: the test does not test patching, or problems", patched, problems)
 	}
 }
