@@ -74,6 +74,8 @@ type resolution struct {
 	lastBreakers    map[string]breaker.Settings
 	breakersPatched bool
 	breakersChanged []string
+	// registry are the services that discover their instances.
+	registry []string
 }
 
 // serviceAt is a service as the last Resolve had it.

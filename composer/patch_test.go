@@ -57,6 +57,12 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		}, true, ""},
 		{"an event route's target changed", func(s string) string { return strings.Replace(s, `to: ["svc9"]`, `to: ["svc10", "svc11/hook"]`, 1) }, true, ""},
 		{"the built-in notifications' SMTP server changed: built-ins are resolved again", func(s string) string { return strings.Replace(s, "port: 2525", "port: 2526", 1) }, true, ""},
+		{"a service discovers its instances from the registry", func(s string) string {
+			return strings.Replace(s, `routes: ["/svc33"]`, `routes: ["/svc33"], discovery: "registry"`, 1)
+		}, true, ""},
+		{"another one, and the first no longer", func(s string) string {
+			return strings.Replace(strings.Replace(s, `, discovery: "registry"`, "", 1), `routes: ["/svc34"]`, `routes: ["/svc34"], discovery: "registry"`, 1)
+		}, true, ""},
 		{"a service's health block changed", func(s string) string { return strings.Replace(s, `path: "/h5"`, `path: "/h6"`, 1) }, false, ""},
 		{"a per-target breaker block changed", func(s string) string {
 			return strings.Replace(s, `recovery_timeout: "20s"`, `recovery_timeout: "30s"`, 1)
@@ -207,6 +213,7 @@ func TestPatchedResolutionIsAWholeOne(t *testing.T) {
 		if a, b := resolvedText(got), resolvedText(want); a != b {
 			t.Fatalf("%s: the patched resolution differs from a whole one\npatched: %.3000s\nwhole:   %.3000s", step.name, a, b)
 		}
+		checkRegistry(t, step.name, got)
 		gotWarnings, wantWarnings := Warnings(got), Warnings(want)
 		if !reflect.DeepEqual(gotWarnings, wantWarnings) {
 			t.Fatalf("%s: warnings %v, want %v", step.name, gotWarnings, wantWarnings)
@@ -293,6 +300,14 @@ func TestPatchedResolutionUnderRandomEdits(t *testing.T) {
 				lines = append(lines, fmt.Sprintf("added%d { kind: \"http\", instances: [\"http://127.0.0.1:%d\"], routes: [\"/added%d\"] }", k, 8000+k, k))
 			}
 		},
+		func() { // discovery from the registry, or not
+			i := svc()
+			if strings.Contains(lines[i], `, discovery: "registry"`) {
+				lines[i] = strings.Replace(lines[i], `, discovery: "registry"`, "", 1)
+			} else if strings.Contains(lines[i], `kind: "http"`) {
+				lines[i] = strings.Replace(lines[i], `, timeout:`, `, discovery: "registry", timeout:`, 1)
+			}
+		},
 		func() { // a breaker block
 			breakers[rng.IntN(len(breakers))] = fmt.Sprintf("svc%d { recovery_timeout: \"%ds\" }", svc()%n, 10+rng.IntN(40))
 		},
@@ -331,6 +346,7 @@ func TestPatchedResolutionUnderRandomEdits(t *testing.T) {
 		if a, b := Warnings(got), Warnings(want); !reflect.DeepEqual(a, b) {
 			t.Fatalf("step %d: warnings %v, want %v", step, a, b)
 		}
+		checkRegistry(t, fmt.Sprintf("step %d", step), got)
 		if prevGot != nil {
 			if a, b := Diff(prevGot, got), Diff(prevWant, want); !reflect.DeepEqual(a, b) {
 				t.Fatalf("step %d: the plan is\n%v\nwant\n%v", step, a, b)
@@ -341,5 +357,27 @@ func TestPatchedResolutionUnderRandomEdits(t *testing.T) {
 	t.Logf("%d of 150 loads patched, %d with problems", patched, problems)
 	if patched < 100 || problems == 0 {
 		t.Errorf("%d of 150 loads patched, %d with problems: the test does not test patching, or problems", patched, problems)
+	}
+}
+
+// checkRegistry: the services r knows to discover their instances are
+// those whose discovery is the registry.
+func checkRegistry(t *testing.T, step string, r *Resolved) {
+	t.Helper()
+	var known, want []string
+	r.eachRegistry(func(name string, s *ResolvedService) {
+		if r.registry != nil {
+			known = append(known, name)
+		}
+	})
+	for name, s := range r.Services {
+		if s.Discovery == "registry" {
+			want = append(want, name)
+		}
+	}
+	slices.Sort(known)
+	slices.Sort(want)
+	if r.registry == nil || !slices.Equal(known, want) {
+		t.Fatalf("%s: the registry services are %v, want %v", step, known, want)
 	}
 }

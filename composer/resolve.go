@@ -63,6 +63,26 @@ type Resolved struct {
 	// res is what Resolve made of r, kept for the next load (nil: r was
 	// not made by Resolve, or was changed since, as by WithRegistered).
 	res *resolution
+	// registry are the names of the services that discover their
+	// instances (nil: not known, any service may; see eachRegistry).
+	registry *[]string
+}
+
+// eachRegistry calls f with each service of r that discovers its
+// instances from the registry (each service when r does not know which,
+// as after its JSON form).
+func (r *Resolved) eachRegistry(f func(name string, s *ResolvedService)) {
+	if r.registry == nil {
+		for name, s := range r.Services {
+			f(name, s)
+		}
+		return
+	}
+	for _, name := range *r.registry {
+		if s := r.Services[name]; s != nil {
+			f(name, s)
+		}
+	}
 }
 
 // memo is the document's memo (nil without a document or a cache).
@@ -376,7 +396,25 @@ func Resolve(p *Platform, doc *tsk.Document) *Resolved {
 	if !patched {
 		res.kept = resolveServices(r, p, root, services, base, last, from, res.health)
 		res.order, res.index = servicesInOrder(r, members, res.health)
+		for name, s := range r.Services {
+			if s.Discovery == "registry" {
+				res.registry = append(res.registry, name)
+			}
+		}
+	} else {
+		// The last load's, but for the services that changed.
+		was := make(map[string]bool, len(changed))
+		for _, i := range changed {
+			was[res.order[i].name] = true
+		}
+		res.registry = slices.DeleteFunc(slices.Clone(last.registry), func(name string) bool { return was[name] })
+		for _, i := range changed {
+			if name := res.order[i].name; r.Services[name].Discovery == "registry" {
+				res.registry = append(res.registry, name)
+			}
+		}
 	}
+	r.registry = &res.registry
 	res.services = r.Services
 
 	if p.Configuration.EnableCircuitBreaker {
@@ -912,22 +950,22 @@ func SplitRoute(route string) (host, path string) {
 // instances, then the registered ones, weight 1. r is not changed.
 func (r *Resolved) WithRegistered(registered map[string][]string) *Resolved {
 	same := true
-	for name, s := range r.Services {
+	r.eachRegistry(func(name string, s *ResolvedService) {
 		same = same && (s.Discovery != "registry" || slices.Equal(registered[name], s.Registered))
-	}
+	})
 	if same {
 		return r
 	}
 	out := *r
 	out.registered, out.res = true, nil
 	out.Services = maps.Clone(r.Services)
-	for name, s := range r.Services {
+	r.eachRegistry(func(name string, s *ResolvedService) {
 		if s.Discovery != "registry" {
-			continue
+			return
 		}
 		want := registered[name]
 		if slices.Equal(want, s.Registered) {
-			continue
+			return
 		}
 		c := *s
 		c.Instances, c.Weights, c.Registered = nil, nil, nil
@@ -952,18 +990,18 @@ func (r *Resolved) WithRegistered(registered map[string][]string) *Resolved {
 			}
 		}
 		out.Services[name] = &c
-	}
+	})
 	return &out
 }
 
 // RegisteredURLs are the registered instances of r's registry services.
 func (r *Resolved) RegisteredURLs() map[string][]string {
 	out := map[string][]string{}
-	for name, s := range r.Services {
+	r.eachRegistry(func(name string, s *ResolvedService) {
 		if len(s.Registered) > 0 {
 			out[name] = s.Registered
 		}
-	}
+	})
 	return out
 }
 
