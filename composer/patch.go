@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/tuskcompose/composer/internal/auth"
-
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/tsk"
 )
@@ -16,7 +15,14 @@ import (
 // memo for the next one: with it, a load that changed a few services
 // visits those (their settings, their breakers) and takes the rest of
 // the maps as a copy, instead of making maps of every service and
-// breaker again. It is only read after it is kept.
+// breaker again.
+//
+// Resolve writes a resolution and keeps it (under the memo table's lock);
+// after that only Validate and Warnings of its own Resolved write to it,
+// and only what they publish through clean and warned: routes and
+// routesSplit are written before clean is stored, and the next load reads
+// them only once it has loaded clean as true. The next load's Resolve may
+// run beside them (two analyses of one document in the language server).
 type resolution struct {
 	inherited *inherited      // interned: the same pointer while what services inherit is the same
 	defaults  *CircuitBreaker // interned [circuit_breaker] defaults (nil: breakers off)
