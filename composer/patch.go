@@ -168,10 +168,8 @@ func patchServices(r *Resolved, res, last *resolution, members []tsk.Member) ([]
 		s, canon := p.Services[m.Key], r.canonical(m.Value)
 		if s == at.s && canon == at.canon && !at.builtinLike {
 			if m.Value != at.src {
-				moved := *at.rs
-				moved.Src = Source{m.Value}
-				at.src, at.rs = m.Value, &moved
-				r.Services[m.Key] = &moved
+				at.src, at.rs = m.Value, at.rs.writtenAt(Source{m.Value})
+				r.Services[m.Key] = at.rs
 			}
 			continue
 		}
@@ -212,13 +210,19 @@ func resolveOne(r *Resolved, table *tsk.Table[serviceKey, *ResolvedService], ser
 		rs = resolveService(p, root, services, base, name, s)
 		rs.origin = rs
 		table.Put(k, rs)
-	} else if rs.Src != src {
-		// The same text, moved: the same settings, where it is now.
-		moved := *rs
-		moved.Src = src
-		rs = &moved
 	}
-	return rs, ok
+	return rs.writtenAt(src), ok
+}
+
+// writtenAt is rs written at src: rs itself, or, when its text moved, a
+// copy with the same settings where it is now.
+func (rs *ResolvedService) writtenAt(src Source) *ResolvedService {
+	if rs.Src == src {
+		return rs
+	}
+	moved := *rs
+	moved.Src = src
+	return &moved
 }
 
 // patchBreakers makes r's breakers from last's when their settings are
@@ -295,7 +299,7 @@ func changedSince(cur, next *Resolved) (services, breakers []string, ok bool) {
 // patched from a clean one (or is nil: r was not made by Resolve, or was
 // changed since), or a service changed its kind or dependencies (what
 // others are checked against).
-func (res *resolution) changedSinceClean(r *Resolved) (changed []int, routesChanged, ok bool) {
+func (res *resolution) changedSinceClean() (changed []int, routesChanged, ok bool) {
 	if res == nil || !res.patched || !res.lastClean {
 		return nil, false, false
 	}

@@ -515,13 +515,7 @@ func resolveServices(r *Resolved, p *Platform, root, services Source, base strin
 		canon := r.canonical(src.Value())
 		if i, ok := last.place(name); ok {
 			if at := &last.order[i]; at.s == s && at.canon == canon && at.health == health[name] {
-				rs := at.rs
-				if rs.Src != src {
-					moved := *rs
-					moved.Src = src
-					rs = &moved
-				}
-				r.Services[name] = rs
+				r.Services[name] = at.rs.writtenAt(src)
 				kept++
 				continue
 			}

@@ -57,7 +57,7 @@ func Validate(r *Resolved) tsk.Diagnostics {
 	v := &validator{p: p, canonical: r.canonical}
 	names := r.ServiceNames()
 	valid := tsk.TableOf[validKey, bool](r.memo(), "composer.validate")
-	changed, routesChanged, patched := r.res.changedSinceClean(r)
+	changed, routesChanged, patched := r.res.changedSinceClean()
 	if patched {
 		for _, i := range changed {
 			at := r.res.order[i]
