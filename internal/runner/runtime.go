@@ -36,6 +36,7 @@ import (
 	"github.com/tuskcompose/composer/internal/breaker"
 	"github.com/tuskcompose/composer/internal/events"
 	"github.com/tuskcompose/composer/internal/gateway"
+	"github.com/tuskcompose/composer/internal/h1server"
 	"github.com/tuskcompose/composer/internal/health"
 	"github.com/tuskcompose/composer/internal/kafkabus"
 	"github.com/tuskcompose/composer/internal/metrics"
@@ -70,11 +71,12 @@ type Runner struct {
 	meshLn net.Listener
 	// certs are the gateway's certificates with tls (nil: plain HTTP);
 	// redirectLn is tls redirect_http's listener (nil: none).
-	certs                *gateway.Certs
-	redirectLn           net.Listener
-	redirectSrv          *http.Server
-	meshSrv              *http.Server
-	gatewaySrv, adminSrv *http.Server
+	certs       *gateway.Certs
+	redirectLn  net.Listener
+	redirectSrv *http.Server
+	meshSrv     server
+	gatewaySrv  server
+	adminSrv    *http.Server
 
 	// store is the platform's: the event store, the routes' positions,
 	// the outbox of events published through the admin API, the
@@ -447,6 +449,18 @@ func plainAndH2C() *http.Protocols {
 	return p
 }
 
+// server is what serves a listener: h1server for plain HTTP/1.1 and h2c
+// (the gateway, the mesh), net/http for HTTPS and the admin API.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// tlsServer serves HTTPS on the listeners it is given.
+type tlsServer struct{ *http.Server }
+
+func (s *tlsServer) Serve(ln net.Listener) error { return s.ServeTLS(ln, "", "") }
+
 // gen is the current generation, for views that read it without holding
 // a reference (nothing of it is stopped while they read: what a reload
 // removes stops after the swap, and views tolerate a stopped component).
@@ -454,28 +468,29 @@ func (r *Runner) gen() *generation { return r.current.Load() }
 
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
-	r.gatewaySrv = &http.Server{
-		Protocols:         plainAndH2C(),
-		Handler:           http.HandlerFunc(r.serve),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
 	if r.certs != nil {
 		// HTTPS: HTTP/2 by ALPN and HTTP/1.1, TLS 1.2 at least; the
 		// certificate of each handshake by SNI, read again after a renewal.
 		protocols := new(http.Protocols)
 		protocols.SetHTTP1(true)
 		protocols.SetHTTP2(true)
-		r.gatewaySrv.Protocols = protocols
-		r.gatewaySrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.certs.GetCertificate}
+		r.gatewaySrv = &tlsServer{&http.Server{
+			Protocols:         protocols,
+			Handler:           http.HandlerFunc(r.serve),
+			ReadHeaderTimeout: 10 * time.Second,
+			TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.certs.GetCertificate},
+		}}
+	} else {
+		r.gatewaySrv = &h1server.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second, Log: r.log}
 	}
 	if r.redirectLn != nil {
 		_, port, _ := net.SplitHostPort(r.GatewayAddr())
 		r.redirectSrv = &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
 	}
 	r.adminSrv = &http.Server{Handler: admin.Handler(r, r.gen().model.Composer.AdminToken), ReadHeaderTimeout: 10 * time.Second}
-	r.meshSrv = &http.Server{Protocols: plainAndH2C(), Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second}
+	r.meshSrv = &h1server.Server{Handler: gateway.RequestID(http.HandlerFunc(r.serveShared)), ReadHeaderTimeout: 10 * time.Second, Log: r.log}
 	for _, s := range []struct {
-		srv *http.Server
+		srv server
 		ln  net.Listener
 	}{{r.gatewaySrv, r.gatewayLn}, {r.adminSrv, r.adminLn}, {r.meshSrv, r.meshLn}, {r.redirectSrv, r.redirectLn}} {
 		if s.ln == nil {
@@ -484,13 +499,7 @@ func (r *Runner) Start() {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
-			var err error
-			if s.srv == r.gatewaySrv && r.certs != nil {
-				err = s.srv.ServeTLS(s.ln, "", "")
-			} else {
-				err = s.srv.Serve(s.ln)
-			}
-			if err != nil && err != http.ErrServerClosed {
+			if err := s.srv.Serve(s.ln); err != nil && err != http.ErrServerClosed {
 				r.log.Error("serve", "addr", s.ln.Addr().String(), "err", err)
 			}
 		}()

@@ -1,0 +1,525 @@
+package h1server
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// response is the http.ResponseWriter of one request. The handler's
+// goroutine calls it; the one exception is writeContinue, called by
+// whoever reads the request's body, under continueMu.
+//
+// The answer's head goes into the connection's buffer when it is
+// committed: at the first write that does not fit in pending when the
+// length is unknown, at the first write otherwise, at Flush, or when the
+// handler returns. An answer whose handler returns before pending is full
+// gets a Content-Length; a longer one of unknown length is chunked
+// (HTTP/1.1) or ends with the connection (HTTP/1.0), as net/http does.
+type response struct {
+	c      *conn
+	req    *http.Request
+	body   *requestBody // nil: the request has none
+	header http.Header
+
+	wroteHeader   bool  // status decided, the head snapshot taken
+	committed     bool  // head written to the connection's buffer
+	status        int   //
+	contentLength int64 // what the handler declared, or computed; -1 unknown
+	written       int64 // body bytes the handler wrote
+	chunked       bool
+	closeAfter    bool // the connection closes after this answer
+	fullDuplex    bool // the handler asked to read the body after writing
+	done          bool // the handler has returned
+	werr          error
+
+	// The snapshot of the handler's headers at WriteHeader: head holds
+	// them written out, but for those the framing decides on at commit.
+	head     []byte
+	hasType  bool
+	hasCE    bool
+	hasDate  bool
+	te       string
+	cl       string
+	conn     []string
+	trailers []string // names the Trailer header declared
+
+	pending []byte // body written before the head is committed, length unknown
+
+	canContinue atomic.Bool // 100 Continue may still be written
+	continueMu  sync.Mutex
+}
+
+var errAfterReturn = errors.New("h1server: write after the handler returned")
+
+// pendingMax is how much of a body of unknown length waits for the
+// handler's end, to be sent with a Content-Length (as net/http's 2 KiB).
+const pendingMax = 2048
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.c.hijacked || w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		// An informational answer goes at once; the final one follows.
+		bw := w.c.bw
+		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
+		for _, k := range sortedKeys(w.header) {
+			if k != "Content-Length" && k != "Transfer-Encoding" {
+				writeField(bw, k, w.header[k])
+			}
+		}
+		bw.WriteString("\r\n")
+		bw.Flush()
+		return
+	}
+	w.disableContinue()
+	w.wroteHeader, w.status = true, code
+	w.snapshot()
+}
+
+// snapshot writes out the handler's headers as they are now (later
+// changes are not sent, as net/http) but those the framing needs: those
+// it keeps aside.
+func (w *response) snapshot() {
+	h := w.header
+	if v, ok := h["Content-Length"]; ok && len(v) > 0 {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64); err == nil && n >= 0 {
+			w.contentLength, w.cl = n, v[0]
+		}
+	}
+	_, w.hasType = h["Content-Type"]
+	w.hasCE = h.Get("Content-Encoding") != ""
+	_, w.hasDate = h["Date"]
+	w.te = h.Get("Transfer-Encoding")
+	w.conn = h["Connection"]
+	for _, v := range h["Trailer"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				w.trailers = append(w.trailers, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	suppressType := w.status == http.StatusNotModified
+	head := w.c.headBuf[:0]
+	for _, k := range sortedKeys(h) {
+		switch {
+		case k == "Content-Length", k == "Transfer-Encoding", k == "Connection",
+			strings.HasPrefix(k, http.TrailerPrefix):
+			continue
+		case k == "Content-Type" && suppressType:
+			continue
+		}
+		head = appendField(head, k, h[k])
+	}
+	w.head, w.c.headBuf = head, head
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if w.done {
+		return 0, errAfterReturn
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(len(p))
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if !w.committed {
+		if w.contentLength == -1 && len(w.pending)+len(p) <= pendingMax {
+			if w.pending == nil {
+				w.pending = w.c.pendingBuf[:0]
+			}
+			w.pending = append(w.pending, p...)
+			w.c.pendingBuf = w.pending[:0]
+			return len(p), nil
+		}
+		first := p
+		if len(w.pending) > 0 {
+			first = w.pending
+		}
+		w.commit(false, first)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = nil
+		}
+	}
+	w.writeBody(p)
+	if w.werr != nil {
+		return 0, w.werr
+	}
+	return len(p), nil
+}
+
+func (w *response) writeBody(p []byte) {
+	if len(p) == 0 || w.req.Method == "HEAD" || w.werr != nil {
+		return // (an empty chunk would end the body)
+	}
+	bw := w.c.bw
+	if w.chunked {
+		var b [16]byte
+		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		_, w.werr = bw.WriteString("\r\n")
+		return
+	}
+	_, w.werr = bw.Write(p)
+}
+
+// Flush sends what the handler wrote so far (http.Flusher).
+func (w *response) Flush() {
+	w.FlushError()
+}
+
+// FlushError is Flush with its error (for http.ResponseController).
+func (w *response) FlushError() error {
+	if w.c.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(false, w.pending)
+		w.writeBody(w.pending)
+		w.pending = nil
+	}
+	if err := w.c.bw.Flush(); err != nil && w.werr == nil {
+		w.werr = err
+	}
+	return w.werr
+}
+
+// Hijack hands the connection to the handler (http.Hijacker): the server
+// no longer reads, writes or closes it.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.body == nil {
+		w.c.watch.disarm()
+	}
+	if w.committed {
+		w.c.bw.Flush()
+	}
+	w.c.hijacked = true
+	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
+}
+
+// SetReadDeadline and SetWriteDeadline are the connection's (for
+// http.ResponseController).
+func (w *response) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+
+// EnableFullDuplex lets the handler read the request's body after it has
+// begun to answer (for http.ResponseController): the body is not drained
+// at the first write.
+func (w *response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
+}
+
+// writeContinue writes `100 Continue`, once, unless the answer has begun.
+// Whoever reads the body calls it, before its first read.
+func (w *response) writeContinue() {
+	if !w.canContinue.Load() {
+		return
+	}
+	w.continueMu.Lock()
+	defer w.continueMu.Unlock()
+	if w.canContinue.Load() {
+		w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		w.c.bw.Flush()
+		w.canContinue.Store(false)
+	}
+}
+
+// disableContinue makes sure no `100 Continue` follows the answer's head.
+func (w *response) disableContinue() {
+	if w.canContinue.Load() {
+		w.continueMu.Lock()
+		w.canContinue.Store(false)
+		w.continueMu.Unlock()
+	}
+}
+
+// commit writes the answer's head into the connection's buffer, its
+// framing decided as net/http's server decides it: final when the handler
+// has returned, p the first bytes of the body (for a length and the
+// Content-Type's sniffing).
+func (w *response) commit(final bool, p []byte) {
+	w.committed = true
+	req := w.req
+	isHEAD := req.Method == "HEAD"
+	is11 := req.ProtoAtLeast(1, 1)
+	bodyOK := bodyAllowed(w.status)
+	hasTE := w.te != ""
+	cl := w.cl
+	if final && len(w.trailers) == 0 && !hasTE && bodyOK && w.contentLength == -1 && (!isHEAD || len(p) > 0) {
+		w.contentLength = int64(len(p))
+		cl = strconv.Itoa(len(p))
+	}
+	hasCL := w.contentLength != -1
+	connHdr := strings.Join(w.conn, ", ")
+	keepAlive10 := ""
+	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(req.Header.Get("Connection"), "keep-alive")
+	if wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
+		if w.conn == nil {
+			keepAlive10 = "keep-alive"
+		}
+	} else if !is11 || req.Close || hasToken(req.Header.Get("Connection"), "close") {
+		w.closeAfter = true
+	}
+	if hasToken(connHdr, "close") || w.c.srv.closing.Load() {
+		w.closeAfter = true // (no keep-alive once Shutdown has begun)
+	}
+	tooBig := false
+	if w.body != nil && !w.closeAfter && !w.fullDuplex {
+		if w.body.expect {
+			w.body.mu.Lock()
+			w.closeAfter = !w.body.sawEOF
+			w.body.mu.Unlock()
+		} else if !w.body.drain() {
+			w.closeAfter, tooBig = true, true
+		}
+	}
+	var sniffed string
+	if bodyOK && !w.hasCE && !w.hasType && !hasTE && len(p) > 0 {
+		sniffed = http.DetectContentType(p)
+	}
+	if hasCL && hasTE && w.te != "identity" {
+		hasCL, cl = false, ""
+	}
+	te := w.te
+	switch {
+	case isHEAD || !bodyOK:
+		te = ""
+	case hasCL:
+		te = ""
+	case is11:
+		if te == "identity" {
+			te = ""
+			w.closeAfter = true
+		} else {
+			w.chunked = true
+			if te == "chunked" {
+				te = ""
+			}
+		}
+	default:
+		w.closeAfter = true
+		te = ""
+	}
+	if w.chunked || !bodyOK {
+		cl = ""
+	}
+	if tooBig || w.closeAfter && !hasToken(connHdr, "close") && !(w.status == http.StatusSwitchingProtocols && w.header.Get("Upgrade") != "") {
+		connHdr = ""
+		if is11 {
+			connHdr = "close"
+		}
+	}
+
+	bw := w.c.bw
+	writeStatusLine(bw, is11, w.status)
+	bw.Write(w.head)
+	if cl != "" {
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(cl)
+		bw.WriteString("\r\n")
+	}
+	if te != "" {
+		bw.WriteString("Transfer-Encoding: ")
+		bw.WriteString(te)
+		bw.WriteString("\r\n")
+	}
+	if connHdr != "" {
+		bw.WriteString("Connection: ")
+		bw.WriteString(connHdr)
+		bw.WriteString("\r\n")
+	} else if keepAlive10 != "" {
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	if sniffed != "" {
+		bw.WriteString("Content-Type: ")
+		bw.WriteString(sniffed)
+		bw.WriteString("\r\n")
+	}
+	if !w.hasDate {
+		bw.WriteString("Date: ")
+		bw.Write(httpDate())
+		bw.WriteString("\r\n")
+	}
+	if w.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// finish ends the answer once the handler has returned, and reports
+// whether the connection can carry another request.
+func (w *response) finish() bool {
+	defer func() { w.done = true }()
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(true, w.pending)
+		w.writeBody(w.pending)
+		w.pending = nil
+	}
+	bw := w.c.bw
+	if w.chunked && w.werr == nil {
+		bw.WriteString("0\r\n")
+		for _, k := range w.trailerNames() {
+			writeField(bw, k, w.header[k])
+		}
+		for _, k := range sortedKeys(w.header) {
+			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+				writeField(bw, http.CanonicalHeaderKey(name), w.header[k])
+			}
+		}
+		bw.WriteString("\r\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return false
+	}
+	if w.werr != nil || w.closeAfter {
+		return false
+	}
+	if w.req.Method != "HEAD" && w.contentLength != -1 && bodyAllowed(w.status) && w.contentLength != w.written {
+		return false // the handler wrote less than it declared: the client waits for the rest
+	}
+	if w.body != nil && !w.body.drain() {
+		return false
+	}
+	return true
+}
+
+// trailerNames are the declared trailers the handler set.
+func (w *response) trailerNames() []string {
+	var names []string
+	for _, k := range w.trailers {
+		if vv, ok := w.header[k]; ok && len(vv) > 0 && k != "Content-Length" && k != "Transfer-Encoding" && k != "Trailer" {
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+// bodyAllowed reports whether an answer with this status may have a body.
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status <= 199 || status == http.StatusNoContent || status == http.StatusNotModified)
+}
+
+func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
+	if is11 {
+		bw.WriteString("HTTP/1.1 ")
+	} else {
+		bw.WriteString("HTTP/1.0 ")
+	}
+	var b [8]byte
+	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	bw.WriteByte(' ')
+	if text := http.StatusText(code); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+	}
+	bw.WriteString("\r\n")
+}
+
+// sortedKeys are h's names, sorted, but those that are not valid field
+// names (net/http drops them too).
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// appendField appends one header field per value, each value's line
+// breaks replaced by spaces and its ends trimmed (as net/http writes
+// them); a name that is not a valid field name is dropped.
+func appendField(b []byte, k string, vv []string) []byte {
+	if !validFieldName(k) {
+		return b
+	}
+	for _, v := range vv {
+		b = append(b, k...)
+		b = append(b, ": "...)
+		v = strings.TrimSpace(v)
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c == '\r' || c == '\n' {
+				c = ' '
+			}
+			b = append(b, c)
+		}
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+func writeField(bw *bufio.Writer, k string, vv []string) {
+	var scratch [256]byte
+	bw.Write(appendField(scratch[:0], k, vv))
+}
+
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dateCache is the Date header's value of the current second.
+var dateCache atomic.Pointer[dateValue]
+
+type dateValue struct {
+	sec int64
+	b   []byte
+}
+
+// httpDate is the Date header's value for now, made once a second.
+func httpDate() []byte {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.b
+	}
+	d := &dateValue{sec: now.Unix(), b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	dateCache.Store(d)
+	return d.b
+}

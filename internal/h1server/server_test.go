@@ -1,0 +1,518 @@
+package h1server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// handlers are what the differential tests serve, by path: each one uses
+// a part of the ResponseWriter contract.
+func handlers() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/small", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		for i := range 100 {
+			fmt.Fprintf(w, "%03d %s\n", i, strings.Repeat("x", 96))
+		}
+	})
+	mux.HandleFunc("/cl", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		io.WriteString(w, "hello")
+	})
+	mux.HandleFunc("/short", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "hello")
+	})
+	mux.HandleFunc("/long", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "3")
+		_, err := io.WriteString(w, "hello")
+		w.Header().Set("X-Never", "sent") // after the head: not sent
+		if !errors.Is(err, http.ErrContentLength) {
+			panic("want ErrContentLength, got " + fmt.Sprint(err))
+		}
+	})
+	mux.HandleFunc("/flush", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "b")
+	})
+	mux.HandleFunc("/flush-first", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "streamed")
+		w.(http.Flusher).Flush()
+	})
+	mux.HandleFunc("/trailer", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum, X-Unset")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "body")
+		w.Header().Set("X-Sum", "42")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
+	})
+	mux.HandleFunc("/status/", func(w http.ResponseWriter, r *http.Request) {
+		var code int
+		fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/status/"), &code)
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(code)
+		io.WriteString(w, "body?")
+	})
+	mux.HandleFunc("/nothing", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Write(b)
+	})
+	mux.HandleFunc("/ignore", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ignored") })
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Multi"] = []string{"one", "two"}
+		h["X-Newline"] = []string{"a\r\nInjected: yes"}
+		h["Bad Name"] = []string{"dropped"}
+		h["X-Spaces"] = []string{"  trimmed  "}
+		h["Date"] = nil // no Date
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("/close", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "bye")
+	})
+	mux.HandleFunc("/early-hints", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		io.WriteString(w, "after hints")
+	})
+	mux.HandleFunc("/sniff", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html><body>hi</body></html>") })
+	mux.HandleFunc("/encoded", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		io.WriteString(w, "<html>not sniffed</html>")
+	})
+	mux.HandleFunc("/abort", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("partial ", 1000))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	mux.HandleFunc("/request", func(w http.ResponseWriter, r *http.Request) {
+		// What the handler is given of the request.
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range r.Header {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		fmt.Fprintf(w, "%s %s %s host=%q close=%v cl=%d te=%v remote=%v headers=%v\n", r.Method, r.RequestURI, r.Proto,
+			r.Host, r.Close, r.ContentLength, r.TransferEncoding, r.RemoteAddr != "", keys)
+	})
+	mux.HandleFunc("/identity", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Transfer-Encoding", "identity")
+		io.WriteString(w, strings.Repeat("i", 3000))
+	})
+	return mux
+}
+
+// pair serves h from net/http's server and from this package's, on
+// loopback; each test request goes to both.
+type pair struct {
+	std, lean string
+}
+
+func newPair(t testing.TB, h http.Handler, logs io.Writer) pair {
+	t.Helper()
+	stdLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leanLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	std := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: nil}
+	std.ErrorLog = nil
+	lean := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	go std.Serve(stdLn)
+	go lean.Serve(leanLn)
+	t.Cleanup(func() { std.Close(); lean.Close() })
+	return pair{std: stdLn.Addr().String(), lean: leanLn.Addr().String()}
+}
+
+// exchange is what a client saw of one connection: the answers it read
+// (headers without Date) and whether the server closed it after them.
+type exchange struct {
+	Answers []string
+	Closed  bool
+}
+
+// talk sends raw on a new connection to addr and reads the answers to
+// the requests (methods gives their methods, for HEAD) until the server
+// closes the connection or stays silent for quiet.
+func talk(t testing.TB, addr, raw string, methods []string) exchange {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	var ex exchange
+	for i := 0; i < len(methods)+3; i++ {
+		nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := br.Peek(1); err != nil {
+			var ne net.Error
+			ex.Closed = !(errors.As(err, &ne) && ne.Timeout())
+			return ex
+		}
+		method := "GET"
+		if i < len(methods) {
+			method = methods[i]
+		}
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			ex.Answers = append(ex.Answers, "unreadable: "+err.Error())
+			ex.Closed = true
+			return ex
+		}
+		body, err := io.ReadAll(resp.Body)
+		cut := ""
+		if err != nil {
+			cut = " (cut: " + err.Error() + ")"
+		}
+		resp.Header.Del("Date")
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s close=%v cl=%d te=%v%s\n", resp.Proto, resp.Status, resp.Close, resp.ContentLength, resp.TransferEncoding, cut)
+		resp.Header.Write(&b)
+		b.WriteString("\n")
+		b.Write(body)
+		if len(resp.Trailer) > 0 {
+			b.WriteString("\ntrailers:\n")
+			resp.Trailer.Write(&b)
+		}
+		ex.Answers = append(ex.Answers, b.String())
+		if err != nil {
+			ex.Closed = true
+			return ex
+		}
+	}
+	return ex
+}
+
+// closesUnlikeNetHTTP are the cases whose connection ends otherwise than
+// net/http's, on purpose, and why.
+var closesUnlikeNetHTTP = map[string]string{
+	"expect continue, not read": "net/http waits for the body it told the client not to send, the connection open; h1server closes it",
+}
+
+// TestAnswersAsNetHTTP sends the same raw requests to net/http's server
+// and to this one, in front of the same handlers, and compares what a
+// client reads: every answer's status, headers but Date, body and
+// trailers, and whether the connection was closed after them.
+func TestAnswersAsNetHTTP(t *testing.T) {
+	var logs bytes.Buffer
+	p := newPair(t, handlers(), &logs)
+	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: example.test\r\n\r\n" }
+	big := strings.Repeat("b", 600<<10)
+	cases := []struct {
+		name    string
+		raw     string
+		methods []string
+	}{
+		{"small", get("/small"), nil},
+		{"two on one connection", get("/small") + get("/cl"), []string{"GET", "GET"}},
+		{"big, chunked", get("/big"), nil},
+		{"declared length", get("/cl"), nil},
+		{"shorter than declared", get("/short") + get("/small"), []string{"GET", "GET"}},
+		{"longer than declared", get("/long") + get("/small"), []string{"GET", "GET"}},
+		{"flushed", get("/flush"), nil},
+		{"flushed before the first write", get("/flush-first") + get("/small"), []string{"GET", "GET"}},
+		{"trailers", get("/trailer"), nil},
+		{"204", get("/status/204") + get("/small"), []string{"GET", "GET"}},
+		{"304", get("/status/304") + get("/small"), []string{"GET", "GET"}},
+		{"404", get("/status/404"), nil},
+		{"299", get("/status/299"), nil},
+		{"nothing written", get("/nothing"), nil},
+		{"not found", get("/missing"), nil},
+		{"headers cleaned", get("/headers"), nil},
+		{"handler closes", get("/close") + get("/small"), []string{"GET", "GET"}},
+		{"early hints", get("/early-hints"), []string{"GET", "GET"}},
+		{"sniffed", get("/sniff"), nil},
+		{"encoded, not sniffed", get("/encoded"), nil},
+		{"aborted", get("/abort") + get("/small"), []string{"GET", "GET"}},
+		{"identity", get("/identity"), nil},
+		{"what the handler sees", "GET /request?q=1 HTTP/1.1\r\nHost: example.test\r\nX-A: 1\r\nAccept: */*\r\n\r\n", nil},
+		{"absolute form", "GET http://other.test/request HTTP/1.1\r\nHost: example.test\r\n\r\n", nil},
+		{"HEAD small", "HEAD /small HTTP/1.1\r\nHost: example.test\r\n\r\n" + get("/small"), []string{"HEAD", "GET"}},
+		{"HEAD big", "HEAD /big HTTP/1.1\r\nHost: example.test\r\n\r\n" + get("/small"), []string{"HEAD", "GET"}},
+		{"HEAD declared", "HEAD /cl HTTP/1.1\r\nHost: example.test\r\n\r\n", []string{"HEAD"}},
+		{"client closes", "GET /small HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n" + get("/small"), []string{"GET", "GET"}},
+		{"HTTP/1.0", "GET /small HTTP/1.0\r\n\r\n", nil},
+		{"HTTP/1.0 kept alive", "GET /small HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get("/small"), []string{"GET", "GET"}},
+		{"HTTP/1.0 kept alive, unknown length", "GET /big HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get("/small"), []string{"GET", "GET"}},
+		{"HTTP/1.0 request info", "GET /request HTTP/1.0\r\n\r\n", nil},
+		{"chunked body", "POST /echo HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" + get("/small"), []string{"POST", "GET"}},
+		{"body by length", "POST /echo HTTP/1.1\r\nHost: example.test\r\nContent-Length: 11\r\n\r\nhello world" + get("/small"), []string{"POST", "GET"}},
+		{"body not read", "POST /ignore HTTP/1.1\r\nHost: example.test\r\nContent-Length: 11\r\n\r\nhello world" + get("/small"), []string{"POST", "GET"}},
+		{"big body not read", "POST /ignore HTTP/1.1\r\nHost: example.test\r\nContent-Length: " + fmt.Sprint(len(big)) + "\r\n\r\n" + big, []string{"POST"}},
+		{"request seen with body", "POST /request HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []string{"POST"}},
+		{"expect continue", "POST /echo HTTP/1.1\r\nHost: example.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" + get("/small"), []string{"POST", "POST", "GET"}},
+		{"expect continue, not read", "POST /ignore HTTP/1.1\r\nHost: example.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", []string{"POST"}},
+		{"unknown expectation", "POST /echo HTTP/1.1\r\nHost: example.test\r\nExpect: something\r\nContent-Length: 5\r\n\r\nhello", []string{"POST"}},
+		{"no Host", "GET /small HTTP/1.1\r\n\r\n", nil},
+		{"two Hosts", "GET /small HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", nil},
+		{"bad Host", "GET /small HTTP/1.1\r\nHost: a b\r\n\r\n", nil},
+		{"bad header line", "GET /small HTTP/1.1\r\nHost: a.test\r\nno colon here\r\n\r\n", nil},
+		{"bad header name", "GET /small HTTP/1.1\r\nHost: a.test\r\nBad(Name): x\r\n\r\n", nil},
+		{"bad request line", "GET\r\n\r\n", nil},
+		{"HTTP/2.0 line", "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n", nil},
+		{"HTTP/1.2", "GET /request HTTP/1.2\r\nHost: a.test\r\n\r\n", nil},
+		{"unsupported transfer encoding", "POST /echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n", nil},
+		{"length and chunked", "POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []string{"POST"}},
+		{"two lengths", "POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", []string{"POST"}},
+		{"bad chunk", "POST /echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", []string{"POST"}},
+		{"head too large", "GET /small HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("x", 1<<20+8192) + "\r\n\r\n", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			methods := c.methods
+			if methods == nil {
+				methods = []string{"GET"}
+			}
+			want := talk(t, p.std, c.raw, methods)
+			got := talk(t, p.lean, c.raw, methods)
+			if len(want.Answers) == 0 {
+				t.Fatalf("net/http gave no answer: the case tests nothing")
+			}
+			if _, ok := closesUnlikeNetHTTP[c.name]; ok {
+				want.Closed = !want.Closed
+			}
+			if !slices.Equal(got.Answers, want.Answers) || got.Closed != want.Closed {
+				t.Errorf("h1server:\n%s\nclosed=%v\n\nnet/http:\n%s\nclosed=%v", strings.Join(got.Answers, "\n---\n"), got.Closed,
+					strings.Join(want.Answers, "\n---\n"), want.Closed)
+			}
+		})
+	}
+}
+
+// serve starts a Server for h on loopback and returns it and its address.
+func serve(t testing.TB, h http.Handler) (*Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-served; err != ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	return s, ln.Addr().String()
+}
+
+// TestClientGoneCancelsTheRequest: a client that closes its connection
+// while a request without a body runs has the request's context
+// cancelled (once the request has run for watchAfter).
+func TestClientGoneCancelsTheRequest(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			cancelled <- -1
+		}
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(nc, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(10 * time.Millisecond)
+	nc.Close()
+	if d := <-cancelled; d < 0 {
+		t.Fatal("the request's context was not cancelled when its client went away")
+	}
+}
+
+// TestPipelinedDuringAWatch: a request that comes while the one before it
+// runs long (its connection watched) is read whole and answered after it.
+func TestPipelinedDuringAWatch(t *testing.T) {
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(3 * watchAfter)
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(2 * watchAfter) // the watcher is reading now
+	io.WriteString(nc, "GET /second HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	for _, want := range []string{"/slow", "/second"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want {
+			t.Errorf("answer %q, want %q", body, want)
+		}
+	}
+}
+
+// TestShutdownWaitsForRequests: Shutdown closes idle connections at once,
+// lets a running request answer, then returns; Serve returns
+// ErrServerClosed.
+func TestShutdownWaitsForRequests(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	s, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET /fast HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	idleR := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(idleR, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idleR.ReadByte(); err != io.EOF {
+		t.Errorf("the idle connection: %v, want it closed", err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a request running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("the running request: %v", err)
+	}
+	if body, _ := io.ReadAll(resp.Body); string(body) != "done" || !resp.Close {
+		t.Errorf("the running request got %q (close %v)", body, resp.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("the listener still accepts")
+	}
+}
+
+// TestHijack: a handler that hijacks the connection speaks on it alone,
+// with what was read ahead of it.
+func TestHijack(t *testing.T) {
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer nc.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nping\n")
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if line, _ := br.ReadString('\n'); line != "echo: ping\n" {
+		t.Errorf("after the upgrade: %q", line)
+	}
+}
+
+// TestH2CIsHandedToNetHTTP: a client speaking HTTP/2 with prior knowledge
+// is answered by the same handler, over HTTP/2.
+func TestH2CIsHandedToNetHTTP(t *testing.T) {
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
+	}))
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}
+	for _, path := range []string{"/one", "/two"} {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := "HTTP/2.0 " + path; string(body) != want {
+			t.Errorf("got %q, want %q", body, want)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "HTTP/1.1 /h1" {
+		t.Errorf("HTTP/1.1 beside it: %q", body)
+	}
+}
