@@ -57,19 +57,24 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 		}
 	}
 	delete(h, "Forwarded")
+	// The values the gateway sets share one array, each slice of it full
+	// (an append to one copies it rather than overwrite the next).
+	vals := make([]string, 4)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		h["X-Forwarded-For"] = []string{ip}
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
 	} else {
 		delete(h, "X-Forwarded-For")
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
-	if r.TLS == nil {
-		h["X-Forwarded-Proto"] = []string{"http"}
-	} else {
-		h["X-Forwarded-Proto"] = []string{"https"}
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if r.TLS != nil {
+		vals[2] = "https"
 	}
+	h["X-Forwarded-Proto"] = vals[2:3:3]
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // not Go's default
+		h["User-Agent"] = vals[3:4:4] // "": not Go's default
 	}
 	out := new(http.Request)
 	*out = *r
@@ -136,8 +141,12 @@ func streamed(resp *http.Response) bool {
 	if resp.ContentLength == -1 {
 		return true
 	}
-	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return ct == "text/event-stream"
+	ct := resp.Header["Content-Type"]
+	if len(ct) == 0 || len(ct[0]) < len("text/event-stream") || !strings.EqualFold(ct[0][:len("text/event-stream")], "text/event-stream") {
+		return false // (most answers: no media type to parse)
+	}
+	mt, _, _ := mime.ParseMediaType(ct[0])
+	return mt == "text/event-stream"
 }
 
 // copyAnswer copies an answer's body with a pooled buffer, flushing after

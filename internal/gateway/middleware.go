@@ -18,12 +18,18 @@ const RequestIDHeader = "X-Request-Id"
 // one) and returns it in the answer.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		// (The header maps are canonical: the name is used as it is.)
+		var id string
+		if v := r.Header[RequestIDHeader]; len(v) > 0 {
+			id = v[0]
+		}
+		ids := []string{id, id} // (one array for both headers, each slice of it full)
 		if id == "" || len(id) > 128 {
 			id = store.NewID()
-			r.Header.Set(RequestIDHeader, id)
+			ids[0], ids[1] = id, id
+			r.Header[RequestIDHeader] = ids[0:1:1]
 		}
-		w.Header().Set(RequestIDHeader, id)
+		w.Header()[RequestIDHeader] = ids[1:2:2]
 		// The id stays in the header (a context value would cost a copy
 		// of the request on every request): log lines of a request add
 		// it from there.

@@ -277,7 +277,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, msg string) 
 
 // IsGRPC reports whether a request is a gRPC call.
 func IsGRPC(r *http.Request) bool {
-	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+	ct := r.Header["Content-Type"] // canonical, as parsed: no need to canonicalize the name
+	return len(ct) > 0 && strings.HasPrefix(ct[0], "application/grpc")
 }
 
 // WriteGRPCError answers a gRPC call with an error of the composer's own,
@@ -453,31 +454,24 @@ func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*h
 			status = resp.StatusCode
 		}
 		outcome := breaker.Classify(status, err, req.Context())
-		count := func(outcome breaker.Outcome) {
-			u.Breaker.Done(ticket, outcome)
-			if outcome != breaker.Ignored {
-				u.Balancer.Observe(in, outcome == breaker.Failure)
-			}
-			if u.OnTry != nil && outcome != breaker.Ignored {
-				u.OnTry(tryOutcome(outcome, err), attempt > 0)
-			}
-		}
 		again := outcome == breaker.Failure
 		switch {
 		case u.GRPC != nil && resp != nil && status == http.StatusOK && resp.Header.Get("Grpc-Status") != "":
 			// Trailers-Only: nothing was answered yet, so it may be retried.
 			outcome = u.GRPC.outcome(resp.Header.Get("Grpc-Status"))
-			count(outcome)
+			u.count(ticket, in, outcome, err, attempt)
 			again = u.GRPC.retry(resp)
 			if d, ok := pushback(resp); ok && d > u.Retry.MaxBackoff {
 				again = false // never sooner than the server asks, never longer than max_retry_backoff
 			}
 			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context()} // to end the client's side
 		case u.GRPC != nil && resp != nil && status == http.StatusOK:
-			outcome, again = breaker.Success, false // known when the trailers come
+			outcome, again = breaker.Success, false      // known when the trailers come
+			tk, ti, terr, ta := ticket, in, err, attempt // (copies: what the closure holds is allocated on this path only)
+			count := func(outcome breaker.Outcome) { u.count(tk, ti, outcome, terr, ta) }
 			resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, ctx: req.Context(), policy: u.GRPC, done: count}
 		default:
-			count(outcome)
+			u.count(ticket, in, outcome, err, attempt)
 		}
 		if record != nil {
 			if again {
@@ -528,14 +522,34 @@ func (b *cancelBody) Close() error {
 }
 
 func tryOutcome(o breaker.Outcome, err error) string {
-	var te interface{ Timeout() bool }
 	switch {
 	case o == breaker.Success:
 		return "success"
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout():
+	case isTimeout(err):
 		return "timeout"
 	}
 	return "failure"
+}
+
+// isTimeout reports whether err is a deadline's or a timeout's.
+func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te interface{ Timeout() bool } // (escapes: allocated only here)
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout()
+}
+
+// count records the outcome of one try: in the breaker, the balancer and
+// the try counters.
+func (u *Upstream) count(ticket breaker.Ticket, in *balancer.Instance, outcome breaker.Outcome, err error, attempt int) {
+	u.Breaker.Done(ticket, outcome)
+	if outcome != breaker.Ignored {
+		u.Balancer.Observe(in, outcome == breaker.Failure)
+	}
+	if u.OnTry != nil && outcome != breaker.Ignored {
+		u.OnTry(tryOutcome(outcome, err), attempt > 0)
+	}
 }
 
 // try sends the request to one instance.

@@ -107,7 +107,10 @@ func (t *Transport) handles(req *http.Request) bool {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
 		return false
 	}
-	if req.Header.Get("Upgrade") != "" || strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+	if up := req.Header["Upgrade"]; len(up) > 0 && up[0] != "" {
+		return false
+	}
+	if ex := req.Header["Expect"]; len(ex) > 0 && strings.EqualFold(ex[0], "100-continue") {
 		return false
 	}
 	return true
@@ -127,7 +130,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		stop()
 		return nil, err
 	}

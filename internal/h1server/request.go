@@ -43,7 +43,7 @@ func (c *conn) serveRequest() bool {
 	defer cancel()
 
 	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1}
-	switch expect := req.Header.Get("Expect"); {
+	switch expect := get(req.Header, "Expect"); {
 	case expect != "" && !hasToken(expect, "100-continue"):
 		w.header.Set("Connection", "close")
 		w.WriteHeader(http.StatusExpectationFailed)

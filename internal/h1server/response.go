@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,9 +102,9 @@ func (w *response) snapshot() {
 		}
 	}
 	_, w.hasType = h["Content-Type"]
-	w.hasCE = h.Get("Content-Encoding") != ""
+	w.hasCE = get(h, "Content-Encoding") != ""
 	_, w.hasDate = h["Date"]
-	w.te = h.Get("Transfer-Encoding")
+	w.te = get(h, "Transfer-Encoding")
 	w.conn = h["Connection"]
 	for _, v := range h["Trailer"] {
 		for f := range strings.SplitSeq(v, ",") {
@@ -114,7 +115,8 @@ func (w *response) snapshot() {
 	}
 	suppressType := w.status == http.StatusNotModified
 	head := w.c.headBuf[:0]
-	for _, k := range sortedKeys(h) {
+	w.c.keys = appendSortedKeys(w.c.keys[:0], h)
+	for _, k := range w.c.keys {
 		switch {
 		case k == "Content-Length", k == "Transfer-Encoding", k == "Connection",
 			strings.HasPrefix(k, http.TrailerPrefix):
@@ -179,8 +181,7 @@ func (w *response) writeBody(p []byte) {
 	}
 	bw := w.c.bw
 	if w.chunked {
-		var b [16]byte
-		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
+		writeHex(bw, len(p))
 		bw.WriteString("\r\n")
 		bw.Write(p)
 		_, w.werr = bw.WriteString("\r\n")
@@ -285,12 +286,13 @@ func (w *response) commit(final bool, p []byte) {
 	hasCL := w.contentLength != -1
 	connHdr := strings.Join(w.conn, ", ")
 	keepAlive10 := ""
-	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(req.Header.Get("Connection"), "keep-alive")
+	reqConn := get(req.Header, "Connection")
+	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(reqConn, "keep-alive")
 	if wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
 		if w.conn == nil {
 			keepAlive10 = "keep-alive"
 		}
-	} else if !is11 || req.Close || hasToken(req.Header.Get("Connection"), "close") {
+	} else if !is11 || req.Close || hasToken(reqConn, "close") {
 		w.closeAfter = true
 	}
 	if hasToken(connHdr, "close") || w.c.srv.closing.Load() {
@@ -336,7 +338,7 @@ func (w *response) commit(final bool, p []byte) {
 	if w.chunked || !bodyOK {
 		cl = ""
 	}
-	if tooBig || w.closeAfter && !hasToken(connHdr, "close") && !(w.status == http.StatusSwitchingProtocols && w.header.Get("Upgrade") != "") {
+	if tooBig || w.closeAfter && !hasToken(connHdr, "close") && !(w.status == http.StatusSwitchingProtocols && get(w.header, "Upgrade") != "") {
 		connHdr = ""
 		if is11 {
 			connHdr = "close"
@@ -430,6 +432,27 @@ func (w *response) trailerNames() []string {
 	return names
 }
 
+// writeHex writes n in hexadecimal (a chunk's size) without a buffer
+// that escapes.
+func writeHex(bw *bufio.Writer, n int) {
+	shift := 0
+	for n>>shift >= 16 {
+		shift += 4
+	}
+	for ; shift >= 0; shift -= 4 {
+		bw.WriteByte("0123456789abcdef"[n>>shift&0xf])
+	}
+}
+
+// get is h's first value of the canonical name k (as net/http's server
+// reads the headers it acts on: without canonicalizing the name again).
+func get(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // bodyAllowed reports whether an answer with this status may have a body.
 func bodyAllowed(status int) bool {
 	return !(status >= 100 && status <= 199 || status == http.StatusNoContent || status == http.StatusNotModified)
@@ -441,22 +464,28 @@ func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
 	} else {
 		bw.WriteString("HTTP/1.0 ")
 	}
-	var b [8]byte
-	bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
-	bw.WriteByte(' ')
-	if text := http.StatusText(code); text != "" {
-		bw.WriteString(text)
-	} else {
-		bw.WriteString("status code ")
-		bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
-	}
-	bw.WriteString("\r\n")
+	bw.WriteString(statusLines[code]) // code is 100-999 (WriteHeader checks)
 }
 
-// sortedKeys are h's names, sorted, but those that are not valid field
-// names (net/http drops them too).
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
+// statusLines are the status lines' ends, "200 OK\r\n", by code, made
+// once: the code's digits and its text (net/http's words).
+var statusLines = func() []string {
+	lines := make([]string, 1000)
+	for code := 100; code < 1000; code++ {
+		text := http.StatusText(code)
+		if text == "" {
+			text = "status code " + strconv.Itoa(code)
+		}
+		lines[code] = strconv.Itoa(code) + " " + text + "\r\n"
+	}
+	return lines
+}()
+
+// sortedKeys are h's names, sorted.
+func sortedKeys(h http.Header) []string { return appendSortedKeys(nil, h) }
+
+// appendSortedKeys appends h's names to keys, sorted.
+func appendSortedKeys(keys []string, h http.Header) []string {
 	for k := range h {
 		keys = append(keys, k)
 	}
@@ -474,13 +503,17 @@ func appendField(b []byte, k string, vv []string) []byte {
 	for _, v := range vv {
 		b = append(b, k...)
 		b = append(b, ": "...)
-		v = strings.TrimSpace(v)
-		for i := 0; i < len(v); i++ {
-			c := v[i]
-			if c == '\r' || c == '\n' {
-				c = ' '
+		v = textproto.TrimString(v)
+		if strings.ContainsAny(v, "\r\n") {
+			for i := 0; i < len(v); i++ {
+				c := v[i]
+				if c == '\r' || c == '\n' {
+					c = ' '
+				}
+				b = append(b, c)
 			}
-			b = append(b, c)
+		} else {
+			b = append(b, v...)
 		}
 		b = append(b, "\r\n"...)
 	}

@@ -262,8 +262,9 @@ type conn struct {
 	cancel     context.CancelFunc
 	hijacked   bool
 	watch      watcher
-	headBuf    []byte // the answer's head, reused from one request to the next
-	pendingBuf []byte // see response.pending
+	headBuf    []byte   // the answer's head, reused from one request to the next
+	pendingBuf []byte   // see response.pending
+	keys       []string // the answer's header names, sorted (reused)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

@@ -47,13 +47,17 @@ func (c *counters) snapshot() map[string]int64 {
 func sortedKeys[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }
 
 func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
+	counterKeys := map[string]string{"none": "svc:none"} // by service, made once
+	for _, s := range routes {
+		counterKeys[s] = "svc:" + s
+	}
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		// The answer goes out before the counting: net/http would only
 		// send what is buffered once the handlers return. (Only answers
 		// of known length: flushing another would make it chunked.)
-		if c.Writer.Written() && c.Writer.Header().Get("Content-Length") != "" {
+		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
 			c.Writer.Flush()
 		}
 		route, service := c.FullPath(), "none"
@@ -68,7 +72,7 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 				m.GRPC(service, svc, method, gateway.AnsweredGRPCStatus(c.Writer.Header()))
 			}
 		}
-		counts.add("svc:" + service)
+		counts.add(counterKeys[service])
 	}
 }
 

@@ -277,7 +277,7 @@ func (r *Runner) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	g := r.acquire()
 	defer g.release()
-	if req.Header.Get("Upgrade") != "" {
+	if up := req.Header["Upgrade"]; len(up) > 0 && up[0] != "" {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		stop := context.AfterFunc(g.ctx, cancel)

@@ -1,0 +1,148 @@
+package h1client
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// writeRequest writes req on bw as net/http's Request.Write does (and
+// closes its body, as it does), itself for the requests a gateway sends
+// most: no body, or one of known length, without trailers. Every other
+// request goes through Request.Write. It writes the headers in their map
+// order where Request.Write sorts them, and does not copy them first.
+func writeRequest(bw *bufio.Writer, req *http.Request) error {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if !plainFraming(req, hasBody) {
+		return req.Write(bw)
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !asciiHost(host) {
+		return req.Write(bw)
+	}
+	if hasBody {
+		defer req.Body.Close()
+	}
+	path := req.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if containsCTL(path) || containsCTL(req.URL.RawQuery) {
+		return errors.New("net/http: can't write control character in Request.URL")
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	bw.WriteString(path)
+	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+		bw.WriteByte('?')
+		bw.WriteString(req.URL.RawQuery)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	userAgent := "Go-http-client/1.1"
+	if _, ok := req.Header["User-Agent"]; ok {
+		userAgent = req.Header.Get("User-Agent")
+	}
+	if userAgent != "" {
+		writeField(bw, "User-Agent", userAgent)
+	}
+	switch {
+	case req.ContentLength > 0:
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.FormatInt(req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
+		bw.WriteString("Content-Length: 0\r\n") // as net/http: these say they have no body
+	}
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue // dropped, as Request.Write drops it
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if _, err := bw.WriteString("\r\n"); err != nil {
+		return err
+	}
+	if !hasBody {
+		return nil
+	}
+	n, err := io.Copy(bw, io.LimitReader(req.Body, req.ContentLength))
+	if err != nil {
+		return err
+	}
+	extra, err := io.Copy(io.Discard, req.Body)
+	if err != nil {
+		return err
+	}
+	if n+extra != req.ContentLength {
+		return fmt.Errorf("http: ContentLength=%d with Body length %d", req.ContentLength, n+extra)
+	}
+	return nil
+}
+
+// plainFraming says whether writeRequest frames req itself: a body of
+// known length or none, no trailers, no Connection: close to add, not
+// CONNECT, a URL of a path.
+func plainFraming(req *http.Request, hasBody bool) bool {
+	if len(req.Trailer) > 0 || len(req.TransferEncoding) > 0 || req.Close || req.Method == http.MethodConnect || req.URL.Opaque != "" {
+		return false
+	}
+	if hasBody {
+		return req.ContentLength > 0
+	}
+	return req.ContentLength == 0
+}
+
+// asciiHost says whether host can be written as it is: printable ASCII
+// that net/http would not rewrite (no IPv6 zone, valid as a Host header).
+func asciiHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c <= ' ' || c >= 0x7f || c == '%' {
+			return false
+		}
+	}
+	return host != "" && httpguts.ValidHostHeader(host)
+}
+
+func containsCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// writeField writes one header field, its value's line breaks replaced by
+// spaces and its ends trimmed, as Request.Write writes it.
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	v = textproto.TrimString(v)
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
