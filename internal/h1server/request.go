@@ -23,7 +23,19 @@ func (b badRequest) Error() string { return string(b) }
 // its answer. It reports whether the connection can carry another.
 func (c *conn) serveRequest() bool {
 	c.cr.limited, c.cr.remain, c.cr.hitLimit = true, c.srv.maxHeaderBytes()+4096, false
-	req, err := http.ReadRequest(c.br)
+	if c.lastMethod == http.MethodPost {
+		// Some clients end a POST's body with a line break more than it
+		// has: dropped, as net/http's server drops it.
+		peek, _ := c.br.Peek(4)
+		n := 0
+		for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+			n++
+		}
+		c.br.Discard(n)
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	req, err := readRequest(ctx, c.br)
 	c.cr.limited = false
 	if err == nil {
 		err = check(req)
@@ -38,9 +50,7 @@ func (c *conn) serveRequest() bool {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	req.RemoteAddr = c.remoteAddr
-	ctx, cancel := context.WithCancel(c.ctx)
-	req = req.WithContext(ctx)
-	defer cancel()
+	c.lastMethod = req.Method
 
 	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1}
 	switch expect := get(req.Header, "Expect"); {

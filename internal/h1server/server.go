@@ -265,6 +265,7 @@ type conn struct {
 	headBuf    []byte   // the answer's head, reused from one request to the next
 	pendingBuf []byte   // see response.pending
 	keys       []string // the answer's header names, sorted (reused)
+	lastMethod string   // the method of the request before
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

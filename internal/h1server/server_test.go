@@ -268,6 +268,7 @@ func TestAnswersAsNetHTTP(t *testing.T) {
 		{"HTTP/1.0 kept alive, unknown length", "GET /big HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get("/small"), []string{"GET", "GET"}},
 		{"HTTP/1.0 request info", "GET /request HTTP/1.0\r\n\r\n", nil},
 		{"chunked body", "POST /echo HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" + get("/small"), []string{"POST", "GET"}},
+		{"POST with a line break too many", "POST /echo HTTP/1.1\r\nHost: example.test\r\nContent-Length: 2\r\n\r\nhi\r\n" + get("/small"), []string{"POST", "GET"}},
 		{"body by length", "POST /echo HTTP/1.1\r\nHost: example.test\r\nContent-Length: 11\r\n\r\nhello world" + get("/small"), []string{"POST", "GET"}},
 		{"body not read", "POST /ignore HTTP/1.1\r\nHost: example.test\r\nContent-Length: 11\r\n\r\nhello world" + get("/small"), []string{"POST", "GET"}},
 		{"big body not read", "POST /ignore HTTP/1.1\r\nHost: example.test\r\nContent-Length: " + fmt.Sprint(len(big)) + "\r\n\r\n" + big, []string{"POST"}},

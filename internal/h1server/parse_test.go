@@ -1,0 +1,86 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParsePlainAsReadRequest: whatever head parsePlain takes,
+// http.ReadRequest reads the same request from it, and as many bytes.
+func FuzzParsePlainAsReadRequest(f *testing.F) {
+	for _, seed := range []string{
+		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		"GET /x?q=1&r=%20 HTTP/1.0\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\nGET / HTTP/1.1\r\n",
+		"HEAD /a%2Fb HTTP/1.1\r\nhost: a.test\r\nx-lower: 1\r\nX-Two: a\r\nX-Two: b\r\n\r\n",
+		"DELETE /r HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+		br.Peek(1) // fill the buffer, as a connection's read does
+		got, n := parsePlain(context.Background(), br)
+		if got == nil {
+			return
+		}
+		want, err := http.ReadRequest(bufio.NewReaderSize(strings.NewReader(raw[:n]), 4096))
+		if err != nil {
+			t.Fatalf("parsePlain took %q, ReadRequest refuses it: %v", raw[:n], err)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want any
+		}{
+			{"method", got.Method, want.Method}, {"URL", got.URL, want.URL}, {"proto", got.Proto, want.Proto},
+			{"minor", got.ProtoMinor, want.ProtoMinor}, {"header", got.Header, want.Header}, {"host", got.Host, want.Host},
+			{"close", got.Close, want.Close}, {"length", got.ContentLength, want.ContentLength},
+			{"transfer encoding", got.TransferEncoding, want.TransferEncoding}, {"body", got.Body, want.Body},
+			{"request URI", got.RequestURI, want.RequestURI}, {"trailer", got.Trailer, want.Trailer},
+		} {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%q: %s %#v, ReadRequest %#v", raw[:n], c.name, c.got, c.want)
+			}
+		}
+		// ReadRequest would have read no more than the head.
+		rest := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+		if _, err := http.ReadRequest(rest); err == nil && rest.Buffered() != len(raw)-n {
+			t.Errorf("%q: parsePlain took %d bytes, ReadRequest %d", raw, n, len(raw)-rest.Buffered())
+		}
+	})
+}
+
+// TestParsePlainTakesCommonRequests: the requests a gateway sees most
+// take the plain path (were they to fall back, nothing would be wrong,
+// but the fast path would be dead).
+func TestParsePlainTakesCommonRequests(t *testing.T) {
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+		"GET /users/1?fields=name HTTP/1.1\r\nHost: a.test\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a.test\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
+	} {
+		br := bufio.NewReader(strings.NewReader(raw))
+		br.Peek(1)
+		if req, n := parsePlain(context.Background(), br); req == nil || n != len(raw) {
+			t.Errorf("%q fell back", raw)
+		}
+	}
+	for _, raw := range []string{
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", // a body
+		"GET / HTTP/1.1\r\nHost: a\r\n",                            // not all of the head
+		"GET / HTTP/1.1\nHost: a\n\n",                              // bare line feeds
+		"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",                // absolute form
+		"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n",      // obs-text
+	} {
+		br := bufio.NewReader(strings.NewReader(raw))
+		br.Peek(1)
+		if req, _ := parsePlain(context.Background(), br); req != nil {
+			t.Errorf("%q took the plain path", raw)
+		}
+	}
+}
