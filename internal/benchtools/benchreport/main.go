@@ -1,5 +1,5 @@
 // Command benchreport turns the raw lines of scripts/bench-gateway.sh
-// ("NAME rps N" once per target, "NAME lat P50 P90 P99" once per round,
+// ("NAME rps N" and "NAME lat P50 P90 P99" once per round each,
 // in µs) into its results: a JSON file, a Markdown table with the ratios
 // to nginx and haproxy on standard output, and an SVG drawing of the
 // throughput and the latency percentiles of every target.
@@ -24,7 +24,7 @@ import (
 // Target is one proxy (or the upstream reached directly) as measured.
 type Target struct {
 	Name string  `json:"name"`
-	RPS  float64 `json:"rps"`
+	RPS  float64 `json:"rps"` // the median of its rounds at Conns connections
 	// P50, P90, P99 are the medians over the rounds of each round's
 	// percentile at one connection, in µs; Added is P50 minus direct's.
 	P50   float64 `json:"p50_us"`
@@ -67,7 +67,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rps := map[string]float64{}
+	rpsRuns := map[string][]float64{}
 	lat := map[string][3][]float64{}
 	sc := bufio.NewScanner(f)
 	rounds := 0
@@ -79,7 +79,8 @@ func main() {
 		name := fields[0]
 		switch fields[1] {
 		case "rps":
-			rps[name], _ = strconv.ParseFloat(fields[2], 64)
+			v, _ := strconv.ParseFloat(fields[2], 64)
+			rpsRuns[name] = append(rpsRuns[name], v)
 		case "lat":
 			if len(fields) != 5 {
 				continue
@@ -92,6 +93,10 @@ func main() {
 			lat[name] = l
 			rounds = max(rounds, len(l[0]))
 		}
+	}
+	rps := map[string]float64{} // the median of a target's runs
+	for name, runs := range rpsRuns {
+		rps[name] = median(runs)
 	}
 	r := Report{Date: time.Now().UTC().Format(time.RFC3339), Conns: *conns, Rounds: rounds, Ratios: map[string]float64{}}
 	direct := median(lat["direct"][0])
