@@ -150,7 +150,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = readResponse(c.br, req)
 		if err != nil {
 			stop()
 			return nil, err

@@ -1,0 +1,120 @@
+package h1client
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/tuskcompose/composer/internal/h1head"
+)
+
+// readResponse reads the answer to req from br: an answer whose head is
+// all in br's buffer and plain (parsePlain) is made from the buffer with
+// fewer copies, every other one is read by http.ReadResponse.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	if resp, n := parsePlain(br, req); resp != nil {
+		br.Discard(n)
+		resp.Body = http.NoBody
+		if resp.ContentLength > 0 {
+			resp.Body = &lengthBody{br: br, remain: resp.ContentLength}
+		}
+		return resp, nil
+	}
+	return http.ReadResponse(br, req)
+}
+
+// parsePlain makes the answer whose head begins br's buffer, without
+// reading the connection, and returns it (without its Body) with the
+// head's length; nil when the head is not all buffered or is anything but
+// a plain one: HTTP/1.0 or 1.1, a final status with a body (not 1xx, 204
+// or 304, not to a HEAD), a plain header block (h1head), one
+// Content-Length of digits and no Transfer-Encoding. For such a head it
+// makes what http.ReadResponse makes (FuzzParsePlainAsReadResponse
+// compares them).
+func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
+	if req.Method == http.MethodHead {
+		return nil, 0
+	}
+	buf, _ := br.Peek(br.Buffered())
+	line, block, n, ok := h1head.Split(buf)
+	// "HTTP/1.1 200 OK": the protocol, a space, three digits, then a
+	// space and the reason, or nothing.
+	if !ok || len(line) < 12 || line[8] != ' ' || len(line) > 12 && line[12] != ' ' {
+		return nil, 0
+	}
+	minor, ok := h1head.Minor(line[:8])
+	if !ok {
+		return nil, 0
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return nil, 0
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || code == http.StatusNoContent || code == http.StatusNotModified || !h1head.Visible(line[12:], true) {
+		return nil, 0
+	}
+	h, ok := h1head.Fields(block)
+	if !ok {
+		return nil, 0
+	}
+	if _, ok := h["Transfer-Encoding"]; ok {
+		return nil, 0
+	}
+	cl := h["Content-Length"]
+	if len(cl) != 1 || len(cl[0]) == 0 || len(cl[0]) > 18 || cl[0][0] < '0' || cl[0][0] > '9' {
+		return nil, 0
+	}
+	length, err := strconv.ParseInt(cl[0], 10, 64)
+	if err != nil {
+		return nil, 0
+	}
+	h1head.FixPragma(h)
+	close := h1head.Closes(minor, h)
+	if close && minor == 1 {
+		delete(h, "Connection") // as net/http does with an answer's "close"
+	}
+	resp := &http.Response{
+		Status:        string(line[9:]),
+		StatusCode:    code,
+		Proto:         string(line[:8]),
+		ProtoMajor:    1,
+		ProtoMinor:    minor,
+		Header:        h,
+		ContentLength: length,
+		Close:         close,
+		Request:       req,
+	}
+	return resp, n
+}
+
+// lengthBody is the body of an answer of known length, read from the
+// connection's buffer: io.EOF at its end, io.ErrUnexpectedEOF when the
+// connection ends before it.
+type lengthBody struct {
+	br     *bufio.Reader
+	remain int64
+}
+
+func (b *lengthBody) Read(p []byte) (int, error) {
+	if b.remain <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remain {
+		p = p[:b.remain]
+	}
+	n, err := b.br.Read(p)
+	b.remain -= int64(n)
+	if err == io.EOF {
+		return n, io.ErrUnexpectedEOF
+	}
+	if err == nil && b.remain == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *lengthBody) Close() error { return nil }

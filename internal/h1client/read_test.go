@@ -1,0 +1,93 @@
+package h1client
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParsePlainAsReadResponse: whatever head parsePlain takes,
+// http.ReadResponse reads the same answer from it, body and all.
+func FuzzParsePlainAsReadResponse(f *testing.F) {
+	for _, seed := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nno!",
+		"HTTP/1.1 201\r\ncontent-length: 0\r\nConnection: close\r\nPragma: no-cache\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+		"HTTP/1.1 500 Oops\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\n",
+	} {
+		f.Add(seed, false)
+	}
+	f.Fuzz(func(t *testing.T, raw string, head bool) {
+		req := &http.Request{Method: "GET"}
+		if head {
+			req.Method = "HEAD"
+		}
+		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+		br.Peek(1) // fill the buffer, as a connection's read does
+		if resp, _ := parsePlain(br, req); resp == nil {
+			return
+		}
+		got, err := readResponse(br, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := http.ReadResponse(bufio.NewReaderSize(strings.NewReader(raw), 4096), req)
+		if err != nil {
+			t.Fatalf("parsePlain took %q, ReadResponse refuses it: %v", raw, err)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want any
+		}{
+			{"status", got.Status, want.Status}, {"code", got.StatusCode, want.StatusCode}, {"proto", got.Proto, want.Proto},
+			{"minor", got.ProtoMinor, want.ProtoMinor}, {"header", got.Header, want.Header},
+			{"length", got.ContentLength, want.ContentLength}, {"close", got.Close, want.Close},
+			{"transfer encoding", got.TransferEncoding, want.TransferEncoding}, {"trailer", got.Trailer, want.Trailer},
+			{"no body", got.Body == http.NoBody, want.Body == http.NoBody},
+			{"body", read(got.Body), read(want.Body)},
+		} {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%q: %s %#v, ReadResponse %#v", raw, c.name, c.got, c.want)
+			}
+		}
+	})
+}
+
+// read is a body's bytes and how it ended.
+func read(r io.Reader) string {
+	b, err := io.ReadAll(r)
+	return fmt.Sprintf("%q %v", b, err)
+}
+
+// TestParsePlainTakesCommonAnswers: the answers instances give most take
+// the plain path.
+func TestParsePlainTakesCommonAnswers(t *testing.T) {
+	for _, raw := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Thu, 03 Dec 2026 12:00:00 GMT\r\nContent-Length: 24\r\n\r\n",
+		"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+	} {
+		br := bufio.NewReader(strings.NewReader(raw))
+		br.Peek(1)
+		if resp, n := parsePlain(br, &http.Request{Method: "GET"}); resp == nil || n != len(raw) {
+			t.Errorf("%q fell back", raw)
+		}
+	}
+	for _, raw := range []string{
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", // chunked
+		"HTTP/1.1 200 OK\r\n\r\nto the end",                              // no length
+		"HTTP/1.1 100 Continue\r\n\r\n",                                  // informational
+		"HTTP/1.1 204 No Content\r\n\r\n",                                // no body
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n",                       // not all of the head
+	} {
+		br := bufio.NewReader(strings.NewReader(raw))
+		br.Peek(1)
+		if resp, _ := parsePlain(br, &http.Request{Method: "GET"}); resp != nil {
+			t.Errorf("%q took the plain path", raw)
+		}
+	}
+}
