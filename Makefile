@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-delivery bench-memory bench-builds bench-instructions fuzz lint proto soak
+.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-delivery bench-memory bench-builds bench-instructions bench-cpu fuzz lint proto soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench-memory: ## resident memory of the composer and nginx, idle and with 1,000 
 
 bench-instructions: ## user-space instructions per proxied request, BASE's build (default HEAD~1) beside the working tree's (needs valgrind)
 	./scripts/bench-instructions.sh
+
+bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side (needs wrk, nginx)
+	./scripts/bench-cpu.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
 	./scripts/bench-builds.sh

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CPU time per proxied request, split into user and system time, of the
+# working tree's composer and of nginx (one worker), each pinned to CPU
+# 0 in front of the same upstream (CPU 1, with wrk): what each proxy's own
+# work costs and what its system calls cost the kernel, read from
+# /proc/PID/stat around ROUNDS interleaved runs of wrk at 32 connections.
+# Every address is on loopback. Needs wrk and nginx.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+go build -o "$work/composer" ./cmd/composer
+go build -o "$work/upstream" ./internal/benchtools/upstream
+taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
+cat > "$work/platform.tsk" <<TSK
+[composer]
+listen: "127.0.0.1:18003"
+admin: "127.0.0.1:18013"
+data_dir: "$work/data"
+[services]
+bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"], timeout: "5s" }
+[health_checks]
+path: "/"
+TSK
+cat > "$work/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work;
+    proxy_temp_path $work;
+    upstream u { server 127.0.0.1:18001; keepalive 64; }
+    server {
+        listen 127.0.0.1:18004;
+        location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+NGINX
+GOMAXPROCS=1 taskset -c 0 "$work/composer" -f "$work/platform.tsk" 2> "$work/composer.log" &
+composer=$!
+taskset -c 0 nginx -c "$work/nginx.conf" &
+sleep 2
+nginx=$(pgrep -f "nginx: worker process" -n)
+tck=$(getconf CLK_TCK)
+cpu() { # name pid port: "NAME requests user-µs sys-µs" per request of one 5 s run
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$2/stat")
+    n=$(taskset -c 1 timeout 30 wrk -t1 -c32 -d5s "http://127.0.0.1:$3/" | awk '/requests in/ {print $1}')
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$2/stat")
+    awk -v name="$1" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$tck" \
+        'BEGIN { printf "%s %d %.1f %.1f\n", name, n, u / t * 1e6 / n, s / t * 1e6 / n }'
+}
+for _ in $(seq "$ROUNDS"); do
+    cpu composer "$composer" 18003
+    cpu nginx "$nginx" 18004
+done | tee "$work/rounds.txt"
+awk '
+  function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+  { k = $1; c[k]++; u[k, c[k]] = $3; s[k, c[k]] = $4 }
+  END { for (k in c) { n = c[k]; for (i = 1; i <= n; i++) { uu[i] = u[k, i]; ss[i] = s[k, i] }
+        printf "%s: median user %.1f µs, system %.1f µs per request\n", k, med(uu, n), med(ss, n) } }' "$work/rounds.txt"
