@@ -215,7 +215,8 @@ func (w *response) FlushError() error {
 }
 
 // Hijack hands the connection to the handler (http.Hijacker): the server
-// no longer reads, writes or closes it.
+// no longer reads, writes or closes it, and Shutdown does not wait for it
+// (as net/http's).
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.c.hijacked {
 		return nil, nil, http.ErrHijacked
@@ -227,6 +228,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.c.bw.Flush()
 	}
 	w.c.hijacked = true
+	w.c.srv.forget(w.c)
 	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 

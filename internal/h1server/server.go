@@ -284,8 +284,8 @@ var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 func (c *conn) serve() {
 	defer func() {
 		if c.hijacked {
-			c.srv.forget(c)
-			return
+			c.cancel()
+			return // (forgotten at Hijack, or handed to h2)
 		}
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			c.srv.log().Error("http: panic serving", "remote", c.remoteAddr, "panic", p, "stack", string(debug.Stack()))
@@ -355,6 +355,7 @@ func (c *conn) h2Preface() bool {
 // handToH2 gives the connection, with what was read of it, to net/http.
 func (c *conn) handToH2() {
 	c.hijacked = true // this goroutine no longer owns it
+	c.srv.forget(c)
 	c.cancel()
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	pc := &prefixedConn{Conn: c.nc, prefix: bytes.Clone(buffered)}

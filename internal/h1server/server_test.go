@@ -454,6 +454,40 @@ func TestShutdownWaitsForRequests(t *testing.T) {
 	}
 }
 
+// TestShutdownLeavesHijackedConnections: a connection its handler has
+// taken over (an upgrade) is not waited for by Shutdown.
+func TestShutdownLeavesHijackedConnections(t *testing.T) {
+	hijacked := make(chan struct{})
+	release := make(chan struct{})
+	s, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer nc.Close()
+		close(hijacked)
+		<-release
+	}))
+	defer close(release)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+	<-hijacked
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown waited %v for a hijacked connection", d)
+	}
+}
+
 // TestHijack: a handler that hijacks the connection speaks on it alone,
 // with what was read ahead of it.
 func TestHijack(t *testing.T) {
