@@ -43,7 +43,7 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if !ok || len(line) < 12 || line[8] != ' ' || len(line) > 12 && line[12] != ' ' {
 		return nil, 0
 	}
-	minor, ok := h1head.Minor(line[:8])
+	proto, minor, ok := h1head.Proto(line[:8])
 	if !ok {
 		return nil, 0
 	}
@@ -78,9 +78,9 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 		delete(h, "Connection") // as net/http does with an answer's "close"
 	}
 	resp := &http.Response{
-		Status:        string(line[9:]),
+		Status:        h1head.Status(code, line[9:]),
 		StatusCode:    code,
-		Proto:         string(line[:8]),
+		Proto:         proto,
 		ProtoMajor:    1,
 		ProtoMinor:    minor,
 		Header:        h,

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/textproto"
+	"strconv"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -88,17 +89,50 @@ func FixPragma(h http.Header) {
 	}
 }
 
-// Minor is the minor version of "HTTP/1.1" (1) or "HTTP/1.0" (0); ok is
-// false for anything else.
-func Minor(proto []byte) (minor int, ok bool) {
-	switch string(proto) {
+// Proto reads "HTTP/1.1" or "HTTP/1.0": the protocol as a string that
+// is not a copy, and its minor version; ok is false for anything else.
+func Proto(b []byte) (proto string, minor int, ok bool) {
+	switch string(b) {
 	case "HTTP/1.1":
-		return 1, true
+		return "HTTP/1.1", 1, true
 	case "HTTP/1.0":
-		return 0, true
+		return "HTTP/1.0", 0, true
 	}
-	return 0, false
+	return "", 0, false
 }
+
+// Method is b as a string, without a copy for the common methods.
+func Method(b []byte) string {
+	for _, m := range methods {
+		if string(b) == m {
+			return m
+		}
+	}
+	return string(b)
+}
+
+var methods = [...]string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodPut, http.MethodDelete,
+	http.MethodPatch, http.MethodOptions}
+
+// Status is an answer's status ("200 OK") as a string, without a copy
+// when it is a code and net/http's text for it.
+func Status(code int, b []byte) string {
+	if code < len(statuses) && statuses[code] != "" && string(b) == statuses[code] {
+		return statuses[code]
+	}
+	return string(b)
+}
+
+// statuses are "200 OK" and the like, by code, made once.
+var statuses = func() []string {
+	s := make([]string, 600)
+	for code := range s {
+		if text := http.StatusText(code); text != "" {
+			s[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return s
+}()
 
 // Token reports whether s is a non-empty token (RFC 9110 5.6.2).
 func Token[S string | []byte](s S) bool {

@@ -48,7 +48,7 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		return nil, 0
 	}
 	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	minor, ok := h1head.Minor(proto)
+	protoStr, minor, ok := h1head.Proto(proto)
 	if !ok || !h1head.Token(method) || len(target) == 0 || target[0] != '/' || !h1head.Visible(target, false) {
 		return nil, 0
 	}
@@ -70,7 +70,8 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	default:
 		return nil, 0
 	}
-	u, err := url.ParseRequestURI(string(target))
+	uri := string(target)
+	u, err := url.ParseRequestURI(uri)
 	if err != nil {
 		return nil, 0
 	}
@@ -78,16 +79,16 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	h1head.FixPragma(h)
 	// The request is made on the stack and copied once, with its context.
 	r := http.Request{
-		Method:     string(method),
+		Method:     h1head.Method(method),
 		URL:        u,
-		Proto:      string(proto),
+		Proto:      protoStr,
 		ProtoMajor: 1,
 		ProtoMinor: minor,
 		Header:     h,
 		Body:       http.NoBody,
 		Host:       host,
 		Close:      h1head.Closes(minor, h),
-		RequestURI: string(target),
+		RequestURI: uri,
 	}
 	return r.WithContext(ctx), n
 }

@@ -109,9 +109,18 @@ func (m *Metrics) Request(service, route, method string, status int, took time.D
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(service, route, method, strconv.Itoa(status/100)+"xx").Inc()
+	var class string
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		class = statusClasses[c]
+	} else {
+		class = strconv.Itoa(c) + "xx"
+	}
+	m.requests.WithLabelValues(service, route, method, class).Inc()
 	m.duration.WithLabelValues(service, route).Observe(took.Seconds())
 }
+
+// statusClasses are the code label's values, by status / 100, made once.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
 
 // GRPC counts one gRPC call the gateway answered: its platform service,
 // its gRPC service and method, and its status code (a number, or ""
