@@ -562,11 +562,11 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 	// req is the reverse proxy's own copy of the client's request: a
 	// shallow copy with its own URL is enough for each try. (The try's
 	// timeout is the transport's ResponseHeaderTimeout.)
-	out := new(http.Request)
-	*out = *req
-	u := *req.URL
-	u.Scheme, u.Host = base.Scheme, base.Host
-	out.URL = &u
+	a := new(tryAlloc)
+	a.req, a.url = *req, *req.URL
+	out := &a.req
+	a.url.Scheme, a.url.Host = base.Scheme, base.Host
+	out.URL = &a.url
 	out.Host = ""
 	if tracing.Enabled() {
 		ctx, span := tracing.Tracer().Start(req.Context(), "call "+t.u.Name, trace.WithSpanKind(trace.SpanKindClient),
@@ -614,8 +614,17 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 	if t.u.StreamIdleTimeout > 0 {
 		resp.Body = newIdleBody(resp.Body, t.u.StreamIdleTimeout)
 	}
-	resp.Body = &doneBody{ReadCloser: resp.Body, in: in}
+	a.body = doneBody{ReadCloser: resp.Body, in: in}
+	resp.Body = &a.body
 	return resp, nil
+}
+
+// tryAlloc is what a try makes, in one allocation: its copy of the
+// request, of the request's URL, and the answer's body that ends the try.
+type tryAlloc struct {
+	req  http.Request
+	url  url.URL
+	body doneBody
 }
 
 // grpcTry prepares a gRPC try: the time left of the call's deadline
