@@ -551,3 +551,33 @@ func TestH2CIsHandedToNetHTTP(t *testing.T) {
 		t.Errorf("HTTP/1.1 beside it: %q", body)
 	}
 }
+
+// TestSlowHeadIsCutOff: a client that sends part of a request's head and
+// stops is disconnected once ReadHeaderTimeout has passed.
+func TestSlowHeadIsCutOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 100 * time.Millisecond}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: ")
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	b, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("the connection was not closed: %v", err)
+	}
+	if len(b) != 0 {
+		t.Errorf("a cut-off head got an answer: %q", b)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+}
