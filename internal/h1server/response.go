@@ -36,9 +36,9 @@ type response struct {
 	contentLength int64 // what the handler declared, or computed; -1 unknown
 	written       int64 // body bytes the handler wrote
 	chunked       bool
-	closeAfter    bool // the connection closes after this answer
-	fullDuplex    bool // the handler asked to read the body after writing
-	done          bool // the handler has returned
+	closeAfter    bool        // the connection closes after this answer
+	fullDuplex    bool        // the handler asked to read the body after writing
+	done          atomic.Bool // the handler has returned (read by writes from goroutines it left)
 	werr          error
 
 	// The snapshot of the handler's headers at WriteHeader: head holds
@@ -67,7 +67,7 @@ const pendingMax = 2048
 func (w *response) Header() http.Header { return w.header }
 
 func (w *response) WriteHeader(code int) {
-	if w.c.hijacked || w.wroteHeader {
+	if w.c.hijacked || w.wroteHeader || w.done.Load() {
 		return
 	}
 	if code < 100 || code > 999 {
@@ -133,7 +133,7 @@ func (w *response) Write(p []byte) (int, error) {
 	if w.c.hijacked {
 		return 0, http.ErrHijacked
 	}
-	if w.done {
+	if w.done.Load() {
 		return 0, errAfterReturn
 	}
 	if !w.wroteHeader {
@@ -200,6 +200,9 @@ func (w *response) FlushError() error {
 	if w.c.hijacked {
 		return http.ErrHijacked
 	}
+	if w.done.Load() {
+		return errAfterReturn // (the connection may be another request's by now)
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -220,6 +223,9 @@ func (w *response) FlushError() error {
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.c.hijacked {
 		return nil, nil, http.ErrHijacked
+	}
+	if w.done.Load() {
+		return nil, nil, errAfterReturn
 	}
 	if w.body == nil {
 		w.c.watch.disarm()
@@ -386,7 +392,7 @@ func (w *response) commit(final bool, p []byte) {
 // finish ends the answer once the handler has returned, and reports
 // whether the connection can carry another request.
 func (w *response) finish() bool {
-	defer func() { w.done = true }()
+	defer w.done.Store(true)
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}

@@ -581,3 +581,44 @@ func TestSlowHeadIsCutOff(t *testing.T) {
 		t.Errorf("closed after %v", d)
 	}
 }
+
+// TestWritesAfterReturnFail: a handler's writer used after the handler
+// returned (by a goroutine it left) fails, and the next answer on the
+// connection is whole.
+func TestWritesAfterReturnFail(t *testing.T) {
+	leaked := make(chan http.ResponseWriter, 1)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/leak" {
+			leaked <- w
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	io.WriteString(nc, "GET /leak HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	w := <-leaked
+	if _, err := w.Write([]byte("late")); err == nil {
+		t.Error("a write after the handler returned succeeded")
+	}
+	if err := http.NewResponseController(w).Flush(); err == nil {
+		t.Error("a flush after the handler returned succeeded")
+	}
+	io.WriteString(nc, "GET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(resp.Body); string(body) != "/next" {
+		t.Errorf("the next answer: %q", body)
+	}
+}
