@@ -8,6 +8,7 @@
 # machine, so compare builds in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-platform.sh
 BASE=${BASE:-HEAD~1}
 ROUNDS=${ROUNDS:-9}
 work=$(mktemp -d)
@@ -19,16 +20,7 @@ go build -o "$work/upstream" ./internal/benchtools/upstream
 taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
 for v in base new; do
   port=$([ $v = base ] && echo 18003 || echo 18005)
-  cat > "$work/$v.tsk" <<TSK
-[composer]
-listen: "127.0.0.1:$port"
-admin: "127.0.0.1:$((port+10))"
-data_dir: "$work/data-$v"
-[services]
-bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"], timeout: "5s" }
-[health_checks]
-path: "/"
-TSK
+  bench_platform "$work/$v.tsk" "$port" "$work/data-$v"
   GOMAXPROCS=1 taskset -c 0 "$work/$v-composer" -f "$work/$v.tsk" 2> "$work/$v.log" &
 done
 sleep 2

@@ -7,22 +7,14 @@
 # Every address is on loopback. Needs wrk and nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-platform.sh
 ROUNDS=${ROUNDS:-5}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/composer" ./cmd/composer
 go build -o "$work/upstream" ./internal/benchtools/upstream
 taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
-cat > "$work/platform.tsk" <<TSK
-[composer]
-listen: "127.0.0.1:18003"
-admin: "127.0.0.1:18013"
-data_dir: "$work/data"
-[services]
-bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"], timeout: "5s" }
-[health_checks]
-path: "/"
-TSK
+bench_platform "$work/platform.tsk" 18003 "$work/data"
 cat > "$work/nginx.conf" <<NGINX
 daemon off;
 worker_processes 1;

@@ -12,6 +12,7 @@
 # worth. Every address is on loopback. Needs valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-platform.sh
 BASE=${BASE:-HEAD~1}
 N=${N:-20000}
 work=$(mktemp -d)
@@ -24,16 +25,7 @@ go build -o "$work/fixedload" ./internal/benchtools/fixedload
 "$work/upstream" -listen 127.0.0.1:18001 &
 for v in base new; do
   port=$([ $v = base ] && echo 18003 || echo 18005)
-  cat > "$work/$v.tsk" <<TSK
-[composer]
-listen: "127.0.0.1:$port"
-admin: "127.0.0.1:$((port+10))"
-data_dir: "$work/data-$v"
-[services]
-bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"], timeout: "5s" }
-[health_checks]
-path: "/"
-TSK
+  bench_platform "$work/$v.tsk" "$port" "$work/data-$v"
   # No asynchronous preemption: callgrind cannot follow Go's preemption signals.
   GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$work/$v.cg" \
     "$work/$v-composer" -f "$work/$v.tsk" 2> "$work/$v.log" &

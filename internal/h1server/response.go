@@ -325,9 +325,7 @@ func (w *response) commit(final bool, p []byte) {
 	}
 	te := w.te
 	switch {
-	case isHEAD || !bodyOK:
-		te = ""
-	case hasCL:
+	case isHEAD || !bodyOK || hasCL:
 		te = ""
 	case is11:
 		if te == "identity" {
