@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/textproto"
 	"strconv"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/tuskcompose/composer/internal/h1head"
 )
 
 // writeRequest writes req on bw as net/http's Request.Write does (and
@@ -74,7 +74,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
-		if !httpguts.ValidHeaderFieldName(k) {
+		if !h1head.Token(k) {
 			continue // dropped, as Request.Write drops it
 		}
 		for _, v := range vv {
@@ -137,12 +137,5 @@ func containsCTL(s string) bool {
 // writeField writes one header field, its value's line breaks replaced by
 // spaces and its ends trimmed, as Request.Write writes it.
 func writeField(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	v = textproto.TrimString(v)
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-	}
-	bw.WriteString(v)
-	bw.WriteString("\r\n")
+	bw.Write(h1head.AppendField(bw.AvailableBuffer(), k, v))
 }

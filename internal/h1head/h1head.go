@@ -13,58 +13,118 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
 
-var crlf = []byte("\r\n")
+var lf = []byte("\n")
 
 // Split finds a whole head at the start of buf: its first line, the block
 // of header lines after it (each with its CRLF, without the blank line
 // that ends the head) and the head's length. ok is false when the head's
 // end is not in buf.
 func Split(buf []byte) (line, block []byte, n int, ok bool) {
-	end := bytes.Index(buf, []byte("\r\n\r\n"))
-	if end < 0 {
-		return nil, nil, 0, false
+	// Every CRLF ends in a LF: a look at each LF finds the first line's
+	// end and the blank line's.
+	lineEnd := -1
+	for i := 0; ; {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return nil, nil, 0, false
+		}
+		i += j
+		if i >= 1 && buf[i-1] == '\r' {
+			if lineEnd < 0 {
+				lineEnd = i - 1
+			}
+			if i >= 3 && buf[i-3] == '\r' && buf[i-2] == '\n' {
+				end := i - 3
+				if lineEnd == end {
+					return buf[:lineEnd], nil, end + 4, true
+				}
+				return buf[:lineEnd], buf[lineEnd+2 : end+2], end + 4, true
+			}
+		}
+		i++
 	}
-	lineEnd := bytes.Index(buf, crlf)
-	if lineEnd == end {
-		return buf[:lineEnd], nil, end + 4, true
-	}
-	return buf[:lineEnd], buf[lineEnd+2 : end+2], end + 4, true
 }
 
 // Fields reads a block of header lines into a header: names canonical,
 // values trimmed, a name's values in their order, all of them slices of
 // one string. ok is false when a line is not plain.
 func Fields(block []byte) (h http.Header, ok bool) {
-	n := bytes.Count(block, crlf)
+	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
 	text := string(block)
 	h = make(http.Header, n)
 	values := make([]string, n)
+	// The names so far, to tell a repeated one without a lookup (most
+	// heads have a few fields, each once).
+	var seen [16]string
+	lines := 0
 	for len(text) > 0 {
-		i := indexCRLF(text)
-		line := text[:i]
-		text = text[i+2:]
+		i := strings.IndexByte(text, '\n')
+		if i < 1 || text[i-1] != '\r' {
+			return nil, false
+		}
+		line := text[:i-1]
+		text = text[i+1:]
 		colon := indexByte(line, ':')
 		if colon <= 0 {
 			return nil, false
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !Token(name) || !fieldValue(value) {
+		canonical, token := canonicalToken(name)
+		if !token || !fieldValue(value) {
 			return nil, false
 		}
-		name = textproto.CanonicalMIMEHeaderKey(name) // (no copy when it already is)
-		if vv := h[name]; vv == nil {
-			vv, values = values[:1:1], values[1:]
+		if !canonical {
+			name = textproto.CanonicalMIMEHeaderKey(name)
+		}
+		repeated := false
+		if lines < len(seen) {
+			for _, s := range seen[:lines] {
+				if s == name {
+					repeated = true
+					break
+				}
+			}
+			seen[lines] = name
+		} else {
+			_, repeated = h[name]
+		}
+		lines++
+		if !repeated {
+			vv := values[:1:1]
+			values = values[1:]
 			vv[0] = value
 			h[name] = vv
 		} else {
-			h[name] = append(vv, value)
+			h[name] = append(h[name], value)
 		}
 	}
 	return h, true
+}
+
+// canonicalToken reports whether name is a token, and whether it is in
+// textproto's canonical form already (each word's first letter upper
+// case, the others lower case).
+func canonicalToken(name string) (canonical, token bool) {
+	if name == "" {
+		return false, false
+	}
+	canonical, upper := true, true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !tokenByte[c] {
+			return false, false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	return canonical, true
 }
 
 // Closes reports whether a message of HTTP/1.minor with header h ends its
@@ -140,11 +200,38 @@ func Token[S string | []byte](s S) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
+}
+
+// tokenByte says which bytes are token characters.
+var tokenByte = func() (t [256]bool) {
+	for c := range 128 {
+		t[c] = httpguts.IsTokenRune(rune(c))
+	}
+	return t
+}()
+
+// AppendField appends the header line "name: value\r\n" to b, the value's
+// ends trimmed and its line breaks replaced by spaces, as net/http
+// writes a header's values.
+func AppendField(b []byte, name, value string) []byte {
+	value = textproto.TrimString(value)
+	b = append(b, name...)
+	b = append(b, ": "...)
+	start := len(b)
+	b = append(b, value...)
+	if strings.IndexByte(value, '\r') >= 0 || strings.IndexByte(value, '\n') >= 0 {
+		for i := start; i < len(b); i++ {
+			if b[i] == '\r' || b[i] == '\n' {
+				b[i] = ' '
+			}
+		}
+	}
+	return append(b, "\r\n"...)
 }
 
 // Visible reports whether b is visible ASCII, and spaces where spaces is
@@ -156,15 +243,6 @@ func Visible(b []byte, spaces bool) bool {
 		}
 	}
 	return true
-}
-
-func indexCRLF(s string) int {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '\r' && s[i+1] == '\n' {
-			return i
-		}
-	}
-	return len(s) - 2
 }
 
 func indexByte(s string, c byte) int {
@@ -191,9 +269,18 @@ func trimOWS(s string) string {
 // and tabs only.
 func fieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c >= 0x7f {
+		if !valueByte[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// valueByte says which bytes fieldValue takes.
+var valueByte = func() (t [256]bool) {
+	for c := ' '; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['\t'] = true
+	return t
+}()

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/h1head"
 )
 
 // response is the http.ResponseWriter of one request. The handler's
@@ -95,38 +96,65 @@ func (w *response) WriteHeader(code int) {
 // changes are not sent, as net/http) but those the framing needs: those
 // it keeps aside.
 func (w *response) snapshot() {
-	h := w.header
-	if v, ok := h["Content-Length"]; ok && len(v) > 0 {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64); err == nil && n >= 0 {
-			w.contentLength, w.cl = n, v[0]
-		}
-	}
-	_, w.hasType = h["Content-Type"]
-	w.hasCE = get(h, "Content-Encoding") != ""
-	_, w.hasDate = h["Date"]
-	w.te = get(h, "Transfer-Encoding")
-	w.conn = h["Connection"]
-	for _, v := range h["Trailer"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				w.trailers = append(w.trailers, http.CanonicalHeaderKey(f))
+	suppressType := w.status == http.StatusNotModified
+	fields := w.c.fields[:0]
+	// One pass over the header, in map order; the fields are then written
+	// sorted by name, as net/http writes them.
+	for k, vv := range w.header {
+		switch k {
+		case "Content-Length":
+			if len(vv) > 0 {
+				if n, err := strconv.ParseInt(strings.TrimSpace(vv[0]), 10, 64); err == nil && n >= 0 {
+					w.contentLength, w.cl = n, vv[0]
+				}
+			}
+			continue
+		case "Transfer-Encoding":
+			if len(vv) > 0 {
+				w.te = vv[0]
+			}
+			continue
+		case "Connection":
+			w.conn = vv
+			continue
+		case "Content-Type":
+			w.hasType = true
+			if suppressType {
+				continue
+			}
+		case "Content-Encoding":
+			w.hasCE = len(vv) > 0 && vv[0] != ""
+		case "Date":
+			w.hasDate = true
+		case "Trailer":
+			for _, v := range vv {
+				for f := range strings.SplitSeq(v, ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						w.trailers = append(w.trailers, http.CanonicalHeaderKey(f))
+					}
+				}
 			}
 		}
-	}
-	suppressType := w.status == http.StatusNotModified
-	head := w.c.headBuf[:0]
-	w.c.keys = appendSortedKeys(w.c.keys[:0], h)
-	for _, k := range w.c.keys {
-		switch {
-		case k == "Content-Length", k == "Transfer-Encoding", k == "Connection",
-			strings.HasPrefix(k, http.TrailerPrefix):
-			continue
-		case k == "Content-Type" && suppressType:
+		if strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
-		head = appendField(head, k, h[k])
+		fields = append(fields, field{k, vv})
 	}
-	w.head, w.c.headBuf = head, head
+	if len(fields) > 1 {
+		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	}
+	head := w.c.headBuf[:0]
+	for _, f := range fields {
+		head = appendField(head, f.name, f.values)
+	}
+	clear(fields) // (the pool keeps no handler's header values alive)
+	w.head, w.c.headBuf, w.c.fields = head, head, fields[:0]
+}
+
+// field is one header field and its values.
+type field struct {
+	name   string
+	values []string
 }
 
 func (w *response) Write(p []byte) (int, error) {
@@ -503,45 +531,17 @@ func appendSortedKeys(keys []string, h http.Header) []string {
 // breaks replaced by spaces and its ends trimmed (as net/http writes
 // them); a name that is not a valid field name is dropped.
 func appendField(b []byte, k string, vv []string) []byte {
-	if !validFieldName(k) {
+	if !h1head.Token(k) {
 		return b
 	}
 	for _, v := range vv {
-		b = append(b, k...)
-		b = append(b, ": "...)
-		v = textproto.TrimString(v)
-		if strings.ContainsAny(v, "\r\n") {
-			for i := 0; i < len(v); i++ {
-				c := v[i]
-				if c == '\r' || c == '\n' {
-					c = ' '
-				}
-				b = append(b, c)
-			}
-		} else {
-			b = append(b, v...)
-		}
-		b = append(b, "\r\n"...)
+		b = h1head.AppendField(b, k, v)
 	}
 	return b
 }
 
 func writeField(bw *bufio.Writer, k string, vv []string) {
-	var scratch [256]byte
-	bw.Write(appendField(scratch[:0], k, vv))
-}
-
-func validFieldName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
+	bw.Write(appendField(bw.AvailableBuffer(), k, vv))
 }
 
 // dateCache is the Date header's value of the current second.

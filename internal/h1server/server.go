@@ -262,10 +262,10 @@ type conn struct {
 	cancel     context.CancelFunc
 	hijacked   bool
 	watch      watcher
-	headBuf    []byte   // the answer's head, reused from one request to the next
-	pendingBuf []byte   // see response.pending
-	keys       []string // the answer's header names, sorted (reused)
-	lastMethod string   // the method of the request before
+	headBuf    []byte  // the answer's head, reused from one request to the next
+	pendingBuf []byte  // see response.pending
+	fields     []field // the answer's header fields, sorted (reused)
+	lastMethod string  // the method of the request before
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

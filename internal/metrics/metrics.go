@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,14 +110,66 @@ func (m *Metrics) Request(service, route, method string, status int, took time.D
 	if m == nil {
 		return
 	}
-	var class string
-	if c := status / 100; c >= 0 && c < len(statusClasses) {
-		class = statusClasses[c]
-	} else {
-		class = strconv.Itoa(c) + "xx"
-	}
-	m.requests.WithLabelValues(service, route, method, class).Inc()
+	m.requests.WithLabelValues(service, route, method, statusClass(status)).Inc()
 	m.duration.WithLabelValues(service, route).Observe(took.Seconds())
+}
+
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// Route is the request metrics of one route of one service: Request
+// without the label lookups, each counter resolved at its first use for
+// the common methods (a series appears once it has counted, as with
+// Request). Safe for concurrent use; one per route, made when the
+// gateway is built (a Route of a nil Metrics counts nothing).
+type Route struct {
+	m              *Metrics
+	service, route string
+	duration       atomic.Pointer[prometheus.Observer]
+	requests       [len(routeMethods)][len(statusClasses)]atomic.Pointer[prometheus.Counter]
+}
+
+// routeMethods are the methods whose counters a Route keeps at hand.
+var routeMethods = [...]string{http.MethodGet, http.MethodPost, http.MethodHead, http.MethodPut, http.MethodDelete,
+	http.MethodPatch, http.MethodOptions}
+
+// Route returns the metrics of one route.
+func (m *Metrics) Route(service, route string) *Route {
+	return &Route{m: m, service: service, route: route}
+}
+
+// Request counts one answered request of the route.
+func (r *Route) Request(method string, status int, took time.Duration) {
+	if r.m == nil {
+		return
+	}
+	duration := r.duration.Load()
+	if duration == nil {
+		duration = new(prometheus.Observer)
+		*duration = r.m.duration.WithLabelValues(r.service, r.route)
+		r.duration.Store(duration)
+	}
+	(*duration).Observe(took.Seconds())
+	c := status / 100
+	for i, name := range routeMethods {
+		if name != method || c < 0 || c >= len(statusClasses) {
+			continue
+		}
+		slot := &r.requests[i][c]
+		counter := slot.Load()
+		if counter == nil {
+			counter = new(prometheus.Counter)
+			*counter = r.m.requests.WithLabelValues(r.service, r.route, method, statusClasses[c])
+			slot.Store(counter)
+		}
+		(*counter).Inc()
+		return
+	}
+	r.m.requests.WithLabelValues(r.service, r.route, method, statusClass(status)).Inc()
 }
 
 // statusClasses are the code label's values, by status / 100, made once.

@@ -24,17 +24,84 @@ import (
 
 // measure is the gateway's middleware that counts every answered request
 // by the service and route that served it (routes: which route pattern
-// belongs to which service; "none" for a request no route matched).
+// belongs to which service; "none" for a request no route matched). It
+// is installed before the engine's routes are added to routes, and reads
+// the map only once they are: at the first request.
+func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
+	var resolve sync.Once
+	var byRoute map[string]*measured
+	var unmatched *measured
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		// The answer goes out before the counting: net/http would only
+		// send what is buffered once the handlers return. (Only answers
+		// of known length: flushing another would make it chunked.)
+		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
+			c.Writer.Flush()
+		}
+		resolve.Do(func() {
+			byRoute = make(map[string]*measured, len(routes))
+			for route, service := range routes {
+				byRoute[route] = newMeasured(m, counts, service, route)
+			}
+			unmatched = newMeasured(m, counts, "none", "unmatched")
+		})
+		route := c.FullPath()
+		mr := byRoute[route]
+		switch {
+		case mr == nil && route == "":
+			mr = unmatched
+		case mr == nil: // (not a route of the platform's: none is mounted so)
+			m.Request("none", route, c.Request.Method, c.Writer.Status(), time.Since(start))
+			counts.add("svc:none")
+			return
+		}
+		mr.metrics.Request(c.Request.Method, c.Writer.Status(), time.Since(start))
+		if mr.service != "none" && gateway.IsGRPC(c.Request) {
+			if svc, method, ok := gateway.GRPCMethod(c.Request.URL.Path); ok {
+				m.GRPC(mr.service, svc, method, gateway.AnsweredGRPCStatus(c.Writer.Header()))
+			}
+		}
+		mr.add()
+	}
+}
+
+// measured is what measure counts a route's requests on, each counter
+// resolved at its first use.
+type measured struct {
+	service string
+	metrics *metrics.Route
+	counts  *counters
+	count   atomic.Pointer[atomic.Int64] // the dashboard's "svc:NAME"
+}
+
+func newMeasured(m *metrics.Metrics, counts *counters, service, route string) *measured {
+	return &measured{service: service, metrics: m.Route(service, route), counts: counts}
+}
+
+func (mr *measured) add() {
+	n := mr.count.Load()
+	if n == nil {
+		n = mr.counts.counter("svc:" + mr.service)
+		mr.count.Store(n)
+	}
+	n.Add(1)
+}
+
 // counters are the request and event counts the dashboard turns into
 // rates: by service ("svc:NAME") and by event route ("route:NAME").
 type counters struct{ m sync.Map }
 
-func (c *counters) add(key string) {
+func (c *counters) add(key string) { c.counter(key).Add(1) }
+
+// counter is key's count, made at its first use.
+func (c *counters) counter(key string) *atomic.Int64 {
 	v, ok := c.m.Load(key)
 	if !ok {
 		v, _ = c.m.LoadOrStore(key, new(atomic.Int64))
 	}
-	v.(*atomic.Int64).Add(1)
+	return v.(*atomic.Int64)
 }
 
 func (c *counters) snapshot() map[string]int64 {
@@ -45,36 +112,6 @@ func (c *counters) snapshot() map[string]int64 {
 
 // sortedKeys are a map's keys in order.
 func sortedKeys[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }
-
-func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
-	counterKeys := map[string]string{"none": "svc:none"} // by service, made once
-	for _, s := range routes {
-		counterKeys[s] = "svc:" + s
-	}
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		// The answer goes out before the counting: net/http would only
-		// send what is buffered once the handlers return. (Only answers
-		// of known length: flushing another would make it chunked.)
-		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
-			c.Writer.Flush()
-		}
-		route, service := c.FullPath(), "none"
-		if route == "" {
-			route = "unmatched"
-		} else if s, ok := routes[route]; ok {
-			service = s
-		}
-		m.Request(service, route, c.Request.Method, c.Writer.Status(), time.Since(start))
-		if service != "none" && gateway.IsGRPC(c.Request) {
-			if svc, method, ok := gateway.GRPCMethod(c.Request.URL.Path); ok {
-				m.GRPC(service, svc, method, gateway.AnsweredGRPCStatus(c.Writer.Header()))
-			}
-		}
-		counts.add(counterKeys[service])
-	}
-}
 
 // tryCounters returns an Upstream.OnTry that counts a service's tries on
 // counters resolved once.

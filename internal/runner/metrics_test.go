@@ -93,6 +93,16 @@ billing { kind: "http", instances: [%q], routes: ["/billing/*path"] }
 			t.Errorf("%s = %q, want %s", k, m[k], v)
 		}
 	}
+	// The dashboard's rates come from the counts by service.
+	counts := p.r.Counts()
+	for k, v := range map[string]int64{"svc:billing": 3, "svc:none": 1} {
+		if counts[k] != v {
+			t.Errorf("count %s = %d, want %d (all: %v)", k, counts[k], v, counts)
+		}
+	}
+	if counts["svc:users"] < 1 || counts["svc:orders"] != 1 {
+		t.Errorf("counts of users and orders: %v", counts)
+	}
 	// A failed reload shows until one succeeds.
 	os.WriteFile(p.file, []byte("oops: $nope\n"), 0o644)
 	if res := p.r.Reload(); res.OK {
