@@ -54,36 +54,7 @@ func plain(r *http.Request) bool {
 // the client too), with fewer copies: the answer's header values are
 // handed over, not copied.
 func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.RoundTripper) {
-	h := r.Header.Clone()
-	te := h["Te"]
-	removeHopHeaders(h)
-	for _, v := range te { // "TE: trailers" is end to end (gRPC-Web, others)
-		for _, token := range strings.Split(v, ",") {
-			if strings.EqualFold(textproto.TrimString(token), "trailers") {
-				h["Te"] = []string{"trailers"}
-			}
-		}
-	}
-	delete(h, "Forwarded")
-	// The values the gateway sets share one array, each slice of it full
-	// (an append to one copies it rather than overwrite the next).
-	vals := make([]string, 4)
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		vals[0] = ip
-		h["X-Forwarded-For"] = vals[0:1:1]
-	} else {
-		delete(h, "X-Forwarded-For")
-	}
-	vals[1] = r.Host
-	h["X-Forwarded-Host"] = vals[1:2:2]
-	vals[2] = "http"
-	if r.TLS != nil {
-		vals[2] = "https"
-	}
-	h["X-Forwarded-Proto"] = vals[2:3:3]
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = vals[3:4:4] // "": not Go's default
-	}
+	h := outboundHeader(r)
 	out := new(http.Request)
 	*out = *r
 	out.Header = h
@@ -143,6 +114,67 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 }
 
+// outboundHeader is the header a plain request is forwarded with: the
+// client's, made in one pass over it, without the hop-by-hop fields (but
+// "TE: trailers", which is end to end: gRPC-Web, others), without
+// Forwarded and the client's X-Forwarded-*, with the gateway's
+// X-Forwarded-For, -Host and -Proto and an empty User-Agent where the
+// client sent none (not Go's default). Values are shared with the
+// client's header, each slice clipped so that an append to it copies it.
+func outboundHeader(r *http.Request) http.Header {
+	in := r.Header
+	h := make(http.Header, len(in)+4)
+	var conn, te []string
+	for k, vv := range in {
+		switch k {
+		case "Connection":
+			conn = vv
+			continue
+		case "Te":
+			te = vv
+			continue
+		case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			continue
+		}
+		if !hopHeader(k) {
+			h[k] = vv[:len(vv):len(vv)]
+		}
+	}
+	for _, f := range conn { // and the fields the client's Connection names
+		for name := range strings.SplitSeq(f, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	// The values the gateway sets share one array, each slice of it full
+	// (an append to one copies it rather than overwrite the next).
+	vals := make([]string, 5)
+	for _, v := range te {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(token), "trailers") {
+				vals[4] = "trailers"
+				h["Te"] = vals[4:5:5]
+			}
+		}
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
+	}
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if r.TLS != nil {
+		vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = vals[2:3:3]
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = vals[3:4:4] // "": not Go's default
+	}
+	return h
+}
+
 // streamed reports whether an answer is flushed as it comes: one of
 // unknown length, or server-sent events (as ReverseProxy does).
 func streamed(resp *http.Response) bool {
@@ -162,8 +194,9 @@ func streamed(resp *http.Response) bool {
 // (io.EOF is the end); a failed write to the client ends the copy (the
 // client is gone).
 func copyAnswer(w http.ResponseWriter, body io.Reader, flush bool) error {
-	buf := buffers.Get()
-	defer buffers.Put(buf)
+	pooled := buffers.get()
+	defer buffers.put(pooled)
+	buf := *pooled
 	var rc *http.ResponseController
 	if flush {
 		rc = http.NewResponseController(w)

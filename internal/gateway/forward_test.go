@@ -122,6 +122,7 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 		"DELETE /api/empty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 		"GET /api/x HTTP/1.1\r\nHost: h\r\nTE: deflate, trailers;q=1, gzip\r\nConnection: close\r\n\r\n",
 		"GET /api/x HTTP/1.1\r\nHost: h\r\nTE: deflate\r\nConnection: close\r\n\r\n",
+		"GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: TE, User-Agent, X-Forwarded-For\r\nTE: trailers\r\nUser-Agent: ua\r\nX-Forwarded-Proto: evil\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real: r\r\nConnection: close\r\n\r\n",
 	} {
 		a := raw(lean, req)
 		sawLean := <-got

@@ -218,14 +218,21 @@ var buffers bufferPool
 
 type bufferPool struct{ p sync.Pool }
 
-func (b *bufferPool) Get() []byte {
-	if buf, ok := b.p.Get().(*[]byte); ok {
-		return *buf
-	}
-	return make([]byte, 32<<10)
-}
+// Get and Put are httputil.BufferPool's; get and put keep the pointer the
+// pool holds, which Put allocates anew.
+func (b *bufferPool) Get() []byte { return *b.get() }
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+func (b *bufferPool) get() *[]byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return buf
+	}
+	buf := make([]byte, 32<<10)
+	return &buf
+}
+
+func (b *bufferPool) put(buf *[]byte) { b.p.Put(buf) }
 
 // Errors of a forwarded request, turned into answers by writeError.
 var (

@@ -17,6 +17,7 @@ package h1client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -56,6 +57,26 @@ type conn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	idleFrom time.Time
+	// readDeadline is the one last set (a call that needs no further
+	// read leaves it: the next call sets its own).
+	readDeadline time.Time
+	interrupt    func() // sets the deadline in the past, made once
+}
+
+func newConn(nc net.Conn) *conn {
+	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.interrupt = func() { c.nc.SetDeadline(time.Unix(1, 0)) }
+	return c
+}
+
+// setReadDeadline sets the connection's read deadline, unless it is set
+// so already.
+func (c *conn) setReadDeadline(d time.Time) error {
+	if d.Equal(c.readDeadline) {
+		return nil
+	}
+	c.readDeadline = d
+	return c.nc.SetReadDeadline(d)
 }
 
 // RoundTrip sends req and returns the answer. The connection goes back to
@@ -123,36 +144,83 @@ func (t *Transport) fallback() http.RoundTripper {
 	return http.DefaultTransport
 }
 
+// watchAfter is how long a call waits for its answer before it watches
+// the caller's cancellation (context.AfterFunc, which costs a tenth of a
+// proxied request's instructions). Until then the connection's read
+// deadline bounds the wait: a caller cancelled meanwhile is noticed when
+// it passes, at most this late, and a context's own deadline is the read
+// deadline when it comes first. A call whose write may block (a request
+// with a body, a head larger than the connection's buffer) and an answer
+// whose body is not all read with its head are watched from the start.
+const watchAfter = 50 * time.Millisecond
+
 // call writes req on c and reads the answer's headers.
 func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
-	// A cancelled caller interrupts whatever the connection is doing.
-	stop := func() bool { return true }
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	if err := writeRequest(c.bw, req); err != nil {
-		stop()
+	w := watch{ctx: ctx, c: c}
+	if err := writeRequest(c.bw, req, w.arm); err != nil {
+		w.stop()
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {
-		stop()
+		w.stop()
 		return nil, err
 	}
+	start := time.Now()
+	var headDeadline time.Time // ResponseHeaderTimeout's; zero: none
 	if t.ResponseHeaderTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t.ResponseHeaderTimeout))
+		headDeadline = start.Add(t.ResponseHeaderTimeout)
 	}
+	ctxDeadline, hasCtxDeadline := ctx.Deadline()
 	// Waiting for the first byte tells a connection the host closed
 	// before answering (io.EOF) from one that broke in an answer.
-	if _, err := c.br.Peek(1); err != nil {
-		stop()
-		return nil, err
+	for {
+		d := headDeadline
+		if !w.armed {
+			if early := start.Add(watchAfter); d.IsZero() || early.Before(d) {
+				d = early
+			}
+			if hasCtxDeadline && ctxDeadline.Before(d) {
+				d = ctxDeadline
+			}
+		}
+		if err := w.setReadDeadline(d); err != nil {
+			w.stop()
+			return nil, err
+		}
+		_, err := c.br.Peek(1)
+		if err == nil {
+			break
+		}
+		if w.armed || !isTimeout(err) || d.Equal(headDeadline) {
+			w.stop()
+			return nil, err
+		}
+		// The read's own deadline, before the answer began.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if hasCtxDeadline && !time.Now().Before(ctxDeadline) {
+			return nil, context.DeadlineExceeded
+		}
+		w.arm()
 	}
 	var resp *http.Response
 	for {
+		if !w.armed && !headBuffered(c.br) {
+			// The rest of the head is to be read from the connection.
+			w.arm()
+			if err := w.setReadDeadline(headDeadline); err != nil {
+				w.stop()
+				return nil, err
+			}
+		}
 		var err error
 		resp, err = readResponse(c.br, req)
 		if err != nil {
-			stop()
+			w.stop()
 			return nil, err
 		}
 		// 1xx answers are informational: the answer follows them. (A
@@ -162,20 +230,94 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http
 			break
 		}
 	}
-	if t.ResponseHeaderTimeout > 0 {
-		if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
-			stop()
+	if w.armed || !bodyBuffered(c.br, resp) {
+		// The body is read from the connection, for as long as it takes.
+		w.arm()
+		if err := w.setReadDeadline(time.Time{}); err != nil {
+			w.stop()
 			return nil, err
 		}
-	}
+	} // (else the deadline stays, for no read: the next call sets its own)
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	b := &body{t: t, c: c, addr: hostPort(req), stop: stop, keep: keep, rc: resp.Body}
+	b := &body{t: t, c: c, addr: hostPort(req), stop: w.stopFunc(), keep: keep, rc: resp.Body}
 	if resp.Body == http.NoBody {
 		b.release(true)
 		return resp, nil
 	}
 	resp.Body = b
 	return resp, nil
+}
+
+// watch is a call's watch of its caller's cancellation, armed at most
+// once; a cancellation then sets the connection's deadline in the past,
+// interrupting whatever it is doing.
+type watch struct {
+	ctx   context.Context
+	c     *conn
+	armed bool
+	stopf func() bool
+}
+
+func (w *watch) arm() {
+	if w.armed {
+		return
+	}
+	w.armed = true
+	if w.ctx.Done() != nil {
+		w.stopf = context.AfterFunc(w.ctx, w.c.interrupt)
+	}
+}
+
+// setReadDeadline sets the connection's read deadline. Once the watch is
+// armed, a caller cancelled before is an error: the deadline set may
+// have replaced the one its cancellation set.
+func (w *watch) setReadDeadline(d time.Time) error {
+	if err := w.c.setReadDeadline(d); err != nil {
+		return err
+	}
+	if w.armed {
+		return w.ctx.Err()
+	}
+	return nil
+}
+
+// stop disarms the watch, and reports whether the cancellation had not
+// interrupted the connection.
+func (w *watch) stop() bool {
+	if w.stopf == nil {
+		return true
+	}
+	return w.stopf()
+}
+
+func (w *watch) stopFunc() func() bool {
+	if w.stopf == nil {
+		return alwaysStopped
+	}
+	return w.stopf
+}
+
+func alwaysStopped() bool { return true }
+
+// headBuffered reports whether a whole head is in br's buffer.
+func headBuffered(br *bufio.Reader) bool {
+	buf, _ := br.Peek(br.Buffered())
+	return bytes.Contains(buf, []byte("\r\n\r\n"))
+}
+
+// bodyBuffered reports whether an answer's body needs no read of the
+// connection: it has none, or its length is in br's buffer.
+func bodyBuffered(br *bufio.Reader, resp *http.Response) bool {
+	if resp.Body == http.NoBody {
+		return true
+	}
+	_, ok := resp.Body.(*lengthBody)
+	return ok && resp.ContentLength <= int64(br.Buffered())
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 // body is an answer's body; the connection is released at its end.
@@ -237,6 +379,10 @@ func (t *Transport) get(ctx context.Context, addr string, checkOpen bool) (c *co
 		c = list[n-1]
 		list[n-1] = nil
 		t.idle[addr] = list[:n-1]
+		if checkOpen && c.setReadDeadline(time.Time{}) != nil { // (a deadline passed fails the check)
+			c.nc.Close()
+			continue
+		}
 		if now.Sub(c.idleFrom) > t.idleTimeout() || checkOpen && !stillOpen(c.nc) {
 			c.nc.Close()
 			continue
@@ -249,7 +395,7 @@ func (t *Transport) get(ctx context.Context, addr string, checkOpen bool) (c *co
 	if err != nil {
 		return nil, false, err
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
+	return newConn(nc), false, nil
 }
 
 // put returns c to the pool, closing it when the pool is full, and closes

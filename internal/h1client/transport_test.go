@@ -457,3 +457,145 @@ func TestDialError(t *testing.T) {
 		t.Fatal("a call to a closed port succeeded")
 	}
 }
+
+// rawServer is a loopback server that answers each request on a
+// connection with answer(path, conn), writing as it likes; it counts
+// connections.
+func rawServer(t *testing.T, answer func(path string, c net.Conn)) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					answer(req.URL.Path, c)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &conns
+}
+
+// The caller's cancellation is watched only once an answer takes longer
+// than watchAfter; before and after, it ends the call, and an answer
+// that comes after the window is taken whole, on a connection kept.
+func TestLateCancellationAndLateAnswers(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	url, conns := rawServer(t, func(path string, c net.Conn) {
+		switch path {
+		case "/late": // the head after the window
+			time.Sleep(2 * watchAfter)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+		case "/split": // half a head, then the rest after the window
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-")
+			time.Sleep(2 * watchAfter)
+			io.WriteString(c, "Length: 5\r\n\r\nsplit")
+		case "/part-body": // a body of known length, cut short and held
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+			<-release
+		case "/hang":
+			<-release
+		default:
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	tr := &Transport{}
+	for _, path := range []string{"/late", "/split", "/late", "/fast"} {
+		resp, body := do(t, tr, "GET", url+path, "")
+		if resp.StatusCode != 200 || body != strings.TrimPrefix(path, "/") && body != "ok" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	// A call that may not be sent twice takes a pooled connection only
+	// once it has checked it open, a check the deadline the call before
+	// left (passed now) must not fail.
+	time.Sleep(2 * watchAfter)
+	post, _ := http.NewRequest("POST", url+"/fast", io.NopCloser(strings.NewReader("x"))) // (no GetBody)
+	post.ContentLength = 1
+	if replayable(post) {
+		t.Fatal("the POST can be sent twice")
+	}
+	resp, err := tr.RoundTrip(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("POST: %d %q", resp.StatusCode, body)
+	}
+	resp.Body.Close()
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("late answers and a POST took %d connections, want 1", n)
+	}
+	// Cancelled before the window ends, after it, by the context's own
+	// deadline before it: each call ends with the context's error.
+	for _, c := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled in the window", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(watchAfter/5, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"cancelled after the window", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(3*watchAfter, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"a deadline in the window", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), watchAfter/5)
+		}, context.DeadlineExceeded},
+	} {
+		ctx, cancel := c.ctx()
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/hang", nil)
+		done := make(chan error, 1)
+		go func() { _, err := tr.RoundTrip(req); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the call did not end", c.name)
+		}
+		cancel()
+	}
+	// A body still to be read is watched: cancelling ends its read.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/part-body", nil)
+	resp, err = tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(watchAfter/5, cancel)
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a cancelled body's read ended without an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling did not end the body's read")
+	}
+	resp.Body.Close()
+}

@@ -18,9 +18,14 @@ import (
 // most: no body, or one of known length, without trailers. Every other
 // request goes through Request.Write. It writes the headers in their map
 // order where Request.Write sorts them, and does not copy them first.
-func writeRequest(bw *bufio.Writer, req *http.Request) error {
+//
+// It calls mayBlock before it writes what may wait for the host to read:
+// a body, a head that does not fit in bw's buffer, or anything
+// Request.Write writes.
+func writeRequest(bw *bufio.Writer, req *http.Request, mayBlock func()) error {
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if !plainFraming(req, hasBody) {
+		mayBlock()
 		return req.Write(bw)
 	}
 	host := req.Host
@@ -28,6 +33,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 		host = req.URL.Host
 	}
 	if !asciiHost(host) {
+		mayBlock()
 		return req.Write(bw)
 	}
 	if hasBody {
@@ -44,30 +50,33 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	if method == "" {
 		method = http.MethodGet
 	}
-	bw.WriteString(method)
-	bw.WriteByte(' ')
-	bw.WriteString(path)
+	// The head is made in bw's free space: written at once when it fits.
+	b := bw.AvailableBuffer()
+	room := cap(b)
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, path...)
 	if req.URL.RawQuery != "" || req.URL.ForceQuery {
-		bw.WriteByte('?')
-		bw.WriteString(req.URL.RawQuery)
+		b = append(b, '?')
+		b = append(b, req.URL.RawQuery...)
 	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
 	userAgent := "Go-http-client/1.1"
 	if _, ok := req.Header["User-Agent"]; ok {
 		userAgent = req.Header.Get("User-Agent")
 	}
 	if userAgent != "" {
-		writeField(bw, "User-Agent", userAgent)
+		b = h1head.AppendField(b, "User-Agent", userAgent)
 	}
 	switch {
 	case req.ContentLength > 0:
-		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(req.ContentLength, 10))
-		bw.WriteString("\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
-		bw.WriteString("Content-Length: 0\r\n") // as net/http: these say they have no body
+		b = append(b, "Content-Length: 0\r\n"...) // as net/http: these say they have no body
 	}
 	for k, vv := range req.Header {
 		switch k {
@@ -78,10 +87,14 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 			continue // dropped, as Request.Write drops it
 		}
 		for _, v := range vv {
-			writeField(bw, k, v)
+			b = h1head.AppendField(b, k, v)
 		}
 	}
-	if _, err := bw.WriteString("\r\n"); err != nil {
+	b = append(b, "\r\n"...)
+	if hasBody || len(b) > room {
+		mayBlock()
+	}
+	if _, err := bw.Write(b); err != nil {
 		return err
 	}
 	if !hasBody {
@@ -134,8 +147,3 @@ func containsCTL(s string) bool {
 	return false
 }
 
-// writeField writes one header field, its value's line breaks replaced by
-// spaces and its ends trimmed, as Request.Write writes it.
-func writeField(bw *bufio.Writer, k, v string) {
-	bw.Write(h1head.AppendField(bw.AvailableBuffer(), k, v))
-}

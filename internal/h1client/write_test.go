@@ -45,8 +45,22 @@ func sent(t *testing.T, raw []byte) string {
 func compareWrites(t *testing.T, mk func() *http.Request) {
 	t.Helper()
 	var lean, std bytes.Buffer
-	bw := bufio.NewWriter(&lean)
-	leanErr := writeRequest(bw, mk())
+	// What writeRequest writes through to the connection (before the
+	// call's Flush) may wait for the host: mayBlock must come first.
+	warned, writing := false, true
+	bw := bufio.NewWriter(writerFunc(func(p []byte) (int, error) {
+		if writing && !warned {
+			t.Errorf("writeRequest wrote %d bytes through before it called mayBlock", len(p))
+		}
+		return lean.Write(p)
+	}))
+	req := mk()
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	leanErr := writeRequest(bw, req, func() { warned = true })
+	writing = false
+	if hasBody && !warned && leanErr == nil {
+		t.Errorf("a request with a body written without mayBlock")
+	}
 	bw.Flush()
 	stdErr := mk().Write(&std)
 	if (leanErr == nil) != (stdErr == nil) {
@@ -95,6 +109,7 @@ func TestWriteRequestAsNetHTTP(t *testing.T) {
 		{"framing headers ignored", mk("GET", "http://a.test/", http.Header{"Content-Length": {"9"}, "Transfer-Encoding": {"chunked"}, "Host": {"other.test"}, "Trailer": {"X"}}, "", 0)},
 		{"values cleaned", mk("GET", "http://a.test/", http.Header{"X-A": {"  padded  ", "line\r\nInjected: 1"}}, "", 0)},
 		{"bad name dropped", mk("GET", "http://a.test/", http.Header{"Bad Name": {"x"}, "X-Ok": {"y"}}, "", 0)},
+		{"head larger than the buffer", mk("GET", "http://a.test/", http.Header{"Cookie": {strings.Repeat("c", 10000)}, "X-Ok": {"y"}}, "", 0)},
 		{"control character in path", func() *http.Request {
 			return &http.Request{Method: "GET", URL: &url.URL{Scheme: "http", Host: "a.test", Path: "/a\x7fb"}, Header: http.Header{}}
 		}},
@@ -158,3 +173,7 @@ func validMethod(m string) bool {
 	}
 	return true
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
