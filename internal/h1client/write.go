@@ -146,4 +146,3 @@ func containsCTL(s string) bool {
 	}
 	return false
 }
-
