@@ -26,6 +26,7 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test -run '^$$' -bench Latency -benchtime 2000x -count $(BENCHCOUNT) ./internal/kafkabus
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/auth ./internal/ratelimit
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count $(BENCHCOUNT) ./internal/lsp
+	$(GO) test -run '^$$' -bench PingPong -cpu 1 -count $(BENCHCOUNT) ./internal/rawio
 
 bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk (needs wrk, nginx)
 	./scripts/bench-gateway.sh

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/rawio"
 )
 
 // Transport is an http.RoundTripper for http:// URLs. Its zero value is
@@ -64,7 +66,8 @@ type conn struct {
 }
 
 func newConn(nc net.Conn) *conn {
-	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	raw := rawio.New(nc) // (the reads and writes without the scheduler's syscall bookkeeping)
+	c := &conn{nc: nc, br: bufio.NewReaderSize(raw, 4<<10), bw: bufio.NewWriterSize(raw, 4<<10)}
 	c.interrupt = func() { c.nc.SetDeadline(time.Unix(1, 0)) }
 	return c
 }

@@ -42,6 +42,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/rawio"
 )
 
 // Server serves HTTP/1.1 and, handed to net/http, h2c. Set its fields
@@ -253,6 +255,7 @@ const (
 type conn struct {
 	srv        *Server
 	nc         net.Conn
+	raw        io.ReadWriter // nc's reads and writes as raw system calls (rawio)
 	cr         connReader
 	br         *bufio.Reader
 	bw         *bufio.Writer
@@ -269,10 +272,10 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, remoteAddr: nc.RemoteAddr().String()}
+	c := &conn{srv: s, nc: nc, raw: rawio.New(nc), remoteAddr: nc.RemoteAddr().String()}
 	c.cr.c = c
 	c.br = bufio.NewReaderSize(&c.cr, 4096)
-	c.bw = bufio.NewWriterSize(nc, 4096)
+	c.bw = bufio.NewWriterSize(c.raw, 4096)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.watch.init(c)
 	return c
@@ -428,7 +431,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.remain--
 		return 1, nil
 	}
-	n, err := cr.c.nc.Read(p)
+	n, err := cr.c.raw.Read(p)
 	cr.remain -= int64(n)
 	return n, err
 }

@@ -1,5 +1,6 @@
 // Command fixedload sends exactly n GET requests to a URL over c
-// kept-alive connections and exits non-zero if any failed: a load whose
+// kept-alive connections and exits non-zero if any failed (the first
+// five failures said): a load whose
 // size, not its duration, is fixed, for counting a proxy's instructions
 // per request (scripts/bench-instructions.sh).
 //
@@ -32,13 +33,16 @@ func main() {
 			for range *n / *c {
 				resp, err := client.Get(*url)
 				if err != nil {
-					failed.Add(1)
+					if failed.Add(1) <= 5 {
+						log.Printf("request failed: %v", err)
+					}
 					continue
 				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
+				if resp.StatusCode != http.StatusOK && failed.Add(1) <= 5 {
+					log.Printf("answer %d (X-Request-Id %s): %s", resp.StatusCode, resp.Header.Get("X-Request-Id"), body)
 				}
 			}
 		}()
