@@ -28,7 +28,7 @@ bench: ## benchmarks, side by side with their peers (figures in docs/benchmarks.
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count $(BENCHCOUNT) ./internal/lsp
 	$(GO) test -run '^$$' -bench PingPong -cpu 1 -count $(BENCHCOUNT) ./internal/rawio
 
-bench-gateway: ## the gateway against bare gin+ReverseProxy and nginx under wrk (needs wrk, nginx)
+bench-gateway: ## the gateway beside bare gin+ReverseProxy, nginx and haproxy under wrk (needs wrk, nginx, haproxy)
 	./scripts/bench-gateway.sh
 
 bench-grpc: ## gRPC unary calls through the composer, a bare h2c ReverseProxy and nginx grpc_pass (needs nginx, protobuf-compiler)
@@ -46,7 +46,7 @@ bench-memory: ## resident memory of the composer and nginx, idle and with 1,000 
 bench-instructions: ## user-space instructions per proxied request, BASE's build (default HEAD~1) beside the working tree's (needs valgrind)
 	./scripts/bench-instructions.sh
 
-bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side (needs wrk, nginx)
+bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side, and of the upstream behind each (needs wrk, nginx)
 	./scripts/bench-cpu.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)

@@ -3,7 +3,9 @@
 # working tree's composer and of nginx (one worker), each pinned to CPU
 # 0 in front of the same upstream (CPU 1, with wrk): what each proxy's own
 # work costs and what its system calls cost the kernel, read from
-# /proc/PID/stat around ROUNDS interleaved runs of wrk at 32 connections.
+# /proc/PID/stat around ROUNDS interleaved runs of wrk at 32 connections,
+# and what the upstream behind each spent per request (it shares CPU 1
+# with wrk: a proxy that costs it more is capped sooner).
 # Every address is on loopback. Needs wrk and nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/composer" ./cmd/composer
 go build -o "$work/upstream" ./internal/benchtools/upstream
 taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
+upstream=$!
 bench_platform "$work/platform.tsk" 18003 "$work/data"
 cat > "$work/nginx.conf" <<NGINX
 daemon off;
@@ -38,12 +41,14 @@ taskset -c 0 nginx -c "$work/nginx.conf" &
 sleep 2
 nginx=$(pgrep -f "nginx: worker process" -n)
 tck=$(getconf CLK_TCK)
-cpu() { # name pid port: "NAME requests user-µs sys-µs" per request of one 5 s run
+cpu() { # name pid port: "NAME requests user-µs sys-µs upstream-user-µs upstream-sys-µs" per request of one 5 s run
     read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$2/stat")
+    read -r uu0 us0 < <(awk '{print $14, $15}' "/proc/$upstream/stat")
     n=$(taskset -c 1 timeout 30 wrk -t1 -c32 -d5s "http://127.0.0.1:$3/" | awk '/requests in/ {print $1}')
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$2/stat")
-    awk -v name="$1" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$tck" \
-        'BEGIN { printf "%s %d %.1f %.1f\n", name, n, u / t * 1e6 / n, s / t * 1e6 / n }'
+    read -r uu1 us1 < <(awk '{print $14, $15}' "/proc/$upstream/stat")
+    awk -v name="$1" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v uu=$((uu1 - uu0)) -v us=$((us1 - us0)) -v t="$tck" \
+        'BEGIN { printf "%s %d %.1f %.1f %.1f %.1f\n", name, n, u / t * 1e6 / n, s / t * 1e6 / n, uu / t * 1e6 / n, us / t * 1e6 / n }'
 }
 for _ in $(seq "$ROUNDS"); do
     cpu composer "$composer" 18003
@@ -51,6 +56,6 @@ for _ in $(seq "$ROUNDS"); do
 done | tee "$work/rounds.txt"
 awk '
   function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-  { k = $1; c[k]++; u[k, c[k]] = $3; s[k, c[k]] = $4 }
-  END { for (k in c) { n = c[k]; for (i = 1; i <= n; i++) { uu[i] = u[k, i]; ss[i] = s[k, i] }
-        printf "%s: median user %.1f µs, system %.1f µs per request\n", k, med(uu, n), med(ss, n) } }' "$work/rounds.txt"
+  { k = $1; c[k]++; u[k, c[k]] = $3; s[k, c[k]] = $4; pu[k, c[k]] = $5; ps[k, c[k]] = $6 }
+  END { for (k in c) { n = c[k]; for (i = 1; i <= n; i++) { uu[i] = u[k, i]; ss[i] = s[k, i]; puu[i] = pu[k, i]; pss[i] = ps[k, i] }
+        printf "%s: median user %.1f µs, system %.1f µs per request; the upstream behind it: user %.1f µs, system %.1f µs\n", k, med(uu, n), med(ss, n), med(puu, n), med(pss, n) } }' "$work/rounds.txt"

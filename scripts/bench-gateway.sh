@@ -2,7 +2,9 @@
 # Gateway benchmark: the same upstream reached directly, through a bare
 # gin + httputil.ReverseProxy program, through the composer (http service
 # route: router, breaker, balancer, request id), through nginx and
-# through haproxy; and HTTPS with kept-alive connections through the
+# through haproxy, each also as nginx_fwd and haproxy_fwd, configured to
+# do to each request what the composer does (forwarding headers, a
+# request id both ways); and HTTPS with kept-alive connections through the
 # composer (tls) and through nginx (ssl), with a self-signed certificate
 # for 127.0.0.1. The proxy under test is pinned to CPU 0; the upstream
 # and wrk share CPU 1. Every address is on loopback. Needs wrk, nginx and
@@ -63,6 +65,22 @@ http {
         listen 127.0.0.1:18004;
         location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
+    # nginx_fwd: what the composer does to each request besides
+    # forwarding it: X-Forwarded-For (the client's replaced), -Host and
+    # -Proto to the upstream, a request id (the client's, or a new one) to
+    # the upstream and in the answer.
+    map \$http_x_request_id \$reqid { default \$http_x_request_id; "" \$request_id; }
+    server {
+        listen 127.0.0.1:18010;
+        location / {
+            proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Host \$http_host;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Request-Id \$reqid;
+            add_header X-Request-Id \$reqid;
+        }
+    }
     server {
         listen 127.0.0.1:18008 ssl;
         ssl_certificate $work/gateway.pem;
@@ -95,6 +113,18 @@ frontend f
     default_backend b
 backend b
     server u 127.0.0.1:18001
+# haproxy_fwd: the composer's work on each request, as nginx_fwd.
+frontend f_fwd
+    bind 127.0.0.1:18011
+    unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid
+    http-request set-var(txn.reqid) req.hdr(x-request-id)
+    http-request set-var(txn.reqid) unique-id unless { var(txn.reqid) -m found }
+    http-request set-header X-Request-Id %[var(txn.reqid)]
+    http-request set-header X-Forwarded-For %[src]
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header X-Forwarded-Proto http
+    http-after-response set-header X-Request-Id %[var(txn.reqid)]
+    default_backend b
 HAPROXY
 taskset -c 0 haproxy -f "$work/haproxy.cfg" &
 sleep 2
@@ -116,7 +146,7 @@ p50() { # name url: one 2 s run at one connection: "NAME lat P50 P90 P99" in µs
         END { print n, "lat", a, b, c }'
 }
 
-targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/ haproxy=http://127.0.0.1:18009/ mesh=http://127.0.0.1:18006/bench/ composer_tls=https://127.0.0.1:18007/ nginx_tls=https://127.0.0.1:18008/"
+targets="direct=http://127.0.0.1:18001/ bareproxy=http://127.0.0.1:18002/ composer=http://127.0.0.1:18003/ nginx=http://127.0.0.1:18004/ haproxy=http://127.0.0.1:18009/ nginx_fwd=http://127.0.0.1:18010/ haproxy_fwd=http://127.0.0.1:18011/ mesh=http://127.0.0.1:18006/bench/ composer_tls=https://127.0.0.1:18007/ nginx_tls=https://127.0.0.1:18008/"
 [ -n "$BASE" ] && targets="$targets base=http://127.0.0.1:18005/"
 {
     # Throughput moves with the host too (a virtual machine's neighbours):

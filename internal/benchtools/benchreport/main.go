@@ -43,7 +43,7 @@ type Report struct {
 }
 
 // order is how targets are listed.
-var order = []string{"direct", "bareproxy", "composer", "base", "mesh", "nginx", "haproxy", "composer_tls", "nginx_tls"}
+var order = []string{"direct", "bareproxy", "composer", "base", "mesh", "nginx", "haproxy", "nginx_fwd", "haproxy_fwd", "composer_tls", "nginx_tls"}
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -125,7 +125,7 @@ func main() {
 			r.Ratios[key] = x.RPS / y.RPS
 		}
 	}
-	for _, peer := range []string{"nginx", "haproxy", "bareproxy", "base"} {
+	for _, peer := range []string{"nginx", "haproxy", "nginx_fwd", "haproxy_fwd", "bareproxy", "base"} {
 		ratio("composer/"+peer+" rps", "composer", peer, false)
 		ratio("composer/"+peer+" added p50", "composer", peer, true)
 	}
@@ -178,7 +178,7 @@ func svg(r Report) string {
 	for _, t := range r.Targets {
 		maxRPS, maxLat = max(maxRPS, t.RPS), max(maxLat, t.P99)
 	}
-	colors := map[string]string{"composer": "#d9534f", "base": "#f0ad4e", "nginx": "#5cb85c", "haproxy": "#5bc0de", "direct": "#999999"}
+	colors := map[string]string{"composer": "#d9534f", "base": "#f0ad4e", "nginx": "#5cb85c", "haproxy": "#5bc0de", "nginx_fwd": "#3d8b3d", "haproxy_fwd": "#31a0c0", "direct": "#999999"}
 	for i, t := range r.Targets {
 		y := 60 + i*rowH
 		c := colors[t.Name]
