@@ -46,8 +46,9 @@ func (c *conn) serveRequest() bool {
 		}
 		return false
 	}
-	if c.srv.ReadHeaderTimeout > 0 {
+	if c.headDeadline {
 		c.nc.SetReadDeadline(time.Time{})
+		c.headDeadline = false
 	}
 	req.RemoteAddr = c.remoteAddr
 	c.lastMethod = req.Method

@@ -71,6 +71,11 @@ func (w *response) WriteHeader(code int) {
 	if w.c.hijacked || w.wroteHeader || w.done.Load() {
 		return
 	}
+	w.writeHeader(code)
+}
+
+// writeHeader is WriteHeader without its checks, for finish.
+func (w *response) writeHeader(code int) {
 	if code < 100 || code > 999 {
 		panic("invalid WriteHeader code " + strconv.Itoa(code))
 	}
@@ -418,9 +423,11 @@ func (w *response) commit(final bool, p []byte) {
 // finish ends the answer once the handler has returned, and reports
 // whether the connection can carry another request.
 func (w *response) finish() bool {
-	defer w.done.Store(true)
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
+	// Done before anything of the end goes out: a goroutine the handler
+	// left that writes once the client has the answer finds it done.
+	w.done.Store(true)
+	if !w.wroteHeader && !w.c.hijacked {
+		w.writeHeader(http.StatusOK)
 	}
 	if !w.committed {
 		w.commit(true, w.pending)

@@ -264,11 +264,14 @@ type conn struct {
 	ctx        context.Context // cancelled when the connection ends
 	cancel     context.CancelFunc
 	hijacked   bool
-	watch      watcher
-	headBuf    []byte  // the answer's head, reused from one request to the next
-	pendingBuf []byte  // see response.pending
-	fields     []field // the answer's header fields, sorted (reused)
-	lastMethod string  // the method of the request before
+	// headDeadline: ReadHeaderTimeout's deadline is set for the request
+	// being read (waitForRequest), to be cleared once it is.
+	headDeadline bool
+	watch        watcher
+	headBuf      []byte  // the answer's head, reused from one request to the next
+	pendingBuf   []byte  // see response.pending
+	fields       []field // the answer's header fields, sorted (reused)
+	lastMethod   string  // the method of the request before
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -333,12 +336,26 @@ func (c *conn) waitForRequest() bool {
 			return false
 		}
 	}
-	if d := c.srv.ReadHeaderTimeout; d > 0 {
+	if d := c.srv.ReadHeaderTimeout; d > 0 && !c.headWhole() {
 		c.nc.SetReadDeadline(time.Now().Add(d))
+		c.headDeadline = true
 	} else if c.srv.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// headWhole reports, without a search, whether a whole request head is
+// in the buffer, so that reading it needs no read of the connection nor
+// ReadHeaderTimeout's deadline: what is buffered begins with a request
+// line (not the blank lines a client may send before one, nor the start
+// of HTTP/2's preface, which goes on after its blank line) and ends with
+// the blank line that ends a head. (A head that arrived with more behind
+// it, a body or the next request, is read under the deadline.)
+func (c *conn) headWhole() bool {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	return len(buf) >= 4 && buf[0] != '\r' && buf[0] != '\n' && !bytes.HasPrefix(buf, []byte("PRI ")) &&
+		bytes.HasSuffix(buf, []byte("\r\n\r\n"))
 }
 
 // h2Preface reports whether the connection begins with HTTP/2's

@@ -562,23 +562,30 @@ func TestSlowHeadIsCutOff(t *testing.T) {
 	s := &Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 100 * time.Millisecond}
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: ")
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	start := time.Now()
-	b, err := io.ReadAll(nc)
-	if err != nil {
-		t.Fatalf("the connection was not closed: %v", err)
-	}
-	if len(b) != 0 {
-		t.Errorf("a cut-off head got an answer: %q", b)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("closed after %v", d)
+	// A head stopped half-way; blank lines and no request after them (a
+	// buffer that ends as a whole head does), at the start and after a
+	// POST (whose extra line breaks are dropped); the start of HTTP/2's
+	// preface up to its blank line.
+	for _, sent := range []string{"GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: ", "\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n"} {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(nc, sent)
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		b, err := io.ReadAll(nc)
+		nc.Close()
+		if err != nil {
+			t.Fatalf("%q: the connection was not closed: %v", sent, err)
+		}
+		if len(b) != 0 && !strings.HasPrefix(string(b), "HTTP/1.1 4") && !strings.HasPrefix(string(b), "HTTP/1.1 5") { // (an error answer is a cut-off too)
+			t.Errorf("%q: a cut-off head got an answer: %q", sent, b)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%q: closed after %v", sent, d)
+		}
 	}
 }
 
