@@ -358,6 +358,52 @@ func TestClientGoneCancelsTheRequest(t *testing.T) {
 	}
 }
 
+// TestWatchAfterManyRequests: on a connection that carried requests for
+// longer than watchAfter (the watcher's timer set by one of them), a
+// request whose client goes away is cancelled, and not before it has run
+// for watchAfter itself.
+func TestWatchAfterManyRequests(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			io.WriteString(w, "ok")
+			return
+		}
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			cancelled <- -1
+		}
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	for start := time.Now(); time.Since(start) < 3*watchAfter/2; {
+		io.WriteString(nc, "GET /fast HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		time.Sleep(time.Millisecond)
+	}
+	io.WriteString(nc, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(watchAfter / 5)
+	nc.Close()
+	d := <-cancelled
+	if d < 0 {
+		t.Fatal("the request's context was not cancelled when its client went away")
+	}
+	if d < watchAfter*9/10 {
+		t.Errorf("cancelled after %v, before the request had run for %v", d, watchAfter)
+	}
+}
+
 // TestPipelinedDuringAWatch: a request that comes while the one before it
 // runs long (its connection watched) is read whole and answered after it.
 func TestPipelinedDuringAWatch(t *testing.T) {
