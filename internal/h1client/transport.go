@@ -17,7 +17,6 @@ package h1client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tuskcompose/composer/internal/h1head"
 	"github.com/tuskcompose/composer/internal/rawio"
 )
 
@@ -286,13 +286,9 @@ func (w *watch) setReadDeadline(d time.Time) error {
 
 // stop disarms the watch, and reports whether the cancellation had not
 // interrupted the connection.
-func (w *watch) stop() bool {
-	if w.stopf == nil {
-		return true
-	}
-	return w.stopf()
-}
+func (w *watch) stop() bool { return w.stopFunc()() }
 
+// stopFunc is stop as a function, for the answer's body to call.
 func (w *watch) stopFunc() func() bool {
 	if w.stopf == nil {
 		return alwaysStopped
@@ -305,7 +301,8 @@ func alwaysStopped() bool { return true }
 // headBuffered reports whether a whole head is in br's buffer.
 func headBuffered(br *bufio.Reader) bool {
 	buf, _ := br.Peek(br.Buffered())
-	return bytes.Contains(buf, []byte("\r\n\r\n"))
+	_, _, _, ok := h1head.Split(buf)
+	return ok
 }
 
 // bodyBuffered reports whether an answer's body needs no read of the

@@ -3,6 +3,7 @@ package h1server
 import (
 	"bufio"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -523,16 +524,7 @@ var statusLines = func() []string {
 }()
 
 // sortedKeys are h's names, sorted.
-func sortedKeys(h http.Header) []string { return appendSortedKeys(nil, h) }
-
-// appendSortedKeys appends h's names to keys, sorted.
-func appendSortedKeys(keys []string, h http.Header) []string {
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys(h http.Header) []string { return slices.Sorted(maps.Keys(h)) }
 
 // appendField appends one header field per value, each value's line
 // breaks replaced by spaces and its ends trimmed (as net/http writes

@@ -24,13 +24,13 @@ import (
 
 // measure is the gateway's middleware that counts every answered request
 // by the service and route that served it (routes: which route pattern
-// belongs to which service; "none" for a request no route matched). It
-// is installed before the engine's routes are added to routes, and reads
-// the map only once they are: at the first request.
+// belongs to which service; "none" for a request no route matched).
 func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin.HandlerFunc {
-	var resolve sync.Once
-	var byRoute map[string]*measured
-	var unmatched *measured
+	byRoute := make(map[string]*measured, len(routes))
+	for route, service := range routes {
+		byRoute[route] = newMeasured(m, counts, service, route)
+	}
+	unmatched := newMeasured(m, counts, "none", "unmatched")
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -40,13 +40,6 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
 			c.Writer.Flush()
 		}
-		resolve.Do(func() {
-			byRoute = make(map[string]*measured, len(routes))
-			for route, service := range routes {
-				byRoute[route] = newMeasured(m, counts, service, route)
-			}
-			unmatched = newMeasured(m, counts, "none", "unmatched")
-		})
 		route := c.FullPath()
 		mr := byRoute[route]
 		switch {

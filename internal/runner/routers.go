@@ -247,7 +247,10 @@ func (r *Runner) segmentRouter(g, prev *generation, host string, all []mounted, 
 func (r *Runner) newEngine(routes []mounted, traced bool) *gin.Engine {
 	engine := gin.New()
 	engine.Use(recoverPanics(r.log))
-	routeService := map[string]string{}
+	routeService := make(map[string]string, len(routes))
+	for _, m := range routes {
+		routeService[m.path] = m.service
+	}
 	if traced {
 		engine.Use(traceRequests(routeService))
 	}
@@ -257,7 +260,6 @@ func (r *Runner) newEngine(routes []mounted, traced bool) *gin.Engine {
 	})
 	for _, m := range routes {
 		engine.Any(m.path, gin.WrapH(m.h))
-		routeService[m.path] = m.service
 	}
 	return engine
 }
