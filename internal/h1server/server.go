@@ -71,6 +71,9 @@ type Server struct {
 	h2        *http.Server  // h2c connections, made by the first Serve
 	handoff   *connListener // what h2 serves
 	h2Done    chan struct{} // closed when h2's Serve returns
+	// watchAfter, when not 0, replaces the constant (for tests that need
+	// the watch to begin within a millisecond or two).
+	watchAfter time.Duration
 }
 
 // watchAfter is how long a request runs before its connection is watched
@@ -233,6 +236,13 @@ func (s *Server) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
+}
+
+func (s *Server) watchPeriod() time.Duration {
+	if s.watchAfter > 0 {
+		return s.watchAfter
+	}
+	return watchAfter
 }
 
 func (s *Server) maxHeaderBytes() int64 {

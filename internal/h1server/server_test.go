@@ -313,14 +313,18 @@ func TestAnswersAsNetHTTP(t *testing.T) {
 	}
 }
 
-// serve starts a Server for h on loopback and returns it and its address.
-func serve(t testing.TB, h http.Handler) (*Server, string) {
+// serve starts a Server for h on loopback, set up by each of set, and
+// returns it and its address.
+func serve(t testing.TB, h http.Handler, set ...func(*Server)) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	for _, f := range set {
+		f(s)
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -674,4 +678,79 @@ func TestWritesAfterReturnFail(t *testing.T) {
 	if body, _ := io.ReadAll(resp.Body); string(body) != "/next" {
 		t.Errorf("the next answer: %q", body)
 	}
+}
+
+// TestWatchEndingWithTheHandler: requests that end about when their watch
+// begins, on kept-alive and pipelined connections, each reach the
+// handler as they were sent (no byte of the next request read by a
+// watch that began as its handler returned).
+func TestWatchEndingWithTheHandler(t *testing.T) {
+	const period = 2 * time.Millisecond
+	bad := make(chan string, 1)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/r") {
+			select {
+			case bad <- fmt.Sprintf("%q %q", r.Method, r.URL.Path):
+			default:
+			}
+		}
+		// About the watch's period: some end before it begins, some as
+		// it begins, some after.
+		var n int
+		fmt.Sscanf(r.URL.Path, "/r%d", &n)
+		time.Sleep(period - 300*time.Microsecond + time.Duration(n%7)*100*time.Microsecond)
+		io.WriteString(w, r.URL.Path)
+	}), func(s *Server) { s.watchAfter = period })
+	const conns, requests, depth = 8, 150, 2
+	errs := make(chan error, conns)
+	for range conns {
+		go func() { errs <- pipeline(addr, requests, depth) }()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	select {
+	case got := <-bad:
+		t.Errorf("the handler got the request %s", got)
+	default:
+	}
+}
+
+// pipeline sends n requests on one connection, depth of them ahead of
+// the answers, and checks each answer.
+func pipeline(addr string, n, depth int) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	send := func(i int) error {
+		_, err := fmt.Fprintf(nc, "GET /r%d HTTP/1.1\r\nHost: a.test\r\n\r\n", i)
+		return err
+	}
+	for i := range min(depth, n) {
+		if err := send(i); err != nil {
+			return err
+		}
+	}
+	br := bufio.NewReader(nc)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return fmt.Errorf("answer %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if want := fmt.Sprintf("/r%d", i); resp.StatusCode != http.StatusOK || string(body) != want {
+			return fmt.Errorf("answer %d: %s %q, want 200 %q", i, resp.Status, body, want)
+		}
+		if i+depth < n {
+			if err := send(i + depth); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -17,15 +17,19 @@ import (
 // does from the start of every request.
 //
 // arm and disarm are called by the connection's goroutine only, around
-// the handler; the timer's goroutine runs fire.
+// the handler; the timer's goroutine runs fire. A fire that has begun
+// belongs to the arm before it: disarm either stops the timer before it
+// fires or waits for that fire to end, so that no read of the watch
+// outlives its request (one that did would take bytes of the next
+// request from under the connection's reader).
 type watcher struct {
 	c      *conn
 	timer  *time.Timer
+	active bool          // armed and not yet disarmed (the connection's goroutine's)
+	fired  chan struct{} // a token at the end of each fire
 	mu     sync.Mutex
-	armed  bool               // a handler runs; fire may read
-	done   chan struct{}      // closed when fire's read has ended; nil: none began
 	cancel context.CancelFunc // the running request's
-	gone   bool               // the client closed the connection
+	gone   bool               // the client closed the connection (set by fire, read after disarm)
 }
 
 func (wt *watcher) init(c *conn) { wt.c = c }
@@ -33,55 +37,47 @@ func (wt *watcher) init(c *conn) { wt.c = c }
 // arm starts the wait for the handler's running long.
 func (wt *watcher) arm(cancel context.CancelFunc) {
 	wt.mu.Lock()
-	wt.armed, wt.cancel, wt.done = true, cancel, nil
+	wt.cancel = cancel
 	wt.mu.Unlock()
+	wt.active = true
 	if wt.timer == nil {
-		wt.timer = time.AfterFunc(watchAfter, wt.fire)
+		wt.fired = make(chan struct{}, 1)
+		wt.timer = time.AfterFunc(wt.c.srv.watchPeriod(), wt.fire)
 	} else {
-		wt.timer.Reset(watchAfter)
+		wt.timer.Reset(wt.c.srv.watchPeriod())
 	}
 }
 
-// disarm stops the watch, and waits for a read in progress to end. It
-// may be called more than once per arm.
+// disarm stops the watch and, when it has begun, ends its read and waits
+// for it. It may be called more than once per arm.
 func (wt *watcher) disarm() {
-	if wt.timer == nil || wt.timer.Stop() {
-		wt.mu.Lock()
-		wt.armed = false
-		wt.mu.Unlock()
+	if !wt.active {
 		return
 	}
-	wt.mu.Lock()
-	wt.armed = false
-	done := wt.done
-	wt.done = nil
-	wt.mu.Unlock()
-	if done != nil {
-		wt.c.nc.SetReadDeadline(aLongTimeAgo)
-		<-done
-		wt.c.nc.SetReadDeadline(time.Time{})
+	wt.active = false
+	if wt.timer.Stop() {
+		return // fire will not run for this arm
 	}
+	// fire runs, has run, or is about to: a deadline in the past ends its
+	// read, or the read it is about to begin.
+	wt.c.nc.SetReadDeadline(aLongTimeAgo)
+	<-wt.fired
+	wt.c.nc.SetReadDeadline(time.Time{})
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
 func (wt *watcher) fire() {
+	defer func() { wt.fired <- struct{}{} }()
 	wt.mu.Lock()
-	if !wt.armed {
-		wt.mu.Unlock()
-		return
-	}
-	done := make(chan struct{})
-	wt.done = done
 	cancel := wt.cancel
 	wt.mu.Unlock()
-	defer close(done)
 
 	var b [1]byte
 	n, err := wt.c.nc.Read(b[:])
 	if n == 1 {
 		// The next request began (pipelined): its first byte is read
-		// first. The connection's goroutine reads it only after <-done.
+		// first. The connection's goroutine reads it only after disarm.
 		wt.c.cr.stash, wt.c.cr.stashed = b[0], true
 		return
 	}
@@ -90,9 +86,7 @@ func (wt *watcher) fire() {
 		if errors.As(err, &ne) && ne.Timeout() {
 			return
 		}
-		wt.mu.Lock()
 		wt.gone = true
-		wt.mu.Unlock()
 		cancel()
 	}
 }
