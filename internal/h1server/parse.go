@@ -12,18 +12,20 @@ import (
 
 // readRequest reads the next request from br, with ctx as its context.
 // A request whose head is all in br's buffer and plain (parsePlain) is
-// made from the buffer with fewer copies; every other one, and every one
-// parsePlain is not sure of, is read by http.ReadRequest.
-func readRequest(ctx context.Context, br *bufio.Reader) (*http.Request, error) {
+// made from the buffer with fewer copies, and plain says so: its header's
+// names and values are valid already (h1head takes no others). Every
+// other one, and every one parsePlain is not sure of, is read by
+// http.ReadRequest.
+func readRequest(ctx context.Context, br *bufio.Reader) (req *http.Request, plain bool, err error) {
 	if req, n := parsePlain(ctx, br); req != nil {
 		br.Discard(n)
-		return req, nil
+		return req, true, nil
 	}
-	req, err := http.ReadRequest(br)
+	req, err = http.ReadRequest(br)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return req.WithContext(ctx), nil
+	return req.WithContext(ctx), false, nil
 }
 
 // parsePlain makes the request whose head begins br's buffer, without

@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzParsePlainAsReadRequest: whatever head parsePlain takes,
-// http.ReadRequest reads the same request from it, and as many bytes.
+// http.ReadRequest reads the same request from it, and as many bytes; and
+// its fields are all valid (check leaves them unchecked for such a head).
 func FuzzParsePlainAsReadRequest(f *testing.F) {
 	for _, seed := range []string{
 		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
@@ -19,6 +20,7 @@ func FuzzParsePlainAsReadRequest(f *testing.F) {
 		"DELETE /r HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\nConnection: close\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n",
 		"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-Obs: caf\xe9\r\nX-Ctl: a\x01b\r\n\r\n",
 	} {
 		f.Add(seed)
 	}
@@ -46,6 +48,9 @@ func FuzzParsePlainAsReadRequest(f *testing.F) {
 			if !reflect.DeepEqual(c.got, c.want) {
 				t.Errorf("%q: %s %#v, ReadRequest %#v", raw[:n], c.name, c.got, c.want)
 			}
+		}
+		if err := check(want, true); err != nil && check(want, false) == nil {
+			t.Errorf("%q: parsePlain took fields that check refuses: %v", raw[:n], err)
 		}
 		// ReadRequest would have read no more than the head.
 		rest := bufio.NewReaderSize(strings.NewReader(raw), 4096)

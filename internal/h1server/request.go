@@ -33,12 +33,16 @@ func (c *conn) serveRequest() bool {
 		}
 		c.br.Discard(n)
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	// The request's context ends with the request (or before it, the
+	// client gone): nothing outlives it on the connection, so it needs no
+	// parent of the connection's, whose cancellation would only cost a
+	// registration of each request with it.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, err := readRequest(ctx, c.br)
+	req, plain, err := readRequest(ctx, c.br)
 	c.cr.limited = false
 	if err == nil {
-		err = check(req)
+		err = check(req, !plain)
 	}
 	if err != nil {
 		if !quietReadError(err) || c.cr.hitLimit {
@@ -84,9 +88,9 @@ func (c *conn) serveRequest() bool {
 
 // check refuses, as net/http's server does, a request that http.ReadRequest
 // reads but that no server may take: another version than HTTP/1.x, no
-// Host in HTTP/1.1, a malformed Host, a header name or value that is not
-// allowed.
-func check(req *http.Request) error {
+// Host in HTTP/1.1, a malformed Host, and (fields) a header name or value
+// that is not allowed.
+func check(req *http.Request, fields bool) error {
 	if req.ProtoMajor != 1 {
 		return badRequest("505 HTTP Version Not Supported: unsupported protocol version")
 	}
@@ -97,6 +101,9 @@ func check(req *http.Request) error {
 	}
 	if !httpguts.ValidHostHeader(req.Host) {
 		return badRequest("400 Bad Request: malformed Host header")
+	}
+	if !fields {
+		return nil
 	}
 	for k, vv := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {

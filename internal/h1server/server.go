@@ -271,8 +271,6 @@ type conn struct {
 	bw         *bufio.Writer
 	remoteAddr string
 	state      atomic.Int32
-	ctx        context.Context // cancelled when the connection ends
-	cancel     context.CancelFunc
 	hijacked   bool
 	// headDeadline: ReadHeaderTimeout's deadline is set for the request
 	// being read (waitForRequest), to be cleared once it is.
@@ -289,7 +287,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.cr.c = c
 	c.br = bufio.NewReaderSize(&c.cr, 4096)
 	c.bw = bufio.NewWriterSize(c.raw, 4096)
-	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.watch.init(c)
 	return c
 }
@@ -300,13 +297,11 @@ var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 func (c *conn) serve() {
 	defer func() {
 		if c.hijacked {
-			c.cancel()
 			return // (forgotten at Hijack, or handed to h2)
 		}
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			c.srv.log().Error("http: panic serving", "remote", c.remoteAddr, "panic", p, "stack", string(debug.Stack()))
 		}
-		c.cancel()
 		c.nc.Close()
 		c.srv.forget(c)
 	}()
@@ -386,7 +381,6 @@ func (c *conn) h2Preface() bool {
 func (c *conn) handToH2() {
 	c.hijacked = true // this goroutine no longer owns it
 	c.srv.forget(c)
-	c.cancel()
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	pc := &prefixedConn{Conn: c.nc, prefix: bytes.Clone(buffered)}
 	c.nc.SetReadDeadline(time.Time{})
