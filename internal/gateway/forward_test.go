@@ -16,6 +16,7 @@ import (
 
 	"github.com/tuskcompose/composer/internal/balancer"
 	"github.com/tuskcompose/composer/internal/breaker"
+	"github.com/tuskcompose/composer/internal/h1server"
 )
 
 // seen is what an instance was sent: its headers, one per line, sorted.
@@ -33,7 +34,8 @@ func seen(r *http.Request) string {
 // gives the client what ReverseProxy gives it, request by request: hop-by-
 // hop headers both ways, the client's forwarding headers replaced, no
 // default User-Agent, TE: trailers kept, path rewriting, header rules,
-// trailers, a streamed answer, an empty body.
+// trailers, a streamed answer, an empty body; served by net/http's
+// server and by h1server (the gateway's), behind a field set before it.
 func TestLeanPathAsReverseProxy(t *testing.T) {
 	got := make(chan string, 1)
 	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +65,9 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 	}))
 	defer inst.Close()
 	target, _ := url.Parse(inst.URL)
-	serve := func(lean bool) *httptest.Server {
+	// Each way in front of the instance sets a field first (as the request
+	// id does) and is then the lean path or ReverseProxy.
+	serve := func(lean bool, server func(http.Handler) string, wrap func(http.ResponseWriter) http.ResponseWriter) string {
 		in := balancer.NewInstance(inst.URL)
 		in.SetHealth(balancer.Healthy)
 		bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
@@ -86,14 +90,37 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 				},
 				ModifyResponse: func(resp *http.Response) error { u.ResponseHeaders.apply(resp.Header); return nil }}
 		}
+		return server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["X-Kept"] = []string{"first"} // the instance's value goes after it
+			h.ServeHTTP(wrap(w), r)
+		}))
+	}
+	netHTTP := func(h http.Handler) string {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
-		return srv
+		return srv.Listener.Addr().String()
 	}
-	lean, proxy := serve(true), serve(false)
+	h1 := func(h http.Handler) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &h1server.Server{Handler: h}
+		go s.Serve(ln)
+		t.Cleanup(func() { s.Close() })
+		return ln.Addr().String()
+	}
+	same := func(w http.ResponseWriter) http.ResponseWriter { return w }
+	proxy := serve(false, netHTTP, same)
+	ways := []struct{ name, addr string }{
+		{"lean path", serve(true, netHTTP, same)},
+		// The gateway's own server, behind a writer that passes everything
+		// on (as gin's does).
+		{"lean path on h1server", serve(true, h1, func(w http.ResponseWriter) http.ResponseWriter { return passOn{w} })},
+	}
 	// raw sends a request as a client writes it and reads the whole answer.
-	raw := func(srv *httptest.Server, req string) string {
-		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	raw := func(addr, req string) string {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,15 +151,22 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 		"GET /api/x HTTP/1.1\r\nHost: h\r\nTE: deflate\r\nConnection: close\r\n\r\n",
 		"GET /api/x HTTP/1.1\r\nHost: h\r\nConnection: TE, User-Agent, X-Forwarded-For\r\nTE: trailers\r\nUser-Agent: ua\r\nX-Forwarded-Proto: evil\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real: r\r\nConnection: close\r\n\r\n",
 	} {
-		a := raw(lean, req)
-		sawLean := <-got
 		b := raw(proxy, req)
 		sawProxy := <-got
-		if sawLean != sawProxy {
-			t.Errorf("%q: the instance saw\n%s\nthrough the lean path, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], sawLean, sawProxy)
-		}
-		if a != b {
-			t.Errorf("%q: the client got\n%s\nthrough the lean path, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], a, b)
+		for _, way := range ways {
+			a := raw(way.addr, req)
+			sawLean := <-got
+			if sawLean != sawProxy {
+				t.Errorf("%q: the instance saw\n%s\nthrough the %s, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], sawLean, way.name, sawProxy)
+			}
+			if a != b {
+				t.Errorf("%q: the client got\n%s\nthrough the %s, and through ReverseProxy\n%s", strings.SplitN(req, "\r\n", 2)[0], a, way.name, b)
+			}
 		}
 	}
 }
+
+// passOn is a ResponseWriter around another that passes everything on.
+type passOn struct{ http.ResponseWriter }
+
+func (p passOn) Unwrap() http.ResponseWriter { return p.ResponseWriter }
