@@ -73,9 +73,14 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		return nil, 0
 	}
 	uri := string(target)
-	u, err := url.ParseRequestURI(uri)
-	if err != nil {
-		return nil, 0
+	var u *url.URL
+	if plainPath(target) {
+		u = &url.URL{Path: uri} // what url.ParseRequestURI makes of it
+	} else {
+		var err error
+		if u, err = url.ParseRequestURI(uri); err != nil {
+			return nil, 0
+		}
 	}
 	delete(h, "Host")
 	h1head.FixPragma(h)
@@ -94,3 +99,30 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	}
 	return r.WithContext(ctx), n
 }
+
+// plainPath reports whether an origin-form target is a path that
+// url.ParseRequestURI would take as it is: no query, no escapes, only
+// bytes it leaves unescaped in a path (so that its RawPath is empty).
+func plainPath(target []byte) bool {
+	for _, c := range target {
+		if !pathByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// pathByte says which bytes plainPath takes: letters, digits, and
+// "-._~/$&+,:;=@".
+var pathByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~/$&+,:;=@" {
+		t[c] = true
+	}
+	return t
+}()

@@ -21,6 +21,10 @@ func FuzzParsePlainAsReadRequest(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n",
 		"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Obs: caf\xe9\r\nX-Ctl: a\x01b\r\n\r\n",
+		"GET /a-b_c.d~e/$&+,:;=@/A9 HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a!b HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a(b)*'c HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET //x/%41?q#f HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
 		f.Add(seed)
 	}
