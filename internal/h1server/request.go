@@ -54,7 +54,7 @@ func (c *conn) serveRequest() bool {
 		c.nc.SetReadDeadline(time.Time{})
 		c.headDeadline = false
 	}
-	req.RemoteAddr = c.remoteAddr
+	req.RemoteAddr, req.TLS = c.remoteAddr, c.tlsState
 	c.lastMethod = req.Method
 
 	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1}

@@ -23,13 +23,16 @@
 //
 // Connections that begin with HTTP/2's preface (h2c with prior knowledge,
 // as gRPC clients speak it) are handed to a net/http server with the same
-// handler.
+// handler. With a TLSConfig every connection is TLS: one whose handshake
+// chose HTTP/2 ("h2" by ALPN) is handed to net/http too, and the others
+// are HTTP/1.1 served here.
 package h1server
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -61,8 +64,12 @@ type Server struct {
 	// net/http).
 	MaxHeaderBytes int
 	// Log receives panics of the handler and failures to accept (nil:
-	// slog.Default()).
+	// slog.Default()); failed TLS handshakes at the debug level.
 	Log *slog.Logger
+	// TLSConfig, when not nil, makes every connection TLS, its handshake
+	// within ReadHeaderTimeout. Its NextProtos, when empty, are "h2" and
+	// "http/1.1".
+	TLSConfig *tls.Config
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -71,6 +78,7 @@ type Server struct {
 	h2        *http.Server  // h2c connections, made by the first Serve
 	handoff   *connListener // what h2 serves
 	h2Done    chan struct{} // closed when h2's Serve returns
+	tlsConfig *tls.Config   // TLSConfig with its NextProtos, made by the first Serve
 	// watchAfter, when not 0, replaces the constant (for tests that need
 	// the watch to begin within a millisecond or two).
 	watchAfter time.Duration
@@ -104,6 +112,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.h2 == nil {
 		protocols := new(http.Protocols)
 		protocols.SetUnencryptedHTTP2(true)
+		if s.TLSConfig != nil {
+			protocols.SetHTTP2(true) // for the *tls.Conn that chose "h2"
+			s.tlsConfig = s.TLSConfig.Clone()
+			if len(s.tlsConfig.NextProtos) == 0 {
+				s.tlsConfig.NextProtos = []string{"h2", "http/1.1"}
+			}
+		}
 		s.h2 = &http.Server{Handler: s.Handler, Protocols: protocols, ReadHeaderTimeout: s.ReadHeaderTimeout,
 			IdleTimeout: s.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log().Handler(), slog.LevelWarn)}
 		s.handoff = newConnListener(ln.Addr())
@@ -264,8 +279,10 @@ const (
 // handler runs and no one else does.
 type conn struct {
 	srv        *Server
-	nc         net.Conn
-	raw        io.ReadWriter // nc's reads and writes as raw system calls (rawio)
+	nc         net.Conn // the client's connection (tc when it is TLS)
+	tc         *tls.Conn
+	tlsState   *tls.ConnectionState // tc's, once its handshake is done (every request's TLS)
+	raw        io.ReadWriter        // nc's reads and writes as raw system calls (rawio)
 	cr         connReader
 	br         *bufio.Reader
 	bw         *bufio.Writer
@@ -283,7 +300,13 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, raw: rawio.New(nc), remoteAddr: nc.RemoteAddr().String()}
+	c := &conn{srv: s, nc: nc, remoteAddr: nc.RemoteAddr().String()}
+	if s.tlsConfig != nil {
+		// TLS records are read and written with raw system calls too.
+		c.tc = tls.Server(rawio.NetConn(nc), s.tlsConfig)
+		c.nc = c.tc
+	}
+	c.raw = rawio.New(c.nc)
 	c.cr.c = c
 	c.br = bufio.NewReaderSize(&c.cr, 4096)
 	c.bw = bufio.NewWriterSize(c.raw, 4096)
@@ -305,7 +328,16 @@ func (c *conn) serve() {
 		c.nc.Close()
 		c.srv.forget(c)
 	}()
-	first := true
+	if c.tc != nil {
+		if !c.handshake() {
+			return
+		}
+		if c.tlsState.NegotiatedProtocol == "h2" {
+			c.handToH2()
+			return
+		}
+	}
+	first := c.tc == nil // (over TLS, HTTP/2 is chosen by ALPN only, as net/http has it)
 	for {
 		if !c.waitForRequest() {
 			return
@@ -321,6 +353,29 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake makes the TLS handshake, the connection idle meanwhile (for
+// Shutdown), within ReadHeaderTimeout, and reports whether it succeeded.
+func (c *conn) handshake() bool {
+	if !c.state.CompareAndSwap(stateActive, stateIdle) {
+		return false
+	}
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		c.nc.SetDeadline(time.Now().Add(d))
+	}
+	err := c.tc.Handshake()
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return false
+	}
+	if err != nil {
+		c.srv.log().Debug("tls handshake", "remote", c.remoteAddr, "err", err)
+		return false
+	}
+	c.nc.SetDeadline(time.Time{})
+	st := c.tc.ConnectionState()
+	c.tlsState = &st
+	return true
 }
 
 // waitForRequest waits for the first byte of the next request, the
@@ -377,14 +432,19 @@ func (c *conn) h2Preface() bool {
 	return err == nil && bytes.Equal(got, h2Preface)
 }
 
-// handToH2 gives the connection, with what was read of it, to net/http.
+// handToH2 gives the connection, with what was read of it, to net/http:
+// a TLS connection as it is, after its handshake (net/http serves a
+// *tls.Conn that chose "h2" as HTTP/2).
 func (c *conn) handToH2() {
 	c.hijacked = true // this goroutine no longer owns it
 	c.srv.forget(c)
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	pc := &prefixedConn{Conn: c.nc, prefix: bytes.Clone(buffered)}
+	var given net.Conn = c.tc
+	if c.tc == nil {
+		buffered, _ := c.br.Peek(c.br.Buffered())
+		given = &prefixedConn{Conn: c.nc, prefix: bytes.Clone(buffered)}
+	}
 	c.nc.SetReadDeadline(time.Time{})
-	if !c.srv.handoff.give(pc) {
+	if !c.srv.handoff.give(given) {
 		c.nc.Close()
 	}
 }

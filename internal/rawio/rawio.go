@@ -61,6 +61,26 @@ func New(nc net.Conn) io.ReadWriter {
 	return c
 }
 
+// NetConn is nc with its Read and Write those of New(nc), for a layer
+// over it that takes a net.Conn (crypto/tls); its other methods are nc's.
+// It is nc itself where raw calls are not supported.
+func NetConn(nc net.Conn) net.Conn {
+	c, ok := New(nc).(*Conn)
+	if !ok {
+		return nc
+	}
+	return netConn{nc, c}
+}
+
+// netConn is a net.Conn read and written by its Conn.
+type netConn struct {
+	net.Conn
+	raw *Conn
+}
+
+func (c netConn) Read(p []byte) (int, error)  { return c.raw.Read(p) }
+func (c netConn) Write(p []byte) (int, error) { return c.raw.Write(p) }
+
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

@@ -130,3 +130,37 @@ func TestNotASocket(t *testing.T) {
 		t.Fatalf("New(net.Pipe) = %T, want the pipe", rw)
 	}
 }
+
+// NetConn is a net.Conn read and written by raw calls where they are
+// supported (its deadlines nc's), and nc itself where they are not.
+func TestNetConn(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if nc := NetConn(a); nc != a {
+		t.Fatalf("NetConn(net.Pipe) = %T, want the pipe", nc)
+	}
+	client, server := pair(t)
+	nc := NetConn(client)
+	if supported {
+		if _, ok := nc.(netConn); !ok {
+			t.Fatalf("NetConn(a TCP connection) = %T, want its raw calls", nc)
+		}
+	}
+	go server.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("Read: %q %v", buf, err)
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := nc.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	nc.SetReadDeadline(time.Time{})
+	if _, err := nc.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("the peer read %q %v", buf, err)
+	}
+}

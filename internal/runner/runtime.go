@@ -449,17 +449,13 @@ func plainAndH2C() *http.Protocols {
 	return p
 }
 
-// server is what serves a listener: h1server for plain HTTP/1.1 and h2c
-// (the gateway, the mesh), net/http for HTTPS and the admin API.
+// server is what serves a listener: h1server for the gateway (HTTP/1.1
+// and h2c, or HTTPS: HTTP/1.1 and HTTP/2 by ALPN) and the mesh, net/http
+// for the admin API.
 type server interface {
 	Serve(net.Listener) error
 	Shutdown(context.Context) error
 }
-
-// tlsServer serves HTTPS on the listeners it is given.
-type tlsServer struct{ *http.Server }
-
-func (s *tlsServer) Serve(ln net.Listener) error { return s.ServeTLS(ln, "", "") }
 
 // gen is the current generation, for views that read it without holding
 // a reference (nothing of it is stopped while they read: what a reload
@@ -468,21 +464,13 @@ func (r *Runner) gen() *generation { return r.current.Load() }
 
 // Start serves the gateway and the admin API and starts the outbox relay.
 func (r *Runner) Start() {
+	gw := &h1server.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second, Log: r.log}
 	if r.certs != nil {
 		// HTTPS: HTTP/2 by ALPN and HTTP/1.1, TLS 1.2 at least; the
 		// certificate of each handshake by SNI, read again after a renewal.
-		protocols := new(http.Protocols)
-		protocols.SetHTTP1(true)
-		protocols.SetHTTP2(true)
-		r.gatewaySrv = &tlsServer{&http.Server{
-			Protocols:         protocols,
-			Handler:           http.HandlerFunc(r.serve),
-			ReadHeaderTimeout: 10 * time.Second,
-			TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.certs.GetCertificate},
-		}}
-	} else {
-		r.gatewaySrv = &h1server.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second, Log: r.log}
+		gw.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.certs.GetCertificate}
 	}
+	r.gatewaySrv = gw
 	if r.redirectLn != nil {
 		_, port, _ := net.SplitHostPort(r.GatewayAddr())
 		r.redirectSrv = &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}

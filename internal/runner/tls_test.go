@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,18 +29,26 @@ func writeCert(t *testing.T, dir, name string, hosts ...string) *x509.Certificat
 	return cert
 }
 
-// TestHTTPS: the gateway over TLS with HTTP/2 (ALPN), a certificate by
-// SNI, a renewed certificate served to the next connection while the
-// open one goes on, redirect_http, and gRPC over TLS.
+// TestHTTPS: the gateway over TLS with HTTP/2 (ALPN) and HTTP/1.1 (an
+// http service sent X-Forwarded-Proto https), a certificate by SNI, a
+// renewed certificate served to the next connection while the open one
+// goes on, redirect_http, and gRPC over TLS.
 func TestHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	first := writeCert(t, dir, "gateway", "127.0.0.1", "localhost")
 	api := writeCert(t, dir, "api", "api.shop.test")
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
+	}))
+	t.Cleanup(inst.Close)
 	p := startPlatformWith(t, fmt.Sprintf(`tls {
   cert_file: %q, key_file: %q
   certificates: [{ hosts: ["api.shop.test", "*.api.shop.test"], cert_file: %q, key_file: %q }]
   redirect_http: "127.0.0.1:0"
-}`, filepath.Join(dir, "gateway.pem"), filepath.Join(dir, "gateway-key.pem"), filepath.Join(dir, "api.pem"), filepath.Join(dir, "api-key.pem")), "")
+}`, filepath.Join(dir, "gateway.pem"), filepath.Join(dir, "gateway-key.pem"), filepath.Join(dir, "api.pem"), filepath.Join(dir, "api-key.pem")), fmt.Sprintf(`
+[services]
+echo { kind: "http", instances: [%q], routes: ["/echo/*path"] }
+`, inst.URL))
 	pool := x509.NewCertPool()
 	pool.AddCert(first)
 	pool.AddCert(api)
@@ -57,6 +66,19 @@ func TestHTTPS(t *testing.T) {
 	resp.Body.Close()
 	if resp.ProtoMajor != 2 || resp.StatusCode != 404 || resp.TLS.PeerCertificates[0].SerialNumber.Cmp(first.SerialNumber) != 0 {
 		t.Fatalf("HTTPS: %s %d, serial %v", resp.Proto, resp.StatusCode, resp.TLS.PeerCertificates[0].SerialNumber)
+	}
+	// HTTP/1.1 over TLS, kept alive, to an http service.
+	h1 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}}}}
+	for i := range 2 {
+		resp, err := h1.Get(gw + "/echo/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 1 || resp.StatusCode != 200 || string(body) != "https /echo/x" {
+			t.Errorf("HTTP/1.1 over TLS, request %d: %s %d %q, want 200 %q", i, resp.Proto, resp.StatusCode, body, "https /echo/x")
+		}
 	}
 	// SNI picks the api certificate, for its name and its wildcard.
 	for _, name := range []string{"api.shop.test", "v2.api.shop.test"} {
