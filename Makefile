@@ -46,7 +46,7 @@ bench-memory: ## resident memory of the composer and nginx, idle and with 1,000 
 bench-instructions: ## user-space instructions per proxied request, BASE's build (default HEAD~1) beside the working tree's (needs valgrind)
 	./scripts/bench-instructions.sh
 
-bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side, and of the upstream behind each (needs wrk, nginx)
+bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side, on one core and on two, and of the upstream behind each (needs wrk, nginx)
 	./scripts/bench-cpu.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
