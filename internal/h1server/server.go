@@ -369,6 +369,10 @@ func (c *conn) handshake() bool {
 		return false
 	}
 	if err != nil {
+		if re, ok := err.(tls.RecordHeaderError); ok && re.Conn != nil && plainHTTP(re.RecordHeader) {
+			// As net/http answers it: the client is told what it did.
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		c.srv.log().Debug("tls handshake", "remote", c.remoteAddr, "err", err)
 		return false
 	}
@@ -376,6 +380,16 @@ func (c *conn) handshake() bool {
 	st := c.tc.ConnectionState()
 	c.tlsState = &st
 	return true
+}
+
+// plainHTTP reports whether what came as a TLS record's header looks like
+// the start of a plain HTTP request (net/http's test).
+func plainHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
 }
 
 // waitForRequest waits for the first byte of the next request, the

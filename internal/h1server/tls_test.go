@@ -42,7 +42,8 @@ func serveTLS(t *testing.T, h http.Handler, set ...func(*Server)) (string, *x509
 // TestTLS: over TLS, HTTP/1.1 is served here and HTTP/2 (chosen by ALPN)
 // by net/http, each request with its connection's TLS state; a kept-alive
 // connection whose requests run past watchAfter goes on; a client that
-// goes away is noticed; a failed handshake leaves the server serving; and
+// goes away is noticed; plain HTTP is told it came to HTTPS, and a failed
+// handshake leaves the server serving; and
 // HTTP/2's preface without ALPN is refused as net/http refuses it.
 func TestTLS(t *testing.T) {
 	addr, pool := serveTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,15 +77,19 @@ func TestTLS(t *testing.T) {
 		t.Errorf("HTTP/2: %q, want %q", got, want)
 	}
 
-	// A handshake that fails (plain HTTP on the TLS port).
+	// A handshake that fails: plain HTTP on the TLS port is told so, as
+	// net/http tells it.
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	io.Copy(io.Discard, nc)
+	answer, _ := io.ReadAll(nc)
 	nc.Close()
+	if want := "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"; string(answer) != want {
+		t.Errorf("plain HTTP on the TLS port: %q, want %q", answer, want)
+	}
 	if got, want := get(h1, "/after"), "200 HTTP/1.1 /after http/1.1"; got != want {
 		t.Errorf("after a failed handshake: %q, want %q", got, want)
 	}
