@@ -51,7 +51,8 @@ func plain(r *http.Request) bool {
 // removed both ways, X-Forwarded-For, -Host and -Proto set and the
 // client's own removed, no default User-Agent added, a streamed answer
 // flushed as it comes, trailers passed, an answer cut half-way is cut for
-// the client too), with fewer copies: the answer's header values are
+// the client too), with fewer copies: the client's header becomes the
+// forwarded one (outboundHeader), and the answer's header values are
 // handed over, not copied.
 func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.RoundTripper) {
 	h := outboundHeader(r)
@@ -114,36 +115,35 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 }
 
-// outboundHeader is the header a plain request is forwarded with: the
-// client's, made in one pass over it, without the hop-by-hop fields (but
-// "TE: trailers", which is end to end: gRPC-Web, others), without
-// Forwarded and the client's X-Forwarded-*, with the gateway's
-// X-Forwarded-For, -Host and -Proto and an empty User-Agent where the
-// client sent none (not Go's default). Values are shared with the
-// client's header, each slice clipped so that an append to it copies it.
+// outboundHeader makes the client's header the one a plain request is
+// forwarded with, in place (a copy would cost a map per request, and
+// nothing reads the client's header after the request is forwarded but
+// its request id, which stays): without the hop-by-hop fields (but "TE:
+// trailers", which is end to end: gRPC-Web, others), without Forwarded
+// and the client's X-Forwarded-*, with the gateway's X-Forwarded-For,
+// -Host and -Proto and an empty User-Agent where the client sent none
+// (not Go's default).
 func outboundHeader(r *http.Request) http.Header {
-	in := r.Header
-	h := make(http.Header, len(in)+4)
-	var conn, te []string
-	for k, vv := range in {
-		switch k {
-		case "Connection":
-			conn = vv
-			continue
-		case "Te":
-			te = vv
-			continue
-		case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
-			continue
-		}
-		if !hopHeader(k) {
-			h[k] = vv[:len(vv):len(vv)]
-		}
+	if r.Header == nil {
+		r.Header = make(http.Header, 4)
 	}
-	for _, f := range conn { // and the fields the client's Connection names
+	h := r.Header
+	conn, te := h["Connection"], h["Te"] // (the client's, before the deletes)
+	// The fields the client's Connection names.
+	for _, f := range conn {
 		for name := range strings.SplitSeq(f, ",") {
 			if name = textproto.TrimString(name); name != "" {
 				h.Del(name)
+			}
+		}
+	}
+	for k := range h {
+		switch k {
+		case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			delete(h, k)
+		default:
+			if hopHeader(k) {
+				delete(h, k)
 			}
 		}
 	}
