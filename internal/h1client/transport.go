@@ -103,7 +103,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.call(ctx, c, req)
+		resp, err := t.call(ctx, c, req, addr)
 		if err == nil {
 			return resp, nil
 		}
@@ -157,8 +157,9 @@ func (t *Transport) fallback() http.RoundTripper {
 // whose body is not all read with its head are watched from the start.
 const watchAfter = 50 * time.Millisecond
 
-// call writes req on c and reads the answer's headers.
-func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
+// call writes req on c, a connection to addr (hostPort(req)), and reads
+// the answer's headers.
+func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr string) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -242,7 +243,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request) (*http
 		}
 	} // (else the deadline stays, for no read: the next call sets its own)
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	b := &body{t: t, c: c, addr: hostPort(req), stop: w.stopFunc(), keep: keep, rc: resp.Body}
+	b := &body{t: t, c: c, addr: addr, stop: w.stopFunc(), keep: keep, rc: resp.Body}
 	if resp.Body == http.NoBody {
 		b.release(true)
 		return resp, nil

@@ -64,8 +64,11 @@ func writeRequest(bw *bufio.Writer, req *http.Request, mayBlock func()) error {
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
 	userAgent := "Go-http-client/1.1"
-	if _, ok := req.Header["User-Agent"]; ok {
-		userAgent = req.Header.Get("User-Agent")
+	if ua, ok := req.Header["User-Agent"]; ok { // (Header.Get would canonicalize a canonical name)
+		userAgent = ""
+		if len(ua) > 0 {
+			userAgent = ua[0]
+		}
 	}
 	if userAgent != "" {
 		b = h1head.AppendField(b, "User-Agent", userAgent)
