@@ -11,18 +11,22 @@ import (
 )
 
 // removeHopHeaders removes the hop-by-hop headers of h, those that its
-// Connection header names too. (One pass over h's few fields costs less
-// than a delete of each hop-by-hop name, each a hash.)
-func removeHopHeaders(h http.Header) {
+// Connection header names too.
+func removeHopHeaders(h http.Header) { removeFields(h, hopHeader) }
+
+// removeFields removes the fields h's Connection header names, then, in
+// one pass over h's few fields (less than a delete of each name, each a
+// hash), those whose canonical names drop reports.
+func removeFields(h http.Header, drop func(name string) bool) {
 	for _, f := range h["Connection"] {
-		for _, name := range strings.Split(f, ",") {
+		for name := range strings.SplitSeq(f, ",") {
 			if name = textproto.TrimString(name); name != "" {
 				h.Del(name)
 			}
 		}
 	}
 	for name := range h {
-		if hopHeader(name) {
+		if drop(name) {
 			delete(h, name)
 		}
 	}
@@ -128,25 +132,8 @@ func outboundHeader(r *http.Request) http.Header {
 		r.Header = make(http.Header, 4)
 	}
 	h := r.Header
-	conn, te := h["Connection"], h["Te"] // (the client's, before the deletes)
-	// The fields the client's Connection names.
-	for _, f := range conn {
-		for name := range strings.SplitSeq(f, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for k := range h {
-		switch k {
-		case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
-			delete(h, k)
-		default:
-			if hopHeader(k) {
-				delete(h, k)
-			}
-		}
-	}
+	te := h["Te"] // (the client's, before the deletes)
+	removeFields(h, notForwarded)
 	// The values the gateway sets share one array, each slice of it full
 	// (an append to one copies it rather than overwrite the next).
 	vals := make([]string, 5)
@@ -173,6 +160,17 @@ func outboundHeader(r *http.Request) http.Header {
 		h["User-Agent"] = vals[3:4:4] // "": not Go's default
 	}
 	return h
+}
+
+// notForwarded reports whether a field of the client's is not forwarded:
+// a hop-by-hop one, or one of the forwarding headers the gateway sets
+// itself.
+func notForwarded(name string) bool {
+	switch name {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return hopHeader(name)
 }
 
 // streamed reports whether an answer is flushed as it comes: one of

@@ -286,24 +286,7 @@ func TestCallerCancellation(t *testing.T) {
 	tr := &Transport{}
 
 	// Waiting for the body: cancelling ends the read.
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/hang-body", nil)
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.AfterFunc(20*time.Millisecond, cancel)
-	done := make(chan error, 1)
-	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("read of a cancelled call's body ended without an error")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("cancelling did not end the body's read")
-	}
-	resp.Body.Close()
+	cancelledBodyRead(t, tr, srv.URL+"/hang-body", 20*time.Millisecond)
 	tr.mu.Lock()
 	idle := len(tr.idle)
 	tr.mu.Unlock()
@@ -580,22 +563,31 @@ func TestLateCancellationAndLateAnswers(t *testing.T) {
 		cancel()
 	}
 	// A body still to be read is watched: cancelling ends its read.
+	cancelledBodyRead(t, tr, url+"/part-body", watchAfter/5)
+}
+
+// cancelledBodyRead gets url through tr, cancels the call after the
+// answer's head, and fails t unless the read of its body then ends with
+// an error.
+func cancelledBodyRead(t *testing.T, tr *Transport, url string, after time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/part-body", nil)
-	resp, err = tr.RoundTrip(req)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.AfterFunc(watchAfter/5, cancel)
+	defer resp.Body.Close()
+	time.AfterFunc(after, cancel)
 	done := make(chan error, 1)
 	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil {
-			t.Fatal("a cancelled body's read ended without an error")
+			t.Fatal("the read of a cancelled call's body ended without an error")
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancelling did not end the body's read")
 	}
-	resp.Body.Close()
 }

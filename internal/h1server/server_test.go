@@ -336,12 +336,10 @@ func serve(t testing.TB, h http.Handler, set ...func(*Server)) (*Server, string)
 	return s, ln.Addr().String()
 }
 
-// TestClientGoneCancelsTheRequest: a client that closes its connection
-// while a request without a body runs has the request's context
-// cancelled (once the request has run for watchAfter).
-func TestClientGoneCancelsTheRequest(t *testing.T) {
-	cancelled := make(chan time.Duration, 1)
-	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// untilCancelled is a handler that waits for its request's context to
+// end, and sends how long that took, or -1 after 10 s.
+func untilCancelled(cancelled chan<- time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		select {
 		case <-r.Context().Done():
@@ -349,7 +347,15 @@ func TestClientGoneCancelsTheRequest(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			cancelled <- -1
 		}
-	}))
+	}
+}
+
+// TestClientGoneCancelsTheRequest: a client that closes its connection
+// while a request without a body runs has the request's context
+// cancelled (once the request has run for watchAfter).
+func TestClientGoneCancelsTheRequest(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	_, addr := serve(t, untilCancelled(cancelled))
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -373,13 +379,7 @@ func TestWatchAfterManyRequests(t *testing.T) {
 			io.WriteString(w, "ok")
 			return
 		}
-		start := time.Now()
-		select {
-		case <-r.Context().Done():
-			cancelled <- time.Since(start)
-		case <-time.After(10 * time.Second):
-			cancelled <- -1
-		}
+		untilCancelled(cancelled)(w, r)
 	}))
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {

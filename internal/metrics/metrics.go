@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -154,22 +155,19 @@ func (r *Route) Request(method string, status int, took time.Duration) {
 		r.duration.Store(duration)
 	}
 	(*duration).Observe(took.Seconds())
-	c := status / 100
-	for i, name := range routeMethods {
-		if name != method || c < 0 || c >= len(statusClasses) {
-			continue
-		}
-		slot := &r.requests[i][c]
-		counter := slot.Load()
-		if counter == nil {
-			counter = new(prometheus.Counter)
-			*counter = r.m.requests.WithLabelValues(r.service, r.route, method, statusClasses[c])
-			slot.Store(counter)
-		}
-		(*counter).Inc()
+	i, c := slices.Index(routeMethods[:], method), status/100
+	if i < 0 || c < 0 || c >= len(statusClasses) {
+		r.m.requests.WithLabelValues(r.service, r.route, method, statusClass(status)).Inc()
 		return
 	}
-	r.m.requests.WithLabelValues(r.service, r.route, method, statusClass(status)).Inc()
+	slot := &r.requests[i][c]
+	counter := slot.Load()
+	if counter == nil {
+		counter = new(prometheus.Counter)
+		*counter = r.m.requests.WithLabelValues(r.service, r.route, method, statusClasses[c])
+		slot.Store(counter)
+	}
+	(*counter).Inc()
 }
 
 // statusClasses are the code label's values, by status / 100, made once.
