@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHCOUNT ?= 3
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-delivery bench-memory bench-builds bench-instructions bench-cpu fuzz lint proto soak
+.PHONY: help build test bench bench-gateway bench-grpc bench-registry bench-delivery bench-memory bench-builds bench-instructions bench-cpu bench-scale fuzz lint proto soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench-instructions: ## user-space instructions per proxied request, BASE's build
 
 bench-cpu: ## CPU per proxied request, user and system, of the composer and nginx side by side, on one core and on two, and of the upstream behind each (needs wrk, nginx)
 	./scripts/bench-cpu.sh
+
+bench-scale: ## throughput on one core and on two, composer and nginx side by side, cores made fractions of one by a cgroup CPU quota (QUOTA, default 0.35; needs root, wrk, nginx)
+	./scripts/bench-scale.sh
 
 bench-builds: ## the gateway of BASE (default HEAD~1) against the working tree's, side by side (needs wrk)
 	./scripts/bench-builds.sh
