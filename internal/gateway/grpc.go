@@ -265,11 +265,16 @@ func (b *sentBody) Read(p []byte) (int, error) {
 // so that the call can be sent again if its first try fails: when the
 // client's side had ended by then within the limit, or when the try read
 // none of it (a connection refused). A stream still sending is not sent
-// again. Reads and Close come from the transport's goroutine, replay
-// from the request's.
+// again. Reads and Close come from the transport's goroutine, settle's
+// and replay from the request's. rmu is held through each read of the
+// client's side, one at a time (a try's transport may still be in one
+// when its answer has come and settle reads on); mu guards the fields
+// below it, so that settle and replay can look without waiting for a
+// read.
 type recordBody struct {
 	in    io.ReadCloser
 	limit int64
+	rmu   sync.Mutex
 	mu    sync.Mutex
 	buf   []byte
 	read  bool // a try has read from it
@@ -278,6 +283,8 @@ type recordBody struct {
 }
 
 func (b *recordBody) Read(p []byte) (int, error) {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
 	b.mu.Lock()
 	b.read = true
 	b.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,5 +168,65 @@ func TestFailurePastTheDeadlineIsTheDeadlines(t *testing.T) {
 				t.Errorf("status %d, want %d", rec.Code, tc.want)
 			}
 		})
+	}
+}
+
+// overlapReader is a client's side that notes two reads at once: each
+// read holds it for a moment, and gives one byte until n have been read.
+type overlapReader struct {
+	reading, overlaps atomic.Int32
+	left              atomic.Int32
+}
+
+func (r *overlapReader) Read(p []byte) (int, error) {
+	if r.reading.Add(1) > 1 {
+		r.overlaps.Add(1)
+	}
+	defer r.reading.Add(-1)
+	time.Sleep(2 * time.Millisecond)
+	if r.left.Add(-1) < 0 {
+		return 0, io.EOF
+	}
+	p[0] = 'x'
+	return 1, nil
+}
+
+func (r *overlapReader) Close() error { return nil }
+
+// TestRecordBodyOneReadAtATime: settle reads the rest of the client's
+// side while a try's transport may still be in a read of it (its answer
+// came first); the two reads are one after the other, never at once, and
+// what both read is kept in order for the replay.
+func TestRecordBodyOneReadAtATime(t *testing.T) {
+	in := &overlapReader{}
+	in.left.Store(20)
+	b := &recordBody{in: in, limit: 1 << 10}
+	transport := make(chan struct{})
+	go func() { // the first try's transport, reading on after its answer
+		defer close(transport)
+		buf := make([]byte, 1)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for b.mu.Lock(); !b.read; b.mu.Lock() { // (until the transport has begun)
+		b.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	b.mu.Unlock()
+	b.settle(5 * time.Second)
+	<-transport
+	if n := in.overlaps.Load(); n != 0 {
+		t.Errorf("%d reads of the client's side began while another was under way", n)
+	}
+	body, ok := b.replay()
+	if !ok {
+		t.Fatal("a call read to its end within the limit cannot be sent again")
+	}
+	got, _ := io.ReadAll(body)
+	if string(got) != strings.Repeat("x", 20) {
+		t.Errorf("replayed %q, want the 20 bytes read", got)
 	}
 }
