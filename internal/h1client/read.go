@@ -57,11 +57,8 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if code < 200 || code == http.StatusNoContent || code == http.StatusNotModified || !h1head.Visible(line[12:], true) {
 		return nil, 0
 	}
-	h, ok := h1head.Fields(block)
-	if !ok {
-		return nil, 0
-	}
-	if _, ok := h["Transfer-Encoding"]; ok {
+	h, seen, ok := h1head.Fields(block)
+	if !ok || seen&h1head.HasTransferEncoding != 0 {
 		return nil, 0
 	}
 	cl := h["Content-Length"]
@@ -72,8 +69,10 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if err != nil {
 		return nil, 0
 	}
-	h1head.FixPragma(h)
-	close := h1head.Closes(minor, h)
+	if seen&h1head.HasPragma != 0 {
+		h1head.FixPragma(h)
+	}
+	close := (minor == 0 || seen&h1head.HasConnection != 0) && h1head.Closes(minor, h)
 	if close && minor == 1 {
 		delete(h, "Connection") // as net/http does with an answer's "close"
 	}

@@ -50,46 +50,75 @@ func Split(buf []byte) (line, block []byte, n int, ok bool) {
 	}
 }
 
+// Has is a set of the fields whose presence decides how a head is read
+// (its body's framing, its connection, its caching): Fields notes which
+// of them a head has, so that its callers look up only those it has.
+type Has uint8
+
+const (
+	HasContentLength Has = 1 << iota
+	HasTransferEncoding
+	HasConnection
+	HasPragma
+)
+
+// has is the member of Has a canonical field name is, or none.
+func has(name string) Has {
+	switch name {
+	case "Content-Length":
+		return HasContentLength
+	case "Transfer-Encoding":
+		return HasTransferEncoding
+	case "Connection":
+		return HasConnection
+	case "Pragma":
+		return HasPragma
+	}
+	return 0
+}
+
 // Fields reads a block of header lines into a header: names canonical,
 // values trimmed, a name's values in their order, all of them slices of
-// one string. ok is false when a line is not plain.
-func Fields(block []byte) (h http.Header, ok bool) {
+// one string; seen holds which fields of Has it has. ok is false when a
+// line is not plain.
+func Fields(block []byte) (h http.Header, seen Has, ok bool) {
 	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
 	text := string(block)
 	h = make(http.Header, n)
 	values := make([]string, n)
 	// The names so far, to tell a repeated one without a lookup (most
 	// heads have a few fields, each once).
-	var seen [16]string
+	var names [16]string
 	lines := 0
 	for len(text) > 0 {
 		i := strings.IndexByte(text, '\n')
 		if i < 1 || text[i-1] != '\r' {
-			return nil, false
+			return nil, 0, false
 		}
 		line := text[:i-1]
 		text = text[i+1:]
 		colon := indexByte(line, ':')
 		if colon <= 0 {
-			return nil, false
+			return nil, 0, false
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
 		canonical, token := canonicalToken(name)
 		if !token || !fieldValue(value) {
-			return nil, false
+			return nil, 0, false
 		}
 		if !canonical {
 			name = textproto.CanonicalMIMEHeaderKey(name)
 		}
+		seen |= has(name)
 		repeated := false
-		if lines < len(seen) {
-			for _, s := range seen[:lines] {
+		if lines < len(names) {
+			for _, s := range names[:lines] {
 				if s == name {
 					repeated = true
 					break
 				}
 			}
-			seen[lines] = name
+			names[lines] = name
 		} else {
 			_, repeated = h[name]
 		}
@@ -103,7 +132,7 @@ func Fields(block []byte) (h http.Header, ok bool) {
 			h[name] = append(h[name], value)
 		}
 	}
-	return h, true
+	return h, seen, true
 }
 
 // canonicalToken reports whether name is a token, and whether it is in

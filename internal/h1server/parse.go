@@ -54,14 +54,8 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	if !ok || !h1head.Token(method) || len(target) == 0 || target[0] != '/' || !h1head.Visible(target, false) {
 		return nil, 0
 	}
-	h, ok := h1head.Fields(block)
-	if !ok {
-		return nil, 0
-	}
-	if _, ok := h["Content-Length"]; ok {
-		return nil, 0
-	}
-	if _, ok := h["Transfer-Encoding"]; ok {
+	h, seen, ok := h1head.Fields(block)
+	if !ok || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
 		return nil, 0
 	}
 	host := ""
@@ -83,7 +77,9 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		}
 	}
 	delete(h, "Host")
-	h1head.FixPragma(h)
+	if seen&h1head.HasPragma != 0 {
+		h1head.FixPragma(h)
+	}
 	// The request is made on the stack and copied once, with its context.
 	r := http.Request{
 		Method:     h1head.Method(method),
@@ -94,7 +90,7 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		Header:     h,
 		Body:       http.NoBody,
 		Host:       host,
-		Close:      h1head.Closes(minor, h),
+		Close:      (minor == 0 || seen&h1head.HasConnection != 0) && h1head.Closes(minor, h),
 		RequestURI: uri,
 	}
 	return r.WithContext(ctx), n

@@ -1,0 +1,33 @@
+package h1head
+
+import "testing"
+
+// TestFieldsSeen: Fields notes the fields of Has a head has, under any
+// spelling of their names, and only those.
+func TestFieldsSeen(t *testing.T) {
+	for _, c := range []struct {
+		block string
+		want  Has
+	}{
+		{"", 0},
+		{"Host: a\r\nAccept: */*\r\n", 0},
+		{"Content-Length: 3\r\n", HasContentLength},
+		{"content-length: 3\r\nTRANSFER-ENCODING: chunked\r\n", HasContentLength | HasTransferEncoding},
+		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | HasPragma},
+		{"Connection: a\r\nconnection: b\r\n", HasConnection},
+		{"Content-Lengths: 3\r\nX-Pragma: no\r\nConnectio: x\r\n", 0},
+	} {
+		h, seen, ok := Fields([]byte(c.block))
+		if !ok {
+			t.Fatalf("Fields(%q) not plain", c.block)
+		}
+		if seen != c.want {
+			t.Errorf("Fields(%q) saw %04b, want %04b", c.block, seen, c.want)
+		}
+		for name, bit := range map[string]Has{"Content-Length": HasContentLength, "Transfer-Encoding": HasTransferEncoding, "Connection": HasConnection, "Pragma": HasPragma} {
+			if _, in := h[name]; in != (seen&bit != 0) {
+				t.Errorf("Fields(%q): %s in the header is %v, in seen %v", c.block, name, in, seen&bit != 0)
+			}
+		}
+	}
+}
