@@ -23,25 +23,9 @@ go build -o "$work/upstream" ./internal/benchtools/upstream
 taskset -c 1 "$work/upstream" -listen 127.0.0.1:18001 &
 upstream=$!
 bench_platform "$work/platform.tsk" 18003 "$work/data"
-cat > "$work/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work;
-    proxy_temp_path $work;
-    upstream u { server 127.0.0.1:18001; keepalive 64; }
-    server {
-        listen 127.0.0.1:18004;
-        location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-NGINX
-sed -e 's/worker_processes 1;/worker_processes 2;/' -e "s|$work/nginx.pid|$work/nginx2.pid|" -e 's/18004/18024/' "$work/nginx.conf" > "$work/nginx2.conf"
-sed -e 's/18003/18023/; s/18013/18033/' -e "s|$work/data\"|$work/data2\"|" "$work/platform.tsk" > "$work/platform2.tsk"
+bench_platform "$work/platform2.tsk" 18023 "$work/data2"
+bench_nginx "$work/nginx.conf" "$work" 18004 1
+bench_nginx "$work/nginx2.conf" "$work" 18024 2
 GOMAXPROCS=1 taskset -c 0 "$work/composer" -f "$work/platform.tsk" 2> "$work/composer.log" &
 composer=$!
 GOMAXPROCS=2 "$work/composer" -f "$work/platform2.tsk" 2> "$work/composer2.log" &

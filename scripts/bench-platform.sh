@@ -14,3 +14,27 @@ bench { kind: "http", instances: ["http://127.0.0.1:18001"], routes: ["/*path"],
 path: "/"
 TSK
 }
+
+# bench_nginx FILE WORK PORT WORKERS writes the configuration of an nginx
+# of WORKERS workers in front of the same upstream, on 127.0.0.1:PORT,
+# doing what nginx does as it comes (its pid and error log beside FILE,
+# its temporary files in WORK).
+bench_nginx() {
+    cat > "$1" <<NGINX
+daemon off;
+worker_processes $4;
+pid $1.pid;
+error_log $1-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $2;
+    proxy_temp_path $2;
+    upstream u { server 127.0.0.1:18001; keepalive 64; }
+    server {
+        listen 127.0.0.1:$3;
+        location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+NGINX
+}
