@@ -33,10 +33,8 @@ composer2=$!
 taskset -c 0 nginx -c "$work/nginx.conf" &
 nginx -c "$work/nginx2.conf" &
 sleep 2
-nginx=$(pgrep -f "nginx -c $work/nginx.conf" -n)
-nginx=$(pgrep -P "$nginx" | tr '\n' ' ')
-nginx2=$(pgrep -f "nginx -c $work/nginx2.conf" -n)
-nginx2=$(pgrep -P "$nginx2" | tr '\n' ' ')
+nginx=$(nginx_workers "$work/nginx.conf")
+nginx2=$(nginx_workers "$work/nginx2.conf")
 tck=$(getconf CLK_TCK)
 ticks() { # pid...: the user and system ticks of them all
     for p in "$@"; do awk '{print $14, $15}' "/proc/$p/stat"; done | awk '{u += $1; s += $2} END {print u, s}'

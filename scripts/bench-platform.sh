@@ -38,3 +38,9 @@ http {
 }
 NGINX
 }
+
+# nginx_workers FILE prints the pids of the workers of the nginx started
+# with -c FILE.
+nginx_workers() {
+    pgrep -P "$(pgrep -f "nginx -c $1" -n)" | tr '\n' ' '
+}

@@ -73,10 +73,8 @@ composer2=$!
 nginx -c "$work/nginx.conf" &
 nginx -c "$work/nginx2.conf" &
 sleep 2
-nginx=$(pgrep -f "nginx -c $work/nginx.conf" -n)
-nginx=$(pgrep -P "$nginx" | tr '\n' ' ')
-nginx2=$(pgrep -f "nginx -c $work/nginx2.conf" -n)
-nginx2=$(pgrep -P "$nginx2" | tr '\n' ' ')
+nginx=$(nginx_workers "$work/nginx.conf")
+nginx2=$(nginx_workers "$work/nginx2.conf")
 join "$g1" "$composer"
 join "$g2" "$composer2"
 # shellcheck disable=SC2086 # (the pids are words)

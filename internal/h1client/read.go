@@ -69,10 +69,7 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if err != nil {
 		return nil, 0
 	}
-	if seen&h1head.HasPragma != 0 {
-		h1head.FixPragma(h)
-	}
-	close := (minor == 0 || seen&h1head.HasConnection != 0) && h1head.Closes(minor, h)
+	close := h1head.Closes(minor, h, seen)
 	if close && minor == 1 {
 		delete(h, "Connection") // as net/http does with an answer's "close"
 	}

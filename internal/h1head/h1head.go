@@ -52,14 +52,15 @@ func Split(buf []byte) (line, block []byte, n int, ok bool) {
 
 // Has is a set of the fields whose presence decides how a head is read
 // (its body's framing, its connection, its caching): Fields notes which
-// of them a head has, so that its callers look up only those it has.
+// of them a head has, so that it and its callers look up only those it
+// has.
 type Has uint8
 
 const (
 	HasContentLength Has = 1 << iota
 	HasTransferEncoding
 	HasConnection
-	HasPragma
+	hasPragma // (Fields' own: it fixes Pragma itself)
 )
 
 // has is the member of Has a canonical field name is, or none.
@@ -72,15 +73,15 @@ func has(name string) Has {
 	case "Connection":
 		return HasConnection
 	case "Pragma":
-		return HasPragma
+		return hasPragma
 	}
 	return 0
 }
 
 // Fields reads a block of header lines into a header: names canonical,
 // values trimmed, a name's values in their order, all of them slices of
-// one string; seen holds which fields of Has it has. ok is false when a
-// line is not plain.
+// one string, and Pragma fixed as net/http fixes it (fixPragma); seen
+// holds which fields of Has it has. ok is false when a line is not plain.
 func Fields(block []byte) (h http.Header, seen Has, ok bool) {
 	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
 	text := string(block)
@@ -132,6 +133,9 @@ func Fields(block []byte) (h http.Header, seen Has, ok bool) {
 			h[name] = append(h[name], value)
 		}
 	}
+	if seen&hasPragma != 0 {
+		fixPragma(h)
+	}
 	return h, seen, true
 }
 
@@ -158,8 +162,11 @@ func canonicalToken(name string) (canonical, token bool) {
 
 // Closes reports whether a message of HTTP/1.minor with header h ends its
 // connection (net/http's rule: "close" in Connection, or HTTP/1.0 without
-// "keep-alive").
-func Closes(minor int, h http.Header) bool {
+// "keep-alive"); seen is what Fields saw of h.
+func Closes(minor int, h http.Header, seen Has) bool {
+	if minor != 0 && seen&HasConnection == 0 {
+		return false
+	}
 	conn := h["Connection"]
 	close := httpguts.HeaderValuesContainsToken(conn, "close")
 	if minor == 0 {
@@ -168,9 +175,9 @@ func Closes(minor int, h http.Header) bool {
 	return close
 }
 
-// FixPragma gives a header with "Pragma: no-cache" and no Cache-Control
+// fixPragma gives a header with "Pragma: no-cache" and no Cache-Control
 // "Cache-Control: no-cache", as net/http does with every message it reads.
-func FixPragma(h http.Header) {
+func fixPragma(h http.Header) {
 	if pragma := h["Pragma"]; len(pragma) > 0 && pragma[0] == "no-cache" {
 		if _, ok := h["Cache-Control"]; !ok {
 			h["Cache-Control"] = []string{"no-cache"}

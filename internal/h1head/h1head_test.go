@@ -13,7 +13,7 @@ func TestFieldsSeen(t *testing.T) {
 		{"Host: a\r\nAccept: */*\r\n", 0},
 		{"Content-Length: 3\r\n", HasContentLength},
 		{"content-length: 3\r\nTRANSFER-ENCODING: chunked\r\n", HasContentLength | HasTransferEncoding},
-		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | HasPragma},
+		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | hasPragma},
 		{"Connection: a\r\nconnection: b\r\n", HasConnection},
 		{"Content-Lengths: 3\r\nX-Pragma: no\r\nConnectio: x\r\n", 0},
 	} {
@@ -24,7 +24,10 @@ func TestFieldsSeen(t *testing.T) {
 		if seen != c.want {
 			t.Errorf("Fields(%q) saw %04b, want %04b", c.block, seen, c.want)
 		}
-		for name, bit := range map[string]Has{"Content-Length": HasContentLength, "Transfer-Encoding": HasTransferEncoding, "Connection": HasConnection, "Pragma": HasPragma} {
+		if seen&hasPragma != 0 && h.Get("Cache-Control") != "no-cache" {
+			t.Errorf("Fields(%q): Pragma: no-cache without Cache-Control: no-cache", c.block)
+		}
+		for name, bit := range map[string]Has{"Content-Length": HasContentLength, "Transfer-Encoding": HasTransferEncoding, "Connection": HasConnection, "Pragma": hasPragma} {
 			if _, in := h[name]; in != (seen&bit != 0) {
 				t.Errorf("Fields(%q): %s in the header is %v, in seen %v", c.block, name, in, seen&bit != 0)
 			}

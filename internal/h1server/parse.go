@@ -77,9 +77,6 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		}
 	}
 	delete(h, "Host")
-	if seen&h1head.HasPragma != 0 {
-		h1head.FixPragma(h)
-	}
 	// The request is made on the stack and copied once, with its context.
 	r := http.Request{
 		Method:     h1head.Method(method),
@@ -90,7 +87,7 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 		Header:     h,
 		Body:       http.NoBody,
 		Host:       host,
-		Close:      (minor == 0 || seen&h1head.HasConnection != 0) && h1head.Closes(minor, h),
+		Close:      h1head.Closes(minor, h, seen),
 		RequestURI: uri,
 	}
 	return r.WithContext(ctx), n

@@ -360,9 +360,17 @@ func TestClientGoneCancelsTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(nc, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
-	time.Sleep(10 * time.Millisecond)
-	nc.Close()
+	hangUp(t, nc, 10*time.Millisecond, cancelled)
+}
+
+// hangUp sends a request on c to a handler of untilCancelled(cancelled),
+// closes c after wait and fails unless the request's context was
+// cancelled.
+func hangUp(t *testing.T, c io.WriteCloser, wait time.Duration, cancelled <-chan time.Duration) {
+	t.Helper()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(wait)
+	c.Close()
 	if d := <-cancelled; d < 0 {
 		t.Fatal("the request's context was not cancelled when its client went away")
 	}

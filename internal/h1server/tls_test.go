@@ -117,12 +117,7 @@ func TestTLSClientGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(tc, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
-	time.Sleep(20 * time.Millisecond)
-	tc.Close()
-	if d := <-cancelled; d < 0 {
-		t.Fatal("the request's context was not cancelled when its client went away")
-	}
+	hangUp(t, tc, 20*time.Millisecond, cancelled)
 }
 
 // TestTLSShutdownDuringHandshake: a connection still in its handshake is
