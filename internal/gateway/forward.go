@@ -59,8 +59,9 @@ func plain(r *http.Request) bool {
 // forwarded one (outboundHeader), and the answer's header values are
 // handed over, not copied.
 func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.RoundTripper) {
-	h := outboundHeader(r)
-	out := new(http.Request)
+	a := new(forwardAlloc)
+	h := outboundHeader(r, a.vals[:])
+	out := &a.req
 	*out = *r
 	out.Header = h
 	out.RequestURI, out.Close = "", false
@@ -119,6 +120,13 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 }
 
+// forwardAlloc is what forward makes, in one allocation: its copy of the
+// request, and the values of the headers the gateway sets.
+type forwardAlloc struct {
+	req  http.Request
+	vals [5]string
+}
+
 // outboundHeader makes the client's header the one a plain request is
 // forwarded with, in place (a copy would cost a map per request, and
 // nothing reads the client's header after the request is forwarded but
@@ -126,8 +134,8 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 // trailers", which is end to end: gRPC-Web, others), without Forwarded
 // and the client's X-Forwarded-*, with the gateway's X-Forwarded-For,
 // -Host and -Proto and an empty User-Agent where the client sent none
-// (not Go's default).
-func outboundHeader(r *http.Request) http.Header {
+// (not Go's default). vals (5 of them) holds the values it sets.
+func outboundHeader(r *http.Request, vals []string) http.Header {
 	if r.Header == nil {
 		r.Header = make(http.Header, 4)
 	}
@@ -136,7 +144,6 @@ func outboundHeader(r *http.Request) http.Header {
 	removeFields(h, notForwarded)
 	// The values the gateway sets share one array, each slice of it full
 	// (an append to one copies it rather than overwrite the next).
-	vals := make([]string, 5)
 	for _, v := range te {
 		for token := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(textproto.TrimString(token), "trailers") {

@@ -11,18 +11,36 @@ import (
 
 // readResponse reads the answer to req from br: an answer whose head is
 // all in br's buffer and plain (parsePlain) is made from the buffer with
-// fewer copies, every other one is read by http.ReadResponse.
-func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	if resp, n := parsePlain(br, req); resp != nil {
+// fewer copies, every other one is read by http.ReadResponse. spare is
+// where the call's body goes: a plain answer's own (allocated with it),
+// nil for another.
+func readResponse(br *bufio.Reader, req *http.Request) (resp *http.Response, spare *body, err error) {
+	if a, n := parsePlain(br, req); a != nil {
 		br.Discard(n)
+		resp = &a.resp
 		resp.Body = http.NoBody
 		if resp.ContentLength > 0 {
-			resp.Body = &lengthBody{br: br, remain: resp.ContentLength}
+			a.length = lengthBody{br: br, remain: resp.ContentLength}
+			resp.Body = &a.length
 		}
-		return resp, nil
+		return resp, &a.body, nil
 	}
-	return http.ReadResponse(br, req)
+	resp, err = http.ReadResponse(br, req)
+	return resp, nil, err
 }
+
+// answer is what a plain answer is made of, in one allocation: the
+// response, its reader of the connection's buffer, the call's body that
+// releases the connection at the end, and the header's values (most
+// answers have fewer fields than answerValues).
+type answer struct {
+	resp   http.Response
+	length lengthBody
+	body   body
+	values [answerValues]string
+}
+
+const answerValues = 8
 
 // parsePlain makes the answer whose head begins br's buffer, without
 // reading the connection, and returns it (without its Body) with the
@@ -31,8 +49,8 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 // or 304, not to a HEAD), a plain header block (h1head), one
 // Content-Length of digits and no Transfer-Encoding. For such a head it
 // makes what http.ReadResponse makes (FuzzParsePlainAsReadResponse
-// compares them).
-func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
+// compares them), in an answer.
+func parsePlain(br *bufio.Reader, req *http.Request) (*answer, int) {
 	if req.Method == http.MethodHead {
 		return nil, 0
 	}
@@ -57,7 +75,8 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if code < 200 || code == http.StatusNoContent || code == http.StatusNotModified || !h1head.Visible(line[12:], true) {
 		return nil, 0
 	}
-	h, seen, ok := h1head.Fields(block)
+	a := new(answer)
+	h, seen, ok := h1head.Fields(block, a.values[:])
 	if !ok || seen&h1head.HasTransferEncoding != 0 {
 		return nil, 0
 	}
@@ -73,7 +92,7 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 	if close && minor == 1 {
 		delete(h, "Connection") // as net/http does with an answer's "close"
 	}
-	resp := &http.Response{
+	a.resp = http.Response{
 		Status:        h1head.Status(code, line[9:]),
 		StatusCode:    code,
 		Proto:         proto,
@@ -84,7 +103,7 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*http.Response, int) {
 		Close:         close,
 		Request:       req,
 	}
-	return resp, n
+	return a, n
 }
 
 // lengthBody is the body of an answer of known length, read from the

@@ -32,7 +32,7 @@ func FuzzParsePlainAsReadResponse(f *testing.F) {
 		if resp, _ := parsePlain(br, req); resp == nil {
 			return
 		}
-		got, err := readResponse(br, req)
+		got, _, err := readResponse(br, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,6 +72,20 @@ func newConn(nc net.Conn) *conn {
 	return c
 }
 
+// earlyDeadline is the deadline of a call's wait for its answer before
+// the watch is armed: d, or the connection's deadline when that comes no
+// later than d and no sooner than half of watchAfter after start. Passing
+// such a deadline only makes the call arm its watch (a little sooner
+// than watchAfter), so the one the previous call left serves, and a call
+// on a busy connection sets no timer (a deadline's timer costs about 2 %
+// of a proxied request's instructions).
+func (c *conn) earlyDeadline(start, d time.Time) time.Time {
+	if cur := c.readDeadline; !cur.IsZero() && !cur.After(d) && !cur.Before(start.Add(watchAfter/2)) {
+		return cur
+	}
+	return d
+}
+
 // setReadDeadline sets the connection's read deadline, unless it is set
 // so already.
 func (c *conn) setReadDeadline(d time.Time) error {
@@ -189,6 +203,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 			if hasCtxDeadline && ctxDeadline.Before(d) {
 				d = ctxDeadline
 			}
+			d = c.earlyDeadline(start, d)
 		}
 		if err := w.setReadDeadline(d); err != nil {
 			w.stop()
@@ -212,6 +227,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 		w.arm()
 	}
 	var resp *http.Response
+	var spare *body // (a plain answer's, allocated with it)
 	for {
 		if !w.armed && !headBuffered(c.br) {
 			// The rest of the head is to be read from the connection.
@@ -222,7 +238,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 			}
 		}
 		var err error
-		resp, err = readResponse(c.br, req)
+		resp, spare, err = readResponse(c.br, req)
 		if err != nil {
 			w.stop()
 			return nil, err
@@ -243,7 +259,11 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 		}
 	} // (else the deadline stays, for no read: the next call sets its own)
 	keep := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	b := &body{t: t, c: c, addr: addr, stop: w.stopFunc(), keep: keep, rc: resp.Body}
+	b := spare
+	if b == nil {
+		b = new(body)
+	}
+	*b = body{t: t, c: c, addr: addr, stop: w.stopFunc(), keep: keep, rc: resp.Body}
 	if resp.Body == http.NoBody {
 		b.release(true)
 		return resp, nil

@@ -591,3 +591,62 @@ func cancelledBodyRead(t *testing.T, tr *Transport, url string, after time.Durat
 		t.Fatal("cancelling did not end the body's read")
 	}
 }
+
+// deadlineCounter is a connection that counts its read deadlines set.
+type deadlineCounter struct {
+	*net.TCPConn
+	sets *atomic.Int64
+}
+
+func (c deadlineCounter) SetReadDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+// TestEarlyDeadlineKept: calls close together on one connection share
+// the early deadline the first one set, and a call long after sets its
+// own; a caller cancelled meanwhile is still noticed.
+func TestEarlyDeadlineKept(t *testing.T) {
+	release := make(chan struct{})
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	defer close(release)
+	var sets atomic.Int64
+	tr := &Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return deadlineCounter{nc.(*net.TCPConn), &sets}, nil
+	}}
+	start := time.Now()
+	for range 5 {
+		do(t, tr, "GET", srv.URL+"/", "")
+	}
+	if elapsed := time.Since(start); elapsed < watchAfter/2 && sets.Load() != 1 {
+		t.Fatalf("5 calls in %v set %d read deadlines, want 1", elapsed, sets.Load())
+	}
+	time.Sleep(watchAfter)
+	before := sets.Load()
+	do(t, tr, "GET", srv.URL+"/", "")
+	if sets.Load() == before {
+		t.Fatal("a call after watchAfter kept a deadline that had passed")
+	}
+
+	// The kept deadline passes: the call arms its watch, and the caller's
+	// cancellation ends it.
+	do(t, tr, "GET", srv.URL+"/", "")
+	ctx, cancel := context.WithTimeout(context.Background(), watchAfter+30*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/hang", nil)
+	if _, err := tr.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled call: %v, want context.DeadlineExceeded", err)
+	}
+	if conns.Load() != 1 {
+		t.Fatalf("%d connections, want 1", conns.Load())
+	}
+}

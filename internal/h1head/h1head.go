@@ -82,11 +82,21 @@ func has(name string) Has {
 // values trimmed, a name's values in their order, all of them slices of
 // one string, and Pragma fixed as net/http fixes it (fixPragma); seen
 // holds which fields of Has it has. ok is false when a line is not plain.
-func Fields(block []byte) (h http.Header, seen Has, ok bool) {
+//
+// The header's values are kept in store when it has room for one per
+// line (the caller's, allocated with what the header goes into, an
+// allocation fewer), else in an array of Fields' own. store is the
+// header's from then on: the caller does not use it for anything else.
+func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
 	text := string(block)
 	h = make(http.Header, n)
-	values := make([]string, n)
+	var values []string
+	if len(store) >= n {
+		values = store[:n:n]
+	} else {
+		values = make([]string, n)
+	}
 	// The names so far, to tell a repeated one without a lookup (most
 	// heads have a few fields, each once).
 	var names [16]string

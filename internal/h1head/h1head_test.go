@@ -17,7 +17,7 @@ func TestFieldsSeen(t *testing.T) {
 		{"Connection: a\r\nconnection: b\r\n", HasConnection},
 		{"Content-Lengths: 3\r\nX-Pragma: no\r\nConnectio: x\r\n", 0},
 	} {
-		h, seen, ok := Fields([]byte(c.block))
+		h, seen, ok := Fields([]byte(c.block), nil)
 		if !ok {
 			t.Fatalf("Fields(%q) not plain", c.block)
 		}

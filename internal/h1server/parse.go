@@ -12,12 +12,12 @@ import (
 
 // readRequest reads the next request from br, with ctx as its context.
 // A request whose head is all in br's buffer and plain (parsePlain) is
-// made from the buffer with fewer copies, and plain says so: its header's
-// names and values are valid already (h1head takes no others). Every
-// other one, and every one parsePlain is not sure of, is read by
+// made from the buffer with fewer copies, in st, and plain says so: its
+// header's names and values are valid already (h1head takes no others).
+// Every other one, and every one parsePlain is not sure of, is read by
 // http.ReadRequest.
-func readRequest(ctx context.Context, br *bufio.Reader) (req *http.Request, plain bool, err error) {
-	if req, n := parsePlain(ctx, br); req != nil {
+func readRequest(ctx context.Context, br *bufio.Reader, st *plainStore) (req *http.Request, plain bool, err error) {
+	if req, n := parsePlain(ctx, br, st); req != nil {
 		br.Discard(n)
 		return req, true, nil
 	}
@@ -34,8 +34,9 @@ func readRequest(ctx context.Context, br *bufio.Reader) (req *http.Request, plai
 // origin-form target, HTTP/1.0 or 1.1, a plain header block (h1head),
 // one Host at most, no Content-Length or Transfer-Encoding (no body). For
 // such a head it makes what http.ReadRequest makes
-// (FuzzParsePlainAsReadRequest compares them).
-func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
+// (FuzzParsePlainAsReadRequest compares them). The request's URL and
+// its header's values go in st (nil: a store of parsePlain's own).
+func parsePlain(ctx context.Context, br *bufio.Reader, st *plainStore) (*http.Request, int) {
 	buf, _ := br.Peek(br.Buffered())
 	line, block, n, ok := h1head.Split(buf)
 	if !ok {
@@ -54,7 +55,10 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	if !ok || !h1head.Token(method) || len(target) == 0 || target[0] != '/' || !h1head.Visible(target, false) {
 		return nil, 0
 	}
-	h, seen, ok := h1head.Fields(block)
+	if st == nil {
+		st = new(plainStore)
+	}
+	h, seen, ok := h1head.Fields(block, st.values[:])
 	if !ok || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
 		return nil, 0
 	}
@@ -69,7 +73,8 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	uri := string(target)
 	var u *url.URL
 	if plainPath(target) {
-		u = &url.URL{Path: uri} // what url.ParseRequestURI makes of it
+		st.url = url.URL{Path: uri} // what url.ParseRequestURI makes of it
+		u = &st.url
 	} else {
 		var err error
 		if u, err = url.ParseRequestURI(uri); err != nil {
@@ -92,6 +97,17 @@ func parsePlain(ctx context.Context, br *bufio.Reader) (*http.Request, int) {
 	}
 	return r.WithContext(ctx), n
 }
+
+// plainStore is where parsePlain puts a plain request's URL and its
+// header's values: allocated with what the request goes with (its
+// answer, in serveRequest), two allocations fewer. Most requests have
+// fewer fields than requestValues.
+type plainStore struct {
+	url    url.URL
+	values [requestValues]string
+}
+
+const requestValues = 8
 
 // plainPath reports whether an origin-form target is a path that
 // url.ParseRequestURI would take as it is: no query, no escapes, only

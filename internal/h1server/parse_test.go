@@ -31,7 +31,7 @@ func FuzzParsePlainAsReadRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
 		br.Peek(1) // fill the buffer, as a connection's read does
-		got, n := parsePlain(context.Background(), br)
+		got, n := parsePlain(context.Background(), br, nil)
 		if got == nil {
 			return
 		}
@@ -75,7 +75,7 @@ func TestParsePlainTakesCommonRequests(t *testing.T) {
 	} {
 		br := bufio.NewReader(strings.NewReader(raw))
 		br.Peek(1)
-		if req, n := parsePlain(context.Background(), br); req == nil || n != len(raw) {
+		if req, n := parsePlain(context.Background(), br, nil); req == nil || n != len(raw) {
 			t.Errorf("%q fell back", raw)
 		}
 	}
@@ -88,7 +88,7 @@ func TestParsePlainTakesCommonRequests(t *testing.T) {
 	} {
 		br := bufio.NewReader(strings.NewReader(raw))
 		br.Peek(1)
-		if req, _ := parsePlain(context.Background(), br); req != nil {
+		if req, _ := parsePlain(context.Background(), br, nil); req != nil {
 			t.Errorf("%q took the plain path", raw)
 		}
 	}

@@ -39,7 +39,8 @@ func (c *conn) serveRequest() bool {
 	// registration of each request with it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, plain, err := readRequest(ctx, c.br)
+	x := new(requestAlloc)
+	req, plain, err := readRequest(ctx, c.br, &x.store)
 	c.cr.limited = false
 	if err == nil {
 		err = check(req, !plain)
@@ -57,7 +58,8 @@ func (c *conn) serveRequest() bool {
 	req.RemoteAddr, req.TLS = c.remoteAddr, c.tlsState
 	c.lastMethod = req.Method
 
-	w := &response{c: c, req: req, header: make(http.Header), contentLength: -1}
+	w := &x.w
+	*w = response{c: c, req: req, header: make(http.Header), contentLength: -1}
 	switch expect := get(req.Header, "Expect"); {
 	case expect != "" && !hasToken(expect, "100-continue"):
 		w.header.Set("Connection", "close")
@@ -84,6 +86,13 @@ func (c *conn) serveRequest() bool {
 		return false
 	}
 	return w.finish() && !c.watch.gone
+}
+
+// requestAlloc is a request's answer and what a plain request is made of
+// (parsePlain), in one allocation.
+type requestAlloc struct {
+	w     response
+	store plainStore
 }
 
 // check refuses, as net/http's server does, a request that http.ReadRequest
