@@ -170,3 +170,56 @@ func TestLeanPathAsReverseProxy(t *testing.T) {
 type passOn struct{ http.ResponseWriter }
 
 func (p passOn) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// TestLeanPathKeepsHTTP10Alive: an HTTP/1.0 client that asks to keep its
+// connection keeps it through the lean path on h1server, as through
+// ReverseProxy on net/http's server (forward takes the hop-by-hop fields
+// out of the client's header; the server decides on what the client
+// sent), and one that does not ask has it closed.
+func TestLeanPathKeepsHTTP10Alive(t *testing.T) {
+	inst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
+	defer inst.Close()
+	in := balancer.NewInstance(inst.URL)
+	in.SetHealth(balancer.Healthy)
+	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
+	u := &Upstream{Name: "svc", Balancer: bal, Breaker: breaker.New(breaker.Settings{FailureThreshold: 100}, nil, nil)}
+	rt := &tries{u: u, base: NewTransport(5 * time.Second)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &h1server.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { u.forward(w, r, rt) })}
+	go s.Serve(ln)
+	defer s.Close()
+	for _, c := range []struct {
+		req  string
+		keep bool
+	}{
+		{"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true},
+		{"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true},
+		{"GET /a HTTP/1.0\r\n\r\n", false},
+		{"GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false},
+		{"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", true},
+	} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, c.req+c.req)
+		br := bufio.NewReader(conn)
+		answers := 0
+		for range 2 {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				break
+			}
+			io.ReadAll(resp.Body)
+			answers++
+		}
+		conn.Close()
+		if want := map[bool]int{true: 2, false: 1}[c.keep]; answers != want {
+			t.Errorf("%q: %d answers on one connection, want %d", strings.SplitN(c.req, "\r\n", 2)[0]+" "+strings.SplitN(c.req, "\r\n", 3)[1], answers, want)
+		}
+	}
+}

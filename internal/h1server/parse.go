@@ -10,13 +10,13 @@ import (
 	"github.com/tuskcompose/composer/internal/h1head"
 )
 
-// readRequest reads the next request from br, with ctx as its context.
-// A request whose head is all in br's buffer and plain (parsePlain) is
-// made from the buffer with fewer copies, in st, and plain says so: its
-// header's names and values are valid already (h1head takes no others).
-// Every other one, and every one parsePlain is not sure of, is read by
-// http.ReadRequest.
-func readRequest(ctx context.Context, br *bufio.Reader, st *plainStore) (req *http.Request, plain bool, err error) {
+// readRequest reads the next request from br, with ctx as its context,
+// and notes its Connection field in st. A request whose head is all in
+// br's buffer and plain (parsePlain) is made from the buffer with fewer
+// copies, in st, and plain says so: its header's names and values are
+// valid already (h1head takes no others). Every other one, and every one
+// parsePlain is not sure of, is read by http.ReadRequest.
+func readRequest(ctx context.Context, br *bufio.Reader, st *requestStore) (req *http.Request, plain bool, err error) {
 	if req, n := parsePlain(ctx, br, st); req != nil {
 		br.Discard(n)
 		return req, true, nil
@@ -25,6 +25,7 @@ func readRequest(ctx context.Context, br *bufio.Reader, st *plainStore) (req *ht
 	if err != nil {
 		return nil, false, err
 	}
+	st.connection = get(req.Header, "Connection")
 	return req.WithContext(ctx), false, nil
 }
 
@@ -36,7 +37,7 @@ func readRequest(ctx context.Context, br *bufio.Reader, st *plainStore) (req *ht
 // such a head it makes what http.ReadRequest makes
 // (FuzzParsePlainAsReadRequest compares them). The request's URL and
 // its header's values go in st (nil: a store of parsePlain's own).
-func parsePlain(ctx context.Context, br *bufio.Reader, st *plainStore) (*http.Request, int) {
+func parsePlain(ctx context.Context, br *bufio.Reader, st *requestStore) (*http.Request, int) {
 	buf, _ := br.Peek(br.Buffered())
 	line, block, n, ok := h1head.Split(buf)
 	if !ok {
@@ -56,7 +57,7 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *plainStore) (*http.Re
 		return nil, 0
 	}
 	if st == nil {
-		st = new(plainStore)
+		st = new(requestStore)
 	}
 	h, seen, ok := h1head.Fields(block, st.values[:])
 	if !ok || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
@@ -82,6 +83,9 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *plainStore) (*http.Re
 		}
 	}
 	delete(h, "Host")
+	if seen&h1head.HasConnection != 0 {
+		st.connection = h["Connection"][0]
+	}
 	// The request is made on the stack and copied once, with its context.
 	r := http.Request{
 		Method:     h1head.Method(method),
@@ -98,13 +102,17 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *plainStore) (*http.Re
 	return r.WithContext(ctx), n
 }
 
-// plainStore is where parsePlain puts a plain request's URL and its
-// header's values: allocated with what the request goes with (its
-// answer, in serveRequest), two allocations fewer. Most requests have
-// fewer fields than requestValues.
-type plainStore struct {
-	url    url.URL
-	values [requestValues]string
+// requestStore is where parsePlain puts a plain request's URL and its
+// header's values, allocated with what the request goes with (its
+// answer, in serveRequest): two allocations fewer. Most requests have
+// fewer fields than requestValues. connection is the first value of the
+// request's Connection field as the client sent it (readRequest's, of
+// every request): the answer's framing depends on it, and a handler may
+// take the field out of the header (a proxy does).
+type requestStore struct {
+	url        url.URL
+	values     [requestValues]string
+	connection string
 }
 
 const requestValues = 8

@@ -59,7 +59,7 @@ func (c *conn) serveRequest() bool {
 	c.lastMethod = req.Method
 
 	w := &x.w
-	*w = response{c: c, req: req, header: make(http.Header), contentLength: -1}
+	*w = response{c: c, req: req, header: make(http.Header), contentLength: -1, reqConn: x.store.connection}
 	switch expect := get(req.Header, "Expect"); {
 	case expect != "" && !hasToken(expect, "100-continue"):
 		w.header.Set("Connection", "close")
@@ -92,7 +92,7 @@ func (c *conn) serveRequest() bool {
 // (parsePlain), in one allocation.
 type requestAlloc struct {
 	w     response
-	store plainStore
+	store requestStore
 }
 
 // check refuses, as net/http's server does, a request that http.ReadRequest

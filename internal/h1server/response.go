@@ -27,10 +27,11 @@ import (
 // gets a Content-Length; a longer one of unknown length is chunked
 // (HTTP/1.1) or ends with the connection (HTTP/1.0), as net/http does.
 type response struct {
-	c      *conn
-	req    *http.Request
-	body   *requestBody // nil: the request has none
-	header http.Header
+	c       *conn
+	req     *http.Request
+	reqConn string       // the request's Connection field, as the client sent it
+	body    *requestBody // nil: the request has none
+	header  http.Header
 
 	wroteHeader   bool  // status decided, the head snapshot taken
 	committed     bool  // head written to the connection's buffer
@@ -328,7 +329,7 @@ func (w *response) commit(final bool, p []byte) {
 	hasCL := w.contentLength != -1
 	connHdr := strings.Join(w.conn, ", ")
 	keepAlive10 := ""
-	reqConn := get(req.Header, "Connection")
+	reqConn := w.reqConn
 	wants10KeepAlive := req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(reqConn, "keep-alive")
 	if wants10KeepAlive && (isHEAD || hasCL || !bodyOK) {
 		if w.conn == nil {
