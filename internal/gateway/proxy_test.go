@@ -211,3 +211,19 @@ func TestBodyLimit(t *testing.T) {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// TestNewRequestIDs: made ids are 32 lower-case hex digits, and none
+// repeats.
+func TestNewRequestIDs(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 100000 {
+		id := newRequestID()
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+	}
+}

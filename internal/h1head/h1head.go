@@ -108,13 +108,12 @@ func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 		}
 		line := text[:i-1]
 		text = text[i+1:]
-		colon := indexByte(line, ':')
+		colon, canonical := fieldName(line)
 		if colon <= 0 {
 			return nil, 0, false
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		canonical, token := canonicalToken(name)
-		if !token || !fieldValue(value) {
+		if !allIn(&valueBytes, value) {
 			return nil, 0, false
 		}
 		if !canonical {
@@ -149,26 +148,60 @@ func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 	return h, seen, true
 }
 
-// canonicalToken reports whether name is a token, and whether it is in
+// fieldName finds the colon that ends a header line's name, the name
+// all token characters; colon is -1 when there is none or a byte before
+// it is not a token character. canonical reports whether the name is in
 // textproto's canonical form already (each word's first letter upper
-// case, the others lower case).
-func canonicalToken(name string) (canonical, token bool) {
-	if name == "" {
-		return false, false
-	}
+// case, the others lower case). One pass over the name does all three.
+func fieldName(line string) (colon int, canonical bool) {
 	canonical, upper := true, true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !tokenByte[c] {
-			return false, false
+	for i := 0; i < len(line); i++ {
+		switch k := nameBytes[line[i]]; k {
+		case 0:
+			if line[i] == ':' {
+				return i, canonical
+			}
+			return -1, false
+		case lowerByte:
+			canonical = canonical && !upper
+			upper = false
+		case upperByte:
+			canonical = canonical && upper
+			upper = false
+		case dashByte:
+			upper = true
+		default:
+			upper = false
 		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
 	}
-	return canonical, true
+	return -1, false
 }
+
+// nameBytes classes the bytes of a header name for fieldName: 0 for a
+// byte that is not a token character.
+var nameBytes = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case !tokenByte[c]:
+		case 'a' <= c && c <= 'z':
+			t[c] = lowerByte
+		case 'A' <= c && c <= 'Z':
+			t[c] = upperByte
+		case c == '-':
+			t[c] = dashByte
+		default:
+			t[c] = otherTokenByte
+		}
+	}
+	return t
+}()
+
+const (
+	lowerByte = 1 + iota
+	upperByte
+	dashByte
+	otherTokenByte
+)
 
 // Closes reports whether a message of HTTP/1.minor with header h ends its
 // connection (net/http's rule: "close" in Connection, or HTTP/1.0 without
@@ -242,15 +275,37 @@ var statuses = func() []string {
 
 // Token reports whether s is a non-empty token (RFC 9110 5.6.2).
 func Token[S string | []byte](s S) bool {
-	if len(s) == 0 {
-		return false
+	return len(s) > 0 && allIn(&tokenBytes, s)
+}
+
+// allIn reports whether every byte of s is in the set t (1 for a member,
+// 0 for another), eight bytes to a test.
+func allIn[S string | []byte](t *[256]uint8, s S) bool {
+	for len(s) >= 8 {
+		if t[s[0]]&t[s[1]]&t[s[2]]&t[s[3]]&t[s[4]]&t[s[5]]&t[s[6]]&t[s[7]] == 0 {
+			return false
+		}
+		s = s[8:]
 	}
 	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
+		if t[s[i]] == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// tokenBytes is tokenByte as allIn's set.
+var tokenBytes = set(func(c byte) bool { return tokenByte[c] })
+
+// set makes allIn's set of the bytes in reports.
+func set(in func(c byte) bool) (t [256]uint8) {
+	for c := range 256 {
+		if in(byte(c)) {
+			t[c] = 1
+		}
+	}
+	return t
 }
 
 // tokenByte says which bytes are token characters.
@@ -291,15 +346,6 @@ func Visible(b []byte, spaces bool) bool {
 	return true
 }
 
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // trimOWS trims spaces and tabs at both ends.
 func trimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
@@ -311,22 +357,6 @@ func trimOWS(s string) string {
 	return s
 }
 
-// fieldValue reports whether a trimmed value is visible ASCII, spaces
-// and tabs only.
-func fieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !valueByte[v[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// valueByte says which bytes fieldValue takes.
-var valueByte = func() (t [256]bool) {
-	for c := ' '; c < 0x7f; c++ {
-		t[c] = true
-	}
-	t['\t'] = true
-	return t
-}()
+// valueBytes is the set of the bytes of a trimmed field value that
+// Fields takes: visible ASCII, spaces and tabs.
+var valueBytes = set(func(c byte) bool { return ' ' <= c && c < 0x7f || c == '\t' })
