@@ -50,7 +50,7 @@ type Transport struct {
 	Fallback http.RoundTripper
 
 	mu   sync.Mutex
-	idle map[string][]*conn // per host:port, the most recently used last
+	idle map[string]*idleConns // per host:port
 }
 
 // conn is a keep-alive connection to one host.
@@ -391,15 +391,14 @@ func (b *body) release(reuse bool) {
 func (t *Transport) get(ctx context.Context, addr string, checkOpen bool) (c *conn, reused bool, err error) {
 	now := time.Now()
 	t.mu.Lock()
-	for {
-		list := t.idle[addr]
-		n := len(list)
+	for idle := t.idle[addr]; idle != nil; {
+		n := len(idle.list)
 		if n == 0 {
 			break
 		}
-		c = list[n-1]
-		list[n-1] = nil
-		t.idle[addr] = list[:n-1]
+		c = idle.list[n-1]
+		idle.list[n-1] = nil
+		idle.list = idle.list[:n-1]
 		if checkOpen && c.setReadDeadline(time.Time{}) != nil { // (a deadline passed fails the check)
 			c.nc.Close()
 			continue
@@ -429,9 +428,14 @@ func (t *Transport) put(addr string, c *conn) {
 	}
 	t.mu.Lock()
 	if t.idle == nil {
-		t.idle = map[string][]*conn{}
+		t.idle = map[string]*idleConns{}
 	}
-	list := t.idle[addr]
+	idle := t.idle[addr]
+	if idle == nil {
+		idle = new(idleConns)
+		t.idle[addr] = idle
+	}
+	list := idle.list
 	// The oldest connections are first.
 	expired := 0
 	for expired < len(list) && c.idleFrom.Sub(list[expired].idleFrom) > t.idleTimeout() {
@@ -442,14 +446,19 @@ func (t *Transport) put(addr string, c *conn) {
 		list = append(list[:0], list[expired:]...)
 	}
 	if len(list) >= max {
-		t.idle[addr] = list
+		idle.list = list
 		t.mu.Unlock()
 		c.nc.Close()
 		return
 	}
-	t.idle[addr] = append(list, c)
+	idle.list = append(list, c)
 	t.mu.Unlock()
 }
+
+// idleConns are the idle connections to one host:port, the most recently
+// used last: in the pool's map by pointer, so that taking one out or
+// putting one back changes the list, not the map.
+type idleConns struct{ list []*conn }
 
 // CloseIdleConnections closes the connections in the pool.
 func (t *Transport) CloseIdleConnections() {
@@ -457,8 +466,8 @@ func (t *Transport) CloseIdleConnections() {
 	idle := t.idle
 	t.idle = nil
 	t.mu.Unlock()
-	for _, list := range idle {
-		for _, c := range list {
+	for _, conns := range idle {
+		for _, c := range conns.list {
 			c.nc.Close()
 		}
 	}

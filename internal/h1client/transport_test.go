@@ -135,7 +135,7 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Errorf("%d connections for 16 callers", n)
 	}
 	tr.mu.Lock()
-	idle := len(tr.idle[strings.TrimPrefix(srv.URL, "http://")])
+	idle := len(tr.idle[strings.TrimPrefix(srv.URL, "http://")].list)
 	tr.mu.Unlock()
 	if idle > 8 {
 		t.Errorf("%d idle connections kept, limit 8", idle)
