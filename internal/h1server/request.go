@@ -1,7 +1,6 @@
 package h1server
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -36,11 +35,10 @@ func (c *conn) serveRequest() bool {
 	// The request's context ends with the request (or before it, the
 	// client gone): nothing outlives it on the connection, so it needs no
 	// parent of the connection's, whose cancellation would only cost a
-	// registration of each request with it.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// registration of each request with it (requestContext).
 	x := new(requestAlloc)
-	req, plain, err := readRequest(ctx, c.br, &x.store)
+	defer x.ctx.cancel()
+	req, plain, err := readRequest(&x.ctx, c.br, &x.store)
 	c.cr.limited = false
 	if err == nil {
 		err = check(req, !plain)
@@ -76,7 +74,7 @@ func (c *conn) serveRequest() bool {
 		req.Body = w.body
 	}
 	if w.body == nil {
-		c.watch.arm(cancel)
+		c.watch.arm(&x.ctx)
 	}
 	c.srv.Handler.ServeHTTP(w, req)
 	if w.body == nil {
@@ -88,9 +86,10 @@ func (c *conn) serveRequest() bool {
 	return w.finish() && !c.watch.gone
 }
 
-// requestAlloc is a request's answer and what a plain request is made of
-// (parsePlain), in one allocation.
+// requestAlloc is a request's context, its answer and what a plain
+// request is made of (parsePlain), in one allocation.
 type requestAlloc struct {
+	ctx   requestContext
 	w     response
 	store requestStore
 }

@@ -1,7 +1,6 @@
 package h1server
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
@@ -28,16 +27,16 @@ type watcher struct {
 	active bool          // armed and not yet disarmed (the connection's goroutine's)
 	fired  chan struct{} // a token at the end of each fire
 	mu     sync.Mutex
-	cancel context.CancelFunc // the running request's
-	gone   bool               // the client closed the connection (set by fire, read after disarm)
+	ctx    *requestContext // the running request's
+	gone   bool            // the client closed the connection (set by fire, read after disarm)
 }
 
 func (wt *watcher) init(c *conn) { wt.c = c }
 
 // arm starts the wait for the handler's running long.
-func (wt *watcher) arm(cancel context.CancelFunc) {
+func (wt *watcher) arm(ctx *requestContext) {
 	wt.mu.Lock()
-	wt.cancel = cancel
+	wt.ctx = ctx
 	wt.mu.Unlock()
 	wt.active = true
 	if wt.timer == nil {
@@ -56,12 +55,14 @@ func (wt *watcher) disarm() {
 	}
 	wt.active = false
 	if wt.timer.Stop() {
-		return // fire will not run for this arm
+		wt.ctx = nil // (fire will not run for this arm, and no fire before it runs still)
+		return
 	}
 	// fire runs, has run, or is about to: a deadline in the past ends its
 	// read, or the read it is about to begin.
 	wt.c.nc.SetReadDeadline(aLongTimeAgo)
 	<-wt.fired
+	wt.ctx = nil // (the request's, not kept alive by an idle connection)
 	wt.c.nc.SetReadDeadline(time.Time{})
 }
 
@@ -70,7 +71,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (wt *watcher) fire() {
 	defer func() { wt.fired <- struct{}{} }()
 	wt.mu.Lock()
-	cancel := wt.cancel
+	ctx := wt.ctx
 	wt.mu.Unlock()
 
 	var b [1]byte
@@ -87,6 +88,6 @@ func (wt *watcher) fire() {
 			return
 		}
 		wt.gone = true
-		cancel()
+		ctx.cancel()
 	}
 }
