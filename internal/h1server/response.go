@@ -147,9 +147,7 @@ func (w *response) snapshot() {
 		}
 		fields = append(fields, field{k, vv})
 	}
-	if len(fields) > 1 {
-		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
-	}
+	sortFields(fields)
 	head := w.c.headBuf[:0]
 	for _, f := range fields {
 		head = appendField(head, f.name, f.values)
@@ -162,6 +160,21 @@ func (w *response) snapshot() {
 type field struct {
 	name   string
 	values []string
+}
+
+// sortFields sorts fields by name: by insertion when they are few (most
+// answers have a handful, which slices.SortFunc sorts for several times
+// the comparisons' cost), else with slices.SortFunc.
+func sortFields(fields []field) {
+	if len(fields) > 12 {
+		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+		return
+	}
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].name < fields[j-1].name; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 }
 
 func (w *response) Write(p []byte) (int, error) {

@@ -762,3 +762,17 @@ func pipeline(addr string, n, depth int) error {
 	}
 	return nil
 }
+
+// TestSortFields: the answer's fields are sorted by name, few or many.
+func TestSortFields(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, 12, 13, 40} {
+		var fields []field
+		for i := range n {
+			fields = append(fields, field{name: fmt.Sprintf("X-%02d", (i*7)%n)})
+		}
+		sortFields(fields)
+		if !slices.IsSortedFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) }) {
+			t.Errorf("%d fields: not sorted: %v", n, fields)
+		}
+	}
+}
