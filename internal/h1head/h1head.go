@@ -275,12 +275,12 @@ var statuses = func() []string {
 
 // Token reports whether s is a non-empty token (RFC 9110 5.6.2).
 func Token[S string | []byte](s S) bool {
-	return len(s) > 0 && allIn(&tokenBytes, s)
+	return len(s) > 0 && allIn(&tokenBytes, string(s))
 }
 
 // allIn reports whether every byte of s is in the set t (1 for a member,
 // 0 for another), eight bytes to a test.
-func allIn[S string | []byte](t *[256]uint8, s S) bool {
+func allIn(t *[256]uint8, s string) bool {
 	for len(s) >= 8 {
 		if t[s[0]]&t[s[1]]&t[s[2]]&t[s[3]]&t[s[4]]&t[s[5]]&t[s[6]]&t[s[7]] == 0 {
 			return false
