@@ -244,15 +244,23 @@ func TestNotReplayedWhenNotIdempotent(t *testing.T) {
 	}
 }
 
-func TestResponseHeaderTimeout(t *testing.T) {
+// holdingServer is a countingServer that answers "ok", but to requests
+// for path only once the test has ended.
+func holdingServer(t *testing.T, path string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
 	release := make(chan struct{})
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
+		if r.URL.Path == path {
 			<-release
 		}
 		io.WriteString(w, "ok")
 	})
-	defer close(release)
+	t.Cleanup(func() { close(release) }) // (before the server's Close, which waits for its handlers)
+	return srv, conns
+}
+
+func TestResponseHeaderTimeout(t *testing.T) {
+	srv, conns := holdingServer(t, "/slow")
 	tr := &Transport{ResponseHeaderTimeout: 50 * time.Millisecond}
 	req, _ := http.NewRequest("GET", srv.URL+"/slow", nil)
 	start := time.Now()
@@ -607,14 +615,7 @@ func (c deadlineCounter) SetReadDeadline(t time.Time) error {
 // the early deadline the first one set, and a call long after sets its
 // own; a caller cancelled meanwhile is still noticed.
 func TestEarlyDeadlineKept(t *testing.T) {
-	release := make(chan struct{})
-	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hang" {
-			<-release
-		}
-		io.WriteString(w, "ok")
-	})
-	defer close(release)
+	srv, conns := holdingServer(t, "/hang")
 	var sets atomic.Int64
 	tr := &Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
