@@ -89,13 +89,17 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	defer resp.Body.Close()
 	removeHopHeaders(resp.Header)
 	u.ResponseHeaders.apply(resp.Header)
+	// The answer's fields go after those the writer has already (the
+	// request id, CORS): those few are looked up in the answer's header,
+	// not each of its fields in theirs.
 	dst := w.Header()
-	for k, vv := range resp.Header {
-		if prior, ok := dst[k]; ok {
-			dst[k] = append(prior, vv...)
-		} else {
-			dst[k] = vv
+	for k, prior := range dst {
+		if vv, ok := resp.Header[k]; ok {
+			resp.Header[k] = append(prior, vv...)
 		}
+	}
+	for k, vv := range resp.Header {
+		dst[k] = vv
 	}
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))

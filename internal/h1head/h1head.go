@@ -88,6 +88,20 @@ func has(name string) Has {
 // allocation fewer), else in an array of Fields' own. store is the
 // header's from then on: the caller does not use it for anything else.
 func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
+	h, _, _, seen, ok = fields(block, store, "")
+	return h, seen, ok
+}
+
+// RequestFields is Fields for a request's head, whose Host field
+// net/http keeps out of the header (in Request.Host): host is its value
+// and hosts how many Host lines the head has, none of them in h.
+func RequestFields(block []byte, store []string) (h http.Header, host string, hosts int, seen Has, ok bool) {
+	return fields(block, store, "Host")
+}
+
+// fields is Fields, with the field named aside (canonical; "" for none)
+// kept out of the header: its first value, and how many it has.
+func fields(block []byte, store []string, aside string) (h http.Header, asideValue string, asides int, seen Has, ok bool) {
 	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
 	text := string(block)
 	h = make(http.Header, n)
@@ -104,20 +118,27 @@ func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 	for len(text) > 0 {
 		i := strings.IndexByte(text, '\n')
 		if i < 1 || text[i-1] != '\r' {
-			return nil, 0, false
+			return nil, "", 0, 0, false
 		}
 		line := text[:i-1]
 		text = text[i+1:]
 		colon, canonical := fieldName(line)
 		if colon <= 0 {
-			return nil, 0, false
+			return nil, "", 0, 0, false
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
 		if !allIn(&valueBytes, value) {
-			return nil, 0, false
+			return nil, "", 0, 0, false
 		}
 		if !canonical {
 			name = textproto.CanonicalMIMEHeaderKey(name)
+		}
+		if name == aside && aside != "" {
+			if asides == 0 {
+				asideValue = value
+			}
+			asides++
+			continue
 		}
 		seen |= has(name)
 		repeated := false
@@ -145,7 +166,7 @@ func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 	if seen&hasPragma != 0 {
 		fixPragma(h)
 	}
-	return h, seen, true
+	return h, asideValue, asides, seen, true
 }
 
 // fieldName finds the colon that ends a header line's name, the name

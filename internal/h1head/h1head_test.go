@@ -34,3 +34,25 @@ func TestFieldsSeen(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestFields: a request's Host lines are kept out of its header,
+// counted, and the first one's value returned; the other fields are as
+// Fields reads them.
+func TestRequestFields(t *testing.T) {
+	for _, c := range []struct {
+		block, host string
+		hosts, n    int
+	}{
+		{"", "", 0, 0},
+		{"Accept: */*\r\n", "", 0, 1},
+		{"Host: a.example\r\nAccept: */*\r\n", "a.example", 1, 1},
+		{"host: a\r\nX-A: 1\r\nHOST: b\r\n", "a", 2, 1},
+		{"Host: \r\n", "", 1, 0},
+		{"X-Host: x\r\nHosts: y\r\n", "", 0, 2},
+	} {
+		h, host, hosts, _, ok := RequestFields([]byte(c.block), nil)
+		if !ok || host != c.host || hosts != c.hosts || len(h) != c.n || h["Host"] != nil {
+			t.Errorf("RequestFields(%q) = %v, %q, %d hosts, %v; want %q, %d hosts, %d fields without Host", c.block, h, host, hosts, ok, c.host, c.hosts, c.n)
+		}
+	}
+}

@@ -59,16 +59,8 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *requestStore) (*http.
 	if st == nil {
 		st = new(requestStore)
 	}
-	h, seen, ok := h1head.Fields(block, st.values[:])
-	if !ok || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
-		return nil, 0
-	}
-	host := ""
-	switch hosts := h["Host"]; len(hosts) {
-	case 0:
-	case 1:
-		host = hosts[0]
-	default:
+	h, host, hosts, seen, ok := h1head.RequestFields(block, st.values[:])
+	if !ok || hosts > 1 || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
 		return nil, 0
 	}
 	uri := string(target)
@@ -82,7 +74,6 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *requestStore) (*http.
 			return nil, 0
 		}
 	}
-	delete(h, "Host")
 	if seen&h1head.HasConnection != 0 {
 		st.connection = h["Connection"][0]
 	}
