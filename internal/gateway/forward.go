@@ -14,20 +14,25 @@ import (
 // Connection header names too.
 func removeHopHeaders(h http.Header) { removeFields(h, hopHeader) }
 
-// removeFields removes the fields h's Connection header names, then, in
-// one pass over h's few fields (less than a delete of each name, each a
-// hash), those whose canonical names drop reports.
+// removeFields removes, in one pass over h's few fields (less than a
+// delete of each name, each a hash), those whose canonical names drop
+// reports (Connection among them), and then those h's Connection header
+// named.
 func removeFields(h http.Header, drop func(name string) bool) {
-	for _, f := range h["Connection"] {
+	var connection []string
+	for name, vv := range h {
+		if name == "Connection" {
+			connection = vv
+		}
+		if drop(name) {
+			delete(h, name)
+		}
+	}
+	for _, f := range connection {
 		for name := range strings.SplitSeq(f, ",") {
 			if name = textproto.TrimString(name); name != "" {
 				h.Del(name)
 			}
-		}
-	}
-	for name := range h {
-		if drop(name) {
-			delete(h, name)
 		}
 	}
 }

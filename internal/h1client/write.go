@@ -63,16 +63,6 @@ func writeRequest(bw *bufio.Writer, req *http.Request, mayBlock func()) error {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
-	userAgent := "Go-http-client/1.1"
-	if ua, ok := req.Header["User-Agent"]; ok { // (Header.Get would canonicalize a canonical name)
-		userAgent = ""
-		if len(ua) > 0 {
-			userAgent = ua[0]
-		}
-	}
-	if userAgent != "" {
-		b = h1head.AppendField(b, "User-Agent", userAgent)
-	}
 	switch {
 	case req.ContentLength > 0:
 		b = append(b, "Content-Length: "...)
@@ -81,9 +71,19 @@ func writeRequest(bw *bufio.Writer, req *http.Request, mayBlock func()) error {
 	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
 		b = append(b, "Content-Length: 0\r\n"...) // as net/http: these say they have no body
 	}
+	// Go's User-Agent where the request has none; one of its own, or none
+	// when that is empty, where it has one (as Request.Write), in the
+	// header's pass.
+	userAgent := false
 	for k, vv := range req.Header {
 		switch k {
-		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		case "User-Agent":
+			userAgent = true
+			if len(vv) > 0 && vv[0] != "" {
+				b = h1head.AppendField(b, "User-Agent", vv[0])
+			}
+			continue
+		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
 		if !h1head.Token(k) {
@@ -92,6 +92,9 @@ func writeRequest(bw *bufio.Writer, req *http.Request, mayBlock func()) error {
 		for _, v := range vv {
 			b = h1head.AppendField(b, k, v)
 		}
+	}
+	if !userAgent {
+		b = append(b, "User-Agent: Go-http-client/1.1\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	if hasBody || len(b) > room {
