@@ -19,7 +19,11 @@
 //     not at once;
 //   - headers the handler changes after WriteHeader and before its first
 //     Write are not sent (as net/http), but the answer's headers are sent
-//     in their map order sorted by name, then the framing headers.
+//     in their map order sorted by name, then the framing headers;
+//   - a request's context (requestContext, of this package's own: no
+//     allocations of its own, no goroutine for contexts made from it)
+//     holds no values, where net/http's holds its server and local
+//     address (http.ServerContextKey, http.LocalAddrContextKey).
 //
 // Connections that begin with HTTP/2's preface (h2c with prior knowledge,
 // as gRPC clients speak it) are handed to a net/http server with the same
