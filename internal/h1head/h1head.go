@@ -133,7 +133,7 @@ func fields(block []byte, store []string, aside string) (h http.Header, asideVal
 		if !canonical {
 			name = textproto.CanonicalMIMEHeaderKey(name)
 		}
-		if name == aside && aside != "" {
+		if name == aside { // (never "": a name is not empty)
 			if asides == 0 {
 				asideValue = value
 			}
@@ -203,7 +203,7 @@ func fieldName(line string) (colon int, canonical bool) {
 var nameBytes = func() (t [256]uint8) {
 	for c := range 256 {
 		switch {
-		case !tokenByte[c]:
+		case tokenBytes[c] == 0:
 		case 'a' <= c && c <= 'z':
 			t[c] = lowerByte
 		case 'A' <= c && c <= 'Z':
@@ -316,8 +316,8 @@ func allIn(t *[256]uint8, s string) bool {
 	return true
 }
 
-// tokenBytes is tokenByte as allIn's set.
-var tokenBytes = set(func(c byte) bool { return tokenByte[c] })
+// tokenBytes is the set of token characters, as allIn's set.
+var tokenBytes = set(func(c byte) bool { return c < 0x80 && httpguts.IsTokenRune(rune(c)) })
 
 // set makes allIn's set of the bytes in reports.
 func set(in func(c byte) bool) (t [256]uint8) {
@@ -328,14 +328,6 @@ func set(in func(c byte) bool) (t [256]uint8) {
 	}
 	return t
 }
-
-// tokenByte says which bytes are token characters.
-var tokenByte = func() (t [256]bool) {
-	for c := range 128 {
-		t[c] = httpguts.IsTokenRune(rune(c))
-	}
-	return t
-}()
 
 // AppendField appends the header line "name: value\r\n" to b, the value's
 // ends trimmed and its line breaks replaced by spaces, as net/http
