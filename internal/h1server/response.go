@@ -23,7 +23,8 @@ import (
 // The answer's head goes into the connection's buffer when it is
 // committed: at the first write that does not fit in pending when the
 // length is unknown, at the first write otherwise, at Flush, or when the
-// handler returns. An answer whose handler returns before pending is full
+// handler returns. The buffer is sent at Flush, when it fills, when the
+// handler returns, and at the write that completes a declared length. An answer whose handler returns before pending is full
 // gets a Content-Length; a longer one of unknown length is chunked
 // (HTTP/1.1) or ends with the connection (HTTP/1.0), as net/http does.
 type response struct {
@@ -217,6 +218,13 @@ func (w *response) Write(p []byte) (int, error) {
 		}
 	}
 	w.writeBody(p)
+	if w.werr == nil && w.written == w.contentLength {
+		// The declared length is all written: the answer is whole, and
+		// goes now, not once the handler and its middleware have
+		// returned (their counting and logging is no part of the
+		// client's wait).
+		w.werr = w.c.bw.Flush()
+	}
 	if w.werr != nil {
 		return 0, w.werr
 	}

@@ -776,3 +776,51 @@ func TestSortFields(t *testing.T) {
 		}
 	}
 }
+
+// TestWholeAnswerGoesAtOnce: an answer of declared length is sent at the
+// write that completes it, while its handler still runs (a proxy's
+// counting after the copy is no part of the client's wait); one of
+// unknown length waits for the handler's end, to get its length.
+func TestWholeAnswerGoesAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/declared" {
+			w.Header().Set("Content-Length", "5")
+		}
+		io.WriteString(w, "hel")
+		io.WriteString(w, "lo")
+		<-release
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(nc, "GET /declared HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the answer of declared length, its handler running: %v", err)
+	}
+	if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "hello" {
+		t.Fatalf("its body: %q, %v", body, err)
+	}
+	release <- struct{}{}
+
+	io.WriteString(nc, "GET /unknown HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("an answer of unknown length went before its handler returned")
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	release <- struct{}{}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(resp.Body); string(body) != "hello" || resp.ContentLength != 5 {
+		t.Errorf("the answer of unknown length: %q, length %d", body, resp.ContentLength)
+	}
+}

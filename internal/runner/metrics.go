@@ -34,9 +34,11 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		// The answer goes out before the counting: net/http would only
-		// send what is buffered once the handlers return. (Only answers
-		// of known length: flushing another would make it chunked.)
+		// The answer goes out before the counting: net/http (HTTP/2)
+		// would only send what is buffered once the handlers return
+		// (h1server sends an answer of known length at its last byte).
+		// Only answers of known length: flushing another would make it
+		// chunked.
 		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
 			c.Writer.Flush()
 		}
