@@ -8,6 +8,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/tuskcompose/composer/internal/h1head"
 )
 
 // removeHopHeaders removes the hop-by-hop headers of h, those that its
@@ -92,6 +94,12 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 		return
 	}
 	defer resp.Body.Close()
+	if u.sendHead(w, resp) {
+		if err := copyAnswer(w, resp.Body, false); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
 	removeHopHeaders(resp.Header)
 	u.ResponseHeaders.apply(resp.Header)
 	// The answer's fields go after those the writer has already (the
@@ -126,6 +134,72 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 	for k, vv := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vv
+	}
+}
+
+// sendHead writes the answer's head with its header lines as the
+// instance sent them, after the writer's own fields, and reports whether
+// it did: when the transport kept the lines (h1client's plain answers),
+// they are tidy and of the answer alone (no field of the connection to
+// remove), the answer has a length, no trailers and is not a stream, no
+// response rules apply, and the writer under w takes lines
+// (h1server's). The client gets the fields that the header map's way
+// gives it, but in the instance's order after the writer's, without a
+// parse into the map, a merge and a pass to write it out again. The
+// writers around h1server's (gin's) pass the head through untouched: none
+// of the composer's changes an answer on its way.
+func (u *Upstream) sendHead(w http.ResponseWriter, resp *http.Response) bool {
+	if u.ResponseHeaders != nil || len(resp.Trailer) > 0 || streamed(resp) {
+		return false
+	}
+	lines, has, ok := answerLines(resp.Body)
+	if !ok || has&h1head.HasContentLength == 0 ||
+		has&(h1head.HasConnection|h1head.HasTransferEncoding|h1head.HasHopByHop|h1head.Untidy) != 0 {
+		return false
+	}
+	lw, ok := linesWriterOf(w)
+	if !ok || !lw.WriteHeaderLines(resp.StatusCode, lines, resp.ContentLength, has) {
+		return false
+	}
+	w.WriteHeader(resp.StatusCode) // (for the writers around it, which note the status; the head is written)
+	return true
+}
+
+// linesWriter is a ResponseWriter that takes an answer's header lines as
+// they are (h1server's WriteHeaderLines).
+type linesWriter interface {
+	WriteHeaderLines(code int, lines string, contentLength int64, has h1head.Has) bool
+}
+
+// linesWriterOf finds the linesWriter under w, through the writers that
+// unwrap (as http.ResponseController does).
+func linesWriterOf(w http.ResponseWriter) (linesWriter, bool) {
+	for {
+		switch ww := w.(type) {
+		case linesWriter:
+			return ww, true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = ww.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+}
+
+// answerLines are the header lines an answer came with, and what h1head
+// saw of them, when its body is the transport's that kept them
+// (h1client's), under the tries' bodies (which unwrap).
+func answerLines(body io.ReadCloser) (string, h1head.Has, bool) {
+	for {
+		switch b := body.(type) {
+		case interface{ Head() (string, h1head.Has) }:
+			lines, has := b.Head()
+			return lines, has, lines != ""
+		case interface{ Unwrap() io.ReadCloser }:
+			body = b.Unwrap()
+		default:
+			return "", 0, false
+		}
 	}
 }
 

@@ -223,3 +223,120 @@ func TestLeanPathKeepsHTTP10Alive(t *testing.T) {
 		}
 	}
 }
+
+// TestLeanPathSendsLinesOn: an answer whose header lines are tidy and its
+// own (no field of the connection, no response rules) reaches the client
+// with its lines as the instance sent them, in its order, after the
+// writer's own fields; any other is written out from the header map,
+// sorted. Either way the client gets the fields and body that
+// ReverseProxy on net/http's server gives it.
+func TestLeanPathSendsLinesOn(t *testing.T) {
+	// The instance answers each request with the next head of answers,
+	// written as it is (net/http would write its fields sorted).
+	answers := make(chan string, 1)
+	iln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iln.Close()
+	go func() {
+		for {
+			c, err := iln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, <-answers)
+				}
+			}()
+		}
+	}()
+	in := balancer.NewInstance("http://" + iln.Addr().String())
+	in.SetHealth(balancer.Healthy)
+	bal, _ := balancer.New(balancer.RoundRobin, []*balancer.Instance{in})
+	u := &Upstream{Name: "svc", Balancer: bal, Breaker: breaker.New(breaker.Settings{FailureThreshold: 100}, nil, nil)}
+	rt := &tries{u: u, base: NewTransport(5 * time.Second)}
+	withID := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["X-Request-Id"] = []string{"id-1"} // the writer's own field, as the request id's
+			h.ServeHTTP(passOn{w}, r)
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &h1server.Server{Handler: withID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { u.forward(w, r, rt) }))}
+	go s.Serve(ln)
+	defer s.Close()
+	proxy := httptest.NewServer(withID(&httputil.ReverseProxy{Transport: rt, Rewrite: func(pr *httputil.ProxyRequest) { pr.SetXForwarded() }}))
+	defer proxy.Close()
+
+	// get sends one request and returns the answer's head as sent and as
+	// read (its fields sorted, but Date, which the server may add).
+	get := func(addr, answer string) (head, fields string) {
+		answers <- answer
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		raw, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(raw))), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Header.Del("Date")
+		var lines []string
+		for k, vv := range resp.Header {
+			lines = append(lines, k+": "+strings.Join(vv, " | "))
+		}
+		sort.Strings(lines)
+		head, _, _ = strings.Cut(string(raw), "\r\n\r\n")
+		return head, fmt.Sprintf("%d\n%s\nbody: %s", resp.StatusCode, strings.Join(lines, "\n"), body)
+	}
+	for _, c := range []struct {
+		name, answer string
+		sentOn       bool // the instance's lines reach the client as they are
+	}{
+		{"tidy", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nContent-Type: text/plain\r\nA-First: a\r\nDate: Fri, 04 Dec 2026 01:49:09 GMT\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"no type, no date", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"not found", "HTTP/1.1 404 Not Found\r\nZ-Last: z\r\nA-First: a\r\nContent-Length: 4\r\n\r\nnone", true},
+		{"the writer's field again", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nX-Request-Id: id-2\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"a name twice, apart", "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nZ-Last: z\r\nSet-Cookie: b=2\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"encoded", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nContent-Encoding: gzip\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"a name not canonical", "HTTP/1.1 200 OK\r\nz-last: z\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"spaces around a value", "HTTP/1.1 200 OK\r\nZ-Last:  z \r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"a field of the connection", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nKeep-Alive: timeout=5\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"a field Connection names", "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: h\r\nZ-Last: z\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"pragma", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nPragma: no-cache\r\nA-First: a\r\nContent-Length: 5\r\n\r\nhello", false},
+		// (A stream's head goes before its body on the lean path, so that
+		// one without a type gets none sniffed, unlike ReverseProxy's.)
+		{"chunked", "HTTP/1.1 200 OK\r\nZ-Last: z\r\nContent-Type: text/plain\r\nA-First: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false},
+	} {
+		_, want := get(proxy.Listener.Addr().String(), c.answer)
+		head, got := get(ln.Addr().String(), c.answer)
+		if got != want {
+			t.Errorf("%s: the client got\n%s\nthrough the lean path, and through ReverseProxy\n%s", c.name, got, want)
+		}
+		inOrder := strings.Contains(head, "Z-Last: z") && strings.Index(head, "Z-Last: z") < strings.Index(head, "A-First: a")
+		if inOrder != c.sentOn {
+			t.Errorf("%s: the instance's lines sent on as they are: %v, want %v; the head:\n%s", c.name, inOrder, c.sentOn, head)
+		}
+		if c.sentOn && !strings.HasPrefix(head, strings.SplitN(c.answer, "\r\n", 2)[0]+"\r\nX-Request-Id: id-1\r\n") {
+			t.Errorf("%s: the head does not begin with the status and the writer's field:\n%s", c.name, head)
+		}
+	}
+}

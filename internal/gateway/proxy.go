@@ -522,6 +522,9 @@ type cancelBody struct {
 	cancel context.CancelFunc
 }
 
+// Unwrap is the body b wraps (for answerLines).
+func (b *cancelBody) Unwrap() io.ReadCloser { return b.ReadCloser }
+
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
@@ -685,6 +688,9 @@ type idleBody struct {
 	timer   *time.Timer
 }
 
+// Unwrap is the body b wraps (for answerLines).
+func (b *idleBody) Unwrap() io.ReadCloser { return b.ReadCloser }
+
 func newIdleBody(body io.ReadCloser, timeout time.Duration) *idleBody {
 	b := &idleBody{ReadCloser: body, timeout: timeout}
 	b.timer = time.AfterFunc(timeout, func() { body.Close() })
@@ -724,6 +730,9 @@ type doneBody struct {
 	io.ReadCloser
 	in *balancer.Instance
 }
+
+// Unwrap is the body b wraps (for answerLines).
+func (b *doneBody) Unwrap() io.ReadCloser { return b.ReadCloser }
 
 func (b *doneBody) Close() error {
 	err := b.ReadCloser.Close()

@@ -76,7 +76,8 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*answer, int) {
 		return nil, 0
 	}
 	a := new(answer)
-	h, seen, ok := h1head.Fields(block, a.values[:])
+	text := string(block)
+	h, seen, ok := h1head.FieldsText(text, a.values[:])
 	if !ok || seen&h1head.HasTransferEncoding != 0 {
 		return nil, 0
 	}
@@ -92,6 +93,7 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*answer, int) {
 	if close && minor == 1 {
 		delete(h, "Connection") // as net/http does with an answer's "close"
 	}
+	a.body.head, a.body.seen = text, seen
 	a.resp = http.Response{
 		Status:        h1head.Status(code, line[9:]),
 		StatusCode:    code,

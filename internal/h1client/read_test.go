@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tuskcompose/composer/internal/h1head"
 )
 
 // FuzzParsePlainAsReadResponse: whatever head parsePlain takes,
@@ -29,8 +31,24 @@ func FuzzParsePlainAsReadResponse(f *testing.F) {
 		}
 		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
 		br.Peek(1) // fill the buffer, as a connection's read does
-		if resp, _ := parsePlain(br, req); resp == nil {
+		a, _ := parsePlain(br, req)
+		if a == nil {
 			return
+		}
+		if a.body.seen&h1head.Untidy == 0 {
+			// Tidy lines are the header as it is: each "Name: value", the
+			// values of a name in their order.
+			lines := map[string][]string{}
+			for line := range strings.SplitSeq(strings.TrimSuffix(a.body.head, "\r\n"), "\r\n") {
+				if name, value, ok := strings.Cut(line, ": "); ok {
+					lines[name] = append(lines[name], value)
+				} else if line != "" {
+					t.Fatalf("%q: a tidy line %q without a colon and space", raw, line)
+				}
+			}
+			if !reflect.DeepEqual(http.Header(lines), a.resp.Header) && !(len(lines) == 0 && len(a.resp.Header) == 0) {
+				t.Errorf("%q: tidy lines %#v, the header %#v", raw, lines, a.resp.Header)
+			}
 		}
 		got, _, err := readResponse(br, req)
 		if err != nil {

@@ -263,7 +263,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 	if b == nil {
 		b = new(body)
 	}
-	*b = body{t: t, c: c, addr: addr, stop: w.stopFunc(), keep: keep, rc: resp.Body}
+	*b = body{t: t, c: c, addr: addr, stop: w.stopFunc(), keep: keep, rc: resp.Body, head: b.head, seen: b.seen}
 	if resp.Body == http.NoBody {
 		b.release(true)
 		return resp, nil
@@ -350,7 +350,16 @@ type body struct {
 	keep bool
 	rc   io.ReadCloser
 	mu   sync.Mutex
+	head string     // a plain answer's header lines, as read (parsePlain's)
+	seen h1head.Has // what h1head.Fields saw of them
 }
+
+// Head is the block of header lines of the answer whose body b is, as
+// the instance sent them (each with its CRLF), and what h1head.Fields saw
+// of them; "" for an answer that was not plain (read by net/http). A
+// proxy may send tidy lines on as they are instead of writing the header
+// out again. The text stays valid after the body is read.
+func (b *body) Head() (string, h1head.Has) { return b.head, b.seen }
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tuskcompose/composer/internal/h1head"
 )
 
 // countingServer is a loopback server that counts the connections it
@@ -649,5 +651,42 @@ func TestEarlyDeadlineKept(t *testing.T) {
 	}
 	if conns.Load() != 1 {
 		t.Fatalf("%d connections, want 1", conns.Load())
+	}
+}
+
+// TestAnswerHead: a plain answer's body tells its header lines as the
+// instance sent them and what h1head saw of them, after the body is
+// read; an answer read by net/http (chunked) tells none.
+func TestAnswerHead(t *testing.T) {
+	url, _ := rawServer(t, func(path string, c net.Conn) {
+		switch path {
+		case "/plain":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nZ: z\r\ncontent-type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
+		default:
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nZ: z\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		}
+	})
+	tr := &Transport{}
+	for _, c := range []struct {
+		path, lines string
+		has         h1head.Has
+	}{
+		{"/plain", "Z: z\r\ncontent-type: text/plain\r\nContent-Length: 5\r\n", h1head.HasContentType | h1head.HasContentLength | h1head.Untidy},
+		{"/chunked", "", 0},
+	} {
+		req, _ := http.NewRequest("GET", url+c.path, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		hb, ok := resp.Body.(interface{ Head() (string, h1head.Has) })
+		if !ok {
+			t.Fatalf("%s: the body %T has no Head", c.path, resp.Body)
+		}
+		if lines, has := hb.Head(); lines != c.lines || has != c.has {
+			t.Errorf("%s: Head() = %q, %09b; want %q, %09b", c.path, lines, has, c.lines, c.has)
+		}
+		resp.Body.Close()
 	}
 }

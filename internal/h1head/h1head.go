@@ -18,8 +18,6 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-var lf = []byte("\n")
-
 // Split finds a whole head at the start of buf: its first line, the block
 // of header lines after it (each with its CRLF, without the blank line
 // that ends the head) and the head's length. ok is false when the head's
@@ -50,16 +48,29 @@ func Split(buf []byte) (line, block []byte, n int, ok bool) {
 	}
 }
 
-// Has is a set of the fields whose presence decides how a head is read
-// (its body's framing, its connection, its caching): Fields notes which
-// of them a head has, so that it and its callers look up only those it
-// has.
-type Has uint8
+// Has is what Fields noticed of a head: which of the fields that decide
+// how it is read (its body's framing, its connection, its caching, its
+// sniffing) it has, so that it and its callers look up only those it has,
+// and whether its header is its lines as they are written (a proxy may
+// then send the lines on as they came).
+type Has uint16
 
 const (
 	HasContentLength Has = 1 << iota
 	HasTransferEncoding
 	HasConnection
+	HasContentType
+	HasContentEncoding
+	HasDate
+	// HasHopByHop: a field of one connection other than Connection and
+	// Transfer-Encoding (Keep-Alive, Proxy-Connection,
+	// Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Upgrade).
+	HasHopByHop
+	// Untidy: the header is not the block's lines as they are written,
+	// "Name: value" with the name canonical, one space after the colon
+	// and the value not empty and without spaces around it; or Fields
+	// added a field (Pragma's).
+	Untidy
 	hasPragma // (Fields' own: it fixes Pragma itself)
 )
 
@@ -72,8 +83,16 @@ func has(name string) Has {
 		return HasTransferEncoding
 	case "Connection":
 		return HasConnection
+	case "Content-Type":
+		return HasContentType
+	case "Content-Encoding":
+		return HasContentEncoding
+	case "Date":
+		return HasDate
+	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade":
+		return HasHopByHop
 	case "Pragma":
-		return hasPragma
+		return hasPragma | Untidy // (fixPragma may add Cache-Control)
 	}
 	return 0
 }
@@ -88,7 +107,14 @@ func has(name string) Has {
 // allocation fewer), else in an array of Fields' own. store is the
 // header's from then on: the caller does not use it for anything else.
 func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
-	h, _, _, seen, ok = fields(block, store, "")
+	h, _, _, seen, ok = fields(string(block), store, "")
+	return h, seen, ok
+}
+
+// FieldsText is Fields of a block as text, for a caller that keeps the
+// text (the header's values are slices of it).
+func FieldsText(text string, store []string) (h http.Header, seen Has, ok bool) {
+	h, _, _, seen, ok = fields(text, store, "")
 	return h, seen, ok
 }
 
@@ -96,14 +122,13 @@ func Fields(block []byte, store []string) (h http.Header, seen Has, ok bool) {
 // net/http keeps out of the header (in Request.Host): host is its value
 // and hosts how many Host lines the head has, none of them in h.
 func RequestFields(block []byte, store []string) (h http.Header, host string, hosts int, seen Has, ok bool) {
-	return fields(block, store, "Host")
+	return fields(string(block), store, "Host")
 }
 
 // fields is Fields, with the field named aside (canonical; "" for none)
 // kept out of the header: its first value, and how many it has.
-func fields(block []byte, store []string, aside string) (h http.Header, asideValue string, asides int, seen Has, ok bool) {
-	n := bytes.Count(block, lf) // (at least the lines: each ends in CRLF)
-	text := string(block)
+func fields(text string, store []string, aside string) (h http.Header, asideValue string, asides int, seen Has, ok bool) {
+	n := strings.Count(text, "\n") // (at least the lines: each ends in CRLF)
 	h = make(http.Header, n)
 	var values []string
 	if len(store) >= n {
@@ -132,6 +157,9 @@ func fields(block []byte, store []string, aside string) (h http.Header, asideVal
 		}
 		if !canonical {
 			name = textproto.CanonicalMIMEHeaderKey(name)
+			seen |= Untidy
+		} else if len(value) == 0 || len(line) != colon+2+len(value) || line[colon+1] != ' ' {
+			seen |= Untidy
 		}
 		if name == aside { // (never "": a name is not empty)
 			if asides == 0 {

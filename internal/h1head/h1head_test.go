@@ -3,7 +3,8 @@ package h1head
 import "testing"
 
 // TestFieldsSeen: Fields notes the fields of Has a head has, under any
-// spelling of their names, and only those.
+// spelling of their names, and only those; and whether its lines are
+// tidy (the header is the lines as they are written).
 func TestFieldsSeen(t *testing.T) {
 	for _, c := range []struct {
 		block string
@@ -12,17 +13,29 @@ func TestFieldsSeen(t *testing.T) {
 		{"", 0},
 		{"Host: a\r\nAccept: */*\r\n", 0},
 		{"Content-Length: 3\r\n", HasContentLength},
-		{"content-length: 3\r\nTRANSFER-ENCODING: chunked\r\n", HasContentLength | HasTransferEncoding},
-		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | hasPragma},
-		{"Connection: a\r\nconnection: b\r\n", HasConnection},
+		{"content-length: 3\r\nTRANSFER-ENCODING: chunked\r\n", HasContentLength | HasTransferEncoding | Untidy},
+		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | hasPragma | Untidy},
+		{"Connection: a\r\nconnection: b\r\n", HasConnection | Untidy},
 		{"Content-Lengths: 3\r\nX-Pragma: no\r\nConnectio: x\r\n", 0},
+		{"Content-Type: text/plain\r\nContent-Encoding: gzip\r\nDate: Fri, 04 Dec 2026 01:49:09 GMT\r\n", HasContentType | HasContentEncoding | HasDate},
+		{"Keep-Alive: 5\r\n", HasHopByHop},
+		{"Te: trailers\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\n", HasHopByHop},
+		{"Proxy-Connection: x\r\nProxy-Authenticate: y\r\nProxy-Authorization: z\r\n", HasHopByHop},
+		{"TE: trailers\r\n", HasHopByHop | Untidy},
+		{"X-A:  two spaces\r\n", Untidy},
+		{"X-A:no space\r\n", Untidy},
+		{"X-A: trailing \r\n", Untidy},
+		{"X-A:\ttab\r\n", Untidy},
+		{"X-A: \r\n", Untidy},
+		{"X-A:\r\n", Untidy},
+		{"X-A: in  between\r\nX-A: again\r\n", 0},
 	} {
 		h, seen, ok := Fields([]byte(c.block), nil)
 		if !ok {
 			t.Fatalf("Fields(%q) not plain", c.block)
 		}
 		if seen != c.want {
-			t.Errorf("Fields(%q) saw %04b, want %04b", c.block, seen, c.want)
+			t.Errorf("Fields(%q) saw %09b, want %09b", c.block, seen, c.want)
 		}
 		if seen&hasPragma != 0 && h.Get("Cache-Control") != "no-cache" {
 			t.Errorf("Fields(%q): Pragma: no-cache without Cache-Control: no-cache", c.block)

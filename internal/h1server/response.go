@@ -100,6 +100,44 @@ func (w *response) writeHeader(code int) {
 	w.snapshot()
 }
 
+// WriteHeaderLines is WriteHeader(code) for an answer whose fields come,
+// besides the handler's header, as a block of header lines written out
+// already: a proxy's answer from its instance, sent on as it came,
+// without a pass through a header map and back. The handler's fields go
+// first, as WriteHeader writes them, then the block as it is. block must
+// be lines that h1head reads and finds tidy (no Untidy in has, what
+// h1head.Fields saw of them), with one Content-Length, of contentLength,
+// and no field of the connection (Connection, Transfer-Encoding, another
+// hop-by-hop one); code a final status with a body. It reports false,
+// having done nothing, when the head is written already or the handler's
+// header has a field of the framing (Content-Length, Transfer-Encoding,
+// Connection, Trailer): the caller then puts its fields in the header and
+// calls WriteHeader. Only the handler's goroutine calls it.
+func (w *response) WriteHeaderLines(code int, block string, contentLength int64, has h1head.Has) bool {
+	if w.c.hijacked || w.wroteHeader || w.done.Load() || code < 200 || code > 999 || !bodyAllowed(code) || contentLength < 0 {
+		return false
+	}
+	for _, k := range framingFields {
+		if _, ok := w.header[k]; ok {
+			return false
+		}
+	}
+	w.disableContinue()
+	w.wroteHeader, w.status = true, code
+	w.snapshot()
+	w.head = append(w.head, block...)
+	w.c.headBuf = w.head
+	w.contentLength = contentLength // (its field is in the block: commit writes none)
+	w.hasType = w.hasType || has&h1head.HasContentType != 0
+	w.hasCE = w.hasCE || has&h1head.HasContentEncoding != 0
+	w.hasDate = w.hasDate || has&h1head.HasDate != 0
+	return true
+}
+
+// framingFields are the fields of a handler's header that decide an
+// answer's framing, which WriteHeaderLines leaves to WriteHeader.
+var framingFields = [...]string{"Content-Length", "Transfer-Encoding", "Connection", "Trailer"}
+
 // snapshot writes out the handler's headers as they are now (later
 // changes are not sent, as net/http) but those the framing needs: those
 // it keeps aside.
