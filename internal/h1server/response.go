@@ -110,21 +110,24 @@ func (w *response) writeHeader(code int) {
 // and no field of the connection (Connection, Transfer-Encoding, another
 // hop-by-hop one); code a final status with a body. It reports false,
 // having done nothing, when the head is written already or the handler's
-// header has a field of the framing (Content-Length, Transfer-Encoding,
-// Connection, Trailer): the caller then puts its fields in the header and
-// calls WriteHeader. Only the handler's goroutine calls it.
+// header has a field of the framing that WriteHeader would act on
+// (Content-Length, Transfer-Encoding, Connection, Trailer): the caller
+// then puts its fields in the header and calls WriteHeader. Only the
+// handler's goroutine calls it.
 func (w *response) WriteHeaderLines(code int, block string, contentLength int64, has h1head.Has) bool {
 	if w.c.hijacked || w.wroteHeader || w.done.Load() || code < 200 || code > 999 || !bodyAllowed(code) || contentLength < 0 {
 		return false
 	}
-	for _, k := range framingFields {
-		if _, ok := w.header[k]; ok {
-			return false
-		}
+	w.status = code
+	w.snapshot() // (its pass over the header finds the framing's fields: no lookup of each)
+	if w.cl != "" || w.te != "" || w.conn != nil || w.trailers != nil {
+		// What snapshot took is undone: nothing else had set it.
+		w.status, w.contentLength, w.cl, w.te, w.conn, w.trailers = 0, -1, "", "", nil, nil
+		w.hasType, w.hasCE, w.hasDate, w.head = false, false, false, nil
+		return false
 	}
 	w.disableContinue()
-	w.wroteHeader, w.status = true, code
-	w.snapshot()
+	w.wroteHeader = true
 	w.head = append(w.head, block...)
 	w.c.headBuf = w.head
 	w.contentLength = contentLength // (its field is in the block: commit writes none)
@@ -133,10 +136,6 @@ func (w *response) WriteHeaderLines(code int, block string, contentLength int64,
 	w.hasDate = w.hasDate || has&h1head.HasDate != 0
 	return true
 }
-
-// framingFields are the fields of a handler's header that decide an
-// answer's framing, which WriteHeaderLines leaves to WriteHeader.
-var framingFields = [...]string{"Content-Length", "Transfer-Encoding", "Connection", "Trailer"}
 
 // snapshot writes out the handler's headers as they are now (later
 // changes are not sent, as net/http) but those the framing needs: those
