@@ -88,7 +88,13 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 	}
 	u.RequestHeaders.apply(h)
 
-	resp, err := rt.RoundTrip(out)
+	var resp *http.Response
+	var err error
+	if lt, ok := rt.(*tries); ok && u.ResponseHeaders == nil {
+		resp, err = lt.roundTrip(out, true) // (the answer's lines may go on as they are: no header made of them)
+	} else {
+		resp, err = rt.RoundTrip(out)
+	}
 	if err != nil {
 		u.writeError(w, r, err)
 		return
@@ -100,6 +106,7 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 		}
 		return
 	}
+	answerHeader(resp)
 	removeHopHeaders(resp.Header)
 	u.ResponseHeaders.apply(resp.Header)
 	// The answer's fields go after those the writer has already (the
@@ -149,12 +156,13 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 // writers around h1server's (gin's) pass the head through untouched: none
 // of the composer's changes an answer on its way.
 func (u *Upstream) sendHead(w http.ResponseWriter, resp *http.Response) bool {
-	if u.ResponseHeaders != nil || len(resp.Trailer) > 0 || streamed(resp) {
+	if u.ResponseHeaders != nil || len(resp.Trailer) > 0 || resp.ContentLength == -1 {
 		return false
 	}
 	lines, has, ok := answerLines(resp.Body)
 	if !ok || has&h1head.HasContentLength == 0 ||
-		has&(h1head.HasConnection|h1head.HasTransferEncoding|h1head.HasHopByHop|h1head.Untidy) != 0 {
+		has&(h1head.HasConnection|h1head.HasTransferEncoding|h1head.HasHopByHop|h1head.Untidy) != 0 ||
+		has&h1head.HasContentType != 0 && eventStream(h1head.Value(lines, "Content-Type")) {
 		return false
 	}
 	lw, ok := linesWriterOf(w)
@@ -184,6 +192,18 @@ func linesWriterOf(w http.ResponseWriter) (linesWriter, bool) {
 			return nil, false
 		}
 	}
+}
+
+// answerHeader is resp's header, made from its lines when the transport
+// left it out (h1client's RoundTripLines) and it is needed after all.
+func answerHeader(resp *http.Response) http.Header {
+	if resp.Header == nil {
+		lines, _, _ := answerLines(resp.Body)
+		if resp.Header, _, _ = h1head.FieldsText(lines, nil); resp.Header == nil {
+			resp.Header = make(http.Header)
+		}
+	}
+	return resp.Header
 }
 
 // answerLines are the header lines an answer came with, and what h1head
@@ -269,11 +289,19 @@ func streamed(resp *http.Response) bool {
 	if resp.ContentLength == -1 {
 		return true
 	}
-	ct := resp.Header["Content-Type"]
-	if len(ct) == 0 || len(ct[0]) < len("text/event-stream") || !strings.EqualFold(ct[0][:len("text/event-stream")], "text/event-stream") {
+	ct := ""
+	if vv := resp.Header["Content-Type"]; len(vv) > 0 {
+		ct = vv[0]
+	}
+	return eventStream(ct)
+}
+
+// eventStream reports whether a media type is server-sent events'.
+func eventStream(ct string) bool {
+	if len(ct) < len("text/event-stream") || !strings.EqualFold(ct[:len("text/event-stream")], "text/event-stream") {
 		return false // (most answers: no media type to parse)
 	}
-	mt, _, _ := mime.ParseMediaType(ct[0])
+	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "text/event-stream"
 }
 

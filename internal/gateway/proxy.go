@@ -344,6 +344,13 @@ func idempotentMethod(m string) bool {
 // the client gets the last real answer, status, headers and body. (Only
 // when no try got an answer is the error the gateway's own.)
 func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, false)
+}
+
+// roundTrip is RoundTrip; lines: the caller sends the answer's header
+// lines on as they are when it can (forward), and takes an answer without
+// a header when the transport gives one (h1client's RoundTripLines).
+func (t *tries) roundTrip(req *http.Request, lines bool) (*http.Response, error) {
 	u := t.u
 	if u.Budget != nil && u.Retries > 0 {
 		u.Budget.request()
@@ -374,7 +381,7 @@ func (t *tries) RoundTrip(req *http.Request) (*http.Response, error) {
 		ctx, cancel = context.WithTimeout(req.Context(), deadline)
 		req = req.WithContext(ctx)
 	}
-	resp, err := t.tries(req, retryable, record)
+	resp, err := t.tries(req, retryable, record, lines && u.GRPC == nil)
 	if cancel != nil {
 		if resp == nil {
 			cancel()
@@ -426,7 +433,7 @@ func pastDeadline(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*http.Response, error) {
+func (t *tries) tries(req *http.Request, retryable bool, record *recordBody, lines bool) (*http.Response, error) {
 	u := t.u
 	var tried []*balancer.Instance
 	var last *kept // the last failed answer, while another try is made
@@ -455,7 +462,7 @@ func (t *tries) tries(req *http.Request, retryable bool, record *recordBody) (*h
 			return fail(errNoInstance)
 		}
 		tried = append(tried, in)
-		resp, err := t.try(req, in, attempt)
+		resp, err := t.try(req, in, attempt, lines)
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
@@ -563,7 +570,7 @@ func (u *Upstream) count(ticket breaker.Ticket, in *balancer.Instance, outcome b
 }
 
 // try sends the request to one instance.
-func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp *http.Response, err error) {
+func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int, lines bool) (resp *http.Response, err error) {
 	base := in.URL
 	if base == nil {
 		in.Done()
@@ -607,7 +614,11 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 	if t.u.GRPC != nil {
 		out, stop = t.grpcTry(out)
 	}
-	resp, err = t.base.RoundTrip(out)
+	if lt, ok := t.base.(linesTransport); ok && lines {
+		resp, err = lt.RoundTripLines(out)
+	} else {
+		resp, err = t.base.RoundTrip(out)
+	}
 	if stop != nil && !stop() && err != nil {
 		err = errTimeout
 	}
@@ -627,6 +638,12 @@ func (t *tries) try(req *http.Request, in *balancer.Instance, attempt int) (resp
 	a.body = doneBody{ReadCloser: resp.Body, in: in}
 	resp.Body = &a.body
 	return resp, nil
+}
+
+// linesTransport is a transport that can leave an answer's header out
+// when its lines can go on as they are (h1client's).
+type linesTransport interface {
+	RoundTripLines(req *http.Request) (*http.Response, error)
 }
 
 // tryAlloc is what a try makes, in one allocation: its copy of the

@@ -155,6 +155,7 @@ const keptLimit = 64 << 10
 // keep reads a failed answer's body; it returns false (and leaves the
 // answer whole) when the body is larger than keptLimit.
 func keep(resp *http.Response) (*kept, bool) {
+	answerHeader(resp) // (before its body, which holds its lines, is replaced)
 	buf, err := io.ReadAll(io.LimitReader(resp.Body, keptLimit+1))
 	if len(buf) > keptLimit || err != nil {
 		resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}

@@ -71,12 +71,13 @@ func TestTheLastRealAnswer(t *testing.T) {
 		if !first {
 			panic(http.ErrAbortHandler) // the connection is cut: no answer
 		}
+		w.Header().Set("X-Why", "overloaded")
 		w.WriteHeader(503)
 		io.WriteString(w, "overloaded")
 	})
 	gw2, _ := gatewayFor(t, Upstream{Name: "s", Retries: 1, Retry: Retry{}}, flaky.URL)
-	if resp, body := get(t, gw2.URL+"/a"); resp.StatusCode != 503 || body != "overloaded" {
-		t.Errorf("after a try without an answer: %d %q, want the first try's 503", resp.StatusCode, body)
+	if resp, body := get(t, gw2.URL+"/a"); resp.StatusCode != 503 || body != "overloaded" || resp.Header.Get("X-Why") != "overloaded" {
+		t.Errorf("after a try without an answer: %d %v %q, want the first try's 503", resp.StatusCode, resp.Header, body)
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 // all in br's buffer and plain (parsePlain) is made from the buffer with
 // fewer copies, every other one is read by http.ReadResponse. spare is
 // where the call's body goes: a plain answer's own (allocated with it),
-// nil for another.
-func readResponse(br *bufio.Reader, req *http.Request) (resp *http.Response, spare *body, err error) {
-	if a, n := parsePlain(br, req); a != nil {
+// nil for another. lines: a plain answer whose lines can go on as they
+// are has no Header (RoundTripLines).
+func readResponse(br *bufio.Reader, req *http.Request, lines bool) (resp *http.Response, spare *body, err error) {
+	if a, n := parsePlain(br, req, lines); a != nil {
 		br.Discard(n)
 		resp = &a.resp
 		resp.Body = http.NoBody
@@ -42,6 +43,10 @@ type answer struct {
 
 const answerValues = 8
 
+// linesOnly are what keeps an answer's lines from going on as they are:
+// the answer of RoundTripLines has a header when its lines have any.
+const linesOnly = h1head.Untidy | h1head.HasHopByHop | h1head.HasConnection | h1head.HasTransferEncoding
+
 // parsePlain makes the answer whose head begins br's buffer, without
 // reading the connection, and returns it (without its Body) with the
 // head's length; nil when the head is not all buffered or is anything but
@@ -50,7 +55,7 @@ const answerValues = 8
 // Content-Length of digits and no Transfer-Encoding. For such a head it
 // makes what http.ReadResponse makes (FuzzParsePlainAsReadResponse
 // compares them), in an answer.
-func parsePlain(br *bufio.Reader, req *http.Request) (*answer, int) {
+func parsePlain(br *bufio.Reader, req *http.Request, lines bool) (*answer, int) {
 	if req.Method == http.MethodHead {
 		return nil, 0
 	}
@@ -77,21 +82,39 @@ func parsePlain(br *bufio.Reader, req *http.Request) (*answer, int) {
 	}
 	a := new(answer)
 	text := string(block)
-	h, seen, ok := h1head.FieldsText(text, a.values[:])
-	if !ok || seen&h1head.HasTransferEncoding != 0 {
+	var h http.Header
+	var seen h1head.Has
+	var cl string
+	if lines {
+		// Lines that go on as they are need no header: they are only read.
+		var lengths int
+		if seen, cl, lengths, ok = h1head.Scan(text); !ok || lengths != 1 || seen&linesOnly != 0 {
+			lines = false
+		}
+	}
+	if !lines {
+		if h, seen, ok = h1head.FieldsText(text, a.values[:]); !ok {
+			return nil, 0
+		}
+		if vv := h["Content-Length"]; len(vv) == 1 {
+			cl = vv[0]
+		} else {
+			cl = "" // none, or more than one: net/http's to judge
+		}
+	}
+	if seen&h1head.HasTransferEncoding != 0 || len(cl) == 0 || len(cl) > 18 || cl[0] < '0' || cl[0] > '9' {
 		return nil, 0
 	}
-	cl := h["Content-Length"]
-	if len(cl) != 1 || len(cl[0]) == 0 || len(cl[0]) > 18 || cl[0][0] < '0' || cl[0][0] > '9' {
-		return nil, 0
-	}
-	length, err := strconv.ParseInt(cl[0], 10, 64)
+	length, err := strconv.ParseInt(cl, 10, 64)
 	if err != nil {
 		return nil, 0
 	}
-	close := h1head.Closes(minor, h, seen)
-	if close && minor == 1 {
-		delete(h, "Connection") // as net/http does with an answer's "close"
+	close := minor == 0 // (lines without a header have no Connection: HTTP/1.0 without keep-alive)
+	if h != nil {
+		close = h1head.Closes(minor, h, seen)
+		if close && minor == 1 {
+			delete(h, "Connection") // as net/http does with an answer's "close"
+		}
 	}
 	a.body.head, a.body.seen = text, seen
 	a.resp = http.Response{

@@ -22,18 +22,27 @@ func FuzzParsePlainAsReadResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
 		"HTTP/1.1 500 Oops\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\n",
 	} {
-		f.Add(seed, false)
+		f.Add(seed, false, false)
+		f.Add(seed, false, true)
 	}
-	f.Fuzz(func(t *testing.T, raw string, head bool) {
+	f.Fuzz(func(t *testing.T, raw string, head, lines bool) {
 		req := &http.Request{Method: "GET"}
 		if head {
 			req.Method = "HEAD"
 		}
 		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
 		br.Peek(1) // fill the buffer, as a connection's read does
-		a, _ := parsePlain(br, req)
+		a, _ := parsePlain(br, req, lines)
 		if a == nil {
 			return
+		}
+		if a.resp.Header == nil {
+			// Lines that go on as they are (RoundTripLines): the header
+			// made from them is ReadResponse's.
+			if !lines || a.body.seen&linesOnly != 0 {
+				t.Fatalf("%q: no header, lines %v, seen %09b", raw, lines, a.body.seen)
+			}
+			a.resp.Header, _, _ = h1head.FieldsText(a.body.head, nil)
 		}
 		if a.body.seen&h1head.Untidy == 0 {
 			// Tidy lines are the header as it is: each "Name: value", the
@@ -50,9 +59,12 @@ func FuzzParsePlainAsReadResponse(f *testing.F) {
 				t.Errorf("%q: tidy lines %#v, the header %#v", raw, lines, a.resp.Header)
 			}
 		}
-		got, _, err := readResponse(br, req)
+		got, _, err := readResponse(br, req, lines)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got.Header == nil {
+			got.Header, _, _ = h1head.FieldsText(a.body.head, nil)
 		}
 		want, err := http.ReadResponse(bufio.NewReaderSize(strings.NewReader(raw), 4096), req)
 		if err != nil {
@@ -91,7 +103,7 @@ func TestParsePlainTakesCommonAnswers(t *testing.T) {
 	} {
 		br := bufio.NewReader(strings.NewReader(raw))
 		br.Peek(1)
-		if resp, n := parsePlain(br, &http.Request{Method: "GET"}); resp == nil || n != len(raw) {
+		if resp, n := parsePlain(br, &http.Request{Method: "GET"}, false); resp == nil || n != len(raw) {
 			t.Errorf("%q fell back", raw)
 		}
 	}
@@ -104,7 +116,7 @@ func TestParsePlainTakesCommonAnswers(t *testing.T) {
 	} {
 		br := bufio.NewReader(strings.NewReader(raw))
 		br.Peek(1)
-		if resp, _ := parsePlain(br, &http.Request{Method: "GET"}); resp != nil {
+		if resp, _ := parsePlain(br, &http.Request{Method: "GET"}, false); resp != nil {
 			t.Errorf("%q took the plain path", raw)
 		}
 	}

@@ -106,6 +106,20 @@ func (c *conn) setReadDeadline(d time.Time) error {
 // header, and a body that is empty or can be had again (GetBody). Other
 // requests are only sent on pooled connections that are still open.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, false)
+}
+
+// RoundTripLines is RoundTrip for a caller that sends an answer's header
+// lines on as they are when they can be (a proxy): the answer's Header is
+// nil when its lines are tidy and of the answer alone (h1head: none of
+// Untidy, HasHopByHop, HasConnection, HasTransferEncoding), and they are
+// its body's Head; the caller that needs the header after all makes it
+// from them (h1head.FieldsText). Every other answer is RoundTrip's.
+func (t *Transport) RoundTripLines(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, true)
+}
+
+func (t *Transport) roundTrip(req *http.Request, lines bool) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback().RoundTrip(req)
 	}
@@ -117,7 +131,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.call(ctx, c, req, addr)
+		resp, err := t.call(ctx, c, req, addr, lines)
 		if err == nil {
 			return resp, nil
 		}
@@ -173,7 +187,7 @@ const watchAfter = 50 * time.Millisecond
 
 // call writes req on c, a connection to addr (hostPort(req)), and reads
 // the answer's headers.
-func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr string) (*http.Response, error) {
+func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr string, lines bool) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -238,7 +252,7 @@ func (t *Transport) call(ctx context.Context, c *conn, req *http.Request, addr s
 			}
 		}
 		var err error
-		resp, spare, err = readResponse(c.br, req)
+		resp, spare, err = readResponse(c.br, req, lines)
 		if err != nil {
 			w.stop()
 			return nil, err

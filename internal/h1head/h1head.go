@@ -141,24 +141,13 @@ func fields(text string, store []string, aside string) (h http.Header, asideValu
 	var names [16]string
 	lines := 0
 	for len(text) > 0 {
-		i := strings.IndexByte(text, '\n')
-		if i < 1 || text[i-1] != '\r' {
+		var name, value string
+		var tidy bool
+		name, value, text, tidy, ok = field(text)
+		if !ok {
 			return nil, "", 0, 0, false
 		}
-		line := text[:i-1]
-		text = text[i+1:]
-		colon, canonical := fieldName(line)
-		if colon <= 0 {
-			return nil, "", 0, 0, false
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !allIn(&valueBytes, value) {
-			return nil, "", 0, 0, false
-		}
-		if !canonical {
-			name = textproto.CanonicalMIMEHeaderKey(name)
-			seen |= Untidy
-		} else if len(value) == 0 || len(line) != colon+2+len(value) || line[colon+1] != ' ' {
+		if !tidy {
 			seen |= Untidy
 		}
 		if name == aside { // (never "": a name is not empty)
@@ -195,6 +184,74 @@ func fields(text string, store []string, aside string) (h http.Header, asideValu
 		fixPragma(h)
 	}
 	return h, asideValue, asides, seen, true
+}
+
+// field reads the first line of a block: its name (canonical) and value
+// (trimmed), what follows it, and whether it is tidy (Untidy's "Name:
+// value"); ok is false when the line is not plain.
+func field(text string) (name, value, rest string, tidy, ok bool) {
+	i := strings.IndexByte(text, '\n')
+	if i < 1 || text[i-1] != '\r' {
+		return "", "", "", false, false
+	}
+	line := text[:i-1]
+	colon, canonical := fieldName(line)
+	if colon <= 0 {
+		return "", "", "", false, false
+	}
+	name, value = line[:colon], trimOWS(line[colon+1:])
+	if !allIn(&valueBytes, value) {
+		return "", "", "", false, false
+	}
+	tidy = canonical && len(value) > 0 && len(line) == colon+2+len(value) && line[colon+1] == ' '
+	if !canonical {
+		name = textproto.CanonicalMIMEHeaderKey(name)
+	}
+	return name, value, text[i+1:], tidy, true
+}
+
+// Scan reads a block of header lines as Fields does, but into no header:
+// what Fields would see of them, the value of their first Content-Length
+// and how many they have; ok is false when a line is not plain. A caller
+// that sends tidy lines on as they are needs no header of them.
+func Scan(text string) (seen Has, contentLength string, lengths int, ok bool) {
+	for len(text) > 0 {
+		var name, value string
+		var tidy bool
+		if name, value, text, tidy, ok = field(text); !ok {
+			return 0, "", 0, false
+		}
+		if !tidy {
+			seen |= Untidy
+		}
+		if h := has(name); h != 0 {
+			seen |= h
+			if h == HasContentLength {
+				if lengths == 0 {
+					contentLength = value
+				}
+				lengths++
+			}
+		}
+	}
+	return seen, contentLength, lengths, true
+}
+
+// Value is the value of the first line of tidy lines (Untidy's) named
+// name, canonical; "" when none is.
+func Value(lines, name string) string {
+	for i := 0; ; {
+		j := strings.Index(lines[i:], name)
+		if j < 0 {
+			return ""
+		}
+		i += j
+		if (i == 0 || lines[i-1] == '\n') && strings.HasPrefix(lines[i+len(name):], ": ") {
+			v := lines[i+len(name)+2:]
+			return v[:strings.IndexByte(v, '\r')]
+		}
+		i += len(name)
+	}
 }
 
 // fieldName finds the colon that ends a header line's name, the name

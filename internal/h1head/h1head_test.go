@@ -37,6 +37,9 @@ func TestFieldsSeen(t *testing.T) {
 		if seen != c.want {
 			t.Errorf("Fields(%q) saw %09b, want %09b", c.block, seen, c.want)
 		}
+		if sseen, _, _, sok := Scan(c.block); !sok || sseen != seen {
+			t.Errorf("Scan(%q) = %09b, %v; Fields saw %09b", c.block, sseen, sok, seen)
+		}
 		if seen&hasPragma != 0 && h.Get("Cache-Control") != "no-cache" {
 			t.Errorf("Fields(%q): Pragma: no-cache without Cache-Control: no-cache", c.block)
 		}
@@ -66,6 +69,52 @@ func TestRequestFields(t *testing.T) {
 		h, host, hosts, _, ok := RequestFields([]byte(c.block), nil)
 		if !ok || host != c.host || hosts != c.hosts || len(h) != c.n || h["Host"] != nil {
 			t.Errorf("RequestFields(%q) = %v, %q, %d hosts, %v; want %q, %d hosts, %d fields without Host", c.block, h, host, hosts, ok, c.host, c.hosts, c.n)
+		}
+	}
+}
+
+// FuzzScanAsFields: Scan takes the blocks Fields takes, sees what Fields
+// sees, and finds the values of Content-Length that Fields puts in the
+// header.
+func FuzzScanAsFields(f *testing.F) {
+	for _, seed := range []string{
+		"Content-Type: text/plain\r\nContent-Length: 5\r\n",
+		"content-length: 3\r\nContent-Length: 4\r\nConnection: close\r\n",
+		"X-A:  a \r\nPragma: no-cache\r\nKeep-Alive: 5\r\n",
+		"X-A\r\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, block string) {
+		h, seen, ok := Fields([]byte(block), nil)
+		sseen, cl, lengths, sok := Scan(block)
+		if sok != ok {
+			t.Fatalf("%q: Scan ok %v, Fields ok %v", block, sok, ok)
+		}
+		if !ok {
+			return
+		}
+		if sseen != seen {
+			t.Errorf("%q: Scan saw %09b, Fields %09b", block, sseen, seen)
+		}
+		if vv := h["Content-Length"]; lengths != len(vv) || lengths > 0 && cl != vv[0] {
+			t.Errorf("%q: Scan found %d lengths, the first %q; Fields %q", block, lengths, cl, vv)
+		}
+	})
+}
+
+func TestValue(t *testing.T) {
+	lines := "X-Content-Type: no\r\nContent-Type-X: no\r\nContent-Type: text/plain\r\nContent-Type: second\r\n"
+	for _, c := range []struct{ lines, name, want string }{
+		{lines, "Content-Type", "text/plain"},
+		{lines, "X-Content-Type", "no"},
+		{lines, "Date", ""},
+		{"", "Date", ""},
+		{"Date: d\r\n", "Date", "d"},
+		{"Dated: x\r\n", "Date", ""},
+	} {
+		if got := Value(c.lines, c.name); got != c.want {
+			t.Errorf("Value(%q, %q) = %q, want %q", c.lines, c.name, got, c.want)
 		}
 	}
 }
