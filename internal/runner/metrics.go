@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,12 +35,12 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		// The answer goes out before the counting: net/http (HTTP/2)
-		// would only send what is buffered once the handlers return
-		// (h1server sends an answer of known length at its last byte).
-		// Only answers of known length: flushing another would make it
-		// chunked.
-		if cl := c.Writer.Header()["Content-Length"]; c.Writer.Written() && len(cl) > 0 && cl[0] != "" {
+		// The answer goes out before the counting: net/http (HTTP/2's
+		// server) would only send what is buffered once the handlers
+		// return; h1server (HTTP/1) sends an answer of known length at
+		// its last byte. Only answers of known length: flushing another
+		// would make it chunked.
+		if c.Request.ProtoMajor == 2 && c.Writer.Written() && hasLength(c.Writer.Header()) {
 			c.Writer.Flush()
 		}
 		route := c.FullPath()
@@ -60,6 +61,12 @@ func measure(m *metrics.Metrics, counts *counters, routes map[string]string) gin
 		}
 		mr.add()
 	}
+}
+
+// hasLength reports whether an answer's header declares its length.
+func hasLength(h http.Header) bool {
+	cl := h["Content-Length"]
+	return len(cl) > 0 && cl[0] != ""
 }
 
 // measured is what measure counts a route's requests on, each counter
