@@ -145,12 +145,12 @@ func (u *Upstream) forward(w http.ResponseWriter, r *http.Request, rt http.Round
 }
 
 // sendHead writes the answer's head with its header lines as the
-// instance sent them, after the writer's own fields, and reports whether
-// it did: when the transport kept the lines (h1client's plain answers),
-// they are tidy and of the answer alone (no field of the connection to
-// remove), the answer has a length, no trailers and is not a stream, no
-// response rules apply, and the writer under w takes lines
-// (h1server's). The client gets the fields that the header map's way
+// instance sent them (but those of its connection's own fields), after
+// the writer's own fields, and reports whether it did: when the
+// transport kept the lines (h1client's plain answers), they are tidy and
+// its Connection field names no other field of the answer, the answer
+// has a length, no trailers and is not a stream, no response rules
+// apply, and the writer under w takes lines (h1server's). The client gets the fields that the header map's way
 // gives it, but in the instance's order after the writer's, without a
 // parse into the map, a merge and a pass to write it out again. The
 // writers around h1server's (gin's) pass the head through untouched: none
@@ -160,10 +160,12 @@ func (u *Upstream) sendHead(w http.ResponseWriter, resp *http.Response) bool {
 		return false
 	}
 	lines, has, ok := answerLines(resp.Body)
-	if !ok || has&h1head.HasContentLength == 0 ||
-		has&(h1head.HasConnection|h1head.HasTransferEncoding|h1head.HasHopByHop|h1head.Untidy) != 0 ||
+	if !ok || has&h1head.HasContentLength == 0 || has&(h1head.HasTransferEncoding|h1head.HasNamedHop|h1head.Untidy) != 0 ||
 		has&h1head.HasContentType != 0 && eventStream(h1head.Value(lines, "Content-Type")) {
 		return false
+	}
+	if has&(h1head.HasConnection|h1head.HasHopByHop) != 0 {
+		lines = h1head.EndToEnd(lines) // (Connection: keep-alive, Keep-Alive: timeout=5, as Node's and nginx's)
 	}
 	lw, ok := linesWriterOf(w)
 	if !ok || !lw.WriteHeaderLines(resp.StatusCode, lines, resp.ContentLength, has) {

@@ -43,9 +43,11 @@ type answer struct {
 
 const answerValues = 8
 
-// linesOnly are what keeps an answer's lines from going on as they are:
-// the answer of RoundTripLines has a header when its lines have any.
-const linesOnly = h1head.Untidy | h1head.HasHopByHop | h1head.HasConnection | h1head.HasTransferEncoding
+// linesOnly are what keeps an answer's lines from going on as they are
+// (but for the connection's own fields, which a proxy leaves out,
+// h1head.EndToEnd): the answer of RoundTripLines has a header when its
+// lines have any.
+const linesOnly = h1head.Untidy | h1head.HasNamedHop | h1head.HasTransferEncoding
 
 // parsePlain makes the answer whose head begins br's buffer, without
 // reading the connection, and returns it (without its Body) with the
@@ -109,12 +111,9 @@ func parsePlain(br *bufio.Reader, req *http.Request, lines bool) (*answer, int) 
 	if err != nil {
 		return nil, 0
 	}
-	close := minor == 0 // (lines without a header have no Connection: HTTP/1.0 without keep-alive)
-	if h != nil {
-		close = h1head.Closes(minor, h, seen)
-		if close && minor == 1 {
-			delete(h, "Connection") // as net/http does with an answer's "close"
-		}
+	close := h1head.Closes(minor, seen)
+	if close && minor == 1 && h != nil {
+		delete(h, "Connection") // as net/http does with an answer's "close"
 	}
 	a.body.head, a.body.seen = text, seen
 	a.resp = http.Response{

@@ -111,10 +111,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // RoundTripLines is RoundTrip for a caller that sends an answer's header
 // lines on as they are when they can be (a proxy): the answer's Header is
-// nil when its lines are tidy and of the answer alone (h1head: none of
-// Untidy, HasHopByHop, HasConnection, HasTransferEncoding), and they are
-// its body's Head; the caller that needs the header after all makes it
-// from them (h1head.FieldsText). Every other answer is RoundTrip's.
+// nil when its lines are tidy and its Connection field (if any) names
+// none of its other fields (h1head: none of Untidy, HasNamedHop,
+// HasTransferEncoding), and they are its body's Head (its connection's
+// own fields among them: h1head.EndToEnd leaves them out); the caller
+// that needs the header after all makes it from them
+// (h1head.FieldsText). Every other answer is RoundTrip's.
 func (t *Transport) RoundTripLines(req *http.Request) (*http.Response, error) {
 	return t.roundTrip(req, true)
 }

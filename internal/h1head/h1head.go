@@ -71,8 +71,31 @@ const (
 	// and the value not empty and without spaces around it; or Fields
 	// added a field (Pragma's).
 	Untidy
-	hasPragma // (Fields' own: it fixes Pragma itself)
+	// HasNamedHop: a Connection field names more than the connection's
+	// own fields and "close": a field that a proxy removes with it.
+	HasNamedHop
+	hasPragma    // (Fields' own: it fixes Pragma itself)
+	hasClose     // "close" in a Connection field (Closes')
+	hasKeepAlive // "keep-alive" in a Connection field (Closes')
 )
+
+// connection is what a Connection field's value says: "close",
+// "keep-alive", and whether it names a field that is not of the
+// connection (HasNamedHop). Its tokens are read as httpguts reads them.
+func connection(value string) (seen Has) {
+	for token := range strings.SplitSeq(value, ",") {
+		switch token = trimOWS(token); {
+		case token == "":
+		case strings.EqualFold(token, "close"):
+			seen |= hasClose
+		case strings.EqualFold(token, "keep-alive"):
+			seen |= hasKeepAlive
+		case has(textproto.CanonicalMIMEHeaderKey(token))&(HasConnection|HasTransferEncoding|HasHopByHop) == 0:
+			seen |= HasNamedHop
+		}
+	}
+	return seen
+}
 
 // has is the member of Has a canonical field name is, or none.
 func has(name string) Has {
@@ -158,6 +181,9 @@ func fields(text string, store []string, aside string) (h http.Header, asideValu
 			continue
 		}
 		seen |= has(name)
+		if name == "Connection" {
+			seen |= connection(value)
+		}
 		repeated := false
 		if lines < len(names) {
 			for _, s := range names[:lines] {
@@ -226,6 +252,9 @@ func Scan(text string) (seen Has, contentLength string, lengths int, ok bool) {
 		}
 		if h := has(name); h != 0 {
 			seen |= h
+			if h == HasConnection {
+				seen |= connection(value)
+			}
 			if h == HasContentLength {
 				if lengths == 0 {
 					contentLength = value
@@ -309,19 +338,36 @@ const (
 	otherTokenByte
 )
 
-// Closes reports whether a message of HTTP/1.minor with header h ends its
-// connection (net/http's rule: "close" in Connection, or HTTP/1.0 without
-// "keep-alive"); seen is what Fields saw of h.
-func Closes(minor int, h http.Header, seen Has) bool {
-	if minor != 0 && seen&HasConnection == 0 {
-		return false
-	}
-	conn := h["Connection"]
-	close := httpguts.HeaderValuesContainsToken(conn, "close")
+// Closes reports whether a message of HTTP/1.minor ends its connection
+// (net/http's rule: "close" in Connection, or HTTP/1.0 without
+// "keep-alive"); seen is what Fields or Scan saw of its head.
+func Closes(minor int, seen Has) bool {
 	if minor == 0 {
-		return close || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
+		return seen&hasClose != 0 || seen&hasKeepAlive == 0
 	}
-	return close
+	return seen&hasClose != 0
+}
+
+// EndToEnd is tidy lines (Untidy's) without the lines of the
+// connection's own fields (Connection, Keep-Alive, Transfer-Encoding and
+// the other hop-by-hop ones): what a proxy sends on of lines whose
+// Connection names no other field (HasNamedHop).
+func EndToEnd(lines string) string {
+	var b strings.Builder
+	b.Grow(len(lines))
+	for rest := lines; rest != ""; {
+		i := strings.IndexByte(rest, '\n') + 1
+		if i == 0 {
+			i = len(rest)
+		}
+		line := rest[:i]
+		rest = rest[i:]
+		name, _, _ := strings.Cut(line, ":")
+		if has(name)&(HasConnection|HasTransferEncoding|HasHopByHop) == 0 {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // fixPragma gives a header with "Pragma: no-cache" and no Cache-Control

@@ -14,8 +14,11 @@ func TestFieldsSeen(t *testing.T) {
 		{"Host: a\r\nAccept: */*\r\n", 0},
 		{"Content-Length: 3\r\n", HasContentLength},
 		{"content-length: 3\r\nTRANSFER-ENCODING: chunked\r\n", HasContentLength | HasTransferEncoding | Untidy},
-		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | hasPragma | Untidy},
-		{"Connection: a\r\nconnection: b\r\n", HasConnection | Untidy},
+		{"Connection: close\r\nPragma: no-cache\r\n", HasConnection | hasPragma | Untidy | hasClose},
+		{"Connection: a\r\nconnection: b\r\n", HasConnection | Untidy | HasNamedHop},
+		{"Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n", HasConnection | hasKeepAlive | HasHopByHop},
+		{"Connection: Keep-Alive, TE,, Upgrade\r\nConnection: CLOSE\r\n", HasConnection | hasKeepAlive | hasClose},
+		{"Connection: keep-alive, X-Hop\r\nX-Hop: h\r\n", HasConnection | hasKeepAlive | HasNamedHop},
 		{"Content-Lengths: 3\r\nX-Pragma: no\r\nConnectio: x\r\n", 0},
 		{"Content-Type: text/plain\r\nContent-Encoding: gzip\r\nDate: Fri, 04 Dec 2026 01:49:09 GMT\r\n", HasContentType | HasContentEncoding | HasDate},
 		{"Keep-Alive: 5\r\n", HasHopByHop},
@@ -35,7 +38,7 @@ func TestFieldsSeen(t *testing.T) {
 			t.Fatalf("Fields(%q) not plain", c.block)
 		}
 		if seen != c.want {
-			t.Errorf("Fields(%q) saw %09b, want %09b", c.block, seen, c.want)
+			t.Errorf("Fields(%q) saw %012b, want %012b", c.block, seen, c.want)
 		}
 		if sseen, _, _, sok := Scan(c.block); !sok || sseen != seen {
 			t.Errorf("Scan(%q) = %09b, %v; Fields saw %09b", c.block, sseen, sok, seen)
@@ -115,6 +118,19 @@ func TestValue(t *testing.T) {
 	} {
 		if got := Value(c.lines, c.name); got != c.want {
 			t.Errorf("Value(%q, %q) = %q, want %q", c.lines, c.name, got, c.want)
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, c := range []struct{ lines, want string }{
+		{"", ""},
+		{"Content-Length: 5\r\n", "Content-Length: 5\r\n"},
+		{"Connection: keep-alive\r\nContent-Type: text/plain\r\nKeep-Alive: timeout=5\r\nContent-Length: 5\r\n", "Content-Type: text/plain\r\nContent-Length: 5\r\n"},
+		{"Te: trailers\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nX-Te: kept\r\n", "X-Te: kept\r\n"},
+	} {
+		if got := EndToEnd(c.lines); got != c.want {
+			t.Errorf("EndToEnd(%q) = %q, want %q", c.lines, got, c.want)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *requestStore) (*http.
 		Header:     h,
 		Body:       http.NoBody,
 		Host:       host,
-		Close:      h1head.Closes(minor, h, seen),
+		Close:      h1head.Closes(minor, seen),
 		RequestURI: uri,
 	}
 	return r.WithContext(ctx), n
