@@ -68,7 +68,16 @@ var errAfterReturn = errors.New("h1server: write after the handler returned")
 // handler's end, to be sent with a Content-Length (as net/http's 2 KiB).
 const pendingMax = 2048
 
-func (w *response) Header() http.Header { return w.header }
+// Header is the answer's header map. The map is the connection's, cleared
+// and given to its next request's handler (conn.answerHeader): a handler
+// must not keep it once it has returned. A goroutine it left that asks
+// for it then gets a map of its own, which no answer reads.
+func (w *response) Header() http.Header {
+	if w.done.Load() {
+		return make(http.Header)
+	}
+	return w.header
+}
 
 func (w *response) WriteHeader(code int) {
 	if w.c.hijacked || w.wroteHeader || w.done.Load() {

@@ -297,10 +297,11 @@ type conn struct {
 	// being read (waitForRequest), to be cleared once it is.
 	headDeadline bool
 	watch        watcher
-	headBuf      []byte  // the answer's head, reused from one request to the next
-	pendingBuf   []byte  // see response.pending
-	fields       []field // the answer's header fields, sorted (reused)
-	lastMethod   string  // the method of the request before
+	headBuf      []byte      // the answer's head, reused from one request to the next
+	pendingBuf   []byte      // see response.pending
+	fields       []field     // the answer's header fields, sorted (reused)
+	header       http.Header // the answer header map for the next request (answerHeader)
+	lastMethod   string      // the method of the request before
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -678,13 +679,65 @@ func TestWritesAfterReturnFail(t *testing.T) {
 	if err := http.NewResponseController(w).Flush(); err == nil {
 		t.Error("a flush after the handler returned succeeded")
 	}
+	w.Header().Set("X-Late", "1") // (the map is the connection's next answer's)
 	io.WriteString(nc, "GET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	resp, err = http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if v := resp.Header.Get("X-Late"); v != "" {
+		t.Errorf("the next answer has the left goroutine's field: X-Late: %s", v)
+	}
 	if body, _ := io.ReadAll(resp.Body); string(body) != "/next" {
 		t.Errorf("the next answer: %q", body)
+	}
+}
+
+// TestAnswerHeaderReused: the answers on one connection share one header
+// map, cleared between them; a map grown past maxKeptFields is let go.
+func TestAnswerHeaderReused(t *testing.T) {
+	maps := make(chan string, 4)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		maps <- fmt.Sprintf("%p %d", h, len(h))
+		n, _ := strconv.Atoi(r.URL.Query().Get("fields"))
+		for i := range n {
+			h.Set(fmt.Sprintf("X-Field-%d", i), r.URL.Path)
+		}
+	}))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	get := func(target string) *http.Response {
+		t.Helper()
+		io.WriteString(nc, "GET "+target+" HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		return resp
+	}
+	get("/a?fields=2")
+	first := <-maps
+	resp := get("/b")
+	second := <-maps
+	if resp.Header.Get("X-Field-0") != "" {
+		t.Errorf("the second answer has the first's field X-Field-0: %q", resp.Header.Get("X-Field-0"))
+	}
+	ptr := strings.Fields(first)[0]
+	if second != ptr+" 0" {
+		t.Errorf("second answer's header map %q, want the first's (%s) emptied", second, ptr)
+	}
+	get(fmt.Sprintf("/c?fields=%d", maxKeptFields+1))
+	<-maps
+	get("/d")
+	if fourth := <-maps; strings.HasPrefix(fourth, ptr) || !strings.HasSuffix(fourth, " 0") {
+		t.Errorf("after an answer of %d fields, the next header map: %q (the grown %s kept, or not empty)", maxKeptFields+1, fourth, ptr)
 	}
 }
 
