@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"unsafe"
 )
 
 // RequestIDHeader carries a request's id, from the client or made up by the
@@ -24,13 +25,14 @@ func RequestID(next http.Handler) http.Handler {
 		if v := r.Header[RequestIDHeader]; len(v) > 0 {
 			id = v[0]
 		}
-		ids := []string{id, id} // (one array for both headers, each slice of it full)
+		var ids []string
 		if id == "" || len(id) > 128 {
-			id = newRequestID()
-			ids[0], ids[1] = id, id
+			ids = newRequestID().ids[:]
 			r.Header[RequestIDHeader] = ids[0:1:1]
+		} else {
+			ids = []string{id}
 		}
-		w.Header()[RequestIDHeader] = ids[1:2:2]
+		w.Header()[RequestIDHeader] = ids[len(ids)-1:]
 		// The id stays in the header (a context value would cost a copy
 		// of the request on every request): log lines of a request add
 		// it from there.
@@ -38,18 +40,29 @@ func RequestID(next http.Handler) http.Handler {
 	})
 }
 
+// requestID is a made request id, its text and the header values that
+// hold it (the request's and the answer's, each slice of ids full) in
+// one allocation.
+type requestID struct {
+	ids [2]string
+	hex [32]byte
+}
+
 // newRequestID makes a request id: 128 random bits in hex, as
 // store.NewID's, from the runtime's generator (ChaCha8, seeded by the
 // system, per thread) rather than the system's: an id tells one request
 // from all others and is no secret, and the system's generator costs a
-// system call or a vDSO call per request.
-func newRequestID() string {
+// system call or a vDSO call per request. Both of its ids are the id;
+// its text is never written again once they are set.
+func newRequestID() *requestID {
 	var raw [16]byte
 	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	var id [32]byte
-	hex.Encode(id[:], raw[:])
-	return string(id[:])
+	x := new(requestID)
+	hex.Encode(x.hex[:], raw[:])
+	id := unsafe.String(&x.hex[0], len(x.hex)) // (x.hex is not written again: the string is immutable)
+	x.ids = [2]string{id, id}
+	return x
 }
 
 // DefaultMaxBodySize is the largest request body a service takes when it

@@ -217,7 +217,11 @@ func TestBodyLimit(t *testing.T) {
 func TestNewRequestIDs(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 100000 {
-		id := newRequestID()
+		x := newRequestID()
+		id := x.ids[0]
+		if x.ids[1] != id {
+			t.Fatalf("ids %q", x.ids)
+		}
 		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
 			t.Fatalf("id %q", id)
 		}

@@ -141,11 +141,12 @@ func FieldsText(text string, store []string) (h http.Header, seen Has, ok bool) 
 	return h, seen, ok
 }
 
-// RequestFields is Fields for a request's head, whose Host field
+// RequestFields is FieldsText for a request's head, whose Host field
 // net/http keeps out of the header (in Request.Host): host is its value
-// and hosts how many Host lines the head has, none of them in h.
-func RequestFields(block []byte, store []string) (h http.Header, host string, hosts int, seen Has, ok bool) {
-	return fields(string(block), store, "Host")
+// and hosts how many Host lines the head has, none of them in h. The
+// header's values and host are slices of text.
+func RequestFields(text string, store []string) (h http.Header, host string, hosts int, seen Has, ok bool) {
+	return fields(text, store, "Host")
 }
 
 // fields is Fields, with the field named aside (canonical; "" for none)

@@ -69,7 +69,7 @@ func TestRequestFields(t *testing.T) {
 		{"Host: \r\n", "", 1, 0},
 		{"X-Host: x\r\nHosts: y\r\n", "", 0, 2},
 	} {
-		h, host, hosts, _, ok := RequestFields([]byte(c.block), nil)
+		h, host, hosts, _, ok := RequestFields(c.block, nil)
 		if !ok || host != c.host || hosts != c.hosts || len(h) != c.n || h["Host"] != nil {
 			t.Errorf("RequestFields(%q) = %v, %q, %d hosts, %v; want %q, %d hosts, %d fields without Host", c.block, h, host, hosts, ok, c.host, c.hosts, c.n)
 		}

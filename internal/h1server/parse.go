@@ -59,11 +59,14 @@ func parsePlain(ctx context.Context, br *bufio.Reader, st *requestStore) (*http.
 	if st == nil {
 		st = new(requestStore)
 	}
-	h, host, hosts, seen, ok := h1head.RequestFields(block, st.values[:])
+	// The head as one string (the request line, its CRLF and the block):
+	// the target and the header's values are slices of it.
+	text := string(buf[:len(line)+2+len(block)])
+	h, host, hosts, seen, ok := h1head.RequestFields(text[len(line)+2:], st.values[:])
 	if !ok || hosts > 1 || seen&(h1head.HasContentLength|h1head.HasTransferEncoding) != 0 {
 		return nil, 0
 	}
-	uri := string(target)
+	uri := text[sp1+1 : sp2]
 	var u *url.URL
 	if plainPath(target) {
 		st.url = url.URL{Path: uri} // what url.ParseRequestURI makes of it

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // FuzzParsePlainAsReadRequest: whatever head parsePlain takes,
@@ -90,6 +91,25 @@ func TestParsePlainTakesCommonRequests(t *testing.T) {
 		br.Peek(1)
 		if req, _ := parsePlain(context.Background(), br, nil); req != nil {
 			t.Errorf("%q took the plain path", raw)
+		}
+	}
+}
+
+// TestPlainHeadIsOneString: a plain request's target, Host and header
+// values are slices of one copy of its head (one allocation, not one for
+// the target and one for the header lines).
+func TestPlainHeadIsOneString(t *testing.T) {
+	raw := "GET /api/users/42 HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n"
+	br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+	br.Peek(1)
+	req, _ := parsePlain(context.Background(), br, nil)
+	if req == nil {
+		t.Fatal("parsePlain refused a plain request")
+	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(req.RequestURI))) - uintptr(strings.Index(raw, "/api"))
+	for name, s := range map[string]string{"the target": req.URL.Path, "Host": req.Host, "Accept": req.Header.Get("Accept")} {
+		if at := uintptr(unsafe.Pointer(unsafe.StringData(s))); at != base+uintptr(strings.Index(raw, s)) {
+			t.Errorf("%s (%q) is not in the copy of the head the target is in", name, s)
 		}
 	}
 }
